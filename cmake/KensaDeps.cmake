@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Every third-party library comes from a Debian 12 package (scripts/deps installs them).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing>=2.3)
+pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(absl REQUIRED)
+find_package(GTest REQUIRED)
+find_package(Threads REQUIRED)
+
+add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+if(KENSA_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+  set(KENSA_JEMALLOC OFF)
+endif()
+if(KENSA_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+  set(KENSA_JEMALLOC OFF)
+endif()
+
+# Links jemalloc into a final binary: the allocator is a property of the program, not a library.
+function(kensa_link_allocator target)
+  if(KENSA_JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()
