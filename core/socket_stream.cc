@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "core/socket_stream.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace kensa {
+
+std::shared_ptr<SocketStream> SocketStream::Create(Reactor* reactor, int fd) {
+  return std::shared_ptr<SocketStream>(new SocketStream(reactor, fd));
+}
+
+SocketStream::~SocketStream() {
+  if (!fd_closed_ && fd_ >= 0) close(fd_);
+}
+
+void SocketStream::Start(Handler* handler) {
+  handler_ = handler;
+  ArmRecv();
+}
+
+void SocketStream::ArmRecv() {
+  if (recv_active_ || closing_ || paused_) return;
+  recv_active_ = true;
+  recv_id_ = reactor_->Recv(fd_, [self = shared_from_this()](int res, std::string_view data) {
+    if (res > 0) {
+      if (self->handler_ != nullptr) self->handler_->OnReceive(data);
+      return;
+    }
+    // The multishot request ended (EOF, error, or our cancel).
+    self->recv_active_ = false;
+    if (self->closing_) {
+      self->FinishClose();
+    } else if (res == -ECANCELED) {
+      if (!self->paused_) self->ArmRecv();  // resumed before the cancel landed
+    } else {
+      self->Fail(res);
+    }
+  });
+}
+
+void SocketStream::PauseReceive() {
+  if (paused_) return;
+  paused_ = true;
+  if (recv_active_) reactor_->Cancel(recv_id_);
+}
+
+void SocketStream::ResumeReceive() {
+  if (!paused_) return;
+  paused_ = false;
+  ArmRecv();
+}
+
+void SocketStream::Send(std::string_view data) {
+  if (fd_closed_ || data.empty()) return;
+  pending_.append(data);
+  KickSend();
+}
+
+void SocketStream::KickSend() {
+  if (send_in_flight_ || fd_closed_) return;
+  if (out_offset_ == out_.size()) {
+    out_.clear();
+    out_offset_ = 0;
+    if (pending_.empty()) {
+      if (closing_) {
+        FinishClose();
+      } else if (handler_ != nullptr) {
+        handler_->OnSendDrained();
+      }
+      return;
+    }
+    out_.swap(pending_);
+  }
+  send_in_flight_ = true;
+  reactor_->Send(fd_, out_.data() + out_offset_, out_.size() - out_offset_,
+                 [self = shared_from_this()](int res) {
+                   self->send_in_flight_ = false;
+                   if (res < 0) {
+                     if (res == -EINTR || res == -EAGAIN) {
+                       self->KickSend();
+                       return;
+                     }
+                     self->out_.clear();
+                     self->out_offset_ = 0;
+                     self->pending_.clear();
+                     if (self->closing_) {
+                       self->FinishClose();
+                     } else {
+                       self->Fail(res);
+                     }
+                     return;
+                   }
+                   self->out_offset_ += static_cast<size_t>(res);
+                   self->KickSend();
+                 });
+}
+
+void SocketStream::Fail(int error) {
+  Handler* h = handler_;
+  if (h != nullptr && !closing_) {
+    handler_ = nullptr;
+    h->OnStreamClosed(error);
+  }
+  if (!closing_) Close(false);
+}
+
+void SocketStream::Close(bool flush, absl::Duration linger) {
+  handler_ = nullptr;
+  if (closing_) return;
+  closing_ = true;
+  if (!flush || queued_bytes() == 0) {
+    out_.clear();
+    out_offset_ = 0;
+    pending_.clear();
+    FinishClose();
+    return;
+  }
+  // Flush first, but never wait on a client that stopped reading for longer than `linger`.
+  linger_timer_ = reactor_->RunAfter(linger, [self = shared_from_this()] {
+    self->linger_timer_ = 0;
+    self->pending_.clear();
+    self->out_.clear();
+    self->out_offset_ = 0;
+    self->FinishClose();
+  });
+  KickSend();
+}
+
+void SocketStream::FinishClose() {
+  if (fd_closed_) return;
+  // Wake any receive or send still in the kernel; the fd is closed once none refers to it.
+  shutdown(fd_, SHUT_RDWR);
+  if (recv_active_) {
+    reactor_->Cancel(recv_id_);
+    return;  // the recv callback calls FinishClose again
+  }
+  if (send_in_flight_) return;  // the send callback calls KickSend -> FinishClose
+  if (linger_timer_ != 0) {
+    reactor_->CancelTimer(linger_timer_);
+    linger_timer_ = 0;
+  }
+  fd_closed_ = true;
+  close(fd_);
+}
+
+}  // namespace kensa
