@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/delivery_agent.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "appliance/shard.h"
+#include "core/log.h"
+#include "net/dsn.h"
+#include "net/maildir.h"
+#include "spool/queue_id.h"
+
+namespace kensa {
+namespace {
+
+using Outcome = net::RecipientResult::Outcome;
+
+std::string DomainPart(std::string_view address) {
+  size_t at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : std::string(address.substr(at + 1));
+}
+
+// Whether the sender asked for a failure report for this recipient (RFC 3461 NOTIFY).
+bool WantsFailureDsn(const spool::QueuedRecipient& r) {
+  if (r.notify.empty()) return true;
+  return absl::StrContains(absl::AsciiStrToUpper(r.notify), "FAILURE");
+}
+
+// Writes a complete queue file from the worker thread: data and directory entry are durable
+// when this returns OK (the same promise SpoolWriter gives, without io_uring).
+absl::Status WriteQueueFileBlocking(const spool::SpoolShard& shard, const spool::QueueEnvelope& env,
+                                    std::string_view content) {
+  spool::QueueFileWriter w(env);
+  std::string bytes = w.TakeHeader();
+  bytes += w.ContentRecord(content);
+  bytes += w.EndRecord();
+  int fd = openat(shard.dir_fd(), env.queue_id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("create DSN: ", std::strerror(errno)));
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      unlinkat(shard.dir_fd(), env.queue_id.c_str(), 0);
+      return absl::InternalError(absl::StrCat("write DSN: ", std::strerror(err)));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (fdatasync(fd) != 0 || fsync(shard.dir_fd()) != 0) {
+    int err = errno;
+    close(fd);
+    unlinkat(shard.dir_fd(), env.queue_id.c_str(), 0);
+    return absl::InternalError(absl::StrCat("fsync DSN: ", std::strerror(err)));
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
+// Appends status records after END. Not fsync'd: losing them costs a duplicate delivery.
+absl::Status AppendStatus(const std::string& path, std::string_view records) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  ssize_t n = write(fd, records.data(), records.size());
+  close(fd);
+  if (n != static_cast<ssize_t>(records.size())) {
+    return absl::InternalError(absl::StrCat("append to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct DeliveryAgent::Message {
+  std::string path, id;
+  int attempts = 0;
+  bool in_progress = false;
+  uint64_t timer = 0;
+  spool::QueueFileInfo info;
+  std::shared_ptr<const std::string> content;  // trace header + message, during an attempt
+  int groups_pending = 0;
+  std::vector<Outcome> outcomes;
+};
+
+DeliveryAgent::DeliveryAgent(Shard* shard) : shard_(shard) {}
+
+DeliveryAgent::~DeliveryAgent() {
+  for (auto& [id, m] : messages_) {
+    if (m->timer != 0) shard_->reactor()->CancelTimer(m->timer);
+  }
+}
+
+absl::Duration DeliveryAgent::RetryDelay(int attempts, absl::Duration min, absl::Duration max) {
+  absl::Duration d = min;
+  for (int i = 1; i < attempts && d < max; ++i) d *= 2;
+  return std::min(d, max);
+}
+
+void DeliveryAgent::Enqueue(std::string path, std::string queue_id) {
+  auto m = std::make_unique<Message>();
+  m->path = std::move(path);
+  m->id = queue_id;
+  messages_[queue_id] = std::move(m);
+  Schedule(queue_id, absl::Now());
+}
+
+void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInfo& info) {
+  auto m = std::make_unique<Message>();
+  m->path = std::move(path);
+  m->id = info.envelope.queue_id;
+  m->attempts = info.attempts;
+  absl::Time when = absl::Now();
+  if (info.attempts > 0) {
+    when = std::max(when, absl::FromUnixMicros(info.last_attempt_unix_micros) +
+                              RetryDelay(info.attempts, shard_->config().retry_min,
+                                         shard_->config().retry_max));
+  }
+  std::string id = m->id;
+  messages_[id] = std::move(m);
+  Schedule(id, when);
+}
+
+void DeliveryAgent::Schedule(const std::string& id, absl::Time when) {
+  Message& m = *messages_[id];
+  m.timer = shard_->reactor()->RunAfter(when - absl::Now(), [this, id] {
+    auto it = messages_.find(id);
+    if (it == messages_.end()) return;
+    it->second->timer = 0;
+    Attempt(id);
+  });
+}
+
+void DeliveryAgent::Attempt(const std::string& id) {
+  if (stopped_) return;
+  Message& m = *messages_[id];
+  m.in_progress = true;
+  Reactor* reactor = shard_->reactor();
+  shard_->worker().Submit([this, reactor, id, path = m.path] {
+    absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(path);
+    std::shared_ptr<const std::string> content;
+    if (info.ok()) {
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      absl::StatusOr<std::string> body =
+          fd < 0 ? absl::StatusOr<std::string>(absl::NotFoundError(path))
+                 : spool::ReadContent(fd, *info);
+      if (fd >= 0) close(fd);
+      if (body.ok()) {
+        content = std::make_shared<const std::string>(info->envelope.trace_header + *body);
+      } else {
+        info = body.status();
+      }
+    }
+    reactor->Post([this, id, info = std::move(info), content]() mutable {
+      OnLoaded(id, std::move(info), std::move(content));
+    });
+  });
+}
+
+const net::NextHop& DeliveryAgent::HopFor(std::string_view address) const {
+  const Runtime& rt = shard_->runtime();
+  std::string domain = DomainPart(address);
+  if (domain.empty() || rt.IsLocalDomain(domain)) return rt.local_hop;
+  return rt.relay_hop;
+}
+
+SmtpHopPool& DeliveryAgent::PoolFor(const net::NextHop& hop) {
+  std::string key = hop.ToString();
+  auto it = pools_.find(key);
+  if (it != pools_.end()) return *it->second;
+  const size_t per_reactor = std::max<size_t>(
+      1, shard_->config().max_connections_per_next_hop / std::max(1, shard_->runtime().reactors));
+  auto pool = std::make_unique<SmtpHopPool>(shard_, hop, per_reactor);
+  SmtpHopPool& ref = *pool;
+  pools_[key] = std::move(pool);
+  return ref;
+}
+
+void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info,
+                             std::shared_ptr<const std::string> content) {
+  auto it = messages_.find(id);
+  if (it == messages_.end()) return;
+  Message& m = *it->second;
+  if (!info.ok()) {
+    // A file that stopped parsing is not ours to guess about: leave it for the operator.
+    KLOG(kError, "queue_file_unreadable").Kv("id", id).Kv("path", m.path).Kv("error", info.status());
+    messages_.erase(it);
+    return;
+  }
+  m.info = std::move(*info);
+  m.content = std::move(content);
+  m.outcomes.clear();
+
+  // Group the recipients still to do by next hop: one transaction (or Maildir job) per hop.
+  std::vector<std::pair<const net::NextHop*, std::vector<size_t>>> groups;
+  for (size_t i = 0; i < m.info.envelope.recipients.size(); ++i) {
+    if (i < m.info.recipient_done.size() && m.info.recipient_done[i]) continue;
+    const net::NextHop* hop = &HopFor(m.info.envelope.recipients[i].address);
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const auto& e) { return e.first == hop; });
+    if (g == groups.end()) {
+      groups.push_back({hop, {i}});
+    } else {
+      g->second.push_back(i);
+    }
+  }
+  m.groups_pending = static_cast<int>(groups.size());
+  if (groups.empty()) {
+    FinishAttempt(id);
+    return;
+  }
+  Reactor* reactor = shard_->reactor();
+  for (auto& [hop, indices] : groups) {
+    const std::string relay = hop->ToString();
+    if (hop->kind == net::NextHop::Kind::kMaildir) {
+      std::vector<std::string> addresses;
+      for (size_t i : indices) addresses.push_back(m.info.envelope.recipients[i].address);
+      shard_->worker().Submit([this, reactor, id, root = hop->path, addresses, indices, relay,
+                               content = m.content] {
+        std::vector<net::MaildirResult> results =
+            net::DeliverToMaildir(root, addresses, "", *content);
+        std::vector<Outcome> outcomes;
+        for (size_t k = 0; k < indices.size(); ++k) {
+          net::RecipientResult r;
+          const absl::Status& s = results[k].status;
+          r.outcome = s.ok() ? Outcome::kDelivered : Outcome::kTempFail;
+          r.code = s.ok() ? 250 : 451;
+          r.enhanced = s.ok() ? "2.0.0" : "4.3.0";
+          r.text = s.ok() ? absl::StrCat("delivered to ", results[k].path)
+                          : std::string(s.message());
+          outcomes.push_back({indices[k], std::move(r), relay});
+        }
+        reactor->Post([this, id, outcomes = std::move(outcomes)]() mutable {
+          OnGroupDone(id, std::move(outcomes));
+        });
+      });
+      continue;
+    }
+    DeliveryJob job;
+    const spool::QueueEnvelope& env = m.info.envelope;
+    job.message.sender = env.sender;
+    job.message.ret = env.ret;
+    job.message.envid = env.envid;
+    job.message.body = env.body;
+    job.message.smtputf8 = env.smtputf8;
+    job.message.size = m.content->size();
+    for (size_t i : indices) {
+      const spool::QueuedRecipient& r = env.recipients[i];
+      job.message.recipients.push_back({r.address, r.notify, r.orcpt});
+    }
+    job.content = m.content;
+    job.done = [this, id, indices, relay](std::vector<net::RecipientResult> results) {
+      std::vector<Outcome> outcomes;
+      for (size_t k = 0; k < indices.size() && k < results.size(); ++k) {
+        outcomes.push_back({indices[k], std::move(results[k]), relay});
+      }
+      OnGroupDone(id, std::move(outcomes));
+    };
+    PoolFor(*hop).Submit(std::move(job));
+  }
+}
+
+void DeliveryAgent::OnGroupDone(const std::string& id, std::vector<Outcome> outcomes) {
+  auto it = messages_.find(id);
+  if (it == messages_.end()) return;
+  Message& m = *it->second;
+  for (Outcome& o : outcomes) m.outcomes.push_back(std::move(o));
+  if (--m.groups_pending <= 0) FinishAttempt(id);
+}
+
+void DeliveryAgent::FinishAttempt(const std::string& id) {
+  Message& m = *messages_[id];
+  ++m.attempts;
+  const KensaConfig& cfg = shard_->config();
+  const Runtime& rt = shard_->runtime();
+  const spool::QueueEnvelope& env = m.info.envelope;
+  const absl::Time now = absl::Now();
+  const absl::Time arrival = absl::FromUnixMicros(env.arrival_unix_micros);
+  const bool expired = now - arrival > cfg.max_queue_lifetime;
+
+  std::vector<size_t> done;
+  std::vector<net::DsnRecipient> failed;
+  size_t still_pending = 0;
+  for (size_t i = 0; i < env.recipients.size(); ++i) {
+    if (i < m.info.recipient_done.size() && m.info.recipient_done[i]) continue;
+    ++still_pending;
+  }
+  for (const Outcome& o : m.outcomes) {
+    const spool::QueuedRecipient& rcpt = env.recipients[o.index];
+    const net::RecipientResult& r = o.result;
+    std::string result;
+    if (r.outcome == Outcome::kDelivered) {
+      result = "delivered";
+      shard_->Count(rt.ids.deliveries_ok);
+    } else if (r.outcome == Outcome::kPermFail || expired) {
+      result = "bounced";
+      shard_->Count(rt.ids.deliveries_bounced);
+      if (WantsFailureDsn(rcpt)) {
+        net::DsnRecipient d;
+        d.address = rcpt.address;
+        d.orcpt = rcpt.orcpt;
+        d.action = "failed";
+        d.status = !r.enhanced.empty() ? r.enhanced
+                                       : (r.outcome == Outcome::kPermFail ? "5.0.0" : "4.4.7");
+        if (r.outcome != Outcome::kPermFail && d.status[0] == '4') d.status[0] = '5';
+        d.diagnostic = r.code > 0 ? absl::StrCat("smtp; ", r.code, " ", r.enhanced, " ", r.text)
+                                  : absl::StrCat("X-kensa; ", r.text);
+        d.remote_mta = o.relay;
+        failed.push_back(std::move(d));
+      }
+    } else {
+      result = "deferred";
+      shard_->Count(rt.ids.deliveries_deferred);
+    }
+    if (result != "deferred") done.push_back(o.index);
+    KLOG(kInfo, "delivery")
+        .Kv("id", id)
+        .Kv("to", absl::StrCat("<", rcpt.address, ">"))
+        .Kv("relay", o.relay)
+        .Kv("result", result)
+        .Kv("status", r.enhanced)
+        .Kv("reply", r.code > 0 ? absl::StrCat(r.code, " ", r.text) : r.text)
+        .Kv("attempts", m.attempts)
+        .Kv("delay", absl::Trunc(now - arrival, absl::Milliseconds(1)));
+  }
+  const bool complete = done.size() >= still_pending;
+  const bool send_dsn = !failed.empty() && !env.sender.empty() && !env.is_bounce;
+
+  std::string status_records;
+  for (size_t i : done) status_records += spool::RecipientDoneRecord(i);
+  status_records += spool::AttemptRecord(absl::ToUnixMicros(now), m.attempts);
+
+  // File work happens on the worker, in this order: the DSN is durable before the failed
+  // recipients are marked done, so a crash in between repeats the DSN rather than losing it.
+  spool::QueueEnvelope dsn_env;
+  std::string dsn_content;
+  if (send_dsn) {
+    net::DsnInput in;
+    in.reporting_mta = cfg.hostname;
+    in.queue_id = id;
+    in.envid = env.envid;
+    in.original_sender = env.sender;
+    in.arrival_unix_micros = env.arrival_unix_micros;
+    in.recipients = failed;
+    std::string_view original(*m.content);
+    original.remove_prefix(std::min(original.size(), env.trace_header.size()));
+    in.original_message = original;
+    in.return_headers_only = absl::AsciiStrToUpper(env.ret) == "HDRS";
+    dsn_content = net::BuildDsn(in);
+    dsn_env.queue_id = spool::NewQueueId(shard_->index());
+    dsn_env.arrival_unix_micros = absl::ToUnixMicros(now);
+    dsn_env.sender = "";
+    dsn_env.recipients.push_back({env.sender, "", ""});
+    dsn_env.client_address = "local";
+    dsn_env.helo = cfg.hostname;
+    dsn_env.protocol = "local";
+    dsn_env.is_bounce = true;
+    dsn_env.trace_header = absl::StrCat(
+        "Received: by ", cfg.hostname, " (kensa) id ", dsn_env.queue_id, "; ",
+        absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n");
+  }
+  m.content.reset();
+  m.outcomes.clear();
+  Reactor* reactor = shard_->reactor();
+  spool::SpoolShard* spool = &shard_->spool();
+  shard_->worker().Submit([this, reactor, spool, id, path = m.path, send_dsn,
+                           dsn_env = std::move(dsn_env), dsn_content = std::move(dsn_content),
+                           status_records = std::move(status_records), complete] {
+    absl::Status dsn_status = absl::OkStatus();
+    if (send_dsn) dsn_status = WriteQueueFileBlocking(*spool, dsn_env, dsn_content);
+    absl::Status status;
+    if (dsn_status.ok()) {
+      status = complete ? spool::Unlink(spool->dir_fd(), id) : AppendStatus(path, status_records);
+      // Unlink is enough when complete; a file in another shard directory is removed by path.
+      if (complete && !status.ok()) status = unlink(path.c_str()) == 0
+                                                 ? absl::OkStatus()
+                                                 : absl::InternalError("unlink");
+    }
+    reactor->Post([this, id, send_dsn, dsn_status, status, complete,
+                   dsn_id = dsn_env.queue_id, dsn_path = spool->PathFor(dsn_env.queue_id)] {
+      auto it = messages_.find(id);
+      if (it == messages_.end()) return;
+      Message& m = *it->second;
+      m.in_progress = false;
+      if (send_dsn && dsn_status.ok()) {
+        shard_->Count(shard_->runtime().ids.dsns_created);
+        KLOG(kInfo, "dsn").Kv("id", id).Kv("dsn_id", dsn_id);
+        Enqueue(dsn_path, dsn_id);
+      }
+      if (!dsn_status.ok()) {
+        KLOG(kError, "dsn_failed").Kv("id", id).Kv("error", dsn_status);
+      } else if (!status.ok()) {
+        KLOG(kError, "queue_update_failed").Kv("id", id).Kv("error", status);
+      }
+      if (complete && dsn_status.ok() && status.ok()) {
+        KLOG(kInfo, "removed").Kv("id", id);
+        messages_.erase(it);
+        return;
+      }
+      Schedule(id, absl::Now() + RetryDelay(m.attempts, shard_->config().retry_min,
+                                            shard_->config().retry_max));
+    });
+  });
+}
+
+}  // namespace kensa

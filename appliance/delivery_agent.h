@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// DeliveryAgent: the queue manager of one reactor. Each queued message is attempted now and
+// then with exponential backoff (retry_min doubling up to retry_max) until every recipient is
+// delivered or has failed; failures past max_queue_lifetime or 5xx answers get a DSN to the
+// sender (never to the null sender, never for a DSN). Per-recipient progress is appended to
+// the queue file after END; the file is removed once every recipient is done. A crash between
+// a delivery and its mark costs a duplicate, never a loss.
+#ifndef KENSA_APPLIANCE_DELIVERY_AGENT_H_
+#define KENSA_APPLIANCE_DELIVERY_AGENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "appliance/smtp_delivery.h"
+#include "net/next_hop.h"
+#include "spool/queue_file.h"
+
+namespace kensa {
+
+class Shard;
+
+class DeliveryAgent {
+ public:
+  explicit DeliveryAgent(Shard* shard);
+  ~DeliveryAgent();
+
+  // A message just committed to the spool: attempt it now.
+  void Enqueue(std::string path, std::string queue_id);
+  // A message found at start-up: attempt it when its backoff says so.
+  void EnqueueRecovered(std::string path, const spool::QueueFileInfo& info);
+  // Stop starting attempts (shutdown); queue files stay for the next start.
+  void Stop() { stopped_ = true; }
+  size_t queue_length() const { return messages_.size(); }
+
+  // Backoff before attempt number `attempts + 1`.
+  static absl::Duration RetryDelay(int attempts, absl::Duration min, absl::Duration max);
+
+ private:
+  struct Message;
+  struct Outcome {
+    size_t index;
+    net::RecipientResult result;
+    std::string relay;
+  };
+  void Schedule(const std::string& id, absl::Time when);
+  void Attempt(const std::string& id);
+  void OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info,
+                std::shared_ptr<const std::string> content);
+  void OnGroupDone(const std::string& id, std::vector<Outcome> outcomes);
+  void FinishAttempt(const std::string& id);
+  const net::NextHop& HopFor(std::string_view address) const;
+  SmtpHopPool& PoolFor(const net::NextHop& hop);
+
+  Shard* shard_;
+  bool stopped_ = false;
+  absl::flat_hash_map<std::string, std::unique_ptr<Message>> messages_;
+  absl::flat_hash_map<std::string, std::unique_ptr<SmtpHopPool>> pools_;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_DELIVERY_AGENT_H_

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// kensad: the mail gateway daemon. `kensad` alone runs the embedded default (loopback only,
+// state in ./kensa-data); `--config FILE` runs a TOML configuration; `--check-config` validates
+// and prints the effective configuration. SIGTERM drains, SIGHUP reopens the log.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "appliance/config.h"
+#include "appliance/runtime.h"
+#include "appliance/shard.h"
+#include "core/io_uring_probe.h"
+#include "core/log.h"
+#include "core/reactor_pool.h"
+#include "net/self_signed_cert.h"
+#include "spool/spool_shard.h"
+
+namespace kensa {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: kensad [--config FILE] [--check-config]\n"
+               "  with no --config, runs the embedded default (127.0.0.1, state in ./kensa-data)\n");
+}
+
+void RaiseFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+absl::Status MakeDirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<net::NextHop> HopFromConfig(const std::string& uri, const KensaConfig& c) {
+  absl::StatusOr<net::NextHop> hop = net::ParseNextHop(uri);
+  if (!hop.ok()) return hop.status();
+  if (!absl::StrContains(uri, "tls=")) {
+    if (c.delivery_tls == "none") hop->tls = net::TlsPolicy::kNone;
+    if (c.delivery_tls == "required") hop->tls = net::TlsPolicy::kRequired;
+    if (c.delivery_tls == "opportunistic") hop->tls = net::TlsPolicy::kOpportunistic;
+  }
+  return hop;
+}
+
+absl::Status SetUpRuntime(Runtime& rt) {
+  const KensaConfig& c = rt.config;
+  if (absl::Status s = MakeDirs(c.state_dir); !s.ok()) return s;
+  if (absl::Status s = MakeDirs(c.spool_dir); !s.ok()) return s;
+  bool any_tls = false;
+  for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
+  if (any_tls) {
+    if (c.tls_self_signed) {
+      absl::Status s = net::EnsureSelfSignedCertificate(c.tls_cert_file, c.tls_key_file, c.hostname);
+      if (!s.ok()) return s;
+    }
+    net::TlsServerOptions so;
+    so.cert_file = c.tls_cert_file;
+    so.key_file = c.tls_key_file;
+    absl::StatusOr<std::shared_ptr<net::TlsContext>> ctx = net::TlsContext::CreateServer(so);
+    if (!ctx.ok()) return ctx.status();
+    rt.server_tls = *ctx;
+  }
+  absl::StatusOr<std::shared_ptr<net::TlsContext>> client = net::TlsContext::CreateClient({});
+  if (!client.ok()) return client.status();
+  rt.client_tls = *client;
+
+  absl::StatusOr<net::NextHop> local = HopFromConfig(c.next_hop, c);
+  if (!local.ok()) return local.status();
+  rt.local_hop = *local;
+  if (rt.local_hop.kind == net::NextHop::Kind::kMaildir) {
+    if (absl::Status s = MakeDirs(rt.local_hop.path); !s.ok()) return s;
+  }
+  if (c.relay_next_hop.empty()) {
+    rt.relay_hop = rt.local_hop;
+  } else {
+    absl::StatusOr<net::NextHop> relay = HopFromConfig(c.relay_next_hop, c);
+    if (!relay.ok()) return relay.status();
+    rt.relay_hop = *relay;
+  }
+
+  std::vector<CidrBlock> exempt;
+  for (const std::string& cidr : c.connection_limit_exempt) {
+    absl::StatusOr<CidrBlock> b = CidrBlock::Parse(cidr);
+    if (!b.ok()) return b.status();
+    exempt.push_back(*b);
+  }
+  rt.limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client,
+                                                   std::move(exempt));
+  rt.reactors = c.reactors > 0 ? c.reactors : UsableCpuCount();
+  CounterIds& ids = rt.ids;
+  ids.connections = rt.counters.Register("smtp_connections_total", "SMTP connections accepted");
+  ids.connections_refused =
+      rt.counters.Register("smtp_connections_refused_total", "connections refused by limits");
+  ids.messages_queued = rt.counters.Register("messages_queued_total", "messages spooled (250)");
+  ids.messages_rejected =
+      rt.counters.Register("messages_failed_total", "messages whose spooling failed (4xx)");
+  ids.bytes_received = rt.counters.Register("smtp_bytes_received_total", "bytes from clients");
+  ids.deliveries_ok = rt.counters.Register("deliveries_total", "recipients delivered");
+  ids.deliveries_deferred =
+      rt.counters.Register("deliveries_deferred_total", "recipient attempts deferred");
+  ids.deliveries_bounced = rt.counters.Register("deliveries_bounced_total", "recipients bounced");
+  ids.dsns_created = rt.counters.Register("dsns_total", "delivery status notifications created");
+  rt.counters.Resize(rt.reactors);
+  return absl::OkStatus();
+}
+
+int Run(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (absl::StartsWith(a, "--config=")) {
+      config_path = a.substr(9);
+    } else if (a == "--check-config") {
+      check_only = true;
+    } else if (a == "--version") {
+      std::printf("kensad %s\n", kVersion);
+      return 0;
+    } else {
+      Usage();
+      return a == "--help" || a == "-h" ? 0 : 2;
+    }
+  }
+  absl::StatusOr<KensaConfig> config =
+      config_path.empty() ? absl::StatusOr<KensaConfig>(EmbeddedDefaultConfig())
+                          : LoadConfig(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "kensad: %s\n", std::string(config.status().message()).c_str());
+    return 1;
+  }
+  if (check_only) {
+    std::printf("%s", DescribeConfig(*config).c_str());
+    std::fprintf(stderr, "kensad: configuration OK\n");
+    return 0;
+  }
+
+  LogOptions lo;
+  lo.file = config->log_file;
+  lo.min_level = config->log_level == "debug"     ? LogLevel::kDebug
+                 : config->log_level == "warning" ? LogLevel::kWarning
+                 : config->log_level == "error"   ? LogLevel::kError
+                                                  : LogLevel::kInfo;
+  if (absl::Status s = InitLog(lo); !s.ok()) {
+    std::fprintf(stderr, "kensad: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  if (absl::Status s = CheckIoUringSupport(); !s.ok()) {
+    KLOG(kError, "startup_failed").Kv("error", s);
+    std::fprintf(stderr, "kensad: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  RaiseFileLimit();
+
+  auto runtime = std::make_unique<Runtime>();
+  runtime->config = *config;
+  if (absl::Status s = SetUpRuntime(*runtime); !s.ok()) {
+    KLOG(kError, "startup_failed").Kv("error", s);
+    std::fprintf(stderr, "kensad: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+
+  // Signals are read from a signalfd by this thread; every other thread inherits the mask.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+  const int n = runtime->reactors;
+  std::vector<std::unique_ptr<Shard>> shards(n);
+  Runtime* rt = runtime.get();
+  absl::StatusOr<std::unique_ptr<ReactorPool>> pool = ReactorPool::Start(
+      n, ReactorOptions{}, rt->config.pin_reactors, [&shards, rt](Reactor& r) -> absl::Status {
+        absl::StatusOr<spool::SpoolShard> spool =
+            spool::SpoolShard::Open(rt->config.spool_dir, r.index());
+        if (!spool.ok()) return spool.status();
+        shards[r.index()] = std::make_unique<Shard>(&r, rt, std::move(*spool));
+        return shards[r.index()]->Start();
+      });
+  if (!pool.ok()) {
+    KLOG(kError, "startup_failed").Kv("error", pool.status());
+    std::fprintf(stderr, "kensad: %s\n", std::string(pool.status().message()).c_str());
+    return 1;
+  }
+  {
+    auto line = KLOG(kInfo, "started");
+    line.Kv("version", kVersion).Kv("reactors", n).Kv("hostname", rt->config.hostname);
+    for (const ListenerConfig& l : rt->config.listeners) line.Kv(l.name, l.address);
+    line.Kv("next_hop", rt->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
+  }
+
+  for (;;) {
+    signalfd_siginfo si{};
+    ssize_t got = read(sfd, &si, sizeof si);
+    if (got != sizeof si) continue;
+    if (si.ssi_signo == SIGHUP) {
+      absl::Status s = ReopenLog();
+      KLOG(kInfo, "sighup").Kv("log_reopened", s.ok());
+      continue;
+    }
+    break;  // SIGTERM or SIGINT
+  }
+
+  // Drain: stop accepting everywhere, give sessions until the deadline, then 421.
+  const absl::Time deadline = absl::Now() + rt->config.drain_timeout;
+  KLOG(kInfo, "draining").Kv("timeout", rt->config.drain_timeout);
+  std::mutex mu;
+  std::condition_variable cv;
+  int drained = 0;
+  for (int i = 0; i < n; ++i) {
+    Reactor* r = &(*pool)->reactor(i);
+    Shard* shard = shards[i].get();
+    r->Post([shard, deadline, &mu, &cv, &drained] {
+      shard->BeginDrain(deadline, [&mu, &cv, &drained] {
+        std::lock_guard<std::mutex> lock(mu);
+        ++drained;
+        cv.notify_all();
+      });
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_until(lock, absl::ToChronoTime(deadline + absl::Seconds(5)),
+                  [&] { return drained == n; });
+  }
+  // Each shard is destroyed on its own reactor thread, then the loops stop.
+  for (int i = 0; i < n; ++i) {
+    Reactor* r = &(*pool)->reactor(i);
+    r->Post([&shards, i, r] {
+      shards[i].reset();
+      r->Stop();
+    });
+  }
+  (*pool)->Join();
+  KLOG(kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace kensa
+
+int main(int argc, char** argv) { return kensa::Run(argc, argv); }

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/outbound_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "appliance/shard.h"
+#include "core/log.h"
+
+namespace kensa {
+namespace {
+
+// How long a connection with nothing to do stays open for the next message.
+constexpr absl::Duration kIdleReuse = absl::Seconds(10);
+
+net::RecipientResult TempResult(std::string text) {
+  net::RecipientResult r;
+  r.outcome = net::RecipientResult::Outcome::kTempFail;
+  r.code = 0;
+  r.enhanced = "4.4.1";
+  r.text = std::move(text);
+  return r;
+}
+
+}  // namespace
+
+OutboundConnection::OutboundConnection(Shard* shard, SmtpHopPool* pool, const net::NextHop& hop)
+    : shard_(shard), pool_(pool), hop_(hop) {}
+
+OutboundConnection::~OutboundConnection() {
+  *alive_ = false;
+  if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  if (stream_ != nullptr) stream_->Close(false);
+}
+
+void OutboundConnection::Start(DeliveryJob first) {
+  job_ = std::move(first);
+  deadline_ = absl::Now() + shard_->config().connect_timeout + shard_->config().reply_timeout;
+  ArmTimer();
+  absl::StatusOr<SocketAddress> literal =
+      ParseSocketAddress(absl::StrCat(hop_.host.front() == '[' || hop_.host.find(':') == std::string::npos
+                                          ? hop_.host
+                                          : absl::StrCat("[", hop_.host, "]"),
+                                      ":", hop_.port));
+  if (literal.ok()) {
+    Connect(*literal);
+    return;
+  }
+  // A host name: getaddrinfo blocks, so it runs on the worker.
+  Reactor* reactor = shard_->reactor();
+  std::weak_ptr<bool> alive = alive_;
+  shard_->worker().Submit([reactor, alive, this, host = hop_.host, port = hop_.port] {
+    absl::StatusOr<SocketAddress> addr = ResolveHostPort(host, port);
+    reactor->Post([alive, this, addr = std::move(addr)] {
+      if (alive.expired()) return;
+      if (!addr.ok()) {
+        OnSessionFailed(addr.status(), TempResult(std::string(addr.status().message())));
+        return;
+      }
+      Connect(*addr);
+    });
+  });
+}
+
+void OutboundConnection::Connect(const SocketAddress& addr) {
+  int fd = socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    OnSessionFailed(absl::InternalError("socket"), TempResult("cannot create socket"));
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto addr_copy = std::make_shared<SocketAddress>(addr);
+  std::weak_ptr<bool> alive = alive_;
+  shard_->reactor()->Connect(
+      fd, addr_copy->get(), addr_copy->length, shard_->config().connect_timeout,
+      [this, fd, alive, addr_copy](int res) {
+        if (alive.expired()) {
+          close(fd);
+          return;
+        }
+        if (res < 0) {
+          close(fd);
+          std::string why = res == -ECANCELED ? "connect timeout"
+                                              : absl::StrCat("connect: ", std::strerror(-res));
+          OnSessionFailed(absl::UnavailableError(why),
+                          TempResult(absl::StrCat("connect to ", addr_copy->ToString(), ": ",
+                                                  res == -ECANCELED ? "timeout"
+                                                                    : std::strerror(-res))));
+          return;
+        }
+        stream_ = SocketStream::Create(shard_->reactor(), fd);
+        net::SmtpClientConfig cc;
+        cc.helo_name = shard_->config().hostname;
+        cc.lmtp = hop_.kind == net::NextHop::Kind::kLmtp;
+        cc.tls = hop_.tls;
+        cc.tls_available = shard_->runtime().client_tls != nullptr;
+        session_ = std::make_unique<net::SmtpClientSession>(cc, this);
+        Touch();
+        stream_->Start(this);
+      });
+}
+
+void OutboundConnection::Deliver(DeliveryJob job) {
+  job_ = std::move(job);
+  ready_ = false;
+  Touch();
+  session_->Send(job_->message);
+}
+
+void OutboundConnection::Quit() {
+  if (session_ != nullptr && !closed_) {
+    session_->Quit();
+  } else {
+    Close();
+  }
+}
+
+void OutboundConnection::SendToServer(std::string_view bytes) {
+  if (closed_ || stream_ == nullptr) return;
+  if (tls_ != nullptr) {
+    (void)tls_->WritePlaintext(bytes);
+    FlushTls();
+  } else {
+    stream_->Send(bytes);
+  }
+}
+
+void OutboundConnection::FlushTls() {
+  if (tls_ == nullptr || !tls_->HasCiphertext()) return;
+  std::string out;
+  tls_->TakeCiphertext(&out);
+  stream_->Send(out);
+}
+
+void OutboundConnection::StartTls() {
+  std::string sni = hop_.host;
+  tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls, sni);
+  tls_announced_ = false;
+  tls_->StartHandshake();
+  FlushTls();
+}
+
+void OutboundConnection::OnReceive(std::string_view bytes) {
+  if (closed_) return;
+  Touch();
+  if (tls_ == nullptr) {
+    session_->Feed(bytes);
+    return;
+  }
+  std::string plain;
+  absl::Status s = tls_->FeedCiphertext(bytes, &plain);
+  FlushTls();
+  if (!s.ok()) {
+    OnSessionFailed(s, TempResult(absl::StrCat("TLS failure: ", s.message())));
+    return;
+  }
+  if (tls_->handshake_done() && !tls_announced_) {
+    tls_announced_ = true;
+    session_->OnTlsEstablished();
+  }
+  if (!plain.empty()) session_->Feed(plain);
+}
+
+void OutboundConnection::OnReady() {
+  ready_ = true;
+  if (job_.has_value()) {
+    // Connected with a job waiting (the first one, or the session just finished EHLO).
+    Touch();
+    session_->Send(job_->message);
+    ready_ = false;
+    return;
+  }
+  deadline_ = absl::Now() + kIdleReuse;
+  pool_->OnIdle(this);
+}
+
+void OutboundConnection::WantContent() {
+  sending_content_ = true;
+  content_offset_ = 0;
+  PumpContent();
+}
+
+void OutboundConnection::PumpContent() {
+  if (!sending_content_ || !job_.has_value() || closed_) return;
+  const std::string& content = *job_->content;
+  while (content_offset_ < content.size() && stream_->queued_bytes() < kMaxQueuedBytes) {
+    size_t n = std::min(kContentChunk, content.size() - content_offset_);
+    session_->SendContent(std::string_view(content).substr(content_offset_, n));
+    content_offset_ += n;
+    Touch();
+  }
+  if (content_offset_ == content.size()) {
+    sending_content_ = false;
+    session_->EndContent();
+  }
+}
+
+void OutboundConnection::OnSendDrained() { PumpContent(); }
+
+void OutboundConnection::OnTransactionDone(std::vector<net::RecipientResult> results) {
+  std::optional<DeliveryJob> job = std::move(job_);
+  job_.reset();
+  sending_content_ = false;
+  if (job.has_value()) job->done(std::move(results));
+}
+
+void OutboundConnection::FailJob(const net::RecipientResult& r) {
+  std::optional<DeliveryJob> job = std::move(job_);
+  job_.reset();
+  if (!job.has_value()) return;
+  job->done(std::vector<net::RecipientResult>(job->message.recipients.size(), r));
+}
+
+void OutboundConnection::OnSessionFailed(absl::Status why, net::RecipientResult as_result) {
+  KLOG(kInfo, "next_hop_failed").Kv("relay", hop_.ToString()).Kv("error", why);
+  FailJob(as_result);
+  Close();
+}
+
+void OutboundConnection::CloseConnection() { Close(); }
+
+void OutboundConnection::OnStreamClosed(int error) {
+  stream_->Close(false);
+  if (session_ != nullptr) session_->OnConnectionLost();  // fails a transaction in progress
+  FailJob(TempResult("lost connection with next hop"));
+  Close();
+}
+
+void OutboundConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (timer_ != 0) {
+    shard_->reactor()->CancelTimer(timer_);
+    timer_ = 0;
+  }
+  if (stream_ != nullptr) stream_->Close(true, absl::Seconds(5));
+  // The pool destroys this object after the current batch.
+  shard_->reactor()->Defer([pool = pool_, self = this] { pool->OnClosed(self); });
+}
+
+void OutboundConnection::Touch() {
+  deadline_ = absl::Now() + shard_->config().reply_timeout;
+}
+
+void OutboundConnection::ArmTimer() {
+  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
+    timer_ = 0;
+    if (closed_) return;
+    if (absl::Now() < deadline_) {
+      ArmTimer();
+      return;
+    }
+    if (ready_ && !job_.has_value()) {
+      Quit();  // idle too long: give the connection back
+      if (!closed_) {
+        deadline_ = absl::Now() + absl::Seconds(5);
+        ArmTimer();
+      }
+      return;
+    }
+    OnSessionFailed(absl::DeadlineExceededError("next hop timed out"),
+                    TempResult("timeout talking to next hop"));
+  });
+}
+
+}  // namespace kensa

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// OutboundConnection: one connection from a reactor to an SMTP/LMTP next hop, driving the
+// sans-I/O client session over a socket (and TLS after STARTTLS), streaming message content
+// with back-pressure, with connect, reply and idle timeouts.
+#ifndef KENSA_APPLIANCE_OUTBOUND_CONNECTION_H_
+#define KENSA_APPLIANCE_OUTBOUND_CONNECTION_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "appliance/smtp_delivery.h"
+#include "core/socket_stream.h"
+#include "net/tls_session.h"
+
+namespace kensa {
+
+class OutboundConnection : public net::SmtpClientHost, public SocketStream::Handler {
+ public:
+  static constexpr size_t kContentChunk = 256 * 1024;
+  static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
+
+  OutboundConnection(Shard* shard, SmtpHopPool* pool, const net::NextHop& hop);
+  ~OutboundConnection() override;
+
+  // Connects (resolving the host on the worker if it is a name) and delivers `first`.
+  void Start(DeliveryJob first);
+  // Idle connection: deliver another job on it.
+  void Deliver(DeliveryJob job);
+  void Quit();
+
+  // net::SmtpClientHost
+  void SendToServer(std::string_view bytes) override;
+  void StartTls() override;
+  void OnReady() override;
+  void WantContent() override;
+  void OnTransactionDone(std::vector<net::RecipientResult> results) override;
+  void OnSessionFailed(absl::Status why, net::RecipientResult as_result) override;
+  void CloseConnection() override;
+
+  // SocketStream::Handler
+  void OnReceive(std::string_view bytes) override;
+  void OnStreamClosed(int error) override;
+  void OnSendDrained() override;
+
+ private:
+  void Connect(const SocketAddress& addr);
+  void FailJob(const net::RecipientResult& r);
+  void PumpContent();
+  void FlushTls();
+  void Touch();
+  void ArmTimer();
+  void Close();
+
+  Shard* shard_;
+  SmtpHopPool* pool_;
+  net::NextHop hop_;
+  std::shared_ptr<SocketStream> stream_;
+  std::unique_ptr<net::SmtpClientSession> session_;
+  std::unique_ptr<net::TlsSession> tls_;
+  bool tls_announced_ = false;
+  std::optional<DeliveryJob> job_;
+  size_t content_offset_ = 0;
+  bool sending_content_ = false;
+  bool ready_ = false;
+  bool closed_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  absl::Time deadline_;
+  uint64_t timer_ = 0;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_OUTBOUND_CONNECTION_H_

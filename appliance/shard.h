@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Shard: everything one reactor owns — its listeners, client connections, spool shard (with
+// its group-commit syncer), blocking-work thread and delivery agent. Only the reactor's own
+// thread touches a Shard; other threads reach it by Reactor::Post.
+#ifndef KENSA_APPLIANCE_SHARD_H_
+#define KENSA_APPLIANCE_SHARD_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "appliance/dir_syncer.h"
+#include "appliance/runtime.h"
+#include "core/reactor.h"
+#include "core/worker.h"
+#include "spool/spool_shard.h"
+
+namespace kensa {
+
+class SmtpConnection;
+class DeliveryAgent;
+
+class Shard {
+ public:
+  Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool);
+  ~Shard();
+
+  // Opens this reactor's listeners and starts accepting; recovers the spool shards it owns.
+  absl::Status Start();
+  // SIGTERM: stop accepting; sessions get until `deadline` to finish, then 421. `done` runs
+  // (on this reactor) when no session is left.
+  void BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done);
+
+  Reactor* reactor() { return reactor_; }
+  Runtime& runtime() { return *runtime_; }
+  const KensaConfig& config() const { return runtime_->config; }
+  int index() const { return reactor_->index(); }
+  spool::SpoolShard& spool() { return spool_; }
+  DirSyncer& syncer() { return syncer_; }
+  Worker& worker() { return worker_; }
+  DeliveryAgent& delivery() { return *delivery_; }
+  void Count(int counter_id, uint64_t n = 1) { runtime_->counters.Add(index(), counter_id, n); }
+
+  // Called by a connection when it is over; the object is destroyed after the current batch.
+  void ConnectionFinished(uint64_t id);
+
+ private:
+  void OnAccept(size_t listener_index, int fd);
+  void CheckDrained();
+
+  Reactor* reactor_;
+  Runtime* runtime_;
+  spool::SpoolShard spool_;
+  DirSyncer syncer_;
+  Worker worker_;
+  std::unique_ptr<DeliveryAgent> delivery_;
+  struct Listener {
+    ListenerConfig config;
+    int fd = -1;
+    uint64_t accept_id = 0;
+  };
+  std::vector<Listener> listeners_;
+  uint64_t next_connection_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<SmtpConnection>> connections_;
+  bool draining_ = false;
+  absl::AnyInvocable<void()> drained_;
+  uint64_t drain_timer_ = 0;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_SHARD_H_

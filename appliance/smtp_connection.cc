@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/smtp_connection.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "appliance/delivery_agent.h"
+#include "appliance/shard.h"
+#include "core/log.h"
+#include "net/smtp_address.h"
+#include "spool/queue_id.h"
+
+namespace kensa {
+namespace {
+
+// Client-chosen text (HELO) goes into a header: keep it to printable ASCII without spaces.
+std::string HeaderSafe(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 255)) {
+    out += (c > 0x20 && c < 0x7f && c != '(' && c != ')') ? c : '?';
+  }
+  return out.empty() ? "unknown" : out;
+}
+
+}  // namespace
+
+SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> stream,
+                               const SocketAddress& peer, const ListenerConfig& listener)
+    : shard_(shard),
+      id_(id),
+      stream_(std::move(stream)),
+      peer_(peer),
+      peer_host_(peer.HostString()),
+      listener_(listener) {}
+
+SmtpConnection::~SmtpConnection() {
+  if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  if (spool_ != nullptr) spool_->Abort();
+  if (!finished_) shard_->runtime().limiter->Release(peer_);
+}
+
+void SmtpConnection::Start() {
+  const KensaConfig& c = shard_->config();
+  net::SmtpServerConfig sc;
+  sc.hostname = c.hostname;
+  sc.limits.max_command_line_bytes = c.max_command_line_bytes;
+  sc.limits.max_recipients = c.max_recipients;
+  sc.limits.max_message_bytes = c.max_message_bytes;
+  sc.limits.max_commands = c.max_commands_per_session;
+  sc.limits.max_errors = c.max_errors_per_session;
+  const bool have_tls = shard_->runtime().server_tls != nullptr;
+  sc.starttls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
+  sc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
+  session_ = std::make_unique<net::SmtpServerSession>(sc, this, peer_host_);
+  if (sc.implicit_tls) {
+    tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
+    tls_announced_ = true;  // the session knows it starts inside TLS
+  }
+  KLOG(kInfo, "connect")
+      .Kv("client", peer_host_)
+      .Kv("listener", listener_.name)
+      .Kv("reactor", shard_->index());
+  stream_->Start(this);
+  TouchDeadline();
+  ArmTimer();
+  session_->Start();
+}
+
+bool SmtpConnection::idle() const {
+  return spool_ == nullptr && session_->phase() == net::SmtpServerSession::Phase::kCommand &&
+         session_->envelope().recipients.empty();
+}
+
+void SmtpConnection::Drain() {
+  draining_ = true;
+  if (idle()) session_->Shutdown();
+}
+
+void SmtpConnection::ForceClose() { session_->Shutdown(); }
+
+// --- input ---------------------------------------------------------------------------------
+
+void SmtpConnection::OnReceive(std::string_view bytes) {
+  if (closing_) return;
+  TouchDeadline();
+  shard_->Count(shard_->runtime().ids.bytes_received, bytes.size());
+  if (tls_ == nullptr) {
+    FeedPlaintext(bytes);
+    return;
+  }
+  std::string plain;
+  absl::Status s = tls_->FeedCiphertext(bytes, &plain);
+  FlushTls();
+  if (!s.ok()) {
+    KLOG(kInfo, "tls_failed").Kv("client", peer_host_).Kv("error", s);
+    closing_ = true;
+    stream_->Close(true);
+    Finish();
+    return;
+  }
+  if (tls_->handshake_done() && !tls_announced_) {
+    tls_announced_ = true;
+    KLOG(kInfo, "starttls").Kv("client", peer_host_).Kv("tls", tls_->Describe());
+    session_->OnTlsEstablished();
+  }
+  if (!plain.empty()) FeedPlaintext(plain);
+  if (tls_ != nullptr && tls_->peer_closed() && !closing_) CloseConnection();
+}
+
+void SmtpConnection::FeedPlaintext(std::string_view bytes) {
+  session_->Feed(bytes);
+  UpdateInputFlow();
+}
+
+void SmtpConnection::UpdateInputFlow() {
+  if (closing_) return;
+  const bool spool_full = spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight;
+  const bool pause = !session_->WantsMoreInput() ||
+                     stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full;
+  if (pause) {
+    stream_->PauseReceive();
+    if (spool_full) {
+      // The spool writer has no progress callback; look again shortly.
+      shard_->reactor()->RunAfter(absl::Milliseconds(1), [alive = stream_, this] {
+        if (!alive->closed()) UpdateInputFlow();
+      });
+    }
+  } else {
+    stream_->ResumeReceive();
+  }
+}
+
+void SmtpConnection::OnSendDrained() { UpdateInputFlow(); }
+
+void SmtpConnection::OnStreamClosed(int error) {
+  // The client went away. An uncommitted message is dropped (it never got its 250); a commit
+  // already under way completes and is delivered, since the message is then safe on disk.
+  if (spool_ != nullptr && session_->phase() != net::SmtpServerSession::Phase::kAwaitingCommit) {
+    spool_->Abort();
+    spool_.reset();
+  }
+  KLOG(kInfo, "disconnect")
+      .Kv("client", peer_host_)
+      .Kv("messages", messages_)
+      .Kv("error", error == 0 ? std::string("eof") : std::string(strerror(-error)));
+  closing_ = true;
+  stream_->Close(false);
+  Finish();
+}
+
+// --- output --------------------------------------------------------------------------------
+
+void SmtpConnection::SendToClient(std::string_view bytes) {
+  if (tls_ != nullptr) {
+    absl::Status s = tls_->WritePlaintext(bytes);
+    if (!s.ok()) KLOG(kInfo, "tls_write_failed").Kv("client", peer_host_).Kv("error", s);
+    FlushTls();
+  } else {
+    stream_->Send(bytes);
+  }
+}
+
+void SmtpConnection::FlushTls() {
+  if (tls_ == nullptr || !tls_->HasCiphertext()) return;
+  std::string out;
+  tls_->TakeCiphertext(&out);
+  stream_->Send(out);
+}
+
+void SmtpConnection::StartTls() {
+  // The "220 Ready to start TLS" reply is already queued in plaintext; every byte from now
+  // on is TLS. Input that was pipelined behind STARTTLS has been discarded by the session.
+  tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
+  tls_announced_ = false;
+}
+
+void SmtpConnection::CloseConnection() {
+  if (closing_) return;
+  closing_ = true;
+  if (tls_ != nullptr) {
+    tls_->Shutdown();
+    FlushTls();
+  }
+  stream_->Close(true);
+  Finish();
+}
+
+void SmtpConnection::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (timer_ != 0) {
+    shard_->reactor()->CancelTimer(timer_);
+    timer_ = 0;
+  }
+  shard_->runtime().limiter->Release(peer_);
+  shard_->ConnectionFinished(id_);
+}
+
+// --- timers --------------------------------------------------------------------------------
+
+void SmtpConnection::TouchDeadline() {
+  using Phase = net::SmtpServerSession::Phase;
+  const Phase p = session_ ? session_->phase() : Phase::kCommand;
+  const bool in_data = p == Phase::kData || p == Phase::kBdat;
+  deadline_ = absl::Now() + (in_data ? shard_->config().data_timeout
+                                     : shard_->config().command_timeout);
+}
+
+void SmtpConnection::ArmTimer() {
+  // One timer per connection, re-armed lazily: activity only moves deadline_.
+  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
+    timer_ = 0;
+    OnTimer();
+  });
+}
+
+void SmtpConnection::OnTimer() {
+  if (closing_) return;
+  if (absl::Now() < deadline_ ||
+      session_->phase() == net::SmtpServerSession::Phase::kAwaitingCommit) {
+    if (session_->phase() == net::SmtpServerSession::Phase::kAwaitingCommit) TouchDeadline();
+    ArmTimer();
+    return;
+  }
+  KLOG(kInfo, "timeout").Kv("client", peer_host_).Kv("phase", static_cast<int>(session_->phase()));
+  session_->OnTimeout();
+}
+
+// --- the transaction -----------------------------------------------------------------------
+
+std::optional<net::SmtpReply> SmtpConnection::CheckRecipient(const net::SmtpEnvelope& env,
+                                                             const net::SmtpRecipient& rcpt) {
+  std::string_view domain = net::DomainOf(rcpt.address);
+  if (domain.empty() && absl::AsciiStrToLower(rcpt.address) == "postmaster") return std::nullopt;
+  if (shard_->runtime().IsLocalDomain(domain)) return std::nullopt;
+  KLOG(kInfo, "reject")
+      .Kv("client", peer_host_)
+      .Kv("from", absl::StrCat("<", env.sender, ">"))
+      .Kv("to", absl::StrCat("<", rcpt.address, ">"))
+      .Kv("reason", "relay denied");
+  return net::SmtpReply{550, "5.7.1", absl::StrCat("<", rcpt.address, ">: Relay access denied")};
+}
+
+std::string SmtpConnection::TraceHeader(const std::string& queue_id,
+                                        const net::SmtpEnvelope& env) const {
+  std::string proto = env.esmtp ? "ESMTP" : "SMTP";
+  if (env.tls) proto += "S";
+  std::string tls_note;
+  if (env.tls && tls_ != nullptr) tls_note = absl::StrCat("\r\n\t(using ", tls_->Describe(), ")");
+  std::string for_clause;
+  if (env.recipients.size() == 1) {
+    for_clause = absl::StrCat("\r\n\tfor <", env.recipients[0].address, ">");
+  }
+  return absl::StrCat("Received: from ", HeaderSafe(env.helo), " (", peer_host_, " [", peer_host_,
+                      "])", tls_note, "\r\n\tby ", shard_->config().hostname,
+                      " (kensa) with ", proto, " id ", queue_id, for_clause, "; ",
+                      absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::Now(),
+                                       absl::UTCTimeZone()),
+                      "\r\n");
+}
+
+absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
+  absl::StatusOr<uint64_t> free_bytes = spool::FreeBytes(shard_->spool().dir());
+  if (free_bytes.ok() && *free_bytes < shard_->config().spool_min_free_bytes) {
+    KLOG(kWarning, "spool_full")
+        .Kv("client", peer_host_)
+        .Kv("free_bytes", *free_bytes)
+        .Kv("min_free_bytes", shard_->config().spool_min_free_bytes);
+    return absl::ResourceExhaustedError("Insufficient system storage");
+  }
+  spool::QueueEnvelope q;
+  q.queue_id = spool::NewQueueId(shard_->index());
+  q.arrival_unix_micros = absl::ToUnixMicros(absl::Now());
+  q.sender = env.sender;
+  q.ret = env.ret;
+  q.envid = env.envid;
+  q.body = env.body;
+  q.smtputf8 = env.smtputf8;
+  for (const net::SmtpRecipient& r : env.recipients) {
+    q.recipients.push_back({r.address, r.notify, r.orcpt});
+  }
+  q.client_address = peer_host_;
+  q.helo = env.helo;
+  q.protocol = env.esmtp ? (env.tls ? "ESMTPS" : "ESMTP") : "SMTP";
+  q.trace_header = TraceHeader(q.queue_id, env);
+  absl::StatusOr<std::shared_ptr<SpoolWriter>> w =
+      SpoolWriter::Create(shard_->reactor(), &shard_->syncer(), shard_->spool(), q);
+  if (!w.ok()) {
+    KLOG(kError, "spool_create_failed").Kv("client", peer_host_).Kv("error", w.status());
+    return w.status();
+  }
+  spool_ = std::move(*w);
+  queue_id_ = q.queue_id;
+  return absl::OkStatus();
+}
+
+void SmtpConnection::MessageData(std::string_view bytes) {
+  if (spool_ == nullptr) return;
+  spool_->Append(bytes);
+}
+
+void SmtpConnection::AbortMessage() {
+  if (spool_ != nullptr) {
+    KLOG(kInfo, "message_aborted").Kv("id", queue_id_).Kv("client", peer_host_);
+    spool_->Abort();
+    spool_.reset();
+  }
+  queue_id_.clear();
+}
+
+void SmtpConnection::EndMessage() {
+  std::shared_ptr<SpoolWriter> writer = std::move(spool_);
+  if (writer == nullptr) {
+    session_->CompleteMessage(absl::InternalError("no message open"));
+    return;
+  }
+  Shard* shard = shard_;
+  std::weak_ptr<SocketStream> alive = stream_;
+  std::string client = peer_host_;
+  // The 250 waits for this callback; see SpoolWriter::Commit for what is on disk by then.
+  writer->Commit([shard, writer, alive, client, this](absl::Status s) {
+    const spool::QueueEnvelope& env = writer->envelope();
+    Runtime& rt = shard->runtime();
+    auto line = KLOG(kInfo, "message");
+    line.Kv("id", env.queue_id)
+        .Kv("client", client)
+        .Kv("helo", env.helo)
+        .Kv("from", absl::StrCat("<", env.sender, ">"))
+        .Kv("nrcpt", env.recipients.size())
+        .Kv("size", writer->content_bytes())
+        .Kv("proto", env.protocol);
+    if (s.ok()) {
+      line.Kv("result", "queued");
+      shard->Count(rt.ids.messages_queued);
+      shard->delivery().Enqueue(writer->path(), env.queue_id);
+    } else {
+      line.Kv("result", "failed").Kv("error", s);
+      shard->Count(rt.ids.messages_rejected);
+    }
+    auto stream = alive.lock();
+    if (stream == nullptr || stream->closed()) return;  // the connection is gone
+    ++messages_;
+    queue_id_.clear();
+    if (s.ok()) {
+      session_->CompleteMessage(env.queue_id);
+    } else {
+      session_->CompleteMessage(s.code() == absl::StatusCode::kResourceExhausted
+                                    ? absl::ResourceExhaustedError("Insufficient system storage")
+                                    : absl::UnavailableError("Local error in processing"));
+    }
+    if (draining_ && idle()) session_->Shutdown();
+    UpdateInputFlow();
+  });
+}
+
+}  // namespace kensa

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SmtpConnection: one client connection on a reactor. It joins the socket, optional TLS, the
+// sans-I/O SMTP session and the spool writer, and owns the session's timers and back-pressure:
+// input pauses while a commit is pending, while the client is not reading our replies, or
+// while too many spool bytes are in flight.
+#ifndef KENSA_APPLIANCE_SMTP_CONNECTION_H_
+#define KENSA_APPLIANCE_SMTP_CONNECTION_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "appliance/config.h"
+#include "appliance/spool_writer.h"
+#include "core/socket_address.h"
+#include "core/socket_stream.h"
+#include "net/smtp_server_session.h"
+#include "net/tls_session.h"
+
+namespace kensa {
+
+class Shard;
+
+class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler {
+ public:
+  static constexpr size_t kMaxSpoolBytesInFlight = 4 * 1024 * 1024;
+  static constexpr size_t kMaxUnsentReplyBytes = 256 * 1024;
+
+  SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> stream,
+                 const SocketAddress& peer, const ListenerConfig& listener);
+  ~SmtpConnection() override;
+
+  void Start();
+  // SIGTERM: an idle session gets 421 now; one mid-transaction may finish until the shard's
+  // drain deadline, when ForceClose() answers 421.
+  void Drain();
+  void ForceClose();
+  bool idle() const;
+
+  // net::SmtpServerHost
+  void SendToClient(std::string_view bytes) override;
+  std::optional<net::SmtpReply> CheckRecipient(const net::SmtpEnvelope& env,
+                                               const net::SmtpRecipient& rcpt) override;
+  void StartTls() override;
+  absl::Status BeginMessage(const net::SmtpEnvelope& env) override;
+  void MessageData(std::string_view bytes) override;
+  void EndMessage() override;
+  void AbortMessage() override;
+  void CloseConnection() override;
+
+  // SocketStream::Handler
+  void OnReceive(std::string_view bytes) override;
+  void OnStreamClosed(int error) override;
+  void OnSendDrained() override;
+
+ private:
+  void FeedPlaintext(std::string_view bytes);
+  void FlushTls();
+  void UpdateInputFlow();
+  void TouchDeadline();
+  void ArmTimer();
+  void OnTimer();
+  void Finish();
+  std::string TraceHeader(const std::string& queue_id, const net::SmtpEnvelope& env) const;
+
+  Shard* shard_;
+  uint64_t id_;
+  std::shared_ptr<SocketStream> stream_;
+  SocketAddress peer_;
+  std::string peer_host_;
+  ListenerConfig listener_;
+  std::unique_ptr<net::SmtpServerSession> session_;
+  std::unique_ptr<net::TlsSession> tls_;
+  bool tls_announced_ = false;  // OnTlsEstablished delivered to the session
+  std::shared_ptr<SpoolWriter> spool_;
+  std::string queue_id_;
+  absl::Time deadline_;
+  uint64_t timer_ = 0;
+  bool draining_ = false;
+  bool finished_ = false;
+  bool closing_ = false;
+  uint64_t messages_ = 0;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_SMTP_CONNECTION_H_

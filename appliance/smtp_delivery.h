@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SMTP/LMTP delivery to one next hop from one reactor: a pool of outbound connections with a
+// concurrency limit, connection reuse (an idle connection takes the next job), and per-job
+// per-recipient results. Transport failures become temporary results, never lost jobs.
+#ifndef KENSA_APPLIANCE_SMTP_DELIVERY_H_
+#define KENSA_APPLIANCE_SMTP_DELIVERY_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "core/socket_address.h"
+#include "net/next_hop.h"
+#include "net/smtp_client_session.h"
+
+namespace kensa {
+
+class Shard;
+class OutboundConnection;
+
+struct DeliveryJob {
+  net::OutboundMessage message;
+  std::shared_ptr<const std::string> content;  // trace header + message, CRLF lines
+  absl::AnyInvocable<void(std::vector<net::RecipientResult>)> done;  // one per recipient
+};
+
+class SmtpHopPool {
+ public:
+  SmtpHopPool(Shard* shard, net::NextHop hop, size_t max_connections);
+  ~SmtpHopPool();
+
+  void Submit(DeliveryJob job);
+  const net::NextHop& hop() const { return hop_; }
+
+  // Called by connections.
+  void OnIdle(OutboundConnection* c);
+  void OnClosed(OutboundConnection* c);
+
+ private:
+  void Pump();
+  Shard* shard_;
+  net::NextHop hop_;
+  size_t max_connections_;
+  std::deque<DeliveryJob> waiting_;
+  absl::flat_hash_map<OutboundConnection*, std::unique_ptr<OutboundConnection>> connections_;
+  std::vector<OutboundConnection*> idle_;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_SMTP_DELIVERY_H_

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/spool_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace kensa {
+namespace {
+
+absl::Status ErrnoStatus(int err, const std::string& what) {
+  std::string msg = absl::StrCat(what, ": ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<SpoolWriter>> SpoolWriter::Create(Reactor* reactor,
+                                                                 DirSyncer* syncer,
+                                                                 const spool::SpoolShard& shard,
+                                                                 const spool::QueueEnvelope& env) {
+  std::shared_ptr<SpoolWriter> w(new SpoolWriter(reactor, syncer, env));
+  w->path_ = shard.PathFor(env.queue_id);
+  w->dir_fd_ = shard.dir_fd();
+  // A plain openat: creating one file is a short metadata operation, and the fd is needed
+  // before the first io_uring write can be queued.
+  w->created_epoch_ = syncer->epoch();
+  w->fd_ = openat(w->dir_fd_, env.queue_id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (w->fd_ < 0) return ErrnoStatus(errno, absl::StrCat("create ", w->path_));
+  w->pending_ = w->writer_.TakeHeader();
+  return w;
+}
+
+SpoolWriter::~SpoolWriter() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void SpoolWriter::Append(std::string_view content) {
+  if (aborted_ || !error_.ok()) return;
+  pending_ += writer_.ContentRecord(content);
+  if (pending_.size() >= kWriteChunk) Flush();
+}
+
+void SpoolWriter::Flush() {
+  if (pending_.empty()) return;
+  auto buf = std::make_shared<std::string>();
+  buf->swap(pending_);
+  uint64_t offset = next_offset_;
+  next_offset_ += buf->size();
+  in_flight_bytes_ += buf->size();
+  IssueWrite(std::move(buf), 0, offset);
+}
+
+void SpoolWriter::IssueWrite(std::shared_ptr<std::string> buf, size_t offset_in_buf,
+                             uint64_t file_offset) {
+  ++writes_in_flight_;
+  const char* data = buf->data() + offset_in_buf;
+  size_t len = buf->size() - offset_in_buf;
+  reactor_->Write(fd_, data, len, file_offset,
+                  [self = shared_from_this(), buf, offset_in_buf, file_offset, len](int res) {
+                    --self->writes_in_flight_;
+                    if (res < 0) {
+                      self->in_flight_bytes_ -= len;
+                      self->Fail(ErrnoStatus(-res, absl::StrCat("write ", self->path_)));
+                    } else if (res == 0) {
+                      self->in_flight_bytes_ -= len;
+                      self->Fail(ErrnoStatus(ENOSPC, absl::StrCat("write ", self->path_)));
+                    } else if (static_cast<size_t>(res) < len) {
+                      self->in_flight_bytes_ -= res;
+                      self->IssueWrite(buf, offset_in_buf + res, file_offset + res);
+                      return;
+                    } else {
+                      self->in_flight_bytes_ -= len;
+                    }
+                    self->MaybeFinishCommit();
+                  });
+}
+
+void SpoolWriter::Fail(absl::Status s) {
+  if (error_.ok()) error_ = std::move(s);
+}
+
+void SpoolWriter::Commit(Done done) {
+  done_ = std::move(done);
+  committing_ = true;
+  if (error_.ok()) {
+    pending_ += writer_.EndRecord();
+    Flush();
+  }
+  MaybeFinishCommit();
+}
+
+void SpoolWriter::MaybeFinishCommit() {
+  if (!committing_ || syncing_ || writes_in_flight_ > 0 || aborted_) return;
+  if (!error_.ok()) {
+    Abort();
+    if (done_) std::move(done_)(error_);
+    return;
+  }
+  syncing_ = true;
+  // Every write has completed; now make the data durable, then the directory entry.
+  reactor_->Fsync(fd_, true, [self = shared_from_this()](int res) {
+    if (res < 0) {
+      self->Fail(ErrnoStatus(-res, absl::StrCat("fdatasync ", self->path_)));
+      self->Abort();
+      std::move(self->done_)(self->error_);
+      return;
+    }
+    self->syncer_->SyncAfter(self->created_epoch_, [self](absl::Status s) {
+      if (!s.ok()) {
+        self->Fail(s);
+        self->Abort();
+      }
+      // On OK the file is complete and durable: from here on it is the delivery agent's.
+      std::move(self->done_)(s);
+    });
+  });
+}
+
+void SpoolWriter::Abort() {
+  if (aborted_) return;
+  aborted_ = true;
+  pending_.clear();
+  // Writes still in flight finish into an unlinked inode; nothing can resurrect the name.
+  unlinkat(dir_fd_, env_.queue_id.c_str(), 0);
+}
+
+}  // namespace kensa
