@@ -42,6 +42,8 @@ struct Reactor::Op {
   Task timer_task;
   TimerId timer_id = 0;
   __kernel_timespec ts{};
+  Op* prev = nullptr;
+  Op* next = nullptr;
 };
 
 Reactor::Reactor(const ReactorOptions& options) : options_(options) {}
@@ -107,7 +109,7 @@ Reactor::~Reactor() {
   if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
   free(buffers_);
   if (wake_fd_ >= 0) close(wake_fd_);
-  for (auto& [id, op] : timers_) delete op;
+  while (live_ops_ != nullptr) DeleteOp(live_ops_);
 }
 
 Reactor* Reactor::Current() { return current_reactor; }
@@ -125,7 +127,47 @@ io_uring_sqe* Reactor::GetSqe() {
 Reactor::Op* Reactor::NewOp(int kind) {
   Op* op = new Op;
   op->kind = kind;
+  op->next = live_ops_;
+  if (live_ops_ != nullptr) live_ops_->prev = op;
+  live_ops_ = op;
   return op;
+}
+
+void Reactor::DeleteOp(Op* op) {
+  if (op->prev != nullptr) op->prev->next = op->next;
+  if (op->next != nullptr) op->next->prev = op->prev;
+  if (live_ops_ == op) live_ops_ = op->next;
+  delete op;
+}
+
+void Reactor::CancelAllAndReap() {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, 0);
+  const absl::Time give_up = absl::Now() + absl::Seconds(1);
+  while (live_ops_ != nullptr && absl::Now() < give_up) {
+    __kernel_timespec ts{0, 50 * 1000 * 1000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    unsigned head, count = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++count;
+      Op* op = static_cast<Op*>(io_uring_cqe_get_data(cqe));
+      if (op == nullptr) continue;
+      if (op->kind == kOpRecv && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        RecycleBuffer(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+      }
+      if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        live_multishot_.erase(op);
+        if (op->kind == kOpTimer) timers_.erase(op->timer_id);
+        DeleteOp(op);  // callbacks are dropped, not run: the loop is over
+      }
+    }
+    io_uring_cq_advance(&ring_, count);
+  }
+  while (live_ops_ != nullptr) DeleteOp(live_ops_);
+  live_multishot_.clear();
+  timers_.clear();
 }
 
 uint64_t Reactor::Accept(int listen_fd, absl::AnyInvocable<void(int res)> on_accept) {
@@ -199,12 +241,22 @@ void Reactor::Fsync(int fd, bool datasync, IoCallback done) {
   io_uring_sqe_set_data(sqe, op);
 }
 
-void Reactor::Connect(int fd, const sockaddr* addr, socklen_t len, IoCallback done) {
+void Reactor::Connect(int fd, const sockaddr* addr, socklen_t len, absl::Duration timeout,
+                      IoCallback done) {
   Op* op = NewOp(kOpOneShot);
   op->done = std::move(done);
+  timespec ts = absl::ToTimespec(timeout);
+  op->ts.tv_sec = ts.tv_sec;
+  op->ts.tv_nsec = ts.tv_nsec;
+  // The two SQEs must be adjacent in the ring for the link to hold.
+  if (io_uring_sq_space_left(&ring_) < 2) io_uring_submit(&ring_);
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_connect(sqe, fd, addr, len);
+  sqe->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data(sqe, op);
+  io_uring_sqe* t = GetSqe();
+  io_uring_prep_link_timeout(t, &op->ts, 0);
+  io_uring_sqe_set_data64(t, 0);
 }
 
 void Reactor::Cancel(uint64_t op_id) {
@@ -332,28 +384,28 @@ void Reactor::Dispatch(io_uring_cqe* cqe) {
     }
     case kOpOneShot: {
       IoCallback done = std::move(op->done);
-      delete op;
+      DeleteOp(op);
       done(res);
       return;
     }
     case kOpTimer: {
       if (res == -ECANCELED || op->cancelled) {  // removed by CancelTimer
-        delete op;
+        DeleteOp(op);
         return;
       }
       timers_.erase(op->timer_id);
       Task task = std::move(op->timer_task);
-      delete op;
+      DeleteOp(op);
       if (task) task();
       return;
     }
     case kOpWakeup:
-      delete op;
+      DeleteOp(op);
       ArmWakeup();
       DrainPosted();
       return;
     default:
-      delete op;
+      DeleteOp(op);
       return;
   }
 }
@@ -362,11 +414,11 @@ void Reactor::FinishMultishot(Op* op, int res) {
   live_multishot_.erase(op);
   if (op->kind == kOpRecv) {
     RecvCallback cb = std::move(op->on_data);
-    delete op;
+    DeleteOp(op);
     cb(res, {});
   } else {
     absl::AnyInvocable<void(int)> cb = std::move(op->on_accept);
-    delete op;
+    DeleteOp(op);
     cb(res);
   }
 }
@@ -413,6 +465,7 @@ void Reactor::Run() {
           .Kv("completions", static_cast<int64_t>(count));
     }
   }
+  CancelAllAndReap();
   current_reactor = nullptr;
 }
 

@@ -69,7 +69,9 @@ class Reactor {
   void Write(int fd, const void* buf, size_t len, uint64_t offset, IoCallback done);
   void Read(int fd, void* buf, size_t len, uint64_t offset, IoCallback done);
   void Fsync(int fd, bool datasync, IoCallback done);
-  void Connect(int fd, const sockaddr* addr, socklen_t len, IoCallback done);
+  // Connects with a linked timeout: done(-ECANCELED) when `timeout` passes first.
+  void Connect(int fd, const sockaddr* addr, socklen_t len, absl::Duration timeout,
+               IoCallback done);
   // Cancels a Recv() or Accept(): the callback still runs (with data already in flight, then
   // once with -ECANCELED) and never after that. Unknown or finished ids are ignored.
   void Cancel(uint64_t op_id);
@@ -92,6 +94,8 @@ class Reactor {
   void ArmAccept(Op* op);
   void RecycleBuffer(uint16_t bid);
   void FinishMultishot(Op* op, int res);  // final callback, then the op is gone
+  void DeleteOp(Op* op);
+  void CancelAllAndReap();  // end of Run(): nothing may outlive the loop in the kernel
   void DrainPosted();
   void ArmWakeup();
 
@@ -111,6 +115,7 @@ class Reactor {
   std::vector<Task> posted_;      // guarded by posted_mu_
   std::vector<Task> deferred_;    // reactor thread only
 
+  Op* live_ops_ = nullptr;  // intrusive list of every op the kernel may still complete
   TimerId next_timer_id_ = 1;
   absl::flat_hash_map<TimerId, Op*> timers_;
   absl::flat_hash_set<Op*> live_multishot_;  // Recv/Accept ops that Cancel() may still reach
