@@ -206,7 +206,8 @@ int Run(int argc, char** argv) {
         if (!spool.ok()) return spool.status();
         shards[r.index()] = std::make_unique<Shard>(&r, rt, std::move(*spool));
         return shards[r.index()]->Start();
-      });
+      },
+      [&shards](Reactor& r) { shards[r.index()].reset(); });
   if (!pool.ok()) {
     KLOG(kError, "startup_failed").Kv("error", pool.status());
     std::fprintf(stderr, "kensad: %s\n", std::string(pool.status().message()).c_str());
@@ -253,14 +254,8 @@ int Run(int argc, char** argv) {
     cv.wait_until(lock, absl::ToChronoTime(deadline + absl::Seconds(5)),
                   [&] { return drained == n; });
   }
-  // Each shard is destroyed on its own reactor thread, then the loops stop.
-  for (int i = 0; i < n; ++i) {
-    Reactor* r = &(*pool)->reactor(i);
-    r->Post([&shards, i, r] {
-      shards[i].reset();
-      r->Stop();
-    });
-  }
+  // The loops stop; each shard is then destroyed on its own thread (the pool's fini).
+  (*pool)->StopAll();
   (*pool)->Join();
   KLOG(kInfo, "stopped");
   return 0;

@@ -28,6 +28,9 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
       delivery_(std::make_unique<DeliveryAgent>(this)) {}
 
 Shard::~Shard() {
+  for (Listener& l : listeners_) {
+    if (l.fd >= 0) close(l.fd);
+  }
   connections_.clear();
   delivery_.reset();
 }

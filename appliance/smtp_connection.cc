@@ -35,6 +35,7 @@ SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<Socket
 
 SmtpConnection::~SmtpConnection() {
   if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  stream_->Close(false);
   if (spool_ != nullptr) spool_->Abort();
   if (!finished_) shard_->runtime().limiter->Release(peer_);
 }

@@ -18,7 +18,8 @@ int UsableCpuCount() {
 
 absl::StatusOr<std::unique_ptr<ReactorPool>> ReactorPool::Start(int count,
                                                                 const ReactorOptions& base,
-                                                                bool pin, InitFn init) {
+                                                                bool pin, InitFn init,
+                                                                FiniFn fini) {
   std::unique_ptr<ReactorPool> pool(new ReactorPool);
   pool->reactors_.resize(count);
 
@@ -33,7 +34,7 @@ absl::StatusOr<std::unique_ptr<ReactorPool>> ReactorPool::Start(int count,
   auto barrier = std::make_shared<Barrier>();
 
   for (int i = 0; i < count; ++i) {
-    pool->threads_.emplace_back([barrier, base, pin, init, i, p = pool.get()] {
+    pool->threads_.emplace_back([barrier, base, pin, init, fini, i, p = pool.get()] {
       Barrier& b = *barrier;
       ReactorOptions opts = base;
       opts.index = i;
@@ -56,6 +57,7 @@ absl::StatusOr<std::unique_ptr<ReactorPool>> ReactorPool::Start(int count,
         run = b.first_error.ok();
       }
       if (run) p->reactors_[i]->Run();
+      if (fini && p->reactors_[i] != nullptr) fini(*p->reactors_[i]);
     });
   }
   absl::Status first_error;

@@ -18,10 +18,13 @@ namespace kensa {
 class ReactorPool {
  public:
   using InitFn = std::function<absl::Status(Reactor&)>;
+  using FiniFn = std::function<void(Reactor&)>;
   // Starts `count` reactors; reactor i is pinned to CPU i when `pin` is set. `init` runs on each
-  // reactor's thread before its loop starts.
+  // reactor's thread before its loop starts; `fini` on the same thread after the loop ended
+  // (the place to destroy what the reactor owned, once no callback can reach it).
   static absl::StatusOr<std::unique_ptr<ReactorPool>> Start(int count, const ReactorOptions& base,
-                                                            bool pin, InitFn init);
+                                                            bool pin, InitFn init,
+                                                            FiniFn fini = nullptr);
   ~ReactorPool();  // Stop()s every reactor and joins
 
   int size() const { return static_cast<int>(reactors_.size()); }
