@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// KensaConfig: every setting of kensad, with its safe default, loaded from TOML. An unknown
+// key or a bad value is an error naming the key ("smtp.max_recipients: must be > 0").
+// The embedded default (no --config) is the whole job on one machine, loopback only.
+//
+// TOML layout (every key optional):
+//   hostname, state_dir, reactors, pin_reactors, log_file, log_level, drain_timeout
+//   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit")
+//   [smtp]        local_domains, max_command_line_bytes, max_recipients, max_message_bytes,
+//                 max_commands_per_session, max_errors_per_session, command_timeout,
+//                 data_timeout, reject_bare_line_endings, max_connections,
+//                 max_connections_per_client, connection_limit_exempt
+//   [tls]         cert_file, key_file, self_signed
+//   [spool]       dir, min_free_bytes
+//   [delivery]    next_hop, relay_next_hop, tls, connect_timeout, reply_timeout, retry_min,
+//                 retry_max, max_queue_lifetime, max_connections_per_next_hop
+// Durations are strings with a unit: "300ms", "30s", "5m", "1h", "5d".
+#ifndef KENSA_APPLIANCE_CONFIG_H_
+#define KENSA_APPLIANCE_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace kensa {
+
+enum class ListenerTls { kNone, kStartTls, kImplicit };
+
+struct ListenerConfig {
+  std::string name = "mx";
+  std::string address = "0.0.0.0:25";
+  ListenerTls tls = ListenerTls::kStartTls;
+};
+
+struct KensaConfig {
+  // process
+  std::string hostname;  // default: gethostname()
+  std::string state_dir = "/var/lib/kensa";
+  int reactors = 0;  // 0 = one per usable CPU
+  bool pin_reactors = true;
+  std::string log_file;  // empty = stderr
+  std::string log_level = "info";
+  absl::Duration drain_timeout = absl::Seconds(30);
+
+  std::vector<ListenerConfig> listeners;
+
+  // smtp
+  std::vector<std::string> local_domains;
+  size_t max_command_line_bytes = 2048;
+  size_t max_recipients = 1000;
+  uint64_t max_message_bytes = 50u << 20;
+  size_t max_commands_per_session = 10000;
+  size_t max_errors_per_session = 20;
+  absl::Duration command_timeout = absl::Minutes(5);
+  absl::Duration data_timeout = absl::Minutes(10);
+  bool reject_bare_line_endings = true;
+  size_t max_connections = 20000;
+  size_t max_connections_per_client = 100;
+  std::vector<std::string> connection_limit_exempt;
+
+  // tls
+  std::string tls_cert_file;  // default <state_dir>/tls/cert.pem
+  std::string tls_key_file;   // default <state_dir>/tls/key.pem
+  bool tls_self_signed = false;
+
+  // spool
+  std::string spool_dir;  // default <state_dir>/spool
+  uint64_t spool_min_free_bytes = 100u << 20;
+
+  // delivery
+  std::string next_hop = "smtp://127.0.0.1:10025";
+  std::string relay_next_hop;  // empty = next_hop
+  std::string delivery_tls = "opportunistic";  // none | opportunistic | required
+  absl::Duration connect_timeout = absl::Seconds(30);
+  absl::Duration reply_timeout = absl::Minutes(5);
+  absl::Duration retry_min = absl::Minutes(1);
+  absl::Duration retry_max = absl::Hours(1);
+  absl::Duration max_queue_lifetime = absl::Hours(24 * 5);
+  size_t max_connections_per_next_hop = 20;
+};
+
+// 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),
+// local domain example.test, Maildir delivery to ./kensa-data/maildir.
+KensaConfig EmbeddedDefaultConfig();
+absl::StatusOr<KensaConfig> LoadConfig(const std::string& path);
+// `source` names the text in errors.
+absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view source);
+// The effective configuration as TOML (what --check-config prints).
+std::string DescribeConfig(const KensaConfig& config);
+// "30s", "5m", "1h", "5d", "250ms".
+absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text);
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_CONFIG_H_

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SmtpServerSession: the ESMTP server protocol (RFC 5321) as a sans-I/O state machine. Bytes
+// from the client go in through Feed(); replies, message bytes and decisions come out through
+// the SmtpServerHost. It knows nothing of sockets, TLS libraries, spools or time.
+//
+// Extensions: PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS, DSN,
+// CHUNKING (BDAT). Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY(252) HELP
+// STARTTLS.
+//
+// Strictness (SMTP smuggling cannot happen): inside DATA the only end of data is
+// CRLF "." CRLF. A bare LF or bare CR anywhere in the data (with reject_bare_line_endings) makes
+// the whole transaction fail after that real end of data, with "550 5.5.2"; the data is never
+// split into two messages. Input pipelined behind STARTTLS is discarded (RFC 3207 injection).
+// An overlong command line is answered "500 5.5.2 line too long" and skipped to its end.
+//
+// Message bytes go to MessageData() dot-unstuffed, exactly as the client meant them, CRLF line
+// endings kept, without the terminating "." line; BDAT chunks go through unchanged.
+#ifndef KENSA_NET_SMTP_SERVER_SESSION_H_
+#define KENSA_NET_SMTP_SERVER_SESSION_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace kensa::net {
+
+struct SmtpReply {
+  int code = 250;
+  std::string enhanced;  // "2.1.0"; omitted from the wire when empty
+  std::string text;
+};
+
+struct SmtpRecipient {
+  std::string address;
+  std::string notify;  // DSN NOTIFY as given, uppercased ("SUCCESS,DELAY"), or empty
+  std::string orcpt;   // DSN ORCPT as given ("rfc822;user@example.org"), or empty
+};
+
+struct SmtpEnvelope {
+  std::string helo;    // the EHLO/HELO argument
+  bool esmtp = false;  // EHLO (not HELO)
+  bool tls = false;    // the session is inside TLS
+  std::string sender;  // reverse-path without brackets; "" for <>
+  std::string ret;     // DSN RET (FULL|HDRS) or empty
+  std::string envid;   // DSN ENVID (xtext-decoded) or empty
+  std::string body;    // BODY=7BIT|8BITMIME (uppercased) or empty
+  bool smtputf8 = false;
+  uint64_t declared_size = 0;  // SIZE= or 0
+  std::vector<SmtpRecipient> recipients;  // accepted ones only
+};
+
+struct SmtpServerLimits {
+  size_t max_command_line_bytes = 2048;  // including CRLF
+  size_t max_recipients = 1000;
+  uint64_t max_message_bytes = 50u << 20;  // SIZE advertised; larger data gets 552
+  size_t max_commands = 10000;             // per session, then 421
+  size_t max_errors = 20;                  // 4xx/5xx replies per session, then 421
+};
+
+struct SmtpServerConfig {
+  std::string hostname = "localhost";
+  SmtpServerLimits limits;
+  bool starttls_available = false;  // offer STARTTLS (not when already in TLS)
+  bool implicit_tls = false;        // the session starts inside TLS (port 465)
+  bool reject_bare_line_endings = true;
+};
+
+// The session's environment. Calls come synchronously from within the session's methods.
+class SmtpServerHost {
+ public:
+  virtual ~SmtpServerHost() = default;
+  virtual void SendToClient(std::string_view bytes) = 0;
+  // Relay policy for one RCPT: nullopt accepts, a reply refuses (the session counts it).
+  virtual std::optional<SmtpReply> CheckRecipient(const SmtpEnvelope& env,
+                                                  const SmtpRecipient& rcpt) = 0;
+  // The client asked for STARTTLS and got "220": every later byte in both directions is TLS.
+  // The host calls OnTlsEstablished() once the handshake is done.
+  virtual void StartTls() = 0;
+  // DATA (after 354 is decided) or the first BDAT: open the message. An error refuses it:
+  // ResourceExhausted -> "452 4.3.1 Insufficient system storage", others -> "451 4.3.0".
+  virtual absl::Status BeginMessage(const SmtpEnvelope& env) = 0;
+  virtual void MessageData(std::string_view bytes) = 0;
+  // The complete message was received; the host makes it durable and then calls
+  // CompleteMessage(). Until then the session is kAwaitingCommit and buffers further input.
+  virtual void EndMessage() = 0;
+  // The open message is dropped (RSET, bare LF, size exceeded, connection lost, ...).
+  virtual void AbortMessage() = 0;
+  // After the last reply (QUIT, 421): the host flushes output and closes.
+  virtual void CloseConnection() = 0;
+};
+
+class SmtpServerSession {
+ public:
+  enum class Phase { kGreeting, kCommand, kData, kBdat, kAwaitingCommit, kClosed };
+
+  SmtpServerSession(const SmtpServerConfig& config, SmtpServerHost* host,
+                    std::string client_host);
+
+  // Sends the 220 greeting.
+  void Start();
+  void Feed(std::string_view bytes);
+  // False while a message is being committed or the session is over: the host stops reading.
+  bool WantsMoreInput() const;
+  void OnTlsEstablished();
+  // Answer to EndMessage(): a queue id gives "250 2.0.0 Ok: queued as <id>"; an error status
+  // gives 452 4.3.1 (ResourceExhausted) or 451 4.3.0. Then buffered input is processed.
+  void CompleteMessage(absl::StatusOr<std::string> queue_id);
+  // "421 4.3.2 Service shutting down" and close (drain). Aborts an open message.
+  void Shutdown();
+  // "421 4.4.2 <hostname> Error: timeout exceeded" and close. Aborts an open message.
+  void OnTimeout();
+
+  Phase phase() const { return phase_; }
+  const SmtpEnvelope& envelope() const { return env_; }
+  uint64_t commands() const { return commands_; }
+
+ private:
+  // Implementation state is the implementer's choice; these are the observable parts.
+  Phase phase_ = Phase::kGreeting;
+  SmtpEnvelope env_;
+  uint64_t commands_ = 0;
+};
+
+}  // namespace kensa::net
+
+#endif  // KENSA_NET_SMTP_SERVER_SESSION_H_
