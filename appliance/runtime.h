@@ -18,7 +18,7 @@ namespace kensa {
 struct CounterIds {
   int connections = 0, connections_refused = 0, messages_queued = 0, messages_rejected = 0,
       bytes_received = 0, deliveries_ok = 0, deliveries_deferred = 0, deliveries_bounced = 0,
-      dsns_created = 0, open_connections = 0, queue_length = 0;
+      dsns_created = 0;
 };
 
 struct Runtime {

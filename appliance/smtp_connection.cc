@@ -49,6 +49,7 @@ void SmtpConnection::Start() {
   sc.limits.max_message_bytes = c.max_message_bytes;
   sc.limits.max_commands = c.max_commands_per_session;
   sc.limits.max_errors = c.max_errors_per_session;
+  sc.reject_bare_line_endings = c.reject_bare_line_endings;
   const bool have_tls = shard_->runtime().server_tls != nullptr;
   sc.starttls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
   sc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;

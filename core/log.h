@@ -1,32 +1,62 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// PLACEHOLDER until wip/config lands (same interface).
+// Structured logs: one line per event, "2026-12-01T21:14:12.123456Z info event=message id=..
+// client=..", key=value pairs with values quoted when they need it, so a line can be grepped
+// and parsed like Postfix's. A line is written with one write(2), so lines from different
+// reactors never interleave. The file is reopened on SIGHUP (log rotation).
 #ifndef KENSA_CORE_LOG_H_
 #define KENSA_CORE_LOG_H_
-#include <cstdio>
+
+#include <cstdint>
 #include <string>
 #include <string_view>
+
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+
 namespace kensa {
+
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+struct LogOptions {
+  std::string file;  // empty: stderr
+  LogLevel min_level = LogLevel::kInfo;
+};
+
+// Before InitLog, lines go to stderr at level info and above.
+absl::Status InitLog(const LogOptions& options);
+absl::Status ReopenLog();
+bool LogEnabled(LogLevel level);
+
+// Builds one line; the destructor writes it. Values are quoted when they contain spaces,
+// quotes, '=' or control bytes (which are escaped), so client-supplied text cannot forge keys.
 class LogLine {
  public:
-  LogLine(LogLevel level, std::string_view event) { line_ = absl::StrCat("event=", std::string(event)); }
-  LogLine& Kv(std::string_view k, std::string_view v) { absl::StrAppend(&line_, " ", std::string(k), "=\"", std::string(v), "\""); return *this; }
-  LogLine& Kv(std::string_view k, const char* v) { return Kv(k, std::string_view(v)); }
-  LogLine& Kv(std::string_view k, const std::string& v) { return Kv(k, std::string_view(v)); }
-  LogLine& Kv(std::string_view k, int64_t v) { absl::StrAppend(&line_, " ", std::string(k), "=", v); return *this; }
-  LogLine& Kv(std::string_view k, int v) { return Kv(k, int64_t{v}); }
-  LogLine& Kv(std::string_view k, uint64_t v) { absl::StrAppend(&line_, " ", std::string(k), "=", v); return *this; }
-  LogLine& Kv(std::string_view k, double v) { absl::StrAppend(&line_, " ", std::string(k), "=", v); return *this; }
-  LogLine& Kv(std::string_view k, bool v) { absl::StrAppend(&line_, " ", std::string(k), "=", v ? "true" : "false"); return *this; }
-  LogLine& Kv(std::string_view k, absl::Duration v) { absl::StrAppend(&line_, " ", std::string(k), "=", absl::FormatDuration(v)); return *this; }
-  LogLine& Kv(std::string_view k, const absl::Status& v) { return Kv(k, v.ToString()); }
-  ~LogLine() { fprintf(stderr, "%s\n", line_.c_str()); }
+  LogLine(LogLevel level, std::string_view event);
+  ~LogLine();
+  LogLine(const LogLine&) = delete;
+  LogLine& operator=(const LogLine&) = delete;
+
+  LogLine& Kv(std::string_view key, std::string_view value);
+  LogLine& Kv(std::string_view key, const char* value) { return Kv(key, std::string_view(value)); }
+  LogLine& Kv(std::string_view key, const std::string& value) {
+    return Kv(key, std::string_view(value));
+  }
+  LogLine& Kv(std::string_view key, int64_t value);
+  LogLine& Kv(std::string_view key, int value) { return Kv(key, int64_t{value}); }
+  LogLine& Kv(std::string_view key, unsigned value) { return Kv(key, uint64_t{value}); }
+  LogLine& Kv(std::string_view key, uint64_t value);
+  LogLine& Kv(std::string_view key, double value);
+  LogLine& Kv(std::string_view key, bool value);
+  LogLine& Kv(std::string_view key, absl::Duration value);
+  LogLine& Kv(std::string_view key, const absl::Status& value);
+
  private:
+  bool enabled_;
   std::string line_;
 };
+
 #define KLOG(level, event) ::kensa::LogLine(::kensa::LogLevel::level, event)
+
 }  // namespace kensa
-#endif
+
+#endif  // KENSA_CORE_LOG_H_

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Loading kensa.toml. toml++ parses; this file checks every key against the settings it knows,
+// so a typo is an error naming the key instead of a silently ignored line.
+#include "appliance/config.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/socket_address.h"
+#include "net/next_hop.h"
+
+namespace kensa {
+namespace {
+
+std::string DefaultHostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+// Reads the keys of one TOML table into settings, remembering which keys were used.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix)
+      : table_(table), prefix_(std::move(prefix)) {}
+
+  std::string Name(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : absl::StrCat(prefix_, ".", key);
+  }
+
+  absl::Status Error(std::string_view key, std::string_view what) const {
+    return absl::InvalidArgumentError(absl::StrCat(Name(key), ": ", what));
+  }
+
+  const toml::node* Get(std::string_view key) {
+    known_.push_back(std::string(key));
+    return table_.get(key);
+  }
+
+  absl::Status String(std::string_view key, std::string* out) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_string()) return Error(key, "must be a string");
+    *out = *n->value<std::string>();
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(std::string_view key, bool* out) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_boolean()) return Error(key, "must be true or false");
+    *out = *n->value<bool>();
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  absl::Status Integer(std::string_view key, T* out, int64_t min, int64_t max) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_integer()) return Error(key, "must be an integer");
+    int64_t v = *n->value<int64_t>();
+    if (v < min || v > max) {
+      return Error(key, absl::StrCat("must be between ", min, " and ", max, " (got ", v, ")"));
+    }
+    *out = static_cast<T>(v);
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(std::string_view key, absl::Duration* out, absl::Duration min) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return absl::OkStatus();
+    if (!n->is_string()) return Error(key, "must be a duration string such as \"30s\"");
+    absl::StatusOr<absl::Duration> d = ParseConfigDuration(*n->value<std::string>());
+    if (!d.ok()) return Error(key, d.status().message());
+    if (*d < min) return Error(key, absl::StrCat("must be at least ", absl::FormatDuration(min)));
+    *out = *d;
+    return absl::OkStatus();
+  }
+
+  absl::Status StringList(std::string_view key, std::vector<std::string>* out) {
+    const toml::node* n = Get(key);
+    if (n == nullptr) return absl::OkStatus();
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return Error(key, "must be an array of strings");
+    out->clear();
+    for (const toml::node& e : *a) {
+      if (!e.is_string()) return Error(key, "must be an array of strings");
+      out->push_back(*e.value<std::string>());
+    }
+    return absl::OkStatus();
+  }
+
+  // Every key present must have been asked for.
+  absl::Status CheckNoUnknownKeys(const std::vector<std::string>& subtables = {}) const {
+    for (const auto& [k, v] : table_) {
+      std::string_view key = k.str();
+      bool known = std::find(known_.begin(), known_.end(), key) != known_.end() ||
+                   std::find(subtables.begin(), subtables.end(), key) != subtables.end();
+      if (!known) return absl::InvalidArgumentError(absl::StrCat(Name(key), ": unknown setting"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const toml::table& table_;
+  std::string prefix_;
+  std::vector<std::string> known_;
+};
+
+#define KENSA_RETURN_IF_ERROR(expr)       \
+  do {                                    \
+    absl::Status _s = (expr);             \
+    if (!_s.ok()) return _s;              \
+  } while (0)
+
+absl::StatusOr<ListenerTls> ParseListenerTls(std::string_view v) {
+  if (v == "none") return ListenerTls::kNone;
+  if (v == "starttls") return ListenerTls::kStartTls;
+  if (v == "implicit") return ListenerTls::kImplicit;
+  return absl::InvalidArgumentError("must be \"none\", \"starttls\" or \"implicit\"");
+}
+
+std::string ListenerTlsName(ListenerTls t) {
+  switch (t) {
+    case ListenerTls::kNone: return "none";
+    case ListenerTls::kStartTls: return "starttls";
+    case ListenerTls::kImplicit: return "implicit";
+  }
+  return "none";
+}
+
+const toml::table* SubTable(const toml::table& root, std::string_view name, absl::Status* err) {
+  const toml::node* n = root.get(name);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) *err = absl::InvalidArgumentError(absl::StrCat(name, ": must be a table"));
+  return n->as_table();
+}
+
+absl::Status ReadSmtp(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.StringList("local_domains", &c.local_domains));
+  for (std::string& d : c.local_domains) {
+    d = absl::AsciiStrToLower(d);
+    if (d.empty() || d.find_first_of(" @/<>") != std::string::npos) {
+      return r.Error("local_domains", absl::StrCat("not a domain: \"", d, "\""));
+    }
+  }
+  KENSA_RETURN_IF_ERROR(r.Integer("max_command_line_bytes", &c.max_command_line_bytes, 512, 1 << 20));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_recipients", &c.max_recipients, 1, 100000));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_message_bytes", &c.max_message_bytes, 1024, int64_t{1} << 40));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_commands_per_session", &c.max_commands_per_session, 10, 100000000));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_errors_per_session", &c.max_errors_per_session, 1, 100000));
+  KENSA_RETURN_IF_ERROR(r.Duration("command_timeout", &c.command_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Duration("data_timeout", &c.data_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Bool("reject_bare_line_endings", &c.reject_bare_line_endings));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_connections", &c.max_connections, 1, 10000000));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_connections_per_client", &c.max_connections_per_client, 1, 10000000));
+  KENSA_RETURN_IF_ERROR(r.StringList("connection_limit_exempt", &c.connection_limit_exempt));
+  for (const std::string& cidr : c.connection_limit_exempt) {
+    if (!CidrBlock::Parse(cidr).ok()) {
+      return r.Error("connection_limit_exempt", absl::StrCat("not a network: \"", cidr, "\""));
+    }
+  }
+  return r.CheckNoUnknownKeys();
+}
+
+absl::Status ReadDelivery(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.String("next_hop", &c.next_hop));
+  if (absl::StatusOr<net::NextHop> h = net::ParseNextHop(c.next_hop); !h.ok()) {
+    return r.Error("next_hop", h.status().message());
+  }
+  KENSA_RETURN_IF_ERROR(r.String("relay_next_hop", &c.relay_next_hop));
+  if (!c.relay_next_hop.empty()) {
+    if (absl::StatusOr<net::NextHop> h = net::ParseNextHop(c.relay_next_hop); !h.ok()) {
+      return r.Error("relay_next_hop", h.status().message());
+    }
+  }
+  KENSA_RETURN_IF_ERROR(r.String("tls", &c.delivery_tls));
+  if (c.delivery_tls != "none" && c.delivery_tls != "opportunistic" &&
+      c.delivery_tls != "required") {
+    return r.Error("tls", "must be \"none\", \"opportunistic\" or \"required\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.Duration("connect_timeout", &c.connect_timeout, absl::Milliseconds(100)));
+  KENSA_RETURN_IF_ERROR(r.Duration("reply_timeout", &c.reply_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Duration("retry_min", &c.retry_min, absl::Milliseconds(100)));
+  KENSA_RETURN_IF_ERROR(r.Duration("retry_max", &c.retry_max, absl::Milliseconds(100)));
+  if (c.retry_max < c.retry_min) return r.Error("retry_max", "must not be less than retry_min");
+  KENSA_RETURN_IF_ERROR(r.Duration("max_queue_lifetime", &c.max_queue_lifetime, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_connections_per_next_hop", &c.max_connections_per_next_hop, 1, 100000));
+  return r.CheckNoUnknownKeys();
+}
+
+absl::Status ReadListeners(const toml::node& n, KensaConfig& c) {
+  const toml::array* a = n.as_array();
+  if (a == nullptr) return absl::InvalidArgumentError("listener: must be an array of tables ([[listener]])");
+  c.listeners.clear();
+  for (size_t i = 0; i < a->size(); ++i) {
+    const toml::table* t = (*a)[i].as_table();
+    std::string prefix = absl::StrCat("listener[", i, "]");
+    if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(prefix, ": must be a table"));
+    TableReader r(*t, prefix);
+    ListenerConfig l;
+    KENSA_RETURN_IF_ERROR(r.String("name", &l.name));
+    KENSA_RETURN_IF_ERROR(r.String("address", &l.address));
+    if (absl::StatusOr<SocketAddress> a = ParseSocketAddress(l.address); !a.ok()) {
+      return r.Error("address", a.status().message());
+    }
+    std::string tls = ListenerTlsName(l.tls);
+    KENSA_RETURN_IF_ERROR(r.String("tls", &tls));
+    absl::StatusOr<ListenerTls> lt = ParseListenerTls(tls);
+    if (!lt.ok()) return r.Error("tls", lt.status().message());
+    l.tls = *lt;
+    KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
+    for (const ListenerConfig& other : c.listeners) {
+      if (other.name == l.name) return r.Error("name", absl::StrCat("duplicate listener name \"", l.name, "\""));
+    }
+    c.listeners.push_back(std::move(l));
+  }
+  return absl::OkStatus();
+}
+
+// Fills the settings that default to a place under state_dir.
+void ResolveDerived(KensaConfig& c) {
+  if (c.hostname.empty()) c.hostname = DefaultHostname();
+  if (c.spool_dir.empty()) c.spool_dir = c.state_dir + "/spool";
+  if (c.tls_cert_file.empty()) c.tls_cert_file = c.state_dir + "/tls/cert.pem";
+  if (c.tls_key_file.empty()) c.tls_key_file = c.state_dir + "/tls/key.pem";
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string QuoteList(const std::vector<std::string>& v) {
+  std::vector<std::string> q;
+  for (const std::string& s : v) q.push_back(Quote(s));
+  return absl::StrCat("[", absl::StrJoin(q, ", "), "]");
+}
+
+std::string Dur(absl::Duration d) { return Quote(absl::FormatDuration(d)); }
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text) {
+  std::string t(absl::StripAsciiWhitespace(text));
+  if (!t.empty() && t.back() == 'd') {
+    int64_t days = 0;
+    if (!absl::SimpleAtoi(std::string_view(t).substr(0, t.size() - 1), &days) || days < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("not a duration: \"", t, "\""));
+    }
+    return absl::Hours(24 * days);
+  }
+  absl::Duration d;
+  if (t.empty() || !absl::ParseDuration(t, &d) || d < absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a duration: \"", t, "\" (use e.g. \"250ms\", \"30s\", \"5m\", \"1h\", \"5d\")"));
+  }
+  return d;
+}
+
+KensaConfig EmbeddedDefaultConfig() {
+  KensaConfig c;
+  c.hostname = "kensa.example.test";
+  c.state_dir = "./kensa-data";
+  c.reactors = 0;
+  c.pin_reactors = false;  // a demo shares the machine with its clients
+  c.listeners = {{"mx", "127.0.0.1:2525", ListenerTls::kStartTls}};
+  c.local_domains = {"example.test"};
+  c.connection_limit_exempt = {"127.0.0.0/8", "::1/128"};
+  c.tls_self_signed = true;
+  c.next_hop = "maildir:./kensa-data/maildir";
+  c.retry_min = absl::Seconds(10);
+  c.retry_max = absl::Minutes(5);
+  c.drain_timeout = absl::Seconds(10);
+  ResolveDerived(c);
+  return c;
+}
+
+absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    const toml::source_position& p = e.source().begin;
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", p.line, ":", p.column, ": ", e.description()));
+  }
+  KensaConfig c;
+  c.listeners = {ListenerConfig{}};
+  TableReader r(root, "");
+  KENSA_RETURN_IF_ERROR(r.String("hostname", &c.hostname));
+  KENSA_RETURN_IF_ERROR(r.String("state_dir", &c.state_dir));
+  if (c.state_dir.empty()) return r.Error("state_dir", "must not be empty");
+  KENSA_RETURN_IF_ERROR(r.Integer("reactors", &c.reactors, 0, 1024));
+  KENSA_RETURN_IF_ERROR(r.Bool("pin_reactors", &c.pin_reactors));
+  KENSA_RETURN_IF_ERROR(r.String("log_file", &c.log_file));
+  KENSA_RETURN_IF_ERROR(r.String("log_level", &c.log_level));
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" &&
+      c.log_level != "error") {
+    return r.Error("log_level", "must be \"debug\", \"info\", \"warning\" or \"error\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.Duration("drain_timeout", &c.drain_timeout, absl::ZeroDuration()));
+
+  if (const toml::node* n = root.get("listener"); n != nullptr) {
+    KENSA_RETURN_IF_ERROR(ReadListeners(*n, c));
+  }
+  if (c.listeners.empty()) return absl::InvalidArgumentError("listener: at least one is needed");
+
+  absl::Status err;
+  if (const toml::table* t = SubTable(root, "smtp", &err); t != nullptr) {
+    TableReader sr(*t, "smtp");
+    KENSA_RETURN_IF_ERROR(ReadSmtp(sr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "tls", &err); t != nullptr) {
+    TableReader tr(*t, "tls");
+    KENSA_RETURN_IF_ERROR(tr.String("cert_file", &c.tls_cert_file));
+    KENSA_RETURN_IF_ERROR(tr.String("key_file", &c.tls_key_file));
+    KENSA_RETURN_IF_ERROR(tr.Bool("self_signed", &c.tls_self_signed));
+    KENSA_RETURN_IF_ERROR(tr.CheckNoUnknownKeys());
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "spool", &err); t != nullptr) {
+    TableReader pr(*t, "spool");
+    KENSA_RETURN_IF_ERROR(pr.String("dir", &c.spool_dir));
+    KENSA_RETURN_IF_ERROR(pr.Integer("min_free_bytes", &c.spool_min_free_bytes, 0, INT64_MAX));
+    KENSA_RETURN_IF_ERROR(pr.CheckNoUnknownKeys());
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "delivery", &err); t != nullptr) {
+    TableReader dr(*t, "delivery");
+    KENSA_RETURN_IF_ERROR(ReadDelivery(dr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys({"listener", "smtp", "tls", "spool", "delivery"}));
+
+  ResolveDerived(c);
+  bool any_tls = false;
+  for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
+  if (any_tls && !c.tls_self_signed && access(c.tls_cert_file.c_str(), R_OK) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls.cert_file: cannot read \"", c.tls_cert_file,
+        "\" (a listener uses TLS; set tls.cert_file/key_file or tls.self_signed = true)"));
+  }
+  return c;
+}
+
+absl::StatusOr<KensaConfig> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+std::string DescribeConfig(const KensaConfig& c) {
+  std::string out;
+  absl::StrAppend(&out, "hostname = ", Quote(c.hostname), "\n", "state_dir = ", Quote(c.state_dir),
+                  "\n", "reactors = ", c.reactors, "\n", "pin_reactors = ",
+                  c.pin_reactors ? "true" : "false", "\n", "log_file = ", Quote(c.log_file), "\n",
+                  "log_level = ", Quote(c.log_level), "\n", "drain_timeout = ",
+                  Dur(c.drain_timeout), "\n");
+  for (const ListenerConfig& l : c.listeners) {
+    absl::StrAppend(&out, "\n[[listener]]\nname = ", Quote(l.name), "\naddress = ",
+                    Quote(l.address), "\ntls = ", Quote(ListenerTlsName(l.tls)), "\n");
+  }
+  absl::StrAppend(
+      &out, "\n[smtp]\nlocal_domains = ", QuoteList(c.local_domains),
+      "\nmax_command_line_bytes = ", c.max_command_line_bytes,
+      "\nmax_recipients = ", c.max_recipients, "\nmax_message_bytes = ", c.max_message_bytes,
+      "\nmax_commands_per_session = ", c.max_commands_per_session,
+      "\nmax_errors_per_session = ", c.max_errors_per_session,
+      "\ncommand_timeout = ", Dur(c.command_timeout), "\ndata_timeout = ", Dur(c.data_timeout),
+      "\nreject_bare_line_endings = ", c.reject_bare_line_endings ? "true" : "false",
+      "\nmax_connections = ", c.max_connections,
+      "\nmax_connections_per_client = ", c.max_connections_per_client,
+      "\nconnection_limit_exempt = ", QuoteList(c.connection_limit_exempt), "\n");
+  absl::StrAppend(&out, "\n[tls]\ncert_file = ", Quote(c.tls_cert_file), "\nkey_file = ",
+                  Quote(c.tls_key_file), "\nself_signed = ", c.tls_self_signed ? "true" : "false",
+                  "\n");
+  absl::StrAppend(&out, "\n[spool]\ndir = ", Quote(c.spool_dir),
+                  "\nmin_free_bytes = ", c.spool_min_free_bytes, "\n");
+  absl::StrAppend(&out, "\n[delivery]\nnext_hop = ", Quote(c.next_hop),
+                  "\nrelay_next_hop = ", Quote(c.relay_next_hop), "\ntls = ", Quote(c.delivery_tls),
+                  "\nconnect_timeout = ", Dur(c.connect_timeout),
+                  "\nreply_timeout = ", Dur(c.reply_timeout), "\nretry_min = ", Dur(c.retry_min),
+                  "\nretry_max = ", Dur(c.retry_max),
+                  "\nmax_queue_lifetime = ", Dur(c.max_queue_lifetime),
+                  "\nmax_connections_per_next_hop = ", c.max_connections_per_next_hop, "\n");
+  return out;
+}
+
+}  // namespace kensa
