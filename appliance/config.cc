@@ -34,11 +34,18 @@ class TableReader {
       : table_(table), prefix_(std::move(prefix)) {}
 
   std::string Name(std::string_view key) const {
-    return prefix_.empty() ? std::string(key) : absl::StrCat(prefix_, ".", key);
+    return prefix_.empty() ? std::string(key) : absl::StrCat(prefix_, ".", std::string(key));
   }
 
-  absl::Status Error(std::string_view key, std::string_view what) const {
+  absl::Status Error(std::string_view key, const std::string& what) const {
     return absl::InvalidArgumentError(absl::StrCat(Name(key), ": ", what));
+  }
+
+  absl::Status Error(std::string_view key, absl::string_view what) const {
+    return Error(key, std::string(what));
+  }
+  absl::Status Error(std::string_view key, const char* what) const {
+    return Error(key, std::string(what));
   }
 
   const toml::node* Get(std::string_view key) {
@@ -102,7 +109,7 @@ class TableReader {
   // Every key present must have been asked for.
   absl::Status CheckNoUnknownKeys(const std::vector<std::string>& subtables = {}) const {
     for (const auto& [k, v] : table_) {
-      std::string_view key = k.str();
+      std::string key(k.str());
       bool known = std::find(known_.begin(), known_.end(), key) != known_.end() ||
                    std::find(subtables.begin(), subtables.end(), key) != subtables.end();
       if (!known) return absl::InvalidArgumentError(absl::StrCat(Name(key), ": unknown setting"));
@@ -141,7 +148,7 @@ std::string ListenerTlsName(ListenerTls t) {
 const toml::table* SubTable(const toml::table& root, std::string_view name, absl::Status* err) {
   const toml::node* n = root.get(name);
   if (n == nullptr) return nullptr;
-  if (!n->is_table()) *err = absl::InvalidArgumentError(absl::StrCat(name, ": must be a table"));
+  if (!n->is_table()) *err = absl::InvalidArgumentError(absl::StrCat(std::string(name), ": must be a table"));
   return n->as_table();
 }
 
@@ -255,10 +262,10 @@ std::string Dur(absl::Duration d) { return Quote(absl::FormatDuration(d)); }
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text) {
-  std::string t(absl::StripAsciiWhitespace(text));
+  std::string t(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
   if (!t.empty() && t.back() == 'd') {
     int64_t days = 0;
-    if (!absl::SimpleAtoi(std::string_view(t).substr(0, t.size() - 1), &days) || days < 0) {
+    if (!absl::SimpleAtoi(t.substr(0, t.size() - 1), &days) || days < 0) {
       return absl::InvalidArgumentError(absl::StrCat("not a duration: \"", t, "\""));
     }
     return absl::Hours(24 * days);
@@ -297,7 +304,7 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
   } catch (const toml::parse_error& e) {
     const toml::source_position& p = e.source().begin;
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ":", p.line, ":", p.column, ": ", e.description()));
+        absl::StrCat(std::string(source), ":", p.line, ":", p.column, ": ", std::string(e.description())));
   }
   KensaConfig c;
   c.listeners = {ListenerConfig{}};

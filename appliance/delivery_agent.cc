@@ -20,7 +20,7 @@
 namespace kensa {
 namespace {
 
-using Outcome = net::RecipientResult::Outcome;
+using ResultKind = net::RecipientResult::Outcome;
 
 std::string DomainPart(std::string_view address) {
   size_t at = address.rfind('@');
@@ -230,7 +230,7 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
         for (size_t k = 0; k < indices.size(); ++k) {
           net::RecipientResult r;
           const absl::Status& s = results[k].status;
-          r.outcome = s.ok() ? Outcome::kDelivered : Outcome::kTempFail;
+          r.outcome = s.ok() ? ResultKind::kDelivered : ResultKind::kTempFail;
           r.code = s.ok() ? 250 : 451;
           r.enhanced = s.ok() ? "2.0.0" : "4.3.0";
           r.text = s.ok() ? absl::StrCat("delivered to ", results[k].path)
@@ -296,10 +296,10 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     const spool::QueuedRecipient& rcpt = env.recipients[o.index];
     const net::RecipientResult& r = o.result;
     std::string result;
-    if (r.outcome == Outcome::kDelivered) {
+    if (r.outcome == ResultKind::kDelivered) {
       result = "delivered";
       shard_->Count(rt.ids.deliveries_ok);
-    } else if (r.outcome == Outcome::kPermFail || expired) {
+    } else if (r.outcome == ResultKind::kPermFail || expired) {
       result = "bounced";
       shard_->Count(rt.ids.deliveries_bounced);
       if (WantsFailureDsn(rcpt)) {
@@ -308,8 +308,8 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
         d.orcpt = rcpt.orcpt;
         d.action = "failed";
         d.status = !r.enhanced.empty() ? r.enhanced
-                                       : (r.outcome == Outcome::kPermFail ? "5.0.0" : "4.4.7");
-        if (r.outcome != Outcome::kPermFail && d.status[0] == '4') d.status[0] = '5';
+                                       : (r.outcome == ResultKind::kPermFail ? "5.0.0" : "4.4.7");
+        if (r.outcome != ResultKind::kPermFail && d.status[0] == '4') d.status[0] = '5';
         d.diagnostic = r.code > 0 ? absl::StrCat("smtp; ", r.code, " ", r.enhanced, " ", r.text)
                                   : absl::StrCat("X-kensa; ", r.text);
         d.remote_mta = o.relay;

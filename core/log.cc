@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -55,6 +56,13 @@ void AppendValue(std::string* out, std::string_view v) {
     }
   }
   out->push_back('"');
+}
+
+// absl::string_view is not std::string_view in Debian's Abseil build: append by hand.
+void AppendKey(std::string* out, std::string_view key) {
+  out->push_back(' ');
+  out->append(key);
+  out->push_back('=');
 }
 
 absl::StatusOr<int> OpenLogFile(const std::string& path) {
@@ -116,33 +124,38 @@ LogLine::~LogLine() {
 
 LogLine& LogLine::Kv(std::string_view key, std::string_view value) {
   if (!enabled_) return *this;
-  absl::StrAppend(&line_, " ", key, "=");
+  AppendKey(&line_, key);
   AppendValue(&line_, value);
   return *this;
 }
 
 LogLine& LogLine::Kv(std::string_view key, int64_t value) {
-  if (enabled_) absl::StrAppend(&line_, " ", key, "=", value);
+  if (enabled_) AppendKey(&line_, key);
+  if (enabled_) absl::StrAppend(&line_, value);
   return *this;
 }
 
 LogLine& LogLine::Kv(std::string_view key, uint64_t value) {
-  if (enabled_) absl::StrAppend(&line_, " ", key, "=", value);
+  if (enabled_) AppendKey(&line_, key);
+  if (enabled_) absl::StrAppend(&line_, value);
   return *this;
 }
 
 LogLine& LogLine::Kv(std::string_view key, double value) {
-  if (enabled_) absl::StrAppend(&line_, " ", key, "=", value);
+  if (enabled_) AppendKey(&line_, key);
+  if (enabled_) absl::StrAppend(&line_, value);
   return *this;
 }
 
 LogLine& LogLine::Kv(std::string_view key, bool value) {
-  if (enabled_) absl::StrAppend(&line_, " ", key, "=", value ? "true" : "false");
+  if (enabled_) AppendKey(&line_, key);
+  if (enabled_) absl::StrAppend(&line_, value ? "true" : "false");
   return *this;
 }
 
 LogLine& LogLine::Kv(std::string_view key, absl::Duration value) {
-  if (enabled_) absl::StrAppend(&line_, " ", key, "=", absl::FormatDuration(value));
+  if (enabled_) AppendKey(&line_, key);
+  if (enabled_) absl::StrAppend(&line_, absl::FormatDuration(value));
   return *this;
 }
 

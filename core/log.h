@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace kensa {
@@ -40,6 +41,9 @@ class LogLine {
   LogLine& Kv(std::string_view key, const char* value) { return Kv(key, std::string_view(value)); }
   LogLine& Kv(std::string_view key, const std::string& value) {
     return Kv(key, std::string_view(value));
+  }
+  LogLine& Kv(std::string_view key, absl::string_view value) {
+    return Kv(key, std::string_view(value.data(), value.size()));
   }
   LogLine& Kv(std::string_view key, int64_t value);
   LogLine& Kv(std::string_view key, int value) { return Kv(key, int64_t{value}); }
