@@ -162,6 +162,15 @@ absl::StatusOr<QueueFileInfo> Parse(RecordSource& src, const std::string& name) 
   return info;
 }
 
+// The directory's path, for error messages only (the fd is what the code trusts).
+std::string DirPath(int dir_fd) {
+  char buf[4096];
+  std::string link = absl::StrCat("/proc/self/fd/", dir_fd);
+  ssize_t n = readlink(link.c_str(), buf, sizeof(buf));
+  if (n <= 0) return absl::StrCat("<dir fd ", dir_fd, ">");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 }  // namespace
 
 QueueFileWriter::QueueFileWriter(const QueueEnvelope& env) : env_(env) {}
@@ -280,7 +289,7 @@ absl::Status Unlink(int dir_fd, const std::string& queue_id) {
   }
   if (unlinkat(dir_fd, queue_id.c_str(), 0) != 0) {
     int err = errno;
-    std::string msg = absl::StrCat("unlink queue file ", queue_id, ": ", std::strerror(err));
+    std::string msg = absl::StrCat("unlink ", DirPath(dir_fd), "/", queue_id, ": ", std::strerror(err));
     return err == ENOENT ? absl::NotFoundError(msg) : absl::InternalError(msg);
   }
   return absl::OkStatus();

@@ -5,12 +5,16 @@
 #define KENSA_SPOOL_QUEUE_ID_H_
 
 #include <string>
+#include <string_view>
 
 namespace kensa::spool {
 
 // Thread-safe. Encodes the time in microseconds, the shard and a per-process counter, in
 // [0-9A-Za-z] only (e.g. "4kQ2bX9z0A1c"); unique even when the clock steps back.
 std::string NewQueueId(int shard);
+
+// Whether `name` has the shape NewQueueId produces; recovery only touches such names.
+bool IsQueueIdShaped(std::string_view name);
 
 }  // namespace kensa::spool
 
