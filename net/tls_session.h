@@ -44,9 +44,11 @@ class TlsSession {
 
  private:
   explicit TlsSession(SSL* ssl);
-  void TryHandshake();
-  void FlushPending();
+  absl::Status TryHandshake();
+  absl::Status FlushPending();
   absl::Status Pump(std::string* plaintext);
+  absl::Status Fail(std::string_view what, int ssl_error);
+  void TrimBuffers();
   SSL* ssl_ = nullptr;
   BIO* in_ = nullptr;   // network -> SSL
   BIO* out_ = nullptr;  // SSL -> network
@@ -54,6 +56,8 @@ class TlsSession {
   bool handshake_done_ = false;
   bool peer_closed_ = false;
   bool failed_ = false;
+  bool shutdown_sent_ = false;
+  std::string error_;  // why the session failed, repeated to later calls
 };
 
 }  // namespace kensa::net
