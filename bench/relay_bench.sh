@@ -1,0 +1,319 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# relay_bench.sh: kensa relaying into smtp-sink, side by side in one run with the ceiling
+# (the load generator straight into the same sink) and with Postfix relaying into it.
+# Loads: 2 KB messages from smtp-source, 100 KB messages from kensa-bench, at 1, 16 and 256
+# connections; every point is repeated R times, interleaved (ceiling, kensa, Postfix, then
+# the next repetition) so that background load on a shared machine hits all three alike, and
+# the medians are printed. Everything runs on 127.0.0.1 from a temporary directory; every
+# process started here is stopped on exit, whatever happens.
+#
+# usage: bench/relay_bench.sh [-r R] [--quick] [--conns "1 16 256"] [--kensad PATH]
+#                             [--bench PATH] [--no-postfix] [--no-kensa] [--keep]
+# Needs root (Postfix and smtp-sink drop to the postfix user) and the Debian packages
+# postfix (smtp-sink, smtp-source) and python3.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REPS=3
+CONNS="1 16 256"
+KENSAD=$ROOT/build/default/appliance/kensad
+BENCH=""
+QUICK=0
+DO_KENSA=1
+DO_POSTFIX=1
+KEEP=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    -r) REPS=$2; shift ;;
+    --quick) QUICK=1 ;;
+    --conns) CONNS=$2; shift ;;
+    --kensad) KENSAD=$2; shift ;;
+    --bench) BENCH=$2; shift ;;
+    --no-postfix) DO_POSTFIX=0 ;;
+    --no-kensa) DO_KENSA=0 ;;
+    --keep) KEEP=1 ;;
+    -h|--help) sed -n 3,14p "$0"; exit 0 ;;
+    *) echo "relay_bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$BENCH" ]; then
+  for b in "$ROOT"/build/h-bench/bench/kensa-bench "$ROOT"/build/default/bench/kensa-bench; do
+    [ -x "$b" ] && BENCH=$b && break
+  done
+fi
+[ -x "$BENCH" ] || { echo "relay_bench: kensa-bench not built (cmake --build ... kensa-bench)" >&2; exit 2; }
+[ $DO_KENSA = 0 ] || [ -x "$KENSAD" ] || { echo "relay_bench: no kensad at $KENSAD" >&2; exit 2; }
+for t in smtp-sink smtp-source python3; do
+  command -v $t >/dev/null || { echo "relay_bench: $t missing" >&2; exit 2; }
+done
+[ $DO_POSTFIX = 0 ] || [ "$(id -u)" = 0 ] || { echo "relay_bench: Postfix needs root" >&2; exit 2; }
+
+# Messages per point: enough for a run of a second or more through a relay, few enough that
+# the whole script stays within a few minutes on a shared 2-core machine.
+small_n() { case $1 in 1) echo 2000 ;; 16) echo 3000 ;; *) echo 5000 ;; esac; }
+large_n() { case $1 in 1) echo 500 ;; 16) echo 800 ;; *) echo 1000 ;; esac; }
+if [ $QUICK = 1 ]; then
+  small_n() { echo 300; }
+  large_n() { echo 100; }
+fi
+CLIENT_TIMEOUT=90   # one load run
+DRAIN_TIMEOUT=90    # a relay handing the last accepted message to the sink
+FROM=bench@example.net
+TO=sink@example.org
+
+WORK=$(mktemp -d /tmp/kensa-relay-bench.XXXXXX)
+chmod 755 "$WORK"
+# Postfix accepts -c DIR only for directories listed in /etc/postfix/main.cf, so its directory
+# has a fixed name (listed once) instead of living in $WORK, which changes every run.
+PFDIR=/tmp/kensa-bench-postfix
+PIDS=()
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# Waits for a 220 greeting on 127.0.0.1:$1 (up to $2 seconds).
+wait_greeting() {
+  python3 - "$1" "$2" <<'EOF'
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+end = time.time() + limit
+while time.time() < end:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            if s.recv(512).startswith(b"220"):
+                s.sendall(b"QUIT\r\n")
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+# smtp-sink -c writes "sess=.. quit=.. mesg=N" after every message, separated by CR.
+sink_count() {
+  python3 - "$WORK/sink.out" <<'EOF'
+import re, sys
+with open(sys.argv[1], "rb") as f:
+    f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
+    m = re.findall(rb"mesg=(\d+)", f.read())
+print(int(m[-1]) if m else 0)
+EOF
+}
+# Polls the sink until it has counted $1 messages (or $2 seconds pass); prints the wall clock
+# (ns) when it got there, or "timeout". One process, 5 ms polls, so the poller itself costs the
+# 2-core machine next to nothing.
+wait_sink() {
+  python3 - "$WORK/sink.out" "$1" "$2" <<'EOF'
+import re, sys, time
+path, want, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+end = time.time() + limit
+while True:
+    with open(path, "rb") as f:
+        f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
+        m = re.findall(rb"mesg=(\d+)", f.read())
+    if m and int(m[-1]) >= want:
+        print(time.time_ns()); break
+    if time.time() > end:
+        print("timeout"); break
+    time.sleep(0.005)
+EOF
+}
+
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  if [ -f "$PFDIR/main.cf" ]; then timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1; fi
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+  done
+  if [ -f "$PFDIR/queue/pid/master.pid" ]; then
+    mp=$(tr -d ' ' <"$PFDIR/queue/pid/master.pid")
+    [ -n "$mp" ] && kill -0 "$mp" 2>/dev/null && kill -KILL "$mp" 2>/dev/null
+  fi
+  wait 2>/dev/null
+  if [ $KEEP = 1 ]; then echo "relay_bench: kept $WORK and $PFDIR" >&2
+  else rm -rf "$WORK" "$PFDIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the sink: one for the whole run, so every figure is measured against the same process --
+SINK_PORT=$(free_port)
+smtp-sink -c -u postfix -m 2000 127.0.0.1:$SINK_PORT 1000 >"$WORK/sink.out" 2>"$WORK/sink.err" &
+PIDS+=($!)
+wait_greeting $SINK_PORT 10 || { echo "relay_bench: smtp-sink did not start" >&2; cat "$WORK/sink.err" >&2; exit 1; }
+
+# --- kensad: relay only, no TLS, two reactors, fsync before 250 as always -------------------
+if [ $DO_KENSA = 1 ]; then
+  KENSA_PORT=$(free_port)
+  mkdir -p "$WORK/kensa"
+  cat >"$WORK/kensad.toml" <<EOF
+hostname = "kensa.bench.test"
+state_dir = "$WORK/kensa"
+reactors = 2
+pin_reactors = false
+log_level = "warning"
+drain_timeout = "2s"
+
+[[listener]]
+name = "mx"
+address = "127.0.0.1:$KENSA_PORT"
+tls = "none"
+
+[smtp]
+local_domains = ["example.org"]
+max_connections_per_client = 10000
+
+[delivery]
+next_hop = "smtp://127.0.0.1:$SINK_PORT"
+tls = "none"
+EOF
+  "$KENSAD" --config "$WORK/kensad.toml" >"$WORK/kensad.log" 2>&1 &
+  PIDS+=($!)
+  wait_greeting $KENSA_PORT 20 || { echo "relay_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
+fi
+
+# --- Postfix: the PEERS.md relay recipe, its own config directory ---------------------------
+if [ $DO_POSTFIX = 1 ]; then
+  PF_PORT=$(free_port)
+  [ -f "$PFDIR/queue/pid/master.pid" ] && timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1 || true
+  rm -rf "$PFDIR"
+  mkdir -p "$PFDIR/queue" "$PFDIR/data"
+  chmod 755 "$PFDIR"
+  chown postfix:postfix "$PFDIR/data"
+  # Listed once, under the same lock the integration tests take for main.cf.
+  python3 - "$PFDIR" <<'EOF'
+import fcntl, os, re, sys
+d, cf = sys.argv[1], "/etc/postfix/main.cf"
+with open("/tmp/kensa-itest-postfix-main-cf.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        lines = open(cf).read().splitlines()
+    except FileNotFoundError:
+        lines = ["compatibility_level = 3.6"]
+    for i, l in enumerate(lines):
+        m = re.match(r"\s*alternate_config_directories\s*=(.*)$", l)
+        if m:
+            dirs = [x for x in re.split(r"[\s,]+", m.group(1).strip()) if x]
+            if d in dirs:
+                sys.exit(0)
+            lines[i] = "alternate_config_directories = " + " ".join(dirs + [d])
+            break
+    else:
+        lines.append("alternate_config_directories = " + d)
+    open(cf + ".kensa-tmp", "w").write("\n".join(lines) + "\n")
+    os.replace(cf + ".kensa-tmp", cf)
+EOF
+  cat >"$PFDIR/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PFDIR/queue
+data_directory = $PFDIR/data
+myhostname = relay.example.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains = example.org
+relayhost = [127.0.0.1]:$SINK_PORT
+smtpd_relay_restrictions = permit_mynetworks, reject
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtp_dns_support_level = disabled
+biff = no
+maillog_file = $PFDIR/postfix.log
+maillog_file_prefixes = /var, /tmp
+# 256 client connections need 256 smtpd processes; Postfix's default limit is 100.
+default_process_limit = 300
+EOF
+  # master.cf: the smtp listener on our port, no other inet services, no chroot.
+  awk -v port="$PF_PORT" '
+    /^[ \t#]/ || NF == 0 { print; next }
+    NF >= 8 && $2 == "inet" { if ($1 == "smtp") $1 = "127.0.0.1:" port; else { print "#" $0; next } }
+    NF >= 8 { $5 = "n" }
+    { print }' /etc/postfix/master.cf >"$PFDIR/master.cf"
+  postfix -c "$PFDIR" start >"$WORK/postfix-start.out" 2>&1 || {
+    echo "relay_bench: postfix start failed" >&2; cat "$WORK/postfix-start.out" >&2; tail "$PFDIR/postfix.log" >&2; exit 1; }
+  wait_greeting $PF_PORT 30 || { echo "relay_bench: Postfix did not greet" >&2; tail "$PFDIR/postfix.log" >&2; exit 1; }
+fi
+
+# --- one measured point -------------------------------------------------------------------
+RESULTS=$WORK/results.tsv
+printf 'target\tsize\tconns\trep\tsent\tok\taccept_s\tdeliver_s\n' >"$RESULTS"
+# run_point TARGET PORT SIZE CONNS REP: load into PORT; for a relay, wait until the sink has
+# every accepted message. accept_s: until the load generator got its last reply;
+# deliver_s: until the sink counted the last message (for the ceiling the two are one).
+run_point() {
+  local target=$1 port=$2 size=$3 conns=$4 rep=$5 n ok rc t0 t1 t2 base out
+  if [ "$size" = 2048 ]; then n=$(small_n "$conns"); else n=$(large_n "$conns"); fi
+  base=$(sink_count)
+  out=$WORK/$target-$size-$conns-$rep.out
+  t0=$(date +%s%N)
+  if [ "$size" = 2048 ]; then
+    # -d: one session per connection for all its messages, as kensa-bench does.
+    rc=0
+    timeout $CLIENT_TIMEOUT smtp-source -d -s "$conns" -m "$n" -l 2048 -f $FROM -t $TO \
+      127.0.0.1:"$port" >"$out" 2>&1 || rc=$?
+    ok=$([ $rc = 0 ] && echo "$n" || echo 0)
+  else
+    rc=0
+    timeout $((CLIENT_TIMEOUT + 10)) "$BENCH" --server 127.0.0.1:"$port" --connections "$conns" \
+      --messages "$n" --size "$size" --pipelining --from $FROM --to $TO \
+      --timeout_s $CLIENT_TIMEOUT --label "$target" >"$out" 2>&1 || rc=$?
+    ok=$(grep -o ' ok=[0-9]*' "$out" | head -1 | cut -d= -f2)
+    ok=${ok:-0}
+  fi
+  t1=$(date +%s%N)
+  if [ "$ok" -gt 0 ]; then t2=$(wait_sink $((base + ok)) $DRAIN_TIMEOUT); else t2=timeout; fi
+  local acc del
+  acc=$(python3 -c "print(f'{($t1-$t0)/1e9:.3f}')")
+  if [ "$t2" = timeout ]; then del=NA; else del=$(python3 -c "print(f'{($t2-$t0)/1e9:.3f}')"); fi
+  [ "$target" = ceiling ] && del=$acc
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$size" "$conns" "$rep" "$n" "$ok" "$acc" "$del" >>"$RESULTS"
+  printf '  %-8s %6s B %3s conn rep %s: %5s/%s ok, accepted in %ss, delivered in %ss\n' \
+    "$target" "$size" "$conns" "$rep" "$ok" "$n" "$acc" "$del" >&2
+  if [ "$ok" != "$n" ]; then sed 's/^/    | /' "$out" | tail -3 >&2; fi
+}
+
+echo "relay_bench: sink 127.0.0.1:$SINK_PORT${KENSA_PORT:+, kensad :$KENSA_PORT}${PF_PORT:+, Postfix :$PF_PORT}; $REPS repetitions; work dir $WORK" >&2
+for rep in $(seq "$REPS"); do
+  for size in 2048 102400; do
+    for c in $CONNS; do
+      run_point ceiling $SINK_PORT $size "$c" "$rep"
+      [ $DO_KENSA = 0 ] || run_point kensa "$KENSA_PORT" $size "$c" "$rep"
+      [ $DO_POSTFIX = 0 ] || run_point postfix "$PF_PORT" $size "$c" "$rep"
+    done
+  done
+done
+
+# --- medians and ratios --------------------------------------------------------------------
+python3 - "$RESULTS" <<'EOF'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+def rate(r, key):
+    if r[key] == "NA" or int(r["ok"]) == 0: return None
+    return int(r["ok"]) / float(r[key])
+def med(target, size, conns, key):
+    v = [rate(r, key) for r in rows if (r["target"], r["size"], r["conns"]) == (target, size, conns)]
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+fmt = lambda x: f"{x:9.0f}" if x is not None else "       NA"
+ratio = lambda a, b: f"{a / b:6.2f}" if a and b else "    NA"
+points = sorted({(r["size"], r["conns"]) for r in rows}, key=lambda p: (int(p[0]), int(p[1])))
+print("Medians of msg/s (delivered = the sink counted it; accepted = the client got its 250).")
+print("kensad and Postfix both fsync the message before their 250.")
+print("| size | conns | ceiling | kensa delivered | kensa accepted | Postfix delivered | Postfix accepted | kensa/Postfix | kensa/ceiling | kensa MB/s |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for size, conns in points:
+    ce = med("ceiling", size, conns, "accept_s")
+    kd, ka = med("kensa", size, conns, "deliver_s"), med("kensa", size, conns, "accept_s")
+    pd, pa = med("postfix", size, conns, "deliver_s"), med("postfix", size, conns, "accept_s")
+    mb = f"{kd * int(size) / 1e6:.1f}" if kd else "NA"
+    label = "2 KB" if size == "2048" else f"{int(size) // 1024} KB"
+    print(f"| {label} | {conns} | {fmt(ce)} | {fmt(kd)} | {fmt(ka)} | {fmt(pd)} | {fmt(pa)} "
+          f"| {ratio(kd, pd)} | {ratio(kd, ce)} | {mb} |")
+EOF
+echo "relay_bench: 2 KB load: smtp-source -d -l 2048; 100 KB load: kensa-bench --pipelining; per-run rows above (kept with --keep in $RESULTS)" >&2
