@@ -120,10 +120,81 @@ class SmtpServerSession {
   uint64_t commands() const { return commands_; }
 
  private:
-  // Implementation state is the implementer's choice; these are the observable parts.
+  // Where DATA scanning stands between bytes (and between Feed calls): what the last bytes
+  // were, as far as the end-of-data sequence CRLF "." CRLF and dot-unstuffing care.
+  enum class DataState : uint8_t {
+    kLineStart,  // after a real CRLF (or right after the DATA command)
+    kMid,        // inside a line, the last byte was not CR
+    kCr,         // inside a line, the last byte was CR (already passed on)
+    kDot,        // a '.' at line start (dropped: dot-unstuffing or the end marker)
+    kDotCr,      // ".\r" at line start; the CR is held back until the next byte says what it is
+  };
+
+  // Input dispatch: every byte goes to exactly one of the three consumers.
+  void Process(std::string_view in);
+  void DrainPending();
+  void BufferInput(std::string_view bytes);
+  size_t ConsumeCommandBytes(std::string_view in);
+  size_t ConsumeData(std::string_view in);
+  size_t ConsumeChunk(std::string_view in);
+  void EmitData(std::string_view bytes);
+  void FinishData();
+  void FinishChunk();
+
+  // Commands.
+  void HandleLine(std::string_view line);
+  void DoHelo(std::string_view arg, bool esmtp);
+  void DoMail(std::string_view arg);
+  void DoRcpt(std::string_view arg);
+  void DoData(std::string_view arg);
+  void DoBdat(std::string_view arg);
+  void DoStartTls(std::string_view arg);
+  void ResetTransaction();
+  SmtpReply BeginFailureReply(const absl::Status& status) const;
+
+  // Output.
+  void Reply(int code, std::string_view enhanced, std::string_view text);
+  void Reply(const SmtpReply& reply) { Reply(reply.code, reply.enhanced, reply.text); }
+  void Flush();
+  void Close(int code, std::string_view enhanced, std::string_view text);
+  bool CloseIfTooManyErrors();
+
+  SmtpServerConfig config_;
+  SmtpServerHost* host_;
+  std::string client_host_;
+
   Phase phase_ = Phase::kGreeting;
   SmtpEnvelope env_;
   uint64_t commands_ = 0;
+  uint64_t errors_ = 0;
+
+  bool busy_ = false;          // inside Process: re-entrant calls only queue
+  bool have_helo_ = false;
+  bool have_mail_ = false;
+  bool message_open_ = false;  // BeginMessage succeeded, neither ended nor aborted yet
+  bool awaiting_tls_ = false;  // STARTTLS answered 220; input is discarded until the handshake
+  uint64_t tls_restarts_ = 0;  // bumps at STARTTLS so Process drops the rest of its buffer
+
+  std::string line_;           // partial command line (never beyond max_command_line_bytes)
+  bool skipping_line_ = false;  // an overlong line was answered; drop bytes up to its LF
+  std::string pending_;        // input that arrived while a message commits (or before Start)
+  std::string out_;            // replies not yet sent: one SendToClient per Feed
+
+  // DATA.
+  DataState data_state_ = DataState::kLineStart;
+  bool data_bare_ = false;      // a bare CR or LF was seen
+  bool data_oversize_ = false;  // more than max_message_bytes
+  uint64_t message_bytes_ = 0;
+  std::string data_scratch_;    // this Feed's data when dot-unstuffing cut it into pieces
+
+  // BDAT (CHUNKING).
+  bool bdat_txn_ = false;                 // this transaction uses BDAT (phase kBdat)
+  std::optional<SmtpReply> bdat_error_;   // the BDAT transaction failed: chunks get this
+  bool in_chunk_ = false;
+  bool chunk_last_ = false;
+  uint64_t chunk_size_ = 0;
+  uint64_t chunk_left_ = 0;
+  std::optional<SmtpReply> chunk_error_;  // this chunk is consumed and dropped, then refused
 };
 
 }  // namespace kensa::net
