@@ -230,9 +230,12 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
         for (size_t k = 0; k < indices.size(); ++k) {
           net::RecipientResult r;
           const absl::Status& s = results[k].status;
-          r.outcome = s.ok() ? ResultKind::kDelivered : ResultKind::kTempFail;
-          r.code = s.ok() ? 250 : 451;
-          r.enhanced = s.ok() ? "2.0.0" : "4.3.0";
+          // An address that cannot name a Maildir never will: bounce it, don't retry it.
+          const bool perm = s.code() == absl::StatusCode::kInvalidArgument;
+          r.outcome = s.ok() ? ResultKind::kDelivered
+                             : perm ? ResultKind::kPermFail : ResultKind::kTempFail;
+          r.code = s.ok() ? 250 : perm ? 550 : 451;
+          r.enhanced = s.ok() ? "2.0.0" : perm ? "5.1.3" : "4.3.0";
           r.text = s.ok() ? absl::StrCat("delivered to ", results[k].path)
                           : std::string(s.message());
           outcomes.push_back({indices[k], std::move(r), relay});

@@ -129,6 +129,14 @@ absl::Status SetUpRuntime(Runtime& rt) {
   return absl::OkStatus();
 }
 
+// The per-reactor counters, summed: one line an operator can read or a log shipper scrape.
+void LogCounters(const CounterSet& counters) {
+  auto line = KLOG(kInfo, "counters");
+  for (size_t i = 0; i < counters.size(); ++i) {
+    line.Kv(counters.name(static_cast<int>(i)), counters.Sum(static_cast<int>(i)));
+  }
+}
+
 int Run(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
@@ -227,6 +235,7 @@ int Run(int argc, char** argv) {
     if (si.ssi_signo == SIGHUP) {
       absl::Status s = ReopenLog();
       KLOG(kInfo, "sighup").Kv("log_reopened", s.ok());
+      LogCounters(rt->counters);
       continue;
     }
     break;  // SIGTERM or SIGINT
@@ -257,6 +266,7 @@ int Run(int argc, char** argv) {
   // The loops stop; each shard is then destroyed on its own thread (the pool's fini).
   (*pool)->StopAll();
   (*pool)->Join();
+  LogCounters(rt->counters);
   KLOG(kInfo, "stopped");
   return 0;
 }

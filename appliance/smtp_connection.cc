@@ -179,6 +179,7 @@ void SmtpConnection::StartTls() {
 void SmtpConnection::CloseConnection() {
   if (closing_) return;
   closing_ = true;
+  KLOG(kInfo, "disconnect").Kv("client", peer_host_).Kv("messages", messages_).Kv("by", "server");
   if (tls_ != nullptr) {
     tls_->Shutdown();
     FlushTls();
