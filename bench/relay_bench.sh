@@ -171,10 +171,26 @@ max_connections_per_client = 10000
 next_hop = "smtp://127.0.0.1:$SINK_PORT"
 tls = "none"
 EOF
-  "$KENSAD" --config "$WORK/kensad.toml" >"$WORK/kensad.log" 2>&1 &
-  PIDS+=($!)
-  wait_greeting $KENSA_PORT 20 || { echo "relay_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
 fi
+KENSAD_PID=""
+# Each repetition gets a fresh kensad and spool, so one repetition's leftovers (a queue still
+# draining, descriptors it leaked: see BENCHMARKS.md) cannot skew the next. Postfix keeps
+# running: its queue is empty between points because every point waits for the sink.
+start_kensad() {
+  rm -rf "$WORK/kensa" && mkdir -p "$WORK/kensa"
+  "$KENSAD" --config "$WORK/kensad.toml" >>"$WORK/kensad.log" 2>&1 &
+  KENSAD_PID=$!
+  PIDS+=($KENSAD_PID)
+  wait_greeting $KENSA_PORT 20 || { echo "relay_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
+}
+stop_kensad() {
+  [ -n "$KENSAD_PID" ] || return 0
+  kill -TERM "$KENSAD_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$KENSAD_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$KENSAD_PID" 2>/dev/null || true
+  wait "$KENSAD_PID" 2>/dev/null || true
+  KENSAD_PID=""
+}
 
 # --- Postfix: the PEERS.md relay recipe, its own config directory ---------------------------
 if [ $DO_POSTFIX = 1 ]; then
@@ -275,11 +291,16 @@ run_point() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$size" "$conns" "$rep" "$n" "$ok" "$acc" "$del" >>"$RESULTS"
   printf '  %-8s %6s B %3s conn rep %s: %5s/%s ok, accepted in %ss, delivered in %ss\n' \
     "$target" "$size" "$conns" "$rep" "$ok" "$n" "$acc" "$del" >&2
+  if [ "$target" = kensa ] && [ -n "$KENSAD_PID" ]; then
+    printf '  %-8s open descriptors after the point: %s\n' kensa \
+      "$(ls /proc/$KENSAD_PID/fd 2>/dev/null | wc -l)" >&2
+  fi
   if [ "$ok" != "$n" ]; then sed 's/^/    | /' "$out" | tail -3 >&2; fi
 }
 
 echo "relay_bench: sink 127.0.0.1:$SINK_PORT${KENSA_PORT:+, kensad :$KENSA_PORT}${PF_PORT:+, Postfix :$PF_PORT}; $REPS repetitions; work dir $WORK" >&2
 for rep in $(seq "$REPS"); do
+  [ $DO_KENSA = 0 ] || { stop_kensad; start_kensad; }
   for size in 2048 102400; do
     for c in $CONNS; do
       run_point ceiling $SINK_PORT $size "$c" "$rep"
