@@ -63,6 +63,7 @@ absl::StatusOr<NextHop> ParseNextHop(std::string_view uri) {
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   std::string_view port_text;
+  bool has_port = false;  // ":" after the host (a bracketed literal's own colons don't count)
   if (!rest.empty() && rest.front() == '[') {
     size_t close = rest.find(']');
     if (close == std::string_view::npos) return Bad(uri, "unterminated [");
@@ -71,6 +72,7 @@ absl::StatusOr<NextHop> ParseNextHop(std::string_view uri) {
     if (!after.empty()) {
       if (after.front() != ':') return Bad(uri, "junk after ]");
       port_text = after.substr(1);
+      has_port = true;
     }
   } else {
     size_t colon = rest.rfind(':');
@@ -78,6 +80,7 @@ absl::StatusOr<NextHop> ParseNextHop(std::string_view uri) {
       if (rest.find(':') != colon) return Bad(uri, "IPv6 literals need brackets");
       hop.host = std::string(rest.substr(0, colon));
       port_text = rest.substr(colon + 1);
+      has_port = true;
     } else {
       hop.host = std::string(rest);
     }
@@ -86,9 +89,11 @@ absl::StatusOr<NextHop> ParseNextHop(std::string_view uri) {
   for (char c : hop.host) {
     if (c <= ' ' || c == '/' || c == '@' || c == 0x7f) return Bad(uri, "bad host");
   }
-  if (!port_text.empty() || rest.find(':') != std::string_view::npos) {
+  if (has_port) {
     uint32_t port = 0;
-    if (!absl::SimpleAtoi(std::string(port_text), &port) || port == 0 || port > 65535) {
+    bool digits = !port_text.empty() && port_text.size() <= 5;
+    for (char c : port_text) digits = digits && c >= '0' && c <= '9';  // SimpleAtoi allows "+25"
+    if (!digits || !absl::SimpleAtoi(std::string(port_text), &port) || port == 0 || port > 65535) {
       return Bad(uri, "bad port");
     }
     hop.port = static_cast<uint16_t>(port);

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "net/maildir.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace kensa::net {
+namespace {
+
+std::vector<std::string> List(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  closedir(d);
+  return out;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void RemoveTree(const std::string& p) {
+  struct stat st;
+  if (lstat(p.c_str(), &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    for (const std::string& n : List(p)) RemoveTree(p + "/" + n);
+    rmdir(p.c_str());
+  } else {
+    unlink(p.c_str());
+  }
+}
+
+class MaildirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* t = getenv("TMPDIR");
+    std::string tmpl = std::string(t != nullptr && *t != '\0' ? t : "/tmp") + "/maildir_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    base_ = tmpl;
+    root_ = base_ + "/root";  // created by DeliverToMaildir
+  }
+  void TearDown() override { RemoveTree(base_); }
+  std::string base_, root_;
+};
+
+TEST(MaildirNameTest, LowercasesDomainOnly) {
+  EXPECT_EQ(*MaildirNameFor("John.Doe@Example.ORG"), "John.Doe@example.org");
+  EXPECT_EQ(*MaildirNameFor("postmaster"), "postmaster");
+  // The last '@' separates the domain.
+  EXPECT_EQ(*MaildirNameFor("\"a@B\"@X.Y"), "\"a@B\"@x.y");
+}
+
+TEST(MaildirNameTest, RefusesNamesThatLeaveRoot) {
+  for (std::string bad : {std::string("a/b@x.y"), std::string("u@x/../../etc"),
+                          std::string(".."), std::string("."), std::string("../x@y.z"),
+                          std::string(".hidden@x.y"), std::string("a\nb@x.y"),
+                          std::string("a\rb@x.y"), std::string("a\tb@x.y"),
+                          std::string("a\x7f" "b@x.y"), std::string("a\0b@x.y", 7),
+                          std::string("u@x\x01y"), std::string(""), std::string(400, 'a')}) {
+    absl::StatusOr<std::string> n = MaildirNameFor(bad);
+    EXPECT_FALSE(n.ok()) << "accepted " << *n;
+    if (!n.ok()) {
+      EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
+    }
+  }
+}
+
+TEST_F(MaildirTest, DeliversPrefixAndContentExactly) {
+  const std::string prefix = "Return-Path: <s@x.y>\r\nReceived: by kensa\r\n";
+  const std::string content = "Subject: hi\r\n\r\nline one\r\n.dot\r\nno final newline";
+  std::vector<MaildirResult> r =
+      DeliverToMaildir(root_, {"User@Example.ORG"}, prefix, content);
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r[0].status.ok()) << r[0].status;
+  const std::string dir = root_ + "/User@example.org";
+  EXPECT_TRUE(IsDir(dir + "/tmp"));
+  EXPECT_TRUE(IsDir(dir + "/new"));
+  EXPECT_TRUE(IsDir(dir + "/cur"));
+  EXPECT_TRUE(List(dir + "/tmp").empty());
+  EXPECT_TRUE(List(dir + "/cur").empty());
+  std::vector<std::string> files = List(dir + "/new");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(r[0].path, dir + "/new/" + files[0]);
+  EXPECT_EQ(files[0].find('/'), std::string::npos);
+  EXPECT_EQ(files[0].find(':'), std::string::npos);  // ':' starts the info part in cur/
+  EXPECT_EQ(Slurp(r[0].path), prefix + content);
+}
+
+TEST_F(MaildirTest, BinaryContentAndEmptyPrefix) {
+  const std::string content("a\0b\r\n\xff\n", 7);
+  std::vector<MaildirResult> r = DeliverToMaildir(root_, {"bin@x.y"}, "", content);
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r[0].status.ok()) << r[0].status;
+  EXPECT_EQ(Slurp(r[0].path), content);
+}
+
+TEST_F(MaildirTest, TwoMessagesGetDistinctNames) {
+  std::vector<MaildirResult> a = DeliverToMaildir(root_, {"u@x.y"}, "", "one\r\n");
+  std::vector<MaildirResult> b = DeliverToMaildir(root_, {"u@x.y"}, "", "two\r\n");
+  ASSERT_TRUE(a[0].status.ok() && b[0].status.ok());
+  EXPECT_NE(a[0].path, b[0].path);
+  EXPECT_EQ(List(root_ + "/u@x.y/new").size(), 2u);
+  EXPECT_TRUE(List(root_ + "/u@x.y/tmp").empty());
+  EXPECT_EQ(Slurp(a[0].path), "one\r\n");
+  EXPECT_EQ(Slurp(b[0].path), "two\r\n");
+  // The same address twice in one call: two messages too.
+  std::vector<MaildirResult> c = DeliverToMaildir(root_, {"v@x.y", "v@x.y"}, "", "x");
+  ASSERT_EQ(c.size(), 2u);
+  ASSERT_TRUE(c[0].status.ok() && c[1].status.ok());
+  EXPECT_NE(c[0].path, c[1].path);
+}
+
+TEST_F(MaildirTest, BadAddressFailsAlone) {
+  std::vector<MaildirResult> r =
+      DeliverToMaildir(root_, {"a@x.y", "../evil@x.y", "b@X.Y", "c/d@x.y"}, "P:\r\n", "body\r\n");
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_TRUE(r[0].status.ok()) << r[0].status;
+  EXPECT_EQ(r[1].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(r[1].path.empty());
+  EXPECT_TRUE(r[2].status.ok()) << r[2].status;
+  EXPECT_EQ(r[3].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Slurp(r[0].path), "P:\r\nbody\r\n");
+  EXPECT_EQ(Slurp(r[2].path), "P:\r\nbody\r\n");
+  std::set<std::string> dirs;
+  for (const std::string& n : List(root_)) dirs.insert(n);
+  EXPECT_EQ(dirs, (std::set<std::string>{"a@x.y", "b@x.y"}));
+  EXPECT_EQ(List(base_).size(), 1u);  // nothing escaped root
+}
+
+TEST_F(MaildirTest, UnusableRootFailsEveryone) {
+  std::ofstream(base_ + "/file") << "x";
+  std::vector<MaildirResult> r = DeliverToMaildir(base_ + "/file/sub", {"a@x.y", "b@x.y"}, "", "m");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_FALSE(r[0].status.ok());
+  EXPECT_FALSE(r[1].status.ok());
+}
+
+}  // namespace
+}  // namespace kensa::net
