@@ -217,7 +217,10 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     return;
   }
   Reactor* reactor = shard_->reactor();
-  for (auto& [hop, indices] : groups) {
+  for (auto& group : groups) {
+    // Named copies: clang does not capture structured bindings in lambdas.
+    const net::NextHop* hop = group.first;
+    const std::vector<size_t> indices = group.second;
     const std::string relay = hop->ToString();
     if (hop->kind == net::NextHop::Kind::kMaildir) {
       std::vector<std::string> addresses;
@@ -404,7 +407,8 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
       }
       if (complete && dsn_status.ok() && status.ok()) {
         KLOG(kInfo, "removed").Kv("id", id);
-        messages_.erase(it);
+        // By id, not by `it`: Enqueue() above may have rehashed the map.
+        messages_.erase(id);
         return;
       }
       Schedule(id, absl::Now() + RetryDelay(m.attempts, shard_->config().retry_min,

@@ -36,8 +36,19 @@ absl::StatusOr<std::shared_ptr<SpoolWriter>> SpoolWriter::Create(Reactor* reacto
   return w;
 }
 
-SpoolWriter::~SpoolWriter() {
+SpoolWriter::~SpoolWriter() { CloseFile(); }
+
+void SpoolWriter::CloseFile() {
   if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+SpoolWriter::Done SpoolWriter::TakeDone() {
+  // The callback may hold a reference to this writer: moved out, it dies after the call
+  // instead of keeping the writer (and its file descriptor) alive forever.
+  Done d = std::move(done_);
+  done_ = nullptr;
+  return d;
 }
 
 void SpoolWriter::Append(std::string_view content) {
@@ -99,7 +110,7 @@ void SpoolWriter::MaybeFinishCommit() {
   if (!committing_ || syncing_ || writes_in_flight_ > 0 || aborted_) return;
   if (!error_.ok()) {
     Abort();
-    if (done_) std::move(done_)(error_);
+    if (done_) TakeDone()(error_);
     return;
   }
   syncing_ = true;
@@ -108,7 +119,7 @@ void SpoolWriter::MaybeFinishCommit() {
     if (res < 0) {
       self->Fail(ErrnoStatus(-res, absl::StrCat("fdatasync ", self->path_)));
       self->Abort();
-      std::move(self->done_)(self->error_);
+      self->TakeDone()(self->error_);
       return;
     }
     self->syncer_->SyncAfter(self->created_epoch_, [self](absl::Status s) {
@@ -117,7 +128,8 @@ void SpoolWriter::MaybeFinishCommit() {
         self->Abort();
       }
       // On OK the file is complete and durable: from here on it is the delivery agent's.
-      std::move(self->done_)(s);
+      self->CloseFile();
+      self->TakeDone()(s);
     });
   });
 }

@@ -49,6 +49,8 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   void IssueWrite(std::shared_ptr<std::string> buf, size_t offset_in_buf, uint64_t file_offset);
   void MaybeFinishCommit();
   void Fail(absl::Status s);
+  void CloseFile();
+  Done TakeDone();
 
   Reactor* reactor_;
   DirSyncer* syncer_;
