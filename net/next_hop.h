@@ -26,7 +26,8 @@ struct NextHop {
   std::string ToString() const;
 };
 
-// InvalidArgument naming the problem for anything else (no port, bad scheme, relative path).
+// InvalidArgument naming the problem for anything else (bad scheme, bad port, no host, empty
+// Maildir path). A relative Maildir path is kept as given (the embedded default uses one).
 // smtp defaults to port 25 and lmtp to 24 when ":port" is omitted.
 absl::StatusOr<NextHop> ParseNextHop(std::string_view uri);
 
