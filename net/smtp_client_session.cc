@@ -2,6 +2,8 @@
 // The delivery client. Commands and the replies they expect travel through two queues:
 // `to_send` (not yet on the wire) and `expect` (on the wire, reply pending). With PIPELINING
 // everything queued goes out at once; without, one command waits for the previous reply.
+// Host callbacks are made last in each step, with the state already consistent, because the
+// host reacts inside them (OnReady -> Send, WantContent -> SendContent/EndContent).
 #include "net/smtp_client_session.h"
 
 #include <deque>
@@ -9,42 +11,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "net/smtp_command.h"
+#include "net/smtp_reply_parser.h"
 
 namespace kensa::net {
 namespace {
 
 using Outcome = RecipientResult::Outcome;
 
-struct Reply {
-  int code = 0;
-  std::string enhanced;
-  std::string text;  // lines joined with "; "
-  std::vector<std::string> lines;
-};
+// BDAT chunks are coalesced up to this size: fewer round trips for hosts that feed small
+// pieces, while a chunk never holds more than this much of the message in memory.
+constexpr size_t kBdatChunk = 64 * 1024;
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// "5.1.1 text" -> ("5.1.1", "text") when the class digit agrees with the reply code.
-void SplitEnhanced(int code, std::string_view line, std::string* enhanced, std::string* text) {
-  size_t i = 0;
-  auto digits = [&](size_t max) {
-    size_t start = i;
-    while (i < line.size() && IsDigit(line[i]) && i - start < max) ++i;
-    return i > start;
-  };
-  if (!line.empty() && line[0] == static_cast<char>('0' + code / 100)) {
-    i = 1;
-    if (i < line.size() && line[i] == '.' && (++i, digits(3)) && i < line.size() &&
-        line[i] == '.' && (++i, digits(3)) && (i == line.size() || line[i] == ' ')) {
-      *enhanced = std::string(line.substr(0, i));
-      *text = std::string(TrimSpaces(line.substr(i)));
-      return;
-    }
-  }
-  *text = std::string(line);
-}
-
-RecipientResult ResultOf(const Reply& r) {
+RecipientResult ResultOf(const ServerReply& r) {
   RecipientResult res;
   res.code = r.code;
   res.enhanced = r.enhanced;
@@ -55,17 +33,21 @@ RecipientResult ResultOf(const Reply& r) {
   return res;
 }
 
-RecipientResult Local(Outcome o, int code, std::string enhanced, std::string text) {
+RecipientResult Local(Outcome o, std::string enhanced, std::string text) {
   RecipientResult r;
   r.outcome = o;
-  r.code = code;
+  r.code = 0;
   r.enhanced = std::move(enhanced);
   r.text = std::move(text);
   return r;
 }
 
-// RFC 3461 xtext for ENVID/ORCPT values that kensa passes on ("+" and two uppercase hex).
-std::string UpperHexXtext(std::string_view s) {
+std::string Describe(const ServerReply& r) {
+  return absl::StrCat(r.code, r.enhanced.empty() ? "" : " ", r.enhanced, " ", r.text);
+}
+
+// RFC 3461 xtext ("+" and two uppercase hex digits) for values kensa holds decoded (ENVID).
+std::string EncodeXtext(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
@@ -78,6 +60,30 @@ std::string UpperHexXtext(std::string_view s) {
     }
   }
   return out;
+}
+
+// ORCPT is stored as the client sent it (addr-type ";" xtext): passed on unchanged when it
+// is valid xtext, encoded when it is not (re-encoding valid xtext would double the "+").
+std::string OrcptParam(std::string_view orcpt) {
+  size_t semi = orcpt.find(';');
+  if (semi == std::string_view::npos || semi == 0) return "";
+  std::string_view type = orcpt.substr(0, semi), value = orcpt.substr(semi + 1);
+  for (char c : type) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-';
+    if (!ok) return "";
+  }
+  if (DecodeXtext(value).has_value()) return std::string(orcpt);
+  return absl::StrCat(std::string(type), ";", EncodeXtext(value));
+}
+
+// NOTIFY=NEVER or a comma list of SUCCESS/FAILURE/DELAY: anything else is not passed on.
+bool SafeNotify(std::string_view n) {
+  if (n.empty()) return false;
+  for (char c : n) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == ',')) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -99,32 +105,35 @@ struct SmtpClientSession::State {
 
   SmtpClientConfig config;
   SmtpClientHost* host;
+  SmtpReplyParser parser;
   Stage stage = Stage::kGreeting;
-  std::string in;  // unparsed reply bytes
-  std::vector<std::string> reply_lines;
   std::deque<Pending> expect;
   std::deque<Queued> to_send;
   bool in_tls = false;
 
   // server capabilities (from the last EHLO)
   bool pipelining = false, chunking = false, dsn = false, smtputf8 = false, eightbit = false,
-       starttls = false;
-  uint64_t max_size = 0;
+       starttls = false, size_ext = false;
+  uint64_t max_size = 0;  // 0: no limit announced
 
   // the transaction
-  OutboundMessage message;
+  size_t recipients = 0;
   std::vector<std::optional<RecipientResult>> results;
-  std::vector<size_t> accepted;
+  std::vector<size_t> accepted;  // RCPT said 2xx; their result comes from the data reply
   std::optional<RecipientResult> mail_failed;
   std::optional<RecipientResult> data_failed;
   bool content_requested = false;
+  bool content_ended = false;
   bool use_bdat = false;
   bool at_line_start = true;
   char last_two[2] = {0, 0};
   uint64_t content_bytes = 0;
   size_t dot_replies_left = 0;
+  size_t bdat_outstanding = 0;  // non-LAST BDAT replies still owed
+  std::string bdat_buf;
 
-  State(const SmtpClientConfig& c, SmtpClientHost* h) : config(c), host(h) {
+  State(const SmtpClientConfig& c, SmtpClientHost* h)
+      : config(c), host(h), parser(c.max_reply_line_bytes, c.max_reply_lines) {
     expect.push_back({Expect::kGreeting});
   }
 
@@ -136,27 +145,32 @@ struct SmtpClientSession::State {
   // Puts queued commands on the wire: all of them with PIPELINING, else one at a time.
   void Flush() {
     std::string out;
+    bool nothing_accepted = false;
     while (!to_send.empty() && (expect.empty() || pipelining)) {
+      if (to_send.front().pending.what == Expect::kData && !pipelining && accepted.empty()) {
+        // Without pipelining DATA waits for the RCPT replies; none accepted, so no DATA.
+        to_send.clear();
+        nothing_accepted = true;
+        break;
+      }
       Queued q = std::move(to_send.front());
       to_send.pop_front();
-      if (q.pending.what == Expect::kData && !pipelining && accepted.empty()) {
-        // Without pipelining DATA waits for the RCPT replies; none accepted, so no DATA.
-        FinishTransaction(true);
-        continue;
-      }
       out += q.line;
       expect.push_back(q.pending);
     }
     if (!out.empty()) host->SendToServer(out);
+    if (nothing_accepted) FinishTransaction(true);
   }
 
-  void Fail(const std::string& why, const Reply* r) {
+  void Fail(const std::string& why, const ServerReply* r) {
     if (stage == Stage::kDone) return;
     stage = Stage::kDone;
+    // Whatever the server said, the next attempt may go better (another connection, another
+    // time): a session failure never bounces mail by itself.
     RecipientResult res = r != nullptr && r->code >= 400
                               ? ResultOf(*r)
-                              : Local(Outcome::kTempFail, 0, "4.4.2", why);
-    if (res.outcome != Outcome::kTempFail) res.outcome = Outcome::kTempFail;
+                              : Local(Outcome::kTempFail, "4.4.2", why);
+    res.outcome = Outcome::kTempFail;
     expect.clear();
     to_send.clear();
     host->OnSessionFailed(absl::UnavailableError(why), res);
@@ -164,67 +178,40 @@ struct SmtpClientSession::State {
 
   void Feed(std::string_view bytes) {
     if (stage == Stage::kDone) return;
-    in.append(bytes.data(), bytes.size());
-    size_t pos = 0;
+    parser.Append(bytes);
     while (stage != Stage::kDone) {
-      size_t nl = in.find('\n', pos);
-      if (nl == std::string::npos) {
-        if (in.size() - pos > config.max_reply_line_bytes) {
-          Fail("reply line too long", nullptr);
-          return;
-        }
-        break;
-      }
-      std::string_view line(in.data() + pos, nl - pos);
-      pos = nl + 1;
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.size() > config.max_reply_line_bytes) {
-        Fail("reply line too long", nullptr);
+      ServerReply r;
+      SmtpReplyParser::Result res = parser.Next(&r);
+      if (res == SmtpReplyParser::Result::kNeedMore) break;
+      if (res == SmtpReplyParser::Result::kError) {
+        Fail(absl::StrCat("protocol error from next hop: ", parser.error()), nullptr);
         return;
       }
-      if (line.size() < 3 || !IsDigit(line[0]) || !IsDigit(line[1]) || !IsDigit(line[2]) ||
-          (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
-        Fail(absl::StrCat("malformed reply from server: ", std::string(line.substr(0, 80))), nullptr);
-        return;
-      }
-      reply_lines.emplace_back(line);
-      if (reply_lines.size() > config.max_reply_lines) {
-        Fail("too many reply lines", nullptr);
-        return;
-      }
-      if (line.size() > 3 && line[3] == '-') continue;
-      Reply r;
-      r.code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-      for (size_t i = 0; i < reply_lines.size(); ++i) {
-        std::string_view l = reply_lines[i];
-        std::string text = l.size() > 4 ? std::string(l.substr(4)) : "";
-        r.lines.push_back(text);
-        std::string enh, t;
-        SplitEnhanced(r.code, text, &enh, &t);
-        if (i == 0) r.enhanced = enh;
-        if (!r.text.empty()) r.text += "; ";
-        r.text += t;
-      }
-      reply_lines.clear();
       OnReply(r);
+      // Without pipelining the next command waits for this reply.
+      if (stage != Stage::kDone && stage != Stage::kQuit) Flush();
     }
-    in.erase(0, pos);
   }
 
-  void OnReply(const Reply& r) {
+  void OnReply(const ServerReply& r) {
     if (expect.empty()) {
-      Fail(absl::StrCat("unexpected reply: ", r.code, " ", r.text), &r);
-      return;
+      if (r.code == 421) return Fail(absl::StrCat("server closing: ", Describe(r)), &r);
+      return Fail(absl::StrCat("unexpected reply: ", Describe(r)), &r);
     }
     Pending p = expect.front();
     expect.pop_front();
-    if (r.code == 421 && p.what != Expect::kQuit) {
-      Fail(absl::StrCat("server closing: ", r.code, " ", r.text), &r);
+    if (stage == Stage::kQuit) {
+      // Replies still owed before QUIT's are of no interest now.
+      if (p.what == Expect::kQuit || r.code == 421) {
+        stage = Stage::kDone;
+        host->CloseConnection();
+      }
       return;
     }
+    if (r.code == 421) return Fail(absl::StrCat("server closing: ", Describe(r)), &r);
     switch (p.what) {
       case Expect::kGreeting:
-        if (r.code != 220) return Fail(absl::StrCat("greeting: ", r.code, " ", r.text), &r);
+        if (r.code != 220) return Fail(absl::StrCat("greeting: ", Describe(r)), &r);
         SendHello();
         return;
       case Expect::kEhlo:
@@ -235,37 +222,49 @@ struct SmtpClientSession::State {
           stage = Stage::kHelo;
           Send(absl::StrCat("HELO ", config.helo_name, "\r\n"), {Expect::kHelo});
         } else {
-          Fail(absl::StrCat(config.lmtp ? "LHLO" : "EHLO", " refused: ", r.code, " ", r.text), &r);
+          Fail(absl::StrCat(config.lmtp ? "LHLO" : "EHLO", " refused: ", Describe(r)), &r);
         }
         return;
       case Expect::kHelo:
-        if (r.code / 100 != 2) return Fail(absl::StrCat("HELO refused: ", r.code, " ", r.text), &r);
-        pipelining = chunking = dsn = smtputf8 = eightbit = starttls = false;
-        max_size = 0;
+        if (r.code / 100 != 2) return Fail(absl::StrCat("HELO refused: ", Describe(r)), &r);
+        ClearCapabilities();
         AfterHello();
         return;
       case Expect::kStartTls:
         if (r.code == 220) {
           stage = Stage::kTlsHandshake;
-          in.clear();  // nothing the server sent in plaintext after 220 may be trusted
+          parser.Discard();
           host->StartTls();
         } else if (config.tls == TlsPolicy::kRequired) {
-          Fail(absl::StrCat("STARTTLS refused: ", r.code, " ", r.text), &r);
+          Fail(absl::StrCat("STARTTLS refused: ", Describe(r)), &r);
         } else {
           BecomeReady();
         }
         return;
       case Expect::kMail:
-        if (r.code / 100 != 2) mail_failed = ResultOf(r);
+        if (r.code / 100 != 2) {
+          mail_failed = ResultOf(r);
+          if (!pipelining) {
+            // Nothing else of this transaction is on the wire: end it now.
+            to_send.clear();
+            FinishTransaction(true);
+          }
+        }
         return;
       case Expect::kRcpt:
-        if (mail_failed.has_value()) {
-          results[p.index] = *mail_failed;
-        } else {
-          results[p.index] = ResultOf(r);
-          if (r.code / 100 == 2) accepted.push_back(p.index);
+        if (p.index < results.size()) {
+          if (mail_failed.has_value()) {
+            results[p.index] = *mail_failed;
+          } else if (r.code / 100 == 2) {
+            accepted.push_back(p.index);
+          } else {
+            results[p.index] = ResultOf(r);
+          }
         }
-        if (use_bdat && expect.empty() && to_send.empty()) AfterRecipients();
+        if (use_bdat && to_send.empty() && !AnyExpected(Expect::kRcpt) &&
+            !AnyExpected(Expect::kMail)) {
+          AfterRecipients();
+        }
         return;
       case Expect::kData:
         if (r.code == 354) {
@@ -283,7 +282,16 @@ struct SmtpClientSession::State {
         }
         return;
       case Expect::kBdat:
-        if (r.code / 100 != 2 && !data_failed.has_value()) data_failed = ResultOf(r);
+        if (bdat_outstanding > 0) --bdat_outstanding;
+        if (r.code / 100 != 2 && !data_failed.has_value()) {
+          data_failed = ResultOf(r);
+          // A server that refused a chunk answers the LAST one once, not per recipient.
+          CollapseBdatLast();
+        }
+        if (data_failed.has_value() && content_ended && bdat_outstanding == 0 &&
+            !AnyExpected(Expect::kBdatLast)) {
+          FinishTransaction(true);
+        }
         return;
       case Expect::kBdatLast:
       case Expect::kDot:
@@ -292,10 +300,29 @@ struct SmtpClientSession::State {
       case Expect::kRset:
         return;
       case Expect::kQuit:
-        stage = Stage::kDone;
-        host->CloseConnection();
-        return;
+        return;  // handled above
     }
+  }
+
+  bool AnyExpected(Expect what) const {
+    for (const Pending& p : expect) {
+      if (p.what == what) return true;
+    }
+    return false;
+  }
+
+  void CollapseBdatLast() {
+    bool seen = false;
+    std::deque<Pending> kept;
+    for (const Pending& p : expect) {
+      if (p.what == Expect::kBdatLast) {
+        if (seen) continue;
+        seen = true;
+      }
+      kept.push_back(p);
+    }
+    expect.swap(kept);
+    if (seen) dot_replies_left = 1;
   }
 
   void SendHello() {
@@ -303,9 +330,14 @@ struct SmtpClientSession::State {
     Send(absl::StrCat(config.lmtp ? "LHLO " : "EHLO ", config.helo_name, "\r\n"), {Expect::kEhlo});
   }
 
-  void ParseCapabilities(const Reply& r) {
-    pipelining = chunking = dsn = smtputf8 = eightbit = starttls = false;
+  void ClearCapabilities() {
+    pipelining = chunking = dsn = smtputf8 = eightbit = starttls = size_ext = false;
     max_size = 0;
+  }
+
+  void ParseCapabilities(const ServerReply& r) {
+    ClearCapabilities();
+    // The first line is the server's name and greeting text, not a keyword.
     for (size_t i = 1; i < r.lines.size(); ++i) {
       std::string_view l = TrimSpaces(r.lines[i]);
       std::string_view kw = l.substr(0, l.find(' '));
@@ -315,8 +347,11 @@ struct SmtpClientSession::State {
       if (EqualsNoCase(kw, "SMTPUTF8")) smtputf8 = true;
       if (EqualsNoCase(kw, "8BITMIME")) eightbit = true;
       if (EqualsNoCase(kw, "STARTTLS")) starttls = true;
-      if (EqualsNoCase(kw, "SIZE") && kw.size() < l.size()) {
-        if (auto v = ParseDecimal(TrimSpaces(l.substr(kw.size())))) max_size = *v;
+      if (EqualsNoCase(kw, "SIZE")) {
+        size_ext = true;
+        if (kw.size() < l.size()) {
+          if (auto v = ParseDecimal(TrimSpaces(l.substr(kw.size())))) max_size = *v;
+        }
       }
     }
   }
@@ -329,7 +364,9 @@ struct SmtpClientSession::State {
         return;
       }
       if (config.tls == TlsPolicy::kRequired) {
-        Fail("TLS is required but the next hop does not offer STARTTLS", nullptr);
+        Fail(starttls ? "TLS is required but this host has no TLS client context"
+                      : "TLS is required but the next hop does not offer STARTTLS",
+             nullptr);
         return;
       }
     }
@@ -342,43 +379,48 @@ struct SmtpClientSession::State {
   }
 
   void Start(const OutboundMessage& m) {
-    message = m;
+    recipients = m.recipients.size();
     results.assign(m.recipients.size(), std::nullopt);
     accepted.clear();
     mail_failed.reset();
     data_failed.reset();
     content_requested = false;
+    content_ended = false;
     at_line_start = true;
     last_two[0] = last_two[1] = 0;
     content_bytes = 0;
     dot_replies_left = 0;
+    bdat_outstanding = 0;
+    bdat_buf.clear();
     stage = Stage::kTransaction;
     use_bdat = chunking;
 
+    // Refusals decided here, before anything is sent (as Postfix does).
     if (m.smtputf8 && !smtputf8) {
-      mail_failed = Local(Outcome::kPermFail, 0, "5.6.7",
+      mail_failed = Local(Outcome::kPermFail, "5.6.7",
                           "SMTPUTF8 is required, but was not offered by the next hop");
     } else if (max_size > 0 && m.size > max_size) {
-      mail_failed = Local(Outcome::kPermFail, 0, "5.3.4",
+      mail_failed = Local(Outcome::kPermFail, "5.3.4",
                           absl::StrCat("message size ", m.size, " exceeds the next hop's limit ",
                                        max_size));
-    } else if (m.recipients.empty()) {
-      mail_failed = Local(Outcome::kPermFail, 0, "5.5.1", "no recipients");
     }
-    if (mail_failed.has_value()) {
+    if (mail_failed.has_value() || m.recipients.empty()) {
       FinishTransaction(false);
       return;
     }
     std::string mail = absl::StrCat("MAIL FROM:<", m.sender, ">");
-    if (max_size > 0 || m.size > 0) absl::StrAppend(&mail, " SIZE=", m.size);
+    if (size_ext) absl::StrAppend(&mail, " SIZE=", m.size);
+    // An 8-bit body to a server without 8BITMIME goes anyway, unlabelled (as Postfix does).
     if (!m.body.empty() && eightbit &&
         (EqualsNoCase(m.body, "8BITMIME") || EqualsNoCase(m.body, "7BIT"))) {
       absl::StrAppend(&mail, " BODY=", ToUpperAscii(m.body));
     }
     if (m.smtputf8) mail += " SMTPUTF8";
     if (dsn) {
-      if (!m.ret.empty()) absl::StrAppend(&mail, " RET=", ToUpperAscii(m.ret));
-      if (!m.envid.empty()) absl::StrAppend(&mail, " ENVID=", UpperHexXtext(m.envid));
+      if (EqualsNoCase(m.ret, "FULL") || EqualsNoCase(m.ret, "HDRS")) {
+        absl::StrAppend(&mail, " RET=", ToUpperAscii(m.ret));
+      }
+      if (!m.envid.empty()) absl::StrAppend(&mail, " ENVID=", EncodeXtext(m.envid));
     }
     mail += "\r\n";
     to_send.push_back({std::move(mail), {Expect::kMail}});
@@ -386,13 +428,9 @@ struct SmtpClientSession::State {
       const OutboundRecipient& r = m.recipients[i];
       std::string rcpt = absl::StrCat("RCPT TO:<", r.address, ">");
       if (dsn) {
-        if (!r.notify.empty()) absl::StrAppend(&rcpt, " NOTIFY=", r.notify);
-        if (!r.orcpt.empty()) {
-          size_t semi = r.orcpt.find(';');
-          if (semi != std::string::npos) {
-            absl::StrAppend(&rcpt, " ORCPT=", r.orcpt.substr(0, semi), ";",
-                            UpperHexXtext(r.orcpt.substr(semi + 1)));
-          }
+        if (SafeNotify(r.notify)) absl::StrAppend(&rcpt, " NOTIFY=", ToUpperAscii(r.notify));
+        if (std::string orcpt = OrcptParam(r.orcpt); !orcpt.empty()) {
+          absl::StrAppend(&rcpt, " ORCPT=", orcpt);
         }
       }
       rcpt += "\r\n";
@@ -404,7 +442,7 @@ struct SmtpClientSession::State {
 
   // CHUNKING: every RCPT has its reply; ask for content if anyone is left to deliver to.
   void AfterRecipients() {
-    if (content_requested) return;
+    if (content_requested || stage != Stage::kTransaction) return;
     if (accepted.empty() || mail_failed.has_value()) {
       FinishTransaction(true);
       return;
@@ -413,8 +451,25 @@ struct SmtpClientSession::State {
     host->WantContent();
   }
 
+  bool InContent() const {
+    return stage == Stage::kTransaction && content_requested && !content_ended;
+  }
+
+  void SendBdat(bool last) {
+    std::string out = absl::StrCat("BDAT ", bdat_buf.size(), last ? " LAST\r\n" : "\r\n");
+    out += bdat_buf;
+    bdat_buf.clear();
+    if (last) {
+      for (size_t i = 0; i < dot_replies_left; ++i) expect.push_back({Expect::kBdatLast});
+    } else {
+      expect.push_back({Expect::kBdat});
+      ++bdat_outstanding;
+    }
+    host->SendToServer(out);
+  }
+
   void SendContent(std::string_view bytes) {
-    if (bytes.empty() || stage != Stage::kTransaction) return;
+    if (bytes.empty() || !InContent()) return;
     content_bytes += bytes.size();
     if (bytes.size() >= 2) {
       last_two[0] = bytes[bytes.size() - 2];
@@ -424,12 +479,14 @@ struct SmtpClientSession::State {
       last_two[1] = bytes[0];
     }
     if (use_bdat) {
-      std::string out = absl::StrCat("BDAT ", bytes.size(), "\r\n");
-      out.append(bytes.data(), bytes.size());
-      expect.push_back({Expect::kBdat});
-      host->SendToServer(out);
+      // After a refused chunk no more may be sent (RFC 3030 4.2).
+      if (data_failed.has_value()) return;
+      bdat_buf.append(bytes.data(), bytes.size());
+      if (bdat_buf.size() >= kBdatChunk) SendBdat(false);
       return;
     }
+    // Dot-stuffing (RFC 5321 4.5.2). A bare LF also starts a line here: stuffing after it
+    // costs nothing and keeps a lenient server from seeing "\n.\r\n" as the end.
     std::string out;
     out.reserve(bytes.size() + bytes.size() / 64 + 8);
     size_t pos = 0;
@@ -449,11 +506,17 @@ struct SmtpClientSession::State {
   }
 
   void EndContent() {
-    if (stage != Stage::kTransaction) return;
+    if (!InContent()) return;
+    content_ended = true;
     dot_replies_left = config.lmtp ? accepted.size() : 1;
     if (use_bdat) {
-      for (size_t i = 0; i < dot_replies_left; ++i) expect.push_back({Expect::kBdatLast});
-      host->SendToServer("BDAT 0 LAST\r\n");
+      if (data_failed.has_value()) {
+        dot_replies_left = 0;
+        bdat_buf.clear();
+        if (bdat_outstanding == 0) FinishTransaction(true);
+        return;  // else the last outstanding BDAT reply finishes it
+      }
+      SendBdat(true);
       return;
     }
     std::string out;
@@ -463,21 +526,24 @@ struct SmtpClientSession::State {
     host->SendToServer(out);
   }
 
-  void OnDataReply(const Reply& r) {
+  void OnDataReply(const ServerReply& r) {
     RecipientResult res = data_failed.has_value() ? *data_failed : ResultOf(r);
-    if (config.lmtp) {
+    if (config.lmtp && !data_failed.has_value()) {
+      // LMTP: one reply per accepted recipient, in RCPT order (RFC 2033 4.2).
       size_t k = accepted.size() - dot_replies_left;
       if (k < accepted.size()) results[accepted[k]] = res;
     } else {
-      for (size_t i : accepted) results[i] = res;
+      for (size_t i : accepted) {
+        if (!results[i].has_value()) results[i] = res;
+      }
     }
-    if (--dot_replies_left == 0) FinishTransaction(false);
+    if (dot_replies_left > 0) --dot_replies_left;
+    if (dot_replies_left == 0) FinishTransaction(data_failed.has_value());
   }
 
-  // Every recipient has its result: report, then get ready for the next transaction.
-  void FinishTransaction(bool need_rset) {
-    if (stage != Stage::kTransaction) return;
+  std::vector<RecipientResult> CollectResults(const RecipientResult& missing) {
     std::vector<RecipientResult> out;
+    out.reserve(results.size());
     for (size_t i = 0; i < results.size(); ++i) {
       if (results[i].has_value()) {
         out.push_back(*results[i]);
@@ -486,13 +552,21 @@ struct SmtpClientSession::State {
       } else if (data_failed.has_value()) {
         out.push_back(*data_failed);
       } else {
-        out.push_back(Local(Outcome::kTempFail, 0, "4.4.2", "no reply for this recipient"));
+        out.push_back(missing);
       }
     }
+    return out;
+  }
+
+  // Every recipient has its result: report, then get ready for the next transaction.
+  void FinishTransaction(bool need_rset) {
+    if (stage != Stage::kTransaction) return;
+    std::vector<RecipientResult> out =
+        CollectResults(Local(Outcome::kTempFail, "4.4.2", "no reply for this recipient"));
     // Replies still owed for this transaction (pipelined RCPTs, DATA) arrive before RSET's.
     to_send.clear();
-    if (need_rset) Send("RSET\r\n", {Expect::kRset});
     stage = Stage::kReady;
+    if (need_rset) Send("RSET\r\n", {Expect::kRset});
     host->OnTransactionDone(std::move(out));
     if (stage == Stage::kReady) host->OnReady();
   }
@@ -513,7 +587,7 @@ void SmtpClientSession::OnTlsEstablished() {
 
 void SmtpClientSession::Send(const OutboundMessage& message) {
   if (state_->stage != State::Stage::kReady) {
-    RecipientResult r = Local(Outcome::kTempFail, 0, "4.3.0", "session not ready");
+    RecipientResult r = Local(Outcome::kTempFail, "4.3.0", "session not ready");
     state_->host->OnTransactionDone(std::vector<RecipientResult>(message.recipients.size(), r));
     return;
   }
@@ -525,12 +599,18 @@ void SmtpClientSession::SendContent(std::string_view bytes) { state_->SendConten
 void SmtpClientSession::EndContent() { state_->EndContent(); }
 
 void SmtpClientSession::Quit() {
-  if (state_->stage == State::Stage::kDone || state_->stage == State::Stage::kQuit) return;
-  state_->stage = State::Stage::kQuit;
-  state_->to_send.clear();
-  state_->expect.clear();
-  state_->expect.push_back({State::Expect::kQuit});
-  state_->host->SendToServer("QUIT\r\n");
+  State& s = *state_;
+  if (s.stage == State::Stage::kDone || s.stage == State::Stage::kQuit) return;
+  const bool in_transaction = s.stage == State::Stage::kTransaction;
+  s.stage = State::Stage::kQuit;
+  s.to_send.clear();
+  // Replies already owed come first; they are read and ignored (see OnReply).
+  s.expect.push_back({State::Expect::kQuit});
+  s.host->SendToServer("QUIT\r\n");
+  if (in_transaction) {
+    s.host->OnTransactionDone(s.CollectResults(
+        Local(Outcome::kTempFail, "4.3.0", "session ended before the transaction completed")));
+  }
 }
 
 void SmtpClientSession::OnConnectionLost() { state_->stage = State::Stage::kDone; }
