@@ -114,6 +114,7 @@ void OutboundConnection::Deliver(DeliveryJob job) {
 }
 
 void OutboundConnection::Quit() {
+  quitting_ = true;
   if (session_ != nullptr && !closed_) {
     session_->Quit();
   } else {

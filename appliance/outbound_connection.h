@@ -28,6 +28,8 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   // Idle connection: deliver another job on it.
   void Deliver(DeliveryJob job);
   void Quit();
+  // Said QUIT (idle too long): the pool must not hand it another job.
+  bool quitting() const { return quitting_; }
 
   // net::SmtpClientHost
   void SendToServer(std::string_view bytes) override;
@@ -64,6 +66,7 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   bool sending_content_ = false;
   bool ready_ = false;
   bool closed_ = false;
+  bool quitting_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   absl::Time deadline_;
   uint64_t timer_ = 0;

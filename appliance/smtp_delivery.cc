@@ -23,6 +23,7 @@ void SmtpHopPool::Pump() {
     if (!idle_.empty()) {
       OutboundConnection* c = idle_.back();
       idle_.pop_back();
+      if (c->quitting()) continue;  // closing; a fresh connection takes the job
       DeliveryJob job = std::move(waiting_.front());
       waiting_.pop_front();
       c->Deliver(std::move(job));
