@@ -114,24 +114,28 @@ void SpoolWriter::MaybeFinishCommit() {
     return;
   }
   syncing_ = true;
-  // Every write has completed; now make the data durable, then the directory entry.
+  // Every write has completed. The file's data and its directory entry are made durable by two
+  // fsyncs issued together rather than one after the other: the order between them does not
+  // matter, because a name whose data did not reach the disk has no END record and is
+  // discarded at recovery, and no 250 is sent before both have finished.
+  syncs_pending_ = 2;
   reactor_->Fsync(fd_, true, [self = shared_from_this()](int res) {
-    if (res < 0) {
-      self->Fail(ErrnoStatus(-res, absl::StrCat("fdatasync ", self->path_)));
-      self->Abort();
-      self->TakeDone()(self->error_);
-      return;
-    }
-    self->syncer_->SyncAfter(self->created_epoch_, [self](absl::Status s) {
-      if (!s.ok()) {
-        self->Fail(s);
-        self->Abort();
-      }
-      // On OK the file is complete and durable: from here on it is the delivery agent's.
-      self->CloseFile();
-      self->TakeDone()(s);
-    });
+    if (res < 0) self->Fail(ErrnoStatus(-res, absl::StrCat("fdatasync ", self->path_)));
+    self->OnSyncDone();
   });
+  syncer_->SyncAfter(created_epoch_, [self = shared_from_this()](absl::Status s) {
+    if (!s.ok()) self->Fail(s);
+    self->OnSyncDone();
+  });
+}
+
+void SpoolWriter::OnSyncDone() {
+  if (--syncs_pending_ > 0) return;
+  if (!error_.ok()) Abort();
+  // On OK the file is complete and durable: from here on it is the delivery agent's.
+  CloseFile();
+  absl::Status s = error_;
+  TakeDone()(s);
 }
 
 void SpoolWriter::Abort() {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SpoolWriter: one message's queue file, written with io_uring while the message arrives.
 // Commit() is the durability protocol behind every "250 queued": END record written, all
-// writes completed, fdatasync of the file, then an fsync of the shard directory that started
-// after the file was created (group commit). Only then does `done` get OK; any failure is an
-// error status and the file is removed (the client gets a 4xx and keeps its copy).
+// writes completed, then (issued together) fdatasync of the file and an fsync of the shard
+// directory that started after the file was created (group commit). Only then does `done` get
+// OK; any failure is an error status and the file is removed (the client gets a 4xx and keeps
+// its copy).
 #ifndef KENSA_APPLIANCE_SPOOL_WRITER_H_
 #define KENSA_APPLIANCE_SPOOL_WRITER_H_
 
@@ -50,6 +51,7 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   void MaybeFinishCommit();
   void Fail(absl::Status s);
   void CloseFile();
+  void OnSyncDone();
   Done TakeDone();
 
   Reactor* reactor_;
@@ -67,6 +69,7 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   absl::Status error_;
   bool committing_ = false;
   bool syncing_ = false;
+  int syncs_pending_ = 0;
   bool aborted_ = false;
   Done done_;
 };
