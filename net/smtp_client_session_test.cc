@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "net/smtp_client_session.h"
 
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -700,6 +702,371 @@ TEST_F(ClientTest, ConnectionLostStopsCallbacks) {
   session_->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
   EXPECT_TRUE(host_.events.empty());
 }
+
+
+// The same session driven through whole conversations by a host that reacts inside its
+// callbacks, as OutboundConnection does (content given from inside WantContent, the next
+// message sent from inside OnReady).
+namespace flow {
+
+// Records every call. When `content` is set, WantContent answers it at once (in `chunks`
+// pieces, as OutboundConnection does from inside the callback); `send_on_ready` queues
+// messages the host sends as soon as it is told the session is ready.
+class FakeHost : public SmtpClientHost {
+ public:
+  void SendToServer(std::string_view bytes) override {
+    ++sends;
+    sent.append(bytes);
+  }
+  void StartTls() override { ++starttls; }
+  void OnReady() override {
+    ++readies;
+    if (!send_on_ready.empty()) {
+      OutboundMessage m = send_on_ready.front();
+      send_on_ready.erase(send_on_ready.begin());
+      session->Send(m);
+    }
+  }
+  void WantContent() override {
+    ++wants;
+    if (!auto_content) return;
+    for (const std::string& c : chunks) session->SendContent(c);
+    session->EndContent();
+  }
+  void OnTransactionDone(std::vector<RecipientResult> results) override {
+    done.push_back(std::move(results));
+  }
+  void OnSessionFailed(absl::Status why, RecipientResult as_result) override {
+    ++failures;
+    fail_status = why;
+    fail_result = as_result;
+  }
+  void CloseConnection() override { ++closes; }
+
+  // What was sent since the last call.
+  std::string Take() {
+    std::string s = sent.substr(taken);
+    taken = sent.size();
+    return s;
+  }
+
+  SmtpClientSession* session = nullptr;
+  std::string sent;
+  size_t taken = 0;
+  int sends = 0, starttls = 0, readies = 0, wants = 0, failures = 0, closes = 0;
+  bool auto_content = true;
+  std::vector<std::string> chunks = {"Subject: t\r\n\r\nhello\r\n"};
+  std::vector<OutboundMessage> send_on_ready;
+  std::vector<std::vector<RecipientResult>> done;
+  absl::Status fail_status;
+  RecipientResult fail_result;
+};
+
+OutboundMessage Message(std::vector<std::string> rcpts) {
+  OutboundMessage m;
+  m.sender = "s@example.org";
+  m.size = 100;
+  for (auto& r : rcpts) m.recipients.push_back({r, "", ""});
+  return m;
+}
+
+class ClientFlowTest : public ::testing::Test {
+ protected:
+  void Start(SmtpClientConfig c = {}) {
+    session = std::make_unique<SmtpClientSession>(c, &host);
+    host.session = session.get();
+  }
+  // Greeting and EHLO with the given keywords; the session is then ready.
+  void Connect(const std::string& keywords, SmtpClientConfig c = {}) {
+    Start(c);
+    session->Feed("220 mx.example ESMTP\r\n");
+    EXPECT_EQ(host.Take(), std::string(c.lmtp ? "LHLO " : "EHLO ") + c.helo_name + "\r\n");
+    std::string ehlo = "250-mx.example hello\r\n";
+    for (size_t start = 0; start < keywords.size();) {
+      size_t sp = keywords.find(' ', start);
+      std::string kw = keywords.substr(start, sp - start);
+      if (!kw.empty()) ehlo += "250-" + kw + "\r\n";
+      start = sp == std::string::npos ? keywords.size() : sp + 1;
+    }
+    ehlo += "250 HELP\r\n";
+    session->Feed(ehlo);
+  }
+
+  FakeHost host;
+  std::unique_ptr<SmtpClientSession> session;
+};
+
+TEST_F(ClientFlowTest, ChunkingLargeContentInSeveralBdats) {
+  Connect("PIPELINING CHUNKING");
+  host.chunks = {std::string(70000, 'a'), std::string(10, 'b')};
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n");
+  std::string out = host.Take();
+  EXPECT_EQ(out.substr(0, 12), "BDAT 70000\r\n");
+  EXPECT_EQ(out.substr(12 + 70000), "BDAT 10 LAST\r\nbbbbbbbbbb");
+  session->Feed("250 2.0.0 chunk\r\n");
+  EXPECT_TRUE(host.done.empty());
+  session->Feed("250 2.0.0 done\r\n");
+  ASSERT_EQ(host.done.size(), 1u);
+  EXPECT_EQ(host.done[0][0].outcome, Outcome::kDelivered);
+  EXPECT_EQ(host.done[0][0].text, "done");
+}
+
+TEST_F(ClientFlowTest, FailedBdatFailsAcceptedRecipients) {
+  Connect("PIPELINING CHUNKING");
+  host.chunks = {std::string(70000, 'a'), "tail"};
+  session->Send(Message({"a@x", "b@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n");
+  host.Take();
+  session->Feed("552 5.3.4 too big\r\n");  // the first chunk
+  EXPECT_TRUE(host.done.empty());
+  session->Feed("503 5.5.1 no transaction\r\n");  // the LAST chunk
+  ASSERT_EQ(host.done.size(), 1u);
+  EXPECT_EQ(host.done[0][0].outcome, Outcome::kPermFail);
+  EXPECT_EQ(host.done[0][0].code, 552);
+  EXPECT_EQ(host.done[0][1].code, 550);
+  EXPECT_EQ(host.Take(), "RSET\r\n");
+}
+
+TEST_F(ClientFlowTest, DotStuffingFirstByteAndMissingFinalCrlf) {
+  Connect("PIPELINING");
+  host.chunks = {".", "x\r\nlast line without crlf"};
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_EQ(host.Take(), "..x\r\nlast line without crlf\r\n.\r\n");
+}
+
+TEST_F(ClientFlowTest, CrlfSplitAcrossChunksIsNotDoubled) {
+  Connect("PIPELINING");
+  host.chunks = {"line\r", "\n"};
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_EQ(host.Take(), "line\r\n.\r\n");
+}
+
+TEST_F(ClientFlowTest, EmptyContent) {
+  Connect("PIPELINING");
+  host.chunks = {};
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_EQ(host.Take(), ".\r\n");
+}
+
+TEST_F(ClientFlowTest, LmtpWithChunking) {
+  SmtpClientConfig c;
+  c.lmtp = true;
+  Connect("PIPELINING CHUNKING", c);
+  session->Send(Message({"a@x", "b@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n250 ok\r\n");
+  EXPECT_EQ(host.Take(), "BDAT 21 LAST\r\nSubject: t\r\n\r\nhello\r\n");
+  session->Feed("550 5.2.1 a disabled\r\n250 2.0.0 b ok\r\n");
+  ASSERT_EQ(host.done.size(), 1u);
+  EXPECT_EQ(host.done[0][0].outcome, Outcome::kPermFail);
+  EXPECT_EQ(host.done[0][1].outcome, Outcome::kDelivered);
+}
+
+TEST_F(ClientFlowTest, Greeting4xx) {
+  Start();
+  session->Feed("421 4.3.2 busy\r\n");
+  EXPECT_EQ(host.failures, 1);
+  EXPECT_EQ(host.fail_result.outcome, Outcome::kTempFail);
+  EXPECT_EQ(host.fail_result.enhanced, "4.3.2");
+}
+
+TEST_F(ClientFlowTest, StartTlsRequiredNoClientContext) {
+  SmtpClientConfig c;
+  c.tls = TlsPolicy::kRequired;
+  c.tls_available = false;
+  Connect("STARTTLS", c);
+  EXPECT_EQ(host.failures, 1);
+  EXPECT_EQ(host.starttls, 0);
+}
+
+TEST_F(ClientFlowTest, StartTlsOpportunisticThenEhloAgain) {
+  SmtpClientConfig c;
+  c.tls_available = true;
+  Connect("STARTTLS", c);
+  EXPECT_EQ(host.Take(), "STARTTLS\r\n");
+  // Bytes after 220 in the same read are plaintext injection: dropped.
+  session->Feed("220 2.0.0 go ahead\r\n250 injected\r\n");
+  EXPECT_EQ(host.starttls, 1);
+  EXPECT_EQ(host.failures, 0);
+  session->OnTlsEstablished();
+  EXPECT_EQ(host.Take(), "EHLO localhost\r\n");
+  session->Feed("250-mx\r\n250-STARTTLS\r\n250 PIPELINING\r\n");
+  EXPECT_TRUE(session->ready());
+  EXPECT_EQ(host.Take(), "");  // no second STARTTLS
+}
+
+TEST_F(ClientFlowTest, Reply421WhileIdle) {
+  Connect("PIPELINING");
+  session->Feed("421 4.4.2 idle timeout\r\n");
+  EXPECT_EQ(host.failures, 1);
+}
+
+TEST_F(ClientFlowTest, MailRejectedPermanentlyWithoutPipelining) {
+  Connect("");
+  session->Send(Message({"a@x", "b@x"}));
+  host.Take();
+  session->Feed("553 5.1.8 bad sender\r\n");
+  ASSERT_EQ(host.done.size(), 1u);
+  for (const auto& r : host.done[0]) {
+    EXPECT_EQ(r.outcome, Outcome::kPermFail);
+    EXPECT_EQ(r.code, 553);
+    EXPECT_EQ(r.enhanced, "5.1.8");
+  }
+  EXPECT_EQ(host.Take(), "RSET\r\n");
+  // The next transaction waits for RSET's reply.
+  session->Send(Message({"c@x"}));
+  EXPECT_EQ(host.Take(), "");
+  session->Feed("250 reset\r\n");
+  EXPECT_EQ(host.Take(), "MAIL FROM:<s@example.org>\r\n");
+}
+
+TEST_F(ClientFlowTest, NoRecipientAcceptedPipelinedDataRefused) {
+  Connect("PIPELINING");
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n550 5.1.1 nobody\r\n554 5.5.1 no valid recipients\r\n");
+  EXPECT_EQ(host.wants, 0);
+  EXPECT_EQ(host.Take(), "RSET\r\n");
+  ASSERT_EQ(host.done.size(), 1u);
+  EXPECT_EQ(host.done[0][0].code, 550);
+}
+
+TEST_F(ClientFlowTest, DataFinalReplyRejected) {
+  Connect("PIPELINING");
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
+  host.Take();
+  session->Feed("554 5.7.1 spam\r\n");
+  ASSERT_EQ(host.done.size(), 1u);
+  EXPECT_EQ(host.done[0][0].outcome, Outcome::kPermFail);
+  EXPECT_EQ(host.Take(), "");
+}
+
+TEST_F(ClientFlowTest, SecondMessageSentFromInsideOnReady) {
+  Connect("PIPELINING");
+  OutboundMessage second = Message({"b@x"});
+  second.sender = "";
+  host.send_on_ready = {second};
+  session->Send(Message({"a@x"}));
+  host.Take();
+  session->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
+  host.Take();
+  session->Feed("250 first done\r\n");
+  ASSERT_EQ(host.done.size(), 1u);
+  // The host sent the next message from inside OnReady.
+  EXPECT_EQ(host.Take(), "MAIL FROM:<>\r\nRCPT TO:<b@x>\r\nDATA\r\n");
+  session->Feed("250 ok\r\n250 ok\r\n354 go\r\n");
+  host.Take();
+  session->Feed("250 second done\r\n");
+  ASSERT_EQ(host.done.size(), 2u);
+  EXPECT_EQ(host.done[1][0].text, "second done");
+}
+
+TEST_F(ClientFlowTest, DsnParametersOnlyWhenOffered) {
+  OutboundMessage m = Message({"a@x"});
+  m.ret = "hdrs";
+  m.envid = "id+1 x";
+  m.recipients[0].notify = "SUCCESS,FAILURE";
+  m.recipients[0].orcpt = "rfc822;a+2Bb@x";
+  {
+    Connect("PIPELINING");
+    session->Send(m);
+    EXPECT_EQ(host.Take(), "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@x>\r\nDATA\r\n");
+  }
+  FakeHost other;
+  host.taken = host.sent.size();
+  SmtpClientSession s2({}, &other);
+  other.session = &s2;
+  s2.Feed("220 x\r\n250-x\r\n250-DSN\r\n250 PIPELINING\r\n");
+  other.Take();
+  s2.Send(m);
+  // ENVID is held decoded and encoded here; ORCPT is passed on as the client wrote it.
+  EXPECT_EQ(other.Take(),
+            "MAIL FROM:<s@example.org> RET=HDRS ENVID=id+2B1+20x\r\n"
+            "RCPT TO:<a@x> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@x\r\nDATA\r\n");
+}
+
+TEST_F(ClientFlowTest, EightBitBodyWithout8BitMimeGoesUnlabelled) {
+  Connect("PIPELINING");
+  OutboundMessage m = Message({"a@x"});
+  m.body = "8BITMIME";
+  session->Send(m);
+  EXPECT_EQ(host.Take(), "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@x>\r\nDATA\r\n");
+}
+
+TEST_F(ClientFlowTest, TooManyReplyLinesIsProtocolError) {
+  SmtpClientConfig c;
+  c.max_reply_lines = 5;
+  Start(c);
+  std::string s;
+  for (int i = 0; i < 10; ++i) s += "220-more\r\n";
+  session->Feed(s);
+  EXPECT_EQ(host.failures, 1);
+}
+
+TEST_F(ClientFlowTest, GarbageIsProtocolError) {
+  Start();
+  session->Feed("HTTP/1.1 400 Bad Request\r\n");
+  EXPECT_EQ(host.failures, 1);
+  EXPECT_EQ(host.fail_result.outcome, Outcome::kTempFail);
+}
+
+TEST_F(ClientFlowTest, QuitAfterRsetWaitsForQuitReply) {
+  Connect("");
+  session->Send(Message({"a@x"}));
+  EXPECT_EQ(host.Take().substr(0, 4), "MAIL");
+  session->Feed("550 no\r\n");
+  EXPECT_EQ(host.Take(), "RSET\r\n");
+  session->Quit();  // before RSET's reply: that reply is read and ignored
+  EXPECT_EQ(host.Take(), "QUIT\r\n");
+  session->Feed("250 reset\r\n");
+  EXPECT_EQ(host.closes, 0);
+  session->Feed("221 bye\r\n");
+  EXPECT_EQ(host.closes, 1);
+}
+
+TEST_F(ClientFlowTest, ContentOutsideTransactionIgnored) {
+  Connect("PIPELINING");
+  session->SendContent("junk");
+  session->EndContent();
+  EXPECT_EQ(host.Take(), "");
+  EXPECT_TRUE(session->ready());
+}
+
+TEST_F(ClientFlowTest, RandomServerInputDoesNotCrash) {
+  std::mt19937 rng(42);
+  const std::vector<std::string> pieces = {
+      "220 x\r\n", "250 ok\r\n", "250-", "PIPELINING\r\n", "CHUNKING\r\n", "354 go\r\n",
+      "421 bye\r\n", "550 5.1.1 no\r\n", "\r\n", "\n", "2", "25", "999 x\r\n", "250 2.0.0 ok\n",
+      "220 go\r\n", "452 4.2.2 full\r\n", std::string(5000, 'x'), "\0\r\n"};
+  for (int round = 0; round < 300; ++round) {
+    FakeHost h;
+    SmtpClientConfig c;
+    c.lmtp = round % 3 == 0;
+    c.tls_available = round % 2 == 0;
+    SmtpClientSession s(c, &h);
+    h.session = &s;
+    h.send_on_ready = {Message({"a@x", "b@x"}), Message({"c@x"})};
+    for (int i = 0; i < 40; ++i) {
+      s.Feed(pieces[rng() % pieces.size()]);
+      if (h.starttls > 0 && rng() % 2) s.OnTlsEstablished();
+      if (rng() % 10 == 0) s.Quit();
+    }
+    EXPECT_LE(h.failures, 1);
+  }
+}
+
+}  // namespace flow
 
 }  // namespace
 }  // namespace kensa::net
