@@ -20,21 +20,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "net/openssl_errors.h"
 
 namespace kensa::net {
 namespace {
-
-std::string DrainErrors() {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? std::string("unknown OpenSSL error") : out;
-}
 
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
@@ -94,7 +83,7 @@ absl::Status WriteAtomically(const std::string& file, mode_t mode,
   if (!ok) {
     close(fd);
     unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", file, ": ", DrainErrors()));
+    return absl::InternalError(absl::StrCat("cannot write ", file, ": ", DescribeOpenSslFailure()));
   }
   if (fsync(fd) != 0) {
     absl::Status s = ErrnoError("cannot fsync", tmp);
@@ -128,14 +117,14 @@ absl::StatusOr<PkeyPtr> LoadOrCreateKey(const std::string& key_file, bool* creat
     if (k == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "TLS key ", key_file, " exists but cannot be read as a PEM private key: ",
-          DrainErrors()));
+          DescribeOpenSslFailure()));
     }
     return PkeyPtr(k);
   }
   if (errno != ENOENT) return ErrnoError("cannot stat", key_file);
   PkeyPtr k(EVP_EC_gen("P-256"));
   if (k == nullptr) {
-    return absl::InternalError("cannot generate an EC P-256 key: " + DrainErrors());
+    return absl::InternalError("cannot generate an EC P-256 key: " + DescribeOpenSslFailure());
   }
   if (absl::Status s = MakeParentDirs(key_file); !s.ok()) return s;
   absl::Status s = WriteAtomically(key_file, 0600, [&](BIO* b) {
@@ -149,7 +138,7 @@ absl::StatusOr<PkeyPtr> LoadOrCreateKey(const std::string& key_file, bool* creat
 absl::StatusOr<X509Ptr> BuildCertificate(EVP_PKEY* key, const std::string& hostname) {
   auto fail = [](const std::string& what) {
     return absl::InternalError(absl::StrCat("cannot build certificate (", what, "): ",
-                                            DrainErrors()));
+                                            DescribeOpenSslFailure()));
   };
   X509Ptr x(X509_new());
   if (x == nullptr || X509_set_version(x.get(), X509_VERSION_3) != 1) return fail("version");

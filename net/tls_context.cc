@@ -9,24 +9,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "net/openssl_errors.h"
 
 namespace kensa::net {
 namespace {
-
-// Drains the thread's OpenSSL error queue into one line, so the status names the real cause
-// (e.g. "error:8000000D:system library::Permission denied") and no stale entry is left for
-// the next caller on this thread.
-std::string DrainErrors() {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? std::string("unknown OpenSSL error") : out;
-}
 
 // Owns the SSL_CTX until it is handed to a TlsContext, so every early return frees it.
 struct CtxGuard {
@@ -72,18 +58,18 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::CreateServer(const TlsSe
   if (o.key_file.empty()) return absl::InvalidArgumentError("TLS key_file is not set");
 
   CtxGuard g{SSL_CTX_new(TLS_server_method())};
-  if (g.ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + DrainErrors());
+  if (g.ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + DescribeOpenSslFailure());
   ApplyCommon(g.ctx);
   if (SSL_CTX_set_min_proto_version(g.ctx, *min_version) != 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("TLS min_version ", o.min_version, ": ", DrainErrors()));
+        absl::StrCat("TLS min_version ", o.min_version, ": ", DescribeOpenSslFailure()));
   }
   // The cipher lists stay OpenSSL's defaults (and the system's crypto policy): they are
   // maintained better than a list frozen here.
 
   if (SSL_CTX_use_certificate_chain_file(g.ctx, o.cert_file.c_str()) != 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("cannot load TLS certificate chain ", o.cert_file, ": ", DrainErrors()));
+        absl::StrCat("cannot load TLS certificate chain ", o.cert_file, ": ", DescribeOpenSslFailure()));
   }
   // Read the key ourselves so a file that cannot be read is told apart from a key that
   // belongs to another certificate.
@@ -92,7 +78,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::CreateServer(const TlsSe
   BIO_free(kb);
   if (pkey == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("cannot load TLS private key ", o.key_file, ": ", DrainErrors()));
+        absl::StrCat("cannot load TLS private key ", o.key_file, ": ", DescribeOpenSslFailure()));
   }
   const int used = SSL_CTX_use_PrivateKey(g.ctx, pkey);
   EVP_PKEY_free(pkey);
@@ -101,7 +87,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::CreateServer(const TlsSe
   if (used != 1 || SSL_CTX_check_private_key(g.ctx) != 1) {
     return absl::InvalidArgumentError(absl::StrCat("TLS private key ", o.key_file,
                                                    " does not match certificate ", o.cert_file,
-                                                   ": ", DrainErrors()));
+                                                   ": ", DescribeOpenSslFailure()));
   }
 
   // Resumption saves a full handshake for clients that reconnect (TLS 1.2 session IDs;
@@ -116,20 +102,20 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::CreateServer(const TlsSe
 absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::CreateClient(const TlsClientOptions& o) {
   ERR_clear_error();
   CtxGuard g{SSL_CTX_new(TLS_client_method())};
-  if (g.ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + DrainErrors());
+  if (g.ctx == nullptr) return absl::InternalError("SSL_CTX_new: " + DescribeOpenSslFailure());
   ApplyCommon(g.ctx);
   if (SSL_CTX_set_min_proto_version(g.ctx, TLS1_2_VERSION) != 1) {
-    return absl::InternalError("SSL_CTX_set_min_proto_version: " + DrainErrors());
+    return absl::InternalError("SSL_CTX_set_min_proto_version: " + DescribeOpenSslFailure());
   }
   if (o.verify_peer) {
     SSL_CTX_set_verify(g.ctx, SSL_VERIFY_PEER, nullptr);
     if (!o.ca_file.empty()) {
       if (SSL_CTX_load_verify_locations(g.ctx, o.ca_file.c_str(), nullptr) != 1) {
         return absl::InvalidArgumentError(
-            absl::StrCat("cannot load TLS CA file ", o.ca_file, ": ", DrainErrors()));
+            absl::StrCat("cannot load TLS CA file ", o.ca_file, ": ", DescribeOpenSslFailure()));
       }
     } else if (SSL_CTX_set_default_verify_paths(g.ctx) != 1) {
-      return absl::InternalError("cannot load the system CA paths: " + DrainErrors());
+      return absl::InternalError("cannot load the system CA paths: " + DescribeOpenSslFailure());
     }
   } else {
     // Opportunistic TLS: encrypt against passive listeners even when the next hop's

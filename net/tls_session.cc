@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
+#include "net/openssl_errors.h"
 #include "absl/strings/str_format.h"
 
 namespace kensa::net {
@@ -17,18 +18,6 @@ namespace {
 // A memory BIO keeps its peak capacity; past this, an emptied one is replaced so a 30 MB
 // message does not pin 30 MB per pooled connection.
 constexpr size_t kMaxIdleBioCapacity = 256 * 1024;
-
-std::string DrainErrors() {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
 
 bool IsIpLiteral(const std::string& host) {
   unsigned char addr[16];
@@ -90,7 +79,7 @@ std::unique_ptr<TlsSession> TlsSession::NewClient(const TlsContext& ctx, const s
 }
 
 absl::Status TlsSession::Fail(std::string_view what, int ssl_error) {
-  std::string detail = DrainErrors();
+  std::string detail = DrainOpenSslErrors();
   if (detail.empty()) {
     detail = ssl_error == SSL_ERROR_SYSCALL ? "unexpected end of stream"
                                             : absl::StrCat("SSL error ", ssl_error);
