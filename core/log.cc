@@ -129,34 +129,23 @@ LogLine& LogLine::Kv(std::string_view key, std::string_view value) {
   return *this;
 }
 
-LogLine& LogLine::Kv(std::string_view key, int64_t value) {
-  if (enabled_) AppendKey(&line_, key);
-  if (enabled_) absl::StrAppend(&line_, value);
+LogLine& LogLine::Raw(std::string_view key, const std::string& text) {
+  if (!enabled_) return *this;
+  AppendKey(&line_, key);
+  line_ += text;
   return *this;
 }
 
-LogLine& LogLine::Kv(std::string_view key, uint64_t value) {
-  if (enabled_) AppendKey(&line_, key);
-  if (enabled_) absl::StrAppend(&line_, value);
-  return *this;
-}
+LogLine& LogLine::Kv(std::string_view key, int64_t value) { return Raw(key, absl::StrCat(value)); }
 
-LogLine& LogLine::Kv(std::string_view key, double value) {
-  if (enabled_) AppendKey(&line_, key);
-  if (enabled_) absl::StrAppend(&line_, value);
-  return *this;
-}
+LogLine& LogLine::Kv(std::string_view key, uint64_t value) { return Raw(key, absl::StrCat(value)); }
 
-LogLine& LogLine::Kv(std::string_view key, bool value) {
-  if (enabled_) AppendKey(&line_, key);
-  if (enabled_) absl::StrAppend(&line_, value ? "true" : "false");
-  return *this;
-}
+LogLine& LogLine::Kv(std::string_view key, double value) { return Raw(key, absl::StrCat(value)); }
+
+LogLine& LogLine::Kv(std::string_view key, bool value) { return Raw(key, value ? "true" : "false"); }
 
 LogLine& LogLine::Kv(std::string_view key, absl::Duration value) {
-  if (enabled_) AppendKey(&line_, key);
-  if (enabled_) absl::StrAppend(&line_, absl::FormatDuration(value));
-  return *this;
+  return Raw(key, absl::FormatDuration(value));
 }
 
 LogLine& LogLine::Kv(std::string_view key, const absl::Status& value) {

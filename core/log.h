@@ -55,6 +55,8 @@ class LogLine {
   LogLine& Kv(std::string_view key, const absl::Status& value);
 
  private:
+  // A value that never needs quoting (numbers, durations, booleans).
+  LogLine& Raw(std::string_view key, const std::string& text);
   bool enabled_;
   std::string line_;
 };
