@@ -2,16 +2,19 @@
 #include "net/dsn.h"
 
 #include <atomic>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "net/smtp_command.h"
 
 namespace kensa::net {
 namespace {
 
 // Past this size only the headers of the original go back (as Postfix's bounce_size_limit).
 constexpr size_t kMaxReturnedMessage = 10u << 20;
+constexpr size_t kMaxReturnedHeaders = 1u << 20;
 
 std::atomic<uint64_t> g_dsn_counter{0};
 
@@ -19,18 +22,35 @@ std::string Rfc5322Date(absl::Time t) {
   return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", t, absl::UTCTimeZone());
 }
 
-// The header block of a message, including the blank line, or all of it when it has none.
+// The header block of a message, including the blank line, or all of it when it has none
+// (capped: a "header block" without an end could be the whole of a huge message).
 std::string_view HeaderBlock(std::string_view msg) {
+  if (msg.substr(0, 2) == "\r\n") return msg.substr(0, 2);
   size_t end = msg.find("\r\n\r\n");
   if (end != std::string_view::npos) return msg.substr(0, end + 4);
-  if (msg.substr(0, 2) == "\r\n") return msg.substr(0, 2);
-  return msg;
+  end = msg.find("\n\n");  // a message with bare LF line ends
+  if (end != std::string_view::npos) return msg.substr(0, end + 2);
+  return msg.substr(0, kMaxReturnedHeaders);
 }
 
-// Text fields (diagnostics from a remote server) must not break the report's lines.
+// ORCPT arrives as the client wrote it, "rfc822;a+2Bb@x" (xtext); the report shows it
+// decoded (RFC 3461 4.2, RFC 3464 2.3.1) when it decodes.
+std::string DecodedOrcpt(std::string_view orcpt) {
+  size_t semi = orcpt.find(';');
+  if (semi == std::string_view::npos) return std::string(orcpt);
+  std::optional<std::string> value = DecodeXtext(TrimSpaces(orcpt.substr(semi + 1)));
+  if (!value.has_value()) return std::string(orcpt);
+  return std::string(orcpt.substr(0, semi + 1)) + *value;
+}
+
+// Text fields (diagnostics from a remote server) must not break the report's lines, nor
+// make one longer than RFC 5322's 998 octets.
 std::string OneLine(std::string_view s) {
   std::string out;
-  for (char c : s) out += (c == '\r' || c == '\n') ? ' ' : c;
+  for (char c : s.substr(0, 900)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
   return out;
 }
 
@@ -71,11 +91,13 @@ std::string BuildDsn(const DsnInput& in) {
                   "Content-Description: Delivery report\r\n\r\n", "Reporting-MTA: dns; ",
                   in.reporting_mta, "\r\n", "X-Kensa-Queue-ID: ", in.queue_id, "\r\n");
   if (!in.envid.empty()) absl::StrAppend(&out, "Original-Envelope-Id: ", OneLine(in.envid), "\r\n");
-  absl::StrAppend(&out, "Arrival-Date: ", Rfc5322Date(absl::FromUnixMicros(in.arrival_unix_micros)),
-                  "\r\n");
+  if (in.arrival_unix_micros > 0) {
+    absl::StrAppend(&out, "Arrival-Date: ",
+                    Rfc5322Date(absl::FromUnixMicros(in.arrival_unix_micros)), "\r\n");
+  }
   for (const DsnRecipient& r : in.recipients) {
     out += "\r\n";
-    if (!r.orcpt.empty()) absl::StrAppend(&out, "Original-Recipient: ", OneLine(r.orcpt), "\r\n");
+    if (!r.orcpt.empty()) absl::StrAppend(&out, "Original-Recipient: ", OneLine(DecodedOrcpt(r.orcpt)), "\r\n");
     absl::StrAppend(&out, "Final-Recipient: rfc822; ", OneLine(r.address), "\r\n", "Action: ",
                     r.action, "\r\n", "Status: ", r.status, "\r\n");
     if (!r.remote_mta.empty()) {

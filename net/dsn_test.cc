@@ -196,5 +196,62 @@ TEST(DsnTest, OriginalWithoutFinalCrlfStillDelimited) {
   EXPECT_NE(out.find("PART3<<Subject: x\r\n\r\nno newline\r\n>>"), std::string::npos) << out;
 }
 
+
+TEST(DsnTest, OrcptShownDecoded) {
+  DsnInput in = Input();
+  in.recipients[0].orcpt = "rfc822;a+2Bb@example.net";
+  std::string dsn = BuildDsn(in);
+  EXPECT_NE(dsn.find("\r\nOriginal-Recipient: rfc822;a+b@example.net\r\n"), std::string::npos);
+  in.recipients[0].orcpt = "rfc822;not+valid";  // kept as given when it is not xtext
+  dsn = BuildDsn(in);
+  EXPECT_NE(dsn.find("\r\nOriginal-Recipient: rfc822;not+valid\r\n"), std::string::npos);
+}
+
+TEST(DsnTest, HugeOriginalReturnsHeadersOnly) {
+  std::string big = "Subject: big\r\nFrom: s@example.org\r\n\r\n";
+  big += std::string(11u << 20, 'x');
+  DsnInput in = Input();
+  in.original_message = big;
+  std::string dsn = BuildDsn(in);
+  EXPECT_LT(dsn.size(), 100000u);
+  EXPECT_NE(dsn.find("Content-Type: text/rfc822-headers\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Subject: big\r\n"), std::string::npos);
+  EXPECT_EQ(dsn.find("Content-Type: message/rfc822"), std::string::npos);
+}
+
+TEST(DsnTest, HeaderBlockWithoutEndIsCapped) {
+  std::string huge(12u << 20, 'h');  // no line end at all
+  DsnInput in = Input();
+  in.original_message = huge;
+  in.return_headers_only = true;
+  std::string dsn = BuildDsn(in);
+  EXPECT_LT(dsn.size(), 2u << 20);
+  ExpectCrlfOnly(dsn);
+}
+
+TEST(DsnTest, DiagnosticControlsAndLengthTamed) {
+  DsnInput in = Input();
+  in.recipients[0].diagnostic = "smtp; 550 " + std::string(5000, 'y') + "\x01\x7f";
+  std::string dsn = BuildDsn(in);
+  ExpectCrlfOnly(dsn);
+  size_t start = 0;
+  while (start < dsn.size()) {
+    size_t end = dsn.find("\r\n", start);
+    if (end == std::string::npos) end = dsn.size();
+    EXPECT_LE(end - start, 998u);
+    start = end + 2;
+  }
+}
+
+TEST(DsnTest, NoEnvidNoOriginalEnvelopeId) {
+  DsnInput in = Input();
+  in.envid.clear();
+  std::string dsn = BuildDsn(in);
+  EXPECT_EQ(dsn.find("Original-Envelope-Id"), std::string::npos);
+  EXPECT_NE(dsn.find("X-Kensa-Queue-ID: Q123\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Auto-Submitted: auto-replied\r\n"), std::string::npos);
+  EXPECT_NE(dsn.find("Subject: Undelivered Mail Returned to Sender\r\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kensa::net

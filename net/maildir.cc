@@ -22,9 +22,38 @@ absl::Status Errno(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
+absl::Status FsyncDir(const std::string& path);
+
+std::string Parent(const std::string& path) {
+  size_t slash = path.find_last_not_of('/');
+  slash = slash == std::string::npos ? std::string::npos : path.rfind('/', slash);
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// mkdir with 0700; a directory made here has its entry fsync'd in the parent, so a message
+// reported delivered cannot vanish with the new Maildir it went into.
 absl::Status MkdirIfMissing(const std::string& path) {
-  if (mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return absl::OkStatus();
-  return Errno("mkdir", path);
+  if (mkdir(path.c_str(), 0700) == 0) return FsyncDir(Parent(path));
+  if (errno != EEXIST) return Errno("mkdir", path);
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return Errno("stat", path);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// mkdir -p: the root may be relative (./kensa-data/maildir) and its parents missing.
+absl::Status MkdirAll(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return absl::OkStatus();
+  std::string parent = Parent(path);
+  if (parent != path && parent != "." && parent != "/") {
+    if (absl::Status s = MkdirAll(parent); !s.ok()) return s;
+  }
+  return MkdirIfMissing(path);
 }
 
 absl::Status FsyncDir(const std::string& path) {
@@ -64,6 +93,7 @@ absl::StatusOr<std::string> DeliverOne(const std::string& dir, std::string_view 
     while (!bytes.empty()) {
       ssize_t n = write(fd, bytes.data(), bytes.size());
       if (n < 0 && errno == EINTR) continue;
+      if (n == 0) errno = EIO;  // so the error below does not report a stale errno
       if (n <= 0) return false;
       bytes.remove_prefix(static_cast<size_t>(n));
     }
@@ -111,7 +141,8 @@ std::vector<MaildirResult> DeliverToMaildir(const std::string& root,
                                             const std::vector<std::string>& addresses,
                                             std::string_view prefix, std::string_view content) {
   std::vector<MaildirResult> results;
-  absl::Status root_ok = MkdirIfMissing(root);
+  absl::Status root_ok = root.empty() ? absl::InvalidArgumentError("empty Maildir root")
+                                       : MkdirAll(root);
   for (const std::string& a : addresses) {
     MaildirResult r;
     absl::StatusOr<std::string> name = MaildirNameFor(a);

@@ -157,5 +157,37 @@ TEST_F(MaildirTest, UnusableRootFailsEveryone) {
   EXPECT_FALSE(r[1].status.ok());
 }
 
+
+TEST_F(MaildirTest, CreatesMissingParentsOfTheRoot) {
+  const std::string deep = base_ + "/a/b/c";
+  std::vector<MaildirResult> r = DeliverToMaildir(deep, {"u@x.y"}, "", "m\r\n");
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r[0].status.ok()) << r[0].status;
+  for (const char* sub : {"/tmp", "/new", "/cur"}) EXPECT_TRUE(IsDir(deep + "/u@x.y" + sub));
+  struct stat st;
+  ASSERT_EQ(stat((deep + "/u@x.y/new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_TRUE(List(deep + "/u@x.y/tmp").empty());
+}
+
+TEST_F(MaildirTest, RelativeRootKeptRelative) {
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+  ASSERT_EQ(chdir(base_.c_str()), 0);
+  std::vector<MaildirResult> r = DeliverToMaildir("./kensa-data/maildir", {"u@x.y"}, "P:", "m");
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_TRUE(r[0].status.ok()) << r[0].status;
+  EXPECT_EQ(r[0].path.substr(0, 30), "./kensa-data/maildir/u@x.y/new");
+  EXPECT_EQ(Slurp(base_ + "/" + r[0].path), "P:m");
+}
+
+TEST_F(MaildirTest, RootThatIsAFileIsNamedInTheError) {
+  std::ofstream(base_ + "/plain") << "x";
+  std::vector<MaildirResult> r = DeliverToMaildir(base_ + "/plain", {"a@x.y"}, "", "m");
+  ASSERT_FALSE(r[0].status.ok());
+  EXPECT_NE(r[0].status.message().find(base_ + "/plain"), std::string::npos) << r[0].status;
+  EXPECT_NE(r[0].status.code(), absl::StatusCode::kInvalidArgument);  // retried, not bounced
+}
+
 }  // namespace
 }  // namespace kensa::net
