@@ -68,6 +68,11 @@ absl::StatusOr<NextHop> ParseNextHop(std::string_view uri) {
     size_t close = rest.find(']');
     if (close == std::string_view::npos) return Bad(uri, "unterminated [");
     hop.host = std::string(rest.substr(1, close - 1));
+    // Brackets hold an IPv6 literal and nothing else ("[mx]" would not round-trip).
+    if (hop.host.find(':') == std::string::npos ||
+        hop.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+      return Bad(uri, "brackets must hold an IPv6 address");
+    }
     std::string_view after = rest.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return Bad(uri, "junk after ]");

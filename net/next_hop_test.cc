@@ -137,5 +137,19 @@ TEST(NextHopTest, ToStringRoundTrips) {
   EXPECT_EQ(ParseNextHop("lmtp://mx?tls=opportunistic")->ToString(), "lmtp://mx:24");
 }
 
+
+TEST(NextHopTest, BracketsHoldOnlyIpv6) {
+  for (const char* bad : {"smtp://[mx.example]:25", "smtp://[]:25", "lmtp://[::1%eth0]:24",
+                          "smtp://[::1]x"}) {
+    absl::StatusOr<NextHop> h = ParseNextHop(bad);
+    EXPECT_FALSE(h.ok()) << bad;
+    if (!h.ok()) EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  absl::StatusOr<NextHop> h = ParseNextHop("smtp://[2001:db8::1]:2525?tls=required");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->host, "2001:db8::1");
+  EXPECT_EQ(h->ToString(), "smtp://[2001:db8::1]:2525?tls=required");
+}
+
 }  // namespace
 }  // namespace kensa::net
