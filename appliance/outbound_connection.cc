@@ -166,6 +166,8 @@ void OutboundConnection::OnReceive(std::string_view bytes) {
     session_->OnTlsEstablished();
   }
   if (!plain.empty()) session_->Feed(plain);
+  // A close_notify from the next hop ends the connection as an EOF would.
+  if (!closed_ && tls_ != nullptr && tls_->peer_closed()) OnStreamClosed(0);
 }
 
 void OutboundConnection::OnReady() {
