@@ -90,9 +90,12 @@ absl::Status ReopenLog() {
   if (g_path.empty()) return absl::OkStatus();
   absl::StatusOr<int> fd = OpenLogFile(g_path);
   if (!fd.ok()) return fd.status();
-  // A writer that loaded the old fd may still write one line to it: harmless, it was renamed.
-  int old = g_fd.exchange(*fd);
-  if (old != STDERR_FILENO) close(old);
+  // dup2 swaps the file behind the same descriptor number atomically: a writer on another
+  // thread never writes to a closed descriptor, nor to one the number was reused for.
+  int rc = dup2(*fd, g_fd.load());
+  int err = errno;
+  close(*fd);
+  if (rc < 0) return absl::InternalError(absl::StrCat("reopen log ", g_path, ": ", strerror(err)));
   return absl::OkStatus();
 }
 
