@@ -15,17 +15,13 @@
 #include "core/log.h"
 #include "net/dsn.h"
 #include "net/maildir.h"
+#include "net/smtp_address.h"
 #include "spool/queue_id.h"
 
 namespace kensa {
 namespace {
 
 using ResultKind = net::RecipientResult::Outcome;
-
-std::string DomainPart(std::string_view address) {
-  size_t at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : std::string(address.substr(at + 1));
-}
 
 // Whether the sender asked for a failure report for this recipient (RFC 3461 NOTIFY).
 bool WantsFailureDsn(const spool::QueuedRecipient& r) {
@@ -166,7 +162,7 @@ void DeliveryAgent::Attempt(const std::string& id) {
 
 const net::NextHop& DeliveryAgent::HopFor(std::string_view address) const {
   const Runtime& rt = shard_->runtime();
-  std::string domain = DomainPart(address);
+  std::string_view domain = net::DomainOf(address);
   if (domain.empty() || rt.IsLocalDomain(domain)) return rt.local_hop;
   return rt.relay_hop;
 }
