@@ -42,6 +42,36 @@ struct QueueEnvelope {
   bool is_bounce = false;    // a DSN kensa generated: never bounced again
 };
 
+// A replacement of original content bytes [begin, end) (offsets in the message as received,
+// without the trace header) by `replacement`.
+struct ContentEdit {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  std::string replacement;
+  bool operator==(const ContentEdit&) const = default;
+};
+
+// One way the message leaves kensa: the original with `edits` applied (sorted,
+// non-overlapping) and `headers` (CRLF lines, e.g. X-Virus-Status) after the trace header.
+struct ContentVariant {
+  std::string headers;
+  std::vector<ContentEdit> edits;
+  bool operator==(const ContentVariant&) const = default;
+};
+
+// What scanning decided, written before END: the copies to make and which recipient gets
+// which. Without it (an unscanned message) every recipient gets the content as received.
+struct ScanOutcome {
+  std::vector<ContentVariant> variants;
+  std::vector<uint32_t> recipient_variant;  // one per envelope recipient, index into variants
+  bool operator==(const ScanOutcome&) const = default;
+};
+
+// The original with the variant's edits applied (headers not included). Edits out of range
+// or out of order are an error (a corrupt queue file), not a guess.
+absl::StatusOr<std::string> ApplyEdits(std::string_view original,
+                                       const std::vector<ContentEdit>& edits);
+
 // Builds the bytes of one queue file; the caller writes them in order.
 class QueueFileWriter {
  public:
@@ -50,6 +80,8 @@ class QueueFileWriter {
   std::string TakeHeader();
   // One CONTENT record holding `content` (may be empty-split by the caller at any byte).
   std::string ContentRecord(std::string_view content);
+  // The scan outcome record; written after the last CONTENT record, before END.
+  std::string ScanRecord(const ScanOutcome& outcome);
   std::string EndRecord();
   uint64_t content_bytes() const { return content_bytes_; }
 
@@ -64,6 +96,7 @@ struct QueueFileInfo {
   // (file offset, length) of each CONTENT record's payload, in order.
   std::vector<std::pair<uint64_t, uint32_t>> content_chunks;
   uint64_t content_bytes = 0;
+  ScanOutcome scan;  // empty variants when the message was not scanned
   std::vector<bool> recipient_done;  // same size as envelope.recipients
   int attempts = 0;
   int64_t last_attempt_unix_micros = 0;

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// ClamEngine: one compiled libclamav engine loaded from a signature directory (every database
+// format libclamav loads: .cvd/.cld/.cud, .ndb, .ldb, .hdb, .hsb, .mdb, .msb, .yar, .ign2, ...).
+// A compiled engine is safe to scan from many threads at once; it is never modified after
+// Load() returns, so it is handed around as shared_ptr<const ClamEngine>.
+#ifndef KENSA_SCAN_CLAM_ENGINE_H_
+#define KENSA_SCAN_CLAM_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+struct cl_engine;
+
+namespace kensa::scan {
+
+// libclamav's scan limits (clamd.conf names in comments), from the [scan] config section.
+struct ClamLimits {
+  uint64_t max_scan_bytes = 400ull << 20;   // MaxScanSize: bytes scanned per object, unpacked
+  uint64_t max_file_bytes = 100ull << 20;   // MaxFileSize: largest file scanned or extracted
+  uint32_t max_recursion = 17;              // MaxRecursion: nested containers
+  uint32_t max_files = 10000;               // MaxFiles: files extracted from one object
+  uint32_t max_scan_seconds = 120;          // MaxScanTime
+};
+
+struct ScanResult {
+  enum class Kind { kClean, kInfected, kUnscannable };
+  Kind kind = Kind::kClean;
+  // kInfected: the signature name; kUnscannable: why ("Heuristics.Encrypted.Zip",
+  // "Heuristics.Limits.Exceeded.MaxFileSize", "scan error: ...").
+  std::string name;
+  bool clean() const { return kind == Kind::kClean; }
+};
+
+class ClamEngine {
+ public:
+  // Loads every database in `dir` and compiles the engine (seconds for large sets).
+  static absl::StatusOr<std::shared_ptr<const ClamEngine>> Load(const std::string& dir,
+                                                                const ClamLimits& limits);
+  ~ClamEngine();
+  ClamEngine(const ClamEngine&) = delete;
+  ClamEngine& operator=(const ClamEngine&) = delete;
+
+  // Scans one object (a decoded MIME part, a file). Blocking: call it off the reactor.
+  // Encrypted archives and exceeded limits are kUnscannable, not errors.
+  ScanResult ScanBuffer(std::string_view data, std::string_view name = {}) const;
+  ScanResult ScanFd(int fd, std::string_view name = {}) const;
+
+  uint64_t signature_count() const { return signatures_; }
+
+ private:
+  ClamEngine() = default;
+  cl_engine* engine_ = nullptr;
+  uint64_t signatures_ = 0;
+};
+
+}  // namespace kensa::scan
+
+#endif  // KENSA_SCAN_CLAM_ENGINE_H_

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SignatureSet: an immutable snapshot of what the scanners use — the compiled libclamav engine
+// and its metadata. One per process, shared read-only by every scan worker. A new set is built
+// off the data path, checked with canaries (the test viruses must be found, the clean samples
+// must pass), then published by an atomic pointer swap; a scan holds its snapshot's shared_ptr
+// for its whole message, so the old set is freed when its last in-flight scan ends.
+#ifndef KENSA_SIGS_SIGNATURE_SET_H_
+#define KENSA_SIGS_SIGNATURE_SET_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "scan/clam_engine.h"
+
+namespace kensa::sigs {
+
+struct SignatureSetInfo {
+  std::string dir;
+  // Names the exact database content: the highest CVD/CLD version when the directory holds
+  // official databases ("daily-27432"), else "sha256-<first 16 hex digits>" of the files' names
+  // and contents. Equal versions mean equal verdicts (the verdict cache relies on it).
+  std::string version;
+  uint64_t signatures = 0;  // as libclamav counts them
+  int files = 0;            // database files loaded
+  absl::Time loaded_at;
+  absl::Duration load_time;
+};
+
+class SignatureSet {
+ public:
+  // Loads and compiles `dir`, then runs the canaries; any failure is an error naming why
+  // (a database libclamav refuses, a canary missed or falsely flagged).
+  static absl::StatusOr<std::shared_ptr<const SignatureSet>> Build(
+      const std::string& dir, const scan::ClamLimits& limits, bool check_canaries = true);
+
+  const scan::ClamEngine& engine() const { return *engine_; }
+  const SignatureSetInfo& info() const { return info_; }
+  const std::string& version() const { return info_.version; }
+
+ private:
+  SignatureSet() = default;
+  std::shared_ptr<const scan::ClamEngine> engine_;
+  SignatureSetInfo info_;
+};
+
+// Canaries: samples every signature set must classify right before it is published. The
+// bundled test viruses (EICAR, built at run time) must be detected; the clean samples (plain
+// text, HTML, a zip of text) must pass.
+absl::Status CheckCanaries(const scan::ClamEngine& engine);
+
+// The process-wide current set: readers on any thread, one publisher (the control thread).
+class SignatureHolder {
+ public:
+  std::shared_ptr<const SignatureSet> Current() const { return current_.load(); }
+  void Publish(std::shared_ptr<const SignatureSet> set) { current_.store(std::move(set)); }
+
+ private:
+  std::atomic<std::shared_ptr<const SignatureSet>> current_;
+};
+
+// Where the bundled test signatures live (sigs/test in the source tree, or the installed copy).
+std::string BundledSignatureDir();
+
+}  // namespace kensa::sigs
+
+#endif  // KENSA_SIGS_SIGNATURE_SET_H_
