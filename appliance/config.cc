@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "core/socket_address.h"
 #include "net/next_hop.h"
+#include "sigs/signature_set.h"
 
 namespace kensa {
 namespace {
@@ -205,6 +206,70 @@ absl::Status ReadDelivery(TableReader& r, KensaConfig& c) {
   return r.CheckNoUnknownKeys();
 }
 
+absl::Status ReadScan(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.Bool("enabled", &c.scan_enabled));
+  KENSA_RETURN_IF_ERROR(r.String("signature_dir", &c.signature_dir));
+  KENSA_RETURN_IF_ERROR(r.Bool("check_canaries", &c.check_canaries));
+  KENSA_RETURN_IF_ERROR(r.String("temp_dir", &c.scan_temp_dir));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_scan_bytes", &c.max_scan_bytes, 1 << 20, int64_t{1} << 40));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_file_bytes", &c.max_file_bytes, 1 << 16, int64_t{1} << 40));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_recursion", &c.max_recursion, 1, 100));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_files", &c.max_files, 1, 10000000));
+  KENSA_RETURN_IF_ERROR(r.Duration("max_scan_time", &c.max_scan_time, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Integer("part_memory_bytes", &c.part_memory_bytes, 4096, int64_t{1} << 32));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_mime_depth", &c.max_mime_depth, 1, 10000));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_mime_parts", &c.max_mime_parts, 1, 10000000));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_header_bytes", &c.max_header_bytes, 1024, int64_t{1} << 30));
+  KENSA_RETURN_IF_ERROR(r.Integer("verdict_cache_entries", &c.verdict_cache_entries, 0, 100000000));
+  KENSA_RETURN_IF_ERROR(r.Bool("whole_message_check", &c.whole_message_check));
+  return r.CheckNoUnknownKeys();
+}
+
+absl::Status ReadPolicy(TableReader& r, KensaConfig& c) {
+  for (auto [key, list] : {std::pair{"inbound_addresses", &c.inbound_addresses},
+                           std::pair{"outbound_addresses", &c.outbound_addresses}}) {
+    KENSA_RETURN_IF_ERROR(r.StringList(key, list));
+    for (std::string& a : *list) {
+      a = absl::AsciiStrToLower(a);
+      if (a.find('@') == std::string::npos || a.find_first_of(" <>") != std::string::npos) {
+        return r.Error(key, absl::StrCat("not an address: \"", a, "\""));
+      }
+    }
+  }
+  for (auto [key, list] : {std::pair{"inbound_domains", &c.inbound_domains},
+                           std::pair{"outbound_domains", &c.outbound_domains}}) {
+    KENSA_RETURN_IF_ERROR(r.StringList(key, list));
+    for (std::string& d : *list) {
+      d = absl::AsciiStrToLower(d);
+      if (d.empty() || d.find_first_of(" @/<>") != std::string::npos) {
+        return r.Error(key, absl::StrCat("not a domain: \"", d, "\""));
+      }
+    }
+  }
+  std::string action = ScanActionName(c.scan_action);
+  KENSA_RETURN_IF_ERROR(r.String("action", &action));
+  if (action == "remove") {
+    c.scan_action = ScanAction::kRemove;
+  } else if (action == "reject") {
+    c.scan_action = ScanAction::kReject;
+  } else if (action == "quarantine") {
+    c.scan_action = ScanAction::kQuarantine;
+  } else {
+    return r.Error("action", "must be \"remove\", \"reject\" or \"quarantine\"");
+  }
+  std::string unscannable = UnscannableActionName(c.unscannable_action);
+  KENSA_RETURN_IF_ERROR(r.String("unscannable", &unscannable));
+  if (unscannable == "infected") {
+    c.unscannable_action = UnscannableAction::kInfected;
+  } else if (unscannable == "pass") {
+    c.unscannable_action = UnscannableAction::kPass;
+  } else {
+    return r.Error("unscannable", "must be \"infected\" or \"pass\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.String("quarantine_dir", &c.quarantine_dir));
+  return r.CheckNoUnknownKeys();
+}
+
 absl::Status ReadListeners(const toml::node& n, KensaConfig& c) {
   const toml::array* a = n.as_array();
   if (a == nullptr) return absl::InvalidArgumentError("listener: must be an array of tables ([[listener]])");
@@ -240,6 +305,9 @@ void ResolveDerived(KensaConfig& c) {
   if (c.spool_dir.empty()) c.spool_dir = c.state_dir + "/spool";
   if (c.tls_cert_file.empty()) c.tls_cert_file = c.state_dir + "/tls/cert.pem";
   if (c.tls_key_file.empty()) c.tls_key_file = c.state_dir + "/tls/key.pem";
+  if (c.signature_dir.empty()) c.signature_dir = c.state_dir + "/signatures";
+  if (c.scan_temp_dir.empty()) c.scan_temp_dir = c.state_dir + "/tmp";
+  if (c.quarantine_dir.empty()) c.quarantine_dir = c.state_dir + "/quarantine";
 }
 
 std::string Quote(std::string_view s) {
@@ -260,6 +328,19 @@ std::string QuoteList(const std::vector<std::string>& v) {
 std::string Dur(absl::Duration d) { return Quote(absl::FormatDuration(d)); }
 
 }  // namespace
+
+std::string ScanActionName(ScanAction a) {
+  switch (a) {
+    case ScanAction::kRemove: return "remove";
+    case ScanAction::kReject: return "reject";
+    case ScanAction::kQuarantine: return "quarantine";
+  }
+  return "remove";
+}
+
+std::string UnscannableActionName(UnscannableAction a) {
+  return a == UnscannableAction::kPass ? "pass" : "infected";
+}
 
 absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text) {
   std::string t(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
@@ -293,6 +374,9 @@ KensaConfig EmbeddedDefaultConfig() {
   c.retry_min = absl::Seconds(10);
   c.retry_max = absl::Minutes(5);
   c.drain_timeout = absl::Seconds(10);
+  c.signature_dir = sigs::BundledSignatureDir();
+  c.inbound_domains = {"example.test"};
+  c.outbound_domains = {"example.test"};
   ResolveDerived(c);
   return c;
 }
@@ -353,7 +437,18 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadDelivery(dr, c));
   }
   KENSA_RETURN_IF_ERROR(err);
-  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys({"listener", "smtp", "tls", "spool", "delivery"}));
+  if (const toml::table* t = SubTable(root, "scan", &err); t != nullptr) {
+    TableReader sr(*t, "scan");
+    KENSA_RETURN_IF_ERROR(ReadScan(sr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "policy", &err); t != nullptr) {
+    TableReader pr(*t, "policy");
+    KENSA_RETURN_IF_ERROR(ReadPolicy(pr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
+      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy"}));
 
   ResolveDerived(c);
   bool any_tls = false;
@@ -408,6 +503,24 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nretry_max = ", Dur(c.retry_max),
                   "\nmax_queue_lifetime = ", Dur(c.max_queue_lifetime),
                   "\nmax_connections_per_next_hop = ", c.max_connections_per_next_hop, "\n");
+  absl::StrAppend(
+      &out, "\n[scan]\nenabled = ", c.scan_enabled ? "true" : "false",
+      "\nsignature_dir = ", Quote(c.signature_dir),
+      "\ncheck_canaries = ", c.check_canaries ? "true" : "false",
+      "\ntemp_dir = ", Quote(c.scan_temp_dir), "\nmax_scan_bytes = ", c.max_scan_bytes,
+      "\nmax_file_bytes = ", c.max_file_bytes, "\nmax_recursion = ", c.max_recursion,
+      "\nmax_files = ", c.max_files, "\nmax_scan_time = ", Dur(c.max_scan_time),
+      "\npart_memory_bytes = ", c.part_memory_bytes, "\nmax_mime_depth = ", c.max_mime_depth,
+      "\nmax_mime_parts = ", c.max_mime_parts, "\nmax_header_bytes = ", c.max_header_bytes,
+      "\nverdict_cache_entries = ", c.verdict_cache_entries,
+      "\nwhole_message_check = ", c.whole_message_check ? "true" : "false", "\n");
+  absl::StrAppend(&out, "\n[policy]\ninbound_addresses = ", QuoteList(c.inbound_addresses),
+                  "\ninbound_domains = ", QuoteList(c.inbound_domains),
+                  "\noutbound_addresses = ", QuoteList(c.outbound_addresses),
+                  "\noutbound_domains = ", QuoteList(c.outbound_domains),
+                  "\naction = ", Quote(ScanActionName(c.scan_action)),
+                  "\nunscannable = ", Quote(UnscannableActionName(c.unscannable_action)),
+                  "\nquarantine_dir = ", Quote(c.quarantine_dir), "\n");
   return out;
 }
 

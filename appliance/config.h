@@ -14,6 +14,13 @@
 //   [spool]       dir, min_free_bytes
 //   [delivery]    next_hop, relay_next_hop, tls, connect_timeout, reply_timeout, retry_min,
 //                 retry_max, max_queue_lifetime, max_connections_per_next_hop
+//   [scan]        enabled, signature_dir, check_canaries, temp_dir, max_scan_bytes,
+//                 max_file_bytes, max_recursion, max_files, max_scan_time, part_memory_bytes,
+//                 max_mime_depth, max_mime_parts, max_header_bytes, verdict_cache_entries,
+//                 whole_message_check
+//   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
+//                 action ("remove" | "reject" | "quarantine"), unscannable ("infected" |
+//                 "pass"), quarantine_dir
 // Durations are strings with a unit: "300ms", "30s", "5m", "1h", "5d".
 #ifndef KENSA_APPLIANCE_CONFIG_H_
 #define KENSA_APPLIANCE_CONFIG_H_
@@ -35,6 +42,9 @@ struct ListenerConfig {
   std::string address = "0.0.0.0:25";
   ListenerTls tls = ListenerTls::kStartTls;
 };
+
+enum class ScanAction { kRemove, kReject, kQuarantine };
+enum class UnscannableAction { kInfected, kPass };
 
 struct KensaConfig {
   // process
@@ -81,6 +91,31 @@ struct KensaConfig {
   absl::Duration retry_max = absl::Hours(1);
   absl::Duration max_queue_lifetime = absl::Hours(24 * 5);
   size_t max_connections_per_next_hop = 20;
+
+  // scan
+  bool scan_enabled = true;
+  std::string signature_dir;  // default <state_dir>/signatures
+  bool check_canaries = true;
+  std::string scan_temp_dir;  // default <state_dir>/tmp
+  uint64_t max_scan_bytes = 400ull << 20;  // libclamav MaxScanSize
+  uint64_t max_file_bytes = 100ull << 20;  // libclamav MaxFileSize; also the largest part kensa
+                                           // buffers for a scan
+  uint32_t max_recursion = 17;
+  uint32_t max_files = 10000;
+  absl::Duration max_scan_time = absl::Seconds(120);
+  size_t part_memory_bytes = 1 << 20;
+  size_t max_mime_depth = 32;
+  size_t max_mime_parts = 2000;
+  size_t max_header_bytes = 1 << 20;
+  size_t verdict_cache_entries = 100000;  // per reactor
+  bool whole_message_check = true;
+
+  // policy (first version: lists in the configuration)
+  std::vector<std::string> inbound_addresses, inbound_domains;
+  std::vector<std::string> outbound_addresses, outbound_domains;
+  ScanAction scan_action = ScanAction::kRemove;
+  UnscannableAction unscannable_action = UnscannableAction::kInfected;
+  std::string quarantine_dir;  // default <state_dir>/quarantine
 };
 
 // 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),
@@ -91,6 +126,8 @@ absl::StatusOr<KensaConfig> LoadConfig(const std::string& path);
 absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view source);
 // The effective configuration as TOML (what --check-config prints).
 std::string DescribeConfig(const KensaConfig& config);
+std::string ScanActionName(ScanAction a);
+std::string UnscannableActionName(UnscannableAction a);
 // "30s", "5m", "1h", "5d", "250ms".
 absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text);
 

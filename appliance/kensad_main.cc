@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // kensad: the mail gateway daemon. `kensad` alone runs the embedded default (loopback only,
 // state in ./kensa-data); `--config FILE` runs a TOML configuration; `--check-config` validates
-// and prints the effective configuration. SIGTERM drains, SIGHUP reopens the log.
+// and prints the effective configuration. SIGTERM drains; SIGHUP reopens the log and reloads the signatures.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -27,6 +27,7 @@
 #include "core/io_uring_probe.h"
 #include "core/log.h"
 #include "core/reactor_pool.h"
+#include "core/worker.h"
 #include "net/self_signed_cert.h"
 #include "spool/spool_shard.h"
 
@@ -65,6 +66,16 @@ absl::StatusOr<net::NextHop> HopFromConfig(const std::string& uri, const KensaCo
     if (c.delivery_tls == "opportunistic") hop->tls = net::TlsPolicy::kOpportunistic;
   }
   return hop;
+}
+
+void LogSignatureSet(const char* event, const sigs::SignatureSet& set) {
+  const sigs::SignatureSetInfo& i = set.info();
+  KLOG(kInfo, event)
+      .Kv("dir", i.dir)
+      .Kv("version", i.version)
+      .Kv("signatures", i.signatures)
+      .Kv("files", i.files)
+      .Kv("load_time", absl::Trunc(i.load_time, absl::Milliseconds(1)));
 }
 
 absl::Status SetUpRuntime(Runtime& rt) {
@@ -125,8 +136,73 @@ absl::Status SetUpRuntime(Runtime& rt) {
       rt.counters.Register("deliveries_deferred_total", "recipient attempts deferred");
   ids.deliveries_bounced = rt.counters.Register("deliveries_bounced_total", "recipients bounced");
   ids.dsns_created = rt.counters.Register("dsns_total", "delivery status notifications created");
+  ids.messages_clean = rt.counters.Register("messages_clean_total", "scanned messages found clean");
+  ids.messages_infected =
+      rt.counters.Register("messages_infected_total", "scanned messages with an infected part");
+  ids.messages_unscannable = rt.counters.Register(
+      "messages_unscannable_total", "scanned messages with a part that could not be scanned");
+  ids.messages_unscanned =
+      rt.counters.Register("messages_unscanned_total", "messages no subscription asked to scan");
+  ids.messages_virus_rejected =
+      rt.counters.Register("messages_virus_rejected_total", "infected messages refused with 554");
+  ids.parts_scanned = rt.counters.Register("scan_parts_total", "MIME leaf parts scanned");
+  ids.engine_scans = rt.counters.Register("scan_engine_scans_total", "objects libclamav scanned");
+  ids.verdict_cache_hits =
+      rt.counters.Register("scan_verdict_cache_hits_total", "parts answered by the verdict cache");
+  ids.signature_reloads =
+      rt.counters.Register("signature_reloads_total", "signature sets published by a reload");
+  ids.signature_reload_failures = rt.counters.Register(
+      "signature_reload_failures_total", "reloads that failed and kept the old set");
   rt.counters.Resize(rt.reactors);
+
+  rt.policy = std::make_unique<ConfigSubscriberPolicy>(c);
+  rt.clam_limits.max_scan_bytes = c.max_scan_bytes;
+  rt.clam_limits.max_file_bytes = c.max_file_bytes;
+  rt.clam_limits.max_recursion = c.max_recursion;
+  rt.clam_limits.max_files = c.max_files;
+  rt.clam_limits.max_scan_seconds =
+      static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(c.max_scan_time)));
+  rt.scan_settings.mime.max_depth = c.max_mime_depth;
+  rt.scan_settings.mime.max_parts = c.max_mime_parts;
+  rt.scan_settings.mime.max_header_bytes = c.max_header_bytes;
+  rt.scan_settings.part_memory_bytes = c.part_memory_bytes;
+  rt.scan_settings.max_part_bytes = c.max_file_bytes;
+  rt.scan_settings.temp_dir = c.scan_temp_dir;
+  rt.scan_settings.whole_message_check = c.whole_message_check;
+  if (c.scan_enabled) {
+    if (absl::Status s = MakeDirs(c.scan_temp_dir); !s.ok()) return s;
+    if (c.scan_action == ScanAction::kQuarantine) {
+      if (absl::Status s = MakeDirs(c.quarantine_dir); !s.ok()) return s;
+    }
+    absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set =
+        sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries);
+    if (!set.ok()) {
+      return absl::Status(set.status().code(),
+                          absl::StrCat("scan.signature_dir: ", set.status().message()));
+    }
+    LogSignatureSet("signatures_loaded", **set);
+    rt.signatures.Publish(std::move(*set));
+  }
   return absl::OkStatus();
+}
+
+// SIGHUP: a new set is built and checked off the data path; only a good one replaces the old.
+void ReloadSignatures(Runtime& rt) {
+  const KensaConfig& c = rt.config;
+  absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set =
+      sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries);
+  std::shared_ptr<const sigs::SignatureSet> old = rt.signatures.Current();
+  if (!set.ok()) {
+    rt.counters.Add(0, rt.ids.signature_reload_failures);
+    KLOG(kError, "signatures_reload_failed")
+        .Kv("dir", c.signature_dir)
+        .Kv("error", set.status())
+        .Kv("kept", old != nullptr ? old->version() : std::string("none"));
+    return;
+  }
+  LogSignatureSet("signatures_reloaded", **set);
+  rt.signatures.Publish(std::move(*set));
+  rt.counters.Add(0, rt.ids.signature_reloads);
 }
 
 // The per-reactor counters, summed: one line an operator can read or a log shipper scrape.
@@ -228,6 +304,8 @@ int Run(int argc, char** argv) {
     line.Kv("next_hop", rt->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
   }
 
+  std::atomic<int> reloads_asked{0};  // outlives the reloader, whose job uses it
+  Worker reloader("kensa-sigload");
   for (;;) {
     signalfd_siginfo si{};
     ssize_t got = read(sfd, &si, sizeof si);
@@ -236,6 +314,19 @@ int Run(int argc, char** argv) {
       absl::Status s = ReopenLog();
       KLOG(kInfo, "sighup").Kv("log_reopened", s.ok());
       LogCounters(rt->counters);
+      // The build takes seconds with a full database: it runs on its own thread so that this
+      // one keeps answering SIGTERM. Reloads asked for while one runs are coalesced.
+      if (rt->config.scan_enabled) {
+        if (reloads_asked.fetch_add(1) == 0) {
+          reloader.Submit([rt, &reloads_asked] {
+            for (;;) {
+              const int asked = reloads_asked.load();
+              ReloadSignatures(*rt);
+              if (reloads_asked.fetch_sub(asked) == asked) break;  // none came in meanwhile
+            }
+          });
+        }
+      }
       continue;
     }
     break;  // SIGTERM or SIGINT

@@ -8,17 +8,22 @@
 #include <string>
 
 #include "appliance/config.h"
+#include "appliance/subscriber_policy.h"
 #include "appliance/connection_limiter.h"
 #include "core/counters.h"
 #include "net/next_hop.h"
 #include "net/tls_context.h"
+#include "scan/message_scanner.h"
+#include "sigs/signature_set.h"
 
 namespace kensa {
 
 struct CounterIds {
   int connections = 0, connections_refused = 0, messages_queued = 0, messages_rejected = 0,
       bytes_received = 0, deliveries_ok = 0, deliveries_deferred = 0, deliveries_bounced = 0,
-      dsns_created = 0;
+      dsns_created = 0, messages_clean = 0, messages_infected = 0, messages_unscannable = 0,
+      messages_unscanned = 0, messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0,
+      verdict_cache_hits = 0, signature_reloads = 0, signature_reload_failures = 0;
 };
 
 struct Runtime {
@@ -31,6 +36,10 @@ struct Runtime {
   CounterSet counters;
   CounterIds ids;
   int reactors = 1;
+  std::unique_ptr<SubscriberPolicy> policy;
+  sigs::SignatureHolder signatures;  // the current set; swapped on reload
+  scan::ClamLimits clam_limits;
+  scan::ScanSettings scan_settings;
 
   bool IsLocalDomain(std::string_view domain) const;
 };

@@ -25,6 +25,10 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
       spool_(std::move(spool)),
       syncer_(reactor, spool_.dir_fd()),
       worker_(absl::StrCat("kensa-work-", reactor->index())),
+      cache_(runtime->config.verdict_cache_entries > 0
+                 ? std::make_unique<scan::VerdictCache>(runtime->config.verdict_cache_entries)
+                 : nullptr),
+      scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
       delivery_(std::make_unique<DeliveryAgent>(this)) {}
 
 Shard::~Shard() {

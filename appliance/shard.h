@@ -13,6 +13,7 @@
 #include "appliance/runtime.h"
 #include "core/reactor.h"
 #include "core/worker.h"
+#include "scan/verdict_cache.h"
 #include "spool/spool_shard.h"
 
 namespace kensa {
@@ -38,6 +39,10 @@ class Shard {
   spool::SpoolShard& spool() { return spool_; }
   DirSyncer& syncer() { return syncer_; }
   Worker& worker() { return worker_; }
+  // libclamav scans run here, so a long scan never delays the file work on worker().
+  Worker& scan_worker() { return scan_worker_; }
+  // Only scan_worker()'s thread touches it.
+  scan::VerdictCache* verdict_cache() { return cache_.get(); }
   DeliveryAgent& delivery() { return *delivery_; }
   void Count(int counter_id, uint64_t n = 1) { runtime_->counters.Add(index(), counter_id, n); }
 
@@ -53,6 +58,8 @@ class Shard {
   spool::SpoolShard spool_;
   DirSyncer syncer_;
   Worker worker_;
+  std::unique_ptr<scan::VerdictCache> cache_;  // declared before the scan worker: outlives it
+  Worker scan_worker_;
   std::unique_ptr<DeliveryAgent> delivery_;
   struct Listener {
     ListenerConfig config;

@@ -3,11 +3,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "appliance/delivery_agent.h"
 #include "appliance/shard.h"
 #include "core/log.h"
 #include "net/smtp_address.h"
+#include "appliance/quarantine.h"
 #include "spool/queue_id.h"
 
 namespace kensa {
@@ -36,6 +38,7 @@ SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<Socket
 SmtpConnection::~SmtpConnection() {
   if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
   stream_->Close(false);
+  CancelScan();
   if (spool_ != nullptr) spool_->Abort();
   if (!finished_) shard_->runtime().limiter->Release(peer_);
 }
@@ -116,13 +119,14 @@ void SmtpConnection::FeedPlaintext(std::string_view bytes) {
 
 void SmtpConnection::UpdateInputFlow() {
   if (closing_) return;
-  const bool spool_full = spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight;
+  const bool spool_full = (spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight) ||
+                          (scan_ != nullptr && scan_->bytes_in_flight() > kMaxScanBytesInFlight);
   const bool pause = !session_->WantsMoreInput() ||
                      stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full;
   if (pause) {
     stream_->PauseReceive();
     if (spool_full) {
-      // The spool writer has no progress callback; look again shortly.
+      // Neither the spool writer nor the scanner has a progress callback; look again shortly.
       shard_->reactor()->RunAfter(absl::Milliseconds(1), [alive = stream_, this] {
         if (!alive->closed()) UpdateInputFlow();
       });
@@ -135,9 +139,12 @@ void SmtpConnection::UpdateInputFlow() {
 void SmtpConnection::OnSendDrained() { UpdateInputFlow(); }
 
 void SmtpConnection::OnStreamClosed(int error) {
-  // The client went away. An uncommitted message is dropped (it never got its 250); a commit
-  // already under way completes and is delivered, since the message is then safe on disk.
-  if (spool_ != nullptr && session_->phase() != net::SmtpServerSession::Phase::kAwaitingCommit) {
+  // The client went away. An uncommitted message is dropped (it never got its 250), also one
+  // still being scanned; a commit already under way completes and is delivered, since the
+  // message is then safe on disk.
+  if (spool_ != nullptr && (session_->phase() != net::SmtpServerSession::Phase::kAwaitingCommit ||
+                            scan_ != nullptr)) {
+    CancelScan();
     spool_->Abort();
     spool_.reset();
   }
@@ -294,15 +301,49 @@ absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
   }
   spool_ = std::move(*w);
   queue_id_ = q.queue_id;
+  StartScan(env);
   return absl::OkStatus();
+}
+
+void SmtpConnection::StartScan(const net::SmtpEnvelope& env) {
+  scan_.reset();
+  rcpt_scans_.clear();
+  Runtime& rt = shard_->runtime();
+  if (!shard_->config().scan_enabled) return;
+  // Outbound: the sender subscribed, so every copy it sends is scanned. Inbound: each
+  // recipient's own subscription, nobody else's (a family member is not covered).
+  const Subscription sender =
+      env.sender.empty() ? Subscription{} : rt.policy->Lookup(env.sender);
+  bool any = false;
+  for (const net::SmtpRecipient& r : env.recipients) {
+    RecipientScan rs;
+    const Subscription own = rt.policy->Lookup(r.address);
+    rs.scanned = own.inbound || sender.outbound;
+    rs.subscription = own.inbound ? own : sender;
+    any |= rs.scanned;
+    rcpt_scans_.push_back(rs);
+  }
+  if (!any) return;
+  std::shared_ptr<const sigs::SignatureSet> set = rt.signatures.Current();
+  if (set == nullptr) return;
+  scan_ = ScanSession::Start(shard_->reactor(), &shard_->scan_worker(), std::move(set),
+                             shard_->verdict_cache(), rt.scan_settings);
+}
+
+void SmtpConnection::CancelScan() {
+  if (scan_ == nullptr) return;
+  scan_->Cancel();
+  scan_.reset();
 }
 
 void SmtpConnection::MessageData(std::string_view bytes) {
   if (spool_ == nullptr) return;
   spool_->Append(bytes);
+  if (scan_ != nullptr) scan_->Feed(bytes);
 }
 
 void SmtpConnection::AbortMessage() {
+  CancelScan();
   if (spool_ != nullptr) {
     KLOG(kInfo, "message_aborted").Kv("id", queue_id_).Kv("client", peer_host_);
     spool_->Abort();
@@ -312,16 +353,89 @@ void SmtpConnection::AbortMessage() {
 }
 
 void SmtpConnection::EndMessage() {
-  std::shared_ptr<SpoolWriter> writer = std::move(spool_);
-  if (writer == nullptr) {
+  if (spool_ == nullptr) {
     session_->CompleteMessage(absl::InternalError("no message open"));
     return;
   }
+  if (scan_ == nullptr) {
+    CommitMessage(ScanReport{});
+    return;
+  }
+  // The reply waits for the verdict; most of the scan ran while the data arrived.
+  data_end_ = absl::Now();
+  scan_->Finish([this](scan::MessageVerdict v) { OnVerdict(std::move(v)); });
+}
+
+void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
+  std::shared_ptr<ScanSession> scan = std::move(scan_);
+  if (spool_ == nullptr || closing_) return;
+  scan::NoticeContext ctx;
+  ctx.queue_id = queue_id_;
+  ctx.hostname = shard_->config().hostname;
+  ctx.signature_version = scan->signature_version();
+  ScanDecision d = DecideScan(verdict, rcpt_scans_, ctx);
+  ScanReport report;
+  report.scanned = true;
+  report.result = d.result;
+  for (const scan::PartFinding& f : verdict.findings) {
+    if (std::find(report.names.begin(), report.names.end(), f.result.name) == report.names.end()) {
+      report.names.push_back(f.result.name);
+    }
+  }
+  report.wait = absl::Now() - data_end_;
+  report.quarantine = d.quarantine;
+  report.verdict = std::move(verdict);
+  if (d.refuse) {
+    const spool::QueueEnvelope& env = spool_->envelope();
+    KLOG(kInfo, "message")
+        .Kv("id", env.queue_id)
+        .Kv("client", peer_host_)
+        .Kv("from", absl::StrCat("<", env.sender, ">"))
+        .Kv("nrcpt", env.recipients.size())
+        .Kv("size", spool_->content_bytes())
+        .Kv("verdict", report.result)
+        .Kv("viruses", absl::StrJoin(report.names, ","))
+        .Kv("signatures", ctx.signature_version)
+        .Kv("action", "reject")
+        .Kv("result", "refused")
+        .Kv("reply", absl::StrCat(d.reply.code, " ", d.reply.enhanced, " ", d.reply.text));
+    CountScan(report);
+    shard_->Count(shard_->runtime().ids.messages_virus_rejected);
+    spool_->Abort();
+    spool_.reset();
+    queue_id_.clear();
+    ++messages_;
+    session_->RefuseMessage(d.reply);
+    if (draining_ && idle()) session_->Shutdown();
+    UpdateInputFlow();
+    return;
+  }
+  spool_->SetScanOutcome(d.outcome);
+  CommitMessage(std::move(report));
+}
+
+void SmtpConnection::CountScan(const ScanReport& report) {
+  const CounterIds& ids = shard_->runtime().ids;
+  if (!report.scanned) {
+    shard_->Count(ids.messages_unscanned);
+    return;
+  }
+  shard_->Count(report.result == "clean"      ? ids.messages_clean
+                : report.result == "infected" ? ids.messages_infected
+                                              : ids.messages_unscannable);
+  shard_->Count(ids.parts_scanned, report.verdict.parts);
+  shard_->Count(ids.engine_scans, report.verdict.engine_scans);
+  shard_->Count(ids.verdict_cache_hits, report.verdict.cache_hits);
+}
+
+void SmtpConnection::CommitMessage(ScanReport report) {
+  std::shared_ptr<SpoolWriter> writer = std::move(spool_);
   Shard* shard = shard_;
   std::weak_ptr<SocketStream> alive = stream_;
   std::string client = peer_host_;
   // The 250 waits for this callback; see SpoolWriter::Commit for what is on disk by then.
-  writer->Commit([shard, writer, alive, client, this](absl::Status s) {
+  writer->Commit([shard, writer, alive, client, this,
+                  report = std::move(report)](absl::Status s) mutable {
     const spool::QueueEnvelope& env = writer->envelope();
     Runtime& rt = shard->runtime();
     auto line = KLOG(kInfo, "message");
@@ -331,29 +445,62 @@ void SmtpConnection::EndMessage() {
         .Kv("from", absl::StrCat("<", env.sender, ">"))
         .Kv("nrcpt", env.recipients.size())
         .Kv("size", writer->content_bytes())
-        .Kv("proto", env.protocol);
+        .Kv("proto", env.protocol)
+        .Kv("verdict", report.result);
+    if (report.scanned) {
+      line.Kv("viruses", absl::StrJoin(report.names, ","))
+          .Kv("parts", report.verdict.parts)
+          .Kv("scans", report.verdict.engine_scans)
+          .Kv("cache_hits", report.verdict.cache_hits)
+          .Kv("scan_wait", absl::Trunc(report.wait, absl::Microseconds(100)));
+      if (report.result != "clean") {
+        line.Kv("action", report.quarantine ? "quarantine" : "remove");
+      }
+    }
     if (s.ok()) {
       line.Kv("result", "queued");
       shard->Count(rt.ids.messages_queued);
-      shard->delivery().Enqueue(writer->path(), env.queue_id);
+      CountScan(report);
     } else {
       line.Kv("result", "failed").Kv("error", s);
       shard->Count(rt.ids.messages_rejected);
     }
+    if (s.ok() && report.quarantine) {
+      // The original is copied to the quarantine before delivery may remove the queue file,
+      // and before the client hears 250.
+      Reactor* reactor = shard->reactor();
+      std::string id = env.queue_id;
+      shard->worker().Submit([reactor, shard, path = writer->path(), id, alive, this] {
+        absl::Status q = QuarantineOriginal(shard->config().quarantine_dir, path, id);
+        reactor->Post([alive, shard, path, id, q, this] {
+          if (!q.ok()) KLOG(kError, "quarantine_failed").Kv("id", id).Kv("error", q);
+          shard->delivery().Enqueue(path, id);
+          auto stream = alive.lock();
+          if (stream == nullptr || stream->closed()) return;
+          Reply(id, absl::OkStatus());
+        });
+      });
+      return;
+    }
+    if (s.ok()) shard->delivery().Enqueue(writer->path(), env.queue_id);
     auto stream = alive.lock();
     if (stream == nullptr || stream->closed()) return;  // the connection is gone
-    ++messages_;
-    queue_id_.clear();
-    if (s.ok()) {
-      session_->CompleteMessage(env.queue_id);
-    } else {
-      session_->CompleteMessage(s.code() == absl::StatusCode::kResourceExhausted
-                                    ? absl::ResourceExhaustedError("Insufficient system storage")
-                                    : absl::UnavailableError("Local error in processing"));
-    }
-    if (draining_ && idle()) session_->Shutdown();
-    UpdateInputFlow();
+    Reply(env.queue_id, s);
   });
+}
+
+void SmtpConnection::Reply(const std::string& queue_id, absl::Status s) {
+  ++messages_;
+  queue_id_.clear();
+  if (s.ok()) {
+    session_->CompleteMessage(queue_id);
+  } else {
+    session_->CompleteMessage(s.code() == absl::StatusCode::kResourceExhausted
+                                  ? absl::ResourceExhaustedError("Insufficient system storage")
+                                  : absl::UnavailableError("Local error in processing"));
+  }
+  if (draining_ && idle()) session_->Shutdown();
+  UpdateInputFlow();
 }
 
 }  // namespace kensa

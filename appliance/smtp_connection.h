@@ -11,6 +11,8 @@
 #include <string>
 
 #include "appliance/config.h"
+#include "appliance/scan_decision.h"
+#include "appliance/scan_session.h"
 #include "appliance/spool_writer.h"
 #include "core/socket_address.h"
 #include "core/socket_stream.h"
@@ -25,6 +27,8 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
  public:
   static constexpr size_t kMaxSpoolBytesInFlight = 4 * 1024 * 1024;
   static constexpr size_t kMaxUnsentReplyBytes = 256 * 1024;
+  // Message bytes handed to the scan worker and not yet scanned: above this, input pauses.
+  static constexpr size_t kMaxScanBytesInFlight = 4 * 1024 * 1024;
 
   SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> stream,
                  const SocketAddress& peer, const ListenerConfig& listener);
@@ -62,6 +66,21 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
   void OnTimer();
   void Finish();
   std::string TraceHeader(const std::string& queue_id, const net::SmtpEnvelope& env) const;
+  // What the scan said, for the message's log line and counters.
+  struct ScanReport {
+    bool scanned = false;
+    std::string result = "unscanned";
+    std::vector<std::string> names;
+    scan::MessageVerdict verdict;
+    absl::Duration wait;  // end of data to verdict
+    bool quarantine = false;
+  };
+  void StartScan(const net::SmtpEnvelope& env);
+  void CancelScan();
+  void OnVerdict(scan::MessageVerdict verdict);
+  void CommitMessage(ScanReport report);
+  void Reply(const std::string& queue_id, absl::Status s);
+  void CountScan(const ScanReport& report);
 
   Shard* shard_;
   uint64_t id_;
@@ -74,6 +93,9 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
   bool tls_announced_ = false;  // OnTlsEstablished delivered to the session
   std::shared_ptr<SpoolWriter> spool_;
   std::string queue_id_;
+  std::shared_ptr<ScanSession> scan_;  // from BeginMessage until the verdict
+  std::vector<RecipientScan> rcpt_scans_;
+  absl::Time data_end_;
   absl::Time deadline_;
   uint64_t timer_ = 0;
   bool draining_ = false;

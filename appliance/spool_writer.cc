@@ -96,6 +96,11 @@ void SpoolWriter::Fail(absl::Status s) {
   if (error_.ok()) error_ = std::move(s);
 }
 
+void SpoolWriter::SetScanOutcome(const spool::ScanOutcome& outcome) {
+  if (aborted_ || !error_.ok() || committing_) return;
+  pending_ += writer_.ScanRecord(outcome);
+}
+
 void SpoolWriter::Commit(Done done) {
   done_ = std::move(done);
   committing_ = true;

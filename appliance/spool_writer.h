@@ -36,6 +36,8 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   // Bytes handed to the kernel and not yet written: the connection pauses input above a bound.
   size_t bytes_in_flight() const { return in_flight_bytes_; }
   uint64_t content_bytes() const { return writer_.content_bytes(); }
+  // What scanning decided (the copies and who gets which); before Commit(), at most once.
+  void SetScanOutcome(const spool::ScanOutcome& outcome);
   void Commit(Done done);
   // Removes the file (the transaction was abandoned or failed).
   void Abort();

@@ -75,10 +75,19 @@ void SmtpServerSession::OnTlsEstablished() {
 void SmtpServerSession::CompleteMessage(absl::StatusOr<std::string> queue_id) {
   if (phase_ != Phase::kAwaitingCommit) return;
   if (queue_id.ok()) {
-    Reply(250, "2.0.0", absl::StrCat("Ok: queued as ", *queue_id));
+    FinishAwaitedMessage(SmtpReply{250, "2.0.0", absl::StrCat("Ok: queued as ", *queue_id)});
   } else {
-    Reply(BeginFailureReply(queue_id.status()));
+    FinishAwaitedMessage(BeginFailureReply(queue_id.status()));
   }
+}
+
+void SmtpServerSession::RefuseMessage(const SmtpReply& reply) {
+  if (phase_ != Phase::kAwaitingCommit) return;
+  FinishAwaitedMessage(reply);
+}
+
+void SmtpServerSession::FinishAwaitedMessage(const SmtpReply& reply) {
+  Reply(reply);
   ResetTransaction();
   phase_ = Phase::kCommand;
   // Called from inside EndMessage (synchronous host): the Process loop that called it goes

@@ -110,6 +110,9 @@ class SmtpServerSession {
   // Answer to EndMessage(): a queue id gives "250 2.0.0 Ok: queued as <id>"; an error status
   // gives 452 4.3.1 (ResourceExhausted) or 451 4.3.0. Then buffered input is processed.
   void CompleteMessage(absl::StatusOr<std::string> queue_id);
+  // Answer to EndMessage() refusing the message with `reply` (a 5xx for an infected message
+  // under the reject policy). Then buffered input is processed.
+  void RefuseMessage(const SmtpReply& reply);
   // "421 4.3.2 Service shutting down" and close (drain). Aborts an open message.
   void Shutdown();
   // "421 4.4.2 <hostname> Error: timeout exceeded" and close. Aborts an open message.
@@ -151,6 +154,7 @@ class SmtpServerSession {
   void DoStartTls(std::string_view arg);
   void ResetTransaction();
   SmtpReply BeginFailureReply(const absl::Status& status) const;
+  void FinishAwaitedMessage(const SmtpReply& reply);
 
   // Output.
   void Reply(int code, std::string_view enhanced, std::string_view text);

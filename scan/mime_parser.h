@@ -74,6 +74,9 @@ struct MimePart {
 class MimeSink {
  public:
   virtual ~MimeSink() = default;
+  // A multipart or message/rfc822 part whose body will be split further: offsets up to
+  // body_begin are final. Reported before any of its children.
+  virtual void OnContainerBegin(const MimePart& part) {}
   // Offsets up to body_begin are final; body_end is not known yet.
   virtual void OnLeafBegin(const MimePart& part) = 0;
   virtual void OnLeafData(uint32_t part_id, std::string_view decoded) = 0;

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The quarantine: originals of infected messages, kept when the policy says so, one file per
+// message named by its queue id (<dir>/<queue id>.eml), listable and releasable later.
+#ifndef KENSA_APPLIANCE_QUARANTINE_H_
+#define KENSA_APPLIANCE_QUARANTINE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace kensa {
+
+// Copies the message as received out of a committed queue file into `dir`, durably (written
+// to a temporary name, fsync'd, renamed, directory fsync'd). Blocking: a worker's job.
+absl::Status QuarantineOriginal(const std::string& dir, const std::string& queue_file_path,
+                                const std::string& queue_id);
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_QUARANTINE_H_

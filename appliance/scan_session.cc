@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/scan_session.h"
+
+namespace kensa {
+
+std::shared_ptr<ScanSession> ScanSession::Start(
+    Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> signatures,
+    scan::VerdictCache* cache, const scan::ScanSettings& settings) {
+  return std::shared_ptr<ScanSession>(
+      new ScanSession(reactor, worker, std::move(signatures), cache, settings));
+}
+
+ScanSession::ScanSession(Reactor* reactor, Worker* worker,
+                         std::shared_ptr<const sigs::SignatureSet> sigs, scan::VerdictCache* cache,
+                         const scan::ScanSettings& settings)
+    : reactor_(reactor), worker_(worker), signatures_(std::move(sigs)) {
+  scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
+                                                    cache, settings);
+}
+
+void ScanSession::Feed(std::string_view bytes) {
+  pending_.append(bytes.data(), bytes.size());
+  if (pending_.size() >= kHandOverBytes) HandOver();
+}
+
+void ScanSession::HandOver() {
+  if (pending_.empty()) return;
+  auto chunk = std::make_shared<std::string>();
+  chunk->swap(pending_);
+  in_flight_.fetch_add(chunk->size(), std::memory_order_relaxed);
+  worker_->Submit([self = shared_from_this(), chunk] {
+    if (!self->cancelled_.load(std::memory_order_relaxed)) self->scanner_->Feed(*chunk);
+    self->in_flight_.fetch_sub(chunk->size(), std::memory_order_relaxed);
+  });
+}
+
+void ScanSession::Finish(Done done) {
+  HandOver();
+  worker_->Submit([self = shared_from_this(), done = std::move(done)]() mutable {
+    if (self->cancelled_.load(std::memory_order_relaxed)) return;
+    scan::MessageVerdict verdict = self->scanner_->Finish();
+    self->reactor_->Post([self, done = std::move(done), verdict = std::move(verdict)]() mutable {
+      if (!self->cancelled_.load(std::memory_order_relaxed)) done(std::move(verdict));
+    });
+  });
+}
+
+void ScanSession::Cancel() {
+  cancelled_.store(true, std::memory_order_relaxed);
+  pending_.clear();
+}
+
+}  // namespace kensa

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// ScanSession: one message's scan, driven from its reactor and run on the reactor's scan
+// worker. The reactor hands over the message bytes as they arrive (batched, so a message
+// costs a few hand-overs, not one per packet); the worker parses, decodes and scans them as
+// they come, so by the end of data most of the work is done. Finish() reports the verdict back
+// on the reactor. The session holds its SignatureSet snapshot until the verdict is out: a
+// reload during the message changes nothing for it.
+#ifndef KENSA_APPLIANCE_SCAN_SESSION_H_
+#define KENSA_APPLIANCE_SCAN_SESSION_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "core/reactor.h"
+#include "core/worker.h"
+#include "scan/message_scanner.h"
+#include "sigs/signature_set.h"
+
+namespace kensa {
+
+class ScanSession : public std::enable_shared_from_this<ScanSession> {
+ public:
+  using Done = absl::AnyInvocable<void(scan::MessageVerdict)>;
+  static constexpr size_t kHandOverBytes = 64 * 1024;
+
+  // `cache` belongs to `worker` (only its thread touches it); may be null.
+  static std::shared_ptr<ScanSession> Start(Reactor* reactor, Worker* worker,
+                                            std::shared_ptr<const sigs::SignatureSet> signatures,
+                                            scan::VerdictCache* cache,
+                                            const scan::ScanSettings& settings);
+
+  void Feed(std::string_view bytes);
+  // `done` runs on the reactor, unless Cancel() came first.
+  void Finish(Done done);
+  // The message was abandoned: queued work is skipped, `done` never runs.
+  void Cancel();
+  // Bytes handed over and not yet scanned: the connection pauses input above a bound.
+  size_t bytes_in_flight() const { return in_flight_.load(std::memory_order_relaxed) + pending_.size(); }
+  const std::string& signature_version() const { return signatures_->version(); }
+
+ private:
+  ScanSession(Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> sigs,
+              scan::VerdictCache* cache, const scan::ScanSettings& settings);
+  void HandOver();
+
+  Reactor* reactor_;
+  Worker* worker_;
+  std::shared_ptr<const sigs::SignatureSet> signatures_;
+  std::unique_ptr<scan::MessageScanner> scanner_;  // touched only on the worker
+  std::string pending_;                            // reactor side, not yet handed over
+  std::atomic<size_t> in_flight_{0};
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_SCAN_SESSION_H_

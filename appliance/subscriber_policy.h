@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SubscriberPolicy: who bought the virus-check option. The one question the data path asks,
+// behind one small interface: the configuration lists today, the LMDB subscriber store later.
+// Lookups are read-only and safe from every reactor at once.
+#ifndef KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_
+#define KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_set.h"
+#include "appliance/config.h"
+
+namespace kensa {
+
+struct Subscription {
+  bool inbound = false;   // mail arriving for the address is scanned
+  bool outbound = false;  // mail sent by the address is scanned
+  ScanAction action = ScanAction::kRemove;
+  UnscannableAction unscannable = UnscannableAction::kInfected;
+};
+
+class SubscriberPolicy {
+ public:
+  virtual ~SubscriberPolicy() = default;
+  virtual Subscription Lookup(std::string_view address) const = 0;
+};
+
+// From [policy]: addresses and whole domains, one action for all. "user+tag@domain" is looked
+// up as itself, then as "user@domain" (plus addressing reaches the same mailbox).
+class ConfigSubscriberPolicy : public SubscriberPolicy {
+ public:
+  explicit ConfigSubscriberPolicy(const KensaConfig& config);
+  Subscription Lookup(std::string_view address) const override;
+
+ private:
+  absl::flat_hash_set<std::string> inbound_addresses_, inbound_domains_;
+  absl::flat_hash_set<std::string> outbound_addresses_, outbound_domains_;
+  ScanAction action_;
+  UnscannableAction unscannable_;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "scan/message_scanner.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "scan/transfer_encoding.h"
+
+namespace kensa::scan {
+namespace {
+
+bool IsTextLeaf(const MimePart& p) {
+  return p.role == PartRole::kPreamble || p.role == PartRole::kEpilogue ||
+         absl::StartsWith(p.media_type, "text/");
+}
+
+// Infected beats unscannable: the notice should name the virus when there is one.
+void Merge(ScanResult* into, const ScanResult& r) {
+  if (r.kind == ScanResult::Kind::kInfected && into->kind != ScanResult::Kind::kInfected) {
+    *into = r;
+  } else if (r.kind == ScanResult::Kind::kUnscannable && into->kind == ScanResult::Kind::kClean) {
+    *into = r;
+  }
+}
+
+}  // namespace
+
+std::string_view MessageVerdict::KindName() const {
+  switch (kind) {
+    case Kind::kClean: return "clean";
+    case Kind::kInfected: return "infected";
+    case Kind::kUnscannable: return "unscannable";
+  }
+  return "?";
+}
+
+// One open leaf: its decoded bytes, and the files uuencoded inside it when it is text.
+struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
+  Leaf(MessageScanner* s, const MimePart& p)
+      : scanner(s),
+        part(p),
+        buffer(s->settings_.part_memory_bytes, s->settings_.max_part_bytes, s->settings_.temp_dir) {
+    if (IsTextLeaf(p)) uu = std::make_unique<UuencodeExtractor>(this);
+  }
+  void OnFileBegin(std::string_view name) override {
+    uu_file = std::make_unique<SpillBuffer>(scanner->settings_.part_memory_bytes,
+                                            scanner->settings_.max_part_bytes,
+                                            scanner->settings_.temp_dir);
+    uu_name = std::string(name);
+  }
+  void OnFileData(std::string_view decoded) override {
+    if (uu_file != nullptr) uu_file->Append(decoded);
+  }
+  void OnFileEnd() override {
+    if (uu_file == nullptr) return;
+    if (uu_file->size() > 0) Merge(&embedded, scanner->ScanObject(*uu_file, uu_name));
+    uu_file.reset();
+  }
+
+  MessageScanner* scanner;
+  MimePart part;
+  SpillBuffer buffer;
+  std::unique_ptr<UuencodeExtractor> uu;
+  std::unique_ptr<SpillBuffer> uu_file;
+  std::string uu_name;
+  ScanResult embedded;  // worst result among uuencoded files
+};
+
+MessageScanner::MessageScanner(const ClamEngine& engine, std::string signature_version,
+                               VerdictCache* cache, const ScanSettings& settings)
+    : engine_(engine),
+      version_(std::move(signature_version)),
+      cache_(cache),
+      settings_(settings),
+      parser_(settings.mime, this) {
+  if (settings_.whole_message_check) {
+    raw_ = std::make_unique<SpillBuffer>(settings_.part_memory_bytes, settings_.max_part_bytes,
+                                         settings_.temp_dir);
+  }
+}
+
+MessageScanner::~MessageScanner() = default;
+
+void MessageScanner::Feed(std::string_view raw) {
+  if (finished_) return;
+  verdict_.bytes += raw.size();
+  if (raw_ != nullptr) raw_->Append(raw);
+  parser_.Feed(raw);
+}
+
+void MessageScanner::OnContainerBegin(const MimePart& part) {
+  if (part.parent < 0 && !root_) root_ = part;
+}
+
+void MessageScanner::OnLeafBegin(const MimePart& part) {
+  if (part.parent < 0 && !root_) root_ = part;
+  ++verdict_.parts;
+  open_[part.id] = std::make_unique<Leaf>(this, part);
+}
+
+void MessageScanner::OnLeafData(uint32_t part_id, std::string_view decoded) {
+  auto it = open_.find(part_id);
+  if (it == open_.end()) return;
+  Leaf& leaf = *it->second;
+  leaf.buffer.Append(decoded);
+  if (leaf.uu != nullptr) leaf.uu->Feed(decoded);
+}
+
+void MessageScanner::OnLeafEnd(const MimePart& part) {
+  auto it = open_.find(part.id);
+  if (it == open_.end()) return;
+  std::unique_ptr<Leaf> leaf = std::move(it->second);
+  open_.erase(it);
+  if (part.parent < 0) root_ = part;  // now with its final offsets
+  leaf->part = part;
+  if (leaf->uu != nullptr) leaf->uu->Finish();
+  ScanResult result = leaf->embedded;
+  if (leaf->buffer.size() > 0) {
+    Merge(&result, ScanObject(leaf->buffer, part.filename));
+  }
+  if (!result.clean()) AddFinding(part, result);
+}
+
+void MessageScanner::OnLimitExceeded(std::string_view what) {
+  std::string reason = absl::StrCat("Kensa.Limits.Exceeded.Mime (", std::string(what), ")");
+  if (std::find(limits_.begin(), limits_.end(), reason) == limits_.end()) {
+    limits_.push_back(std::move(reason));
+  }
+}
+
+ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name) {
+  const Sha256 digest = buffer.Digest();
+  const bool cacheable = cache_ != nullptr && buffer.error().ok() && !buffer.truncated();
+  if (cacheable) {
+    if (std::optional<ScanResult> hit = cache_->Find(digest, version_)) {
+      ++verdict_.cache_hits;
+      return *hit;
+    }
+  }
+  ++verdict_.engine_scans;
+  ScanResult r = buffer.ScanWith(engine_, name);
+  // A scan error may be transient (temp space); only real verdicts are remembered.
+  if (cacheable && !absl::StartsWith(r.name, "scan error")) cache_->Insert(digest, version_, r);
+  return r;
+}
+
+void MessageScanner::AddFinding(const MimePart& part, const ScanResult& result) {
+  for (const std::string& n : {result.name}) {
+    if (std::find(verdict_.names.begin(), verdict_.names.end(), n) == verdict_.names.end()) {
+      verdict_.names.push_back(n);
+    }
+  }
+  verdict_.findings.push_back({part, result});
+}
+
+MimePart MessageScanner::RootPart() const {
+  if (root_) return *root_;
+  MimePart p;  // a message without even a header block: the body is everything
+  p.body_end = verdict_.bytes;
+  return p;
+}
+
+MessageVerdict MessageScanner::Finish() {
+  if (finished_) return verdict_;
+  parser_.Finish();
+  finished_ = true;
+  // A leaf the parser did not close (it always should) is still scanned.
+  std::vector<uint32_t> left;
+  for (const auto& [id, leaf] : open_) left.push_back(id);
+  std::sort(left.begin(), left.end());
+  for (uint32_t id : left) {
+    MimePart p = open_[id]->part;
+    if (p.body_end < p.body_begin) p.body_end = verdict_.bytes;
+    OnLeafEnd(p);
+  }
+  bool any_infected = std::any_of(verdict_.findings.begin(), verdict_.findings.end(),
+                                  [](const PartFinding& f) {
+                                    return f.result.kind == ScanResult::Kind::kInfected;
+                                  });
+  if (raw_ != nullptr && !any_infected && verdict_.bytes > 0) {
+    // The second reading: libclamav parses the raw message itself. What it finds that the
+    // per-part scan did not is not localised to a part, so it stands for the whole message.
+    ++verdict_.engine_scans;
+    ScanResult whole = raw_->ScanWith(engine_, "message");
+    if (whole.kind == ScanResult::Kind::kInfected) AddFinding(RootPart(), whole);
+  }
+  if (!limits_.empty() && verdict_.findings.empty()) {
+    for (const std::string& reason : limits_) {
+      AddFinding(RootPart(), {ScanResult::Kind::kUnscannable, reason});
+    }
+  }
+  for (const PartFinding& f : verdict_.findings) {
+    if (f.result.kind == ScanResult::Kind::kInfected) {
+      verdict_.kind = MessageVerdict::Kind::kInfected;
+      break;
+    }
+    verdict_.kind = MessageVerdict::Kind::kUnscannable;
+  }
+  return verdict_;
+}
+
+}  // namespace kensa::scan

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// MessageScanner: the scan pipeline of one message, fed its raw bytes as they arrive. The
+// MIME parser splits and decodes; each leaf part is hashed (SHA-256) and buffered as it is
+// decoded, uuencoded files inside text parts are pulled out, and when a part ends it is
+// looked up in the verdict cache or scanned by libclamav. Finish() closes the message and
+// says which parts are infected or unscannable and why.
+//
+// Blocking (libclamav): it runs on a scan worker thread, never on a reactor. The engine's
+// SignatureSet must outlive the scanner (the caller holds its shared_ptr).
+#ifndef KENSA_SCAN_MESSAGE_SCANNER_H_
+#define KENSA_SCAN_MESSAGE_SCANNER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "scan/clam_engine.h"
+#include "scan/mime_parser.h"
+#include "scan/rewrite.h"
+#include "scan/spill_buffer.h"
+#include "scan/verdict_cache.h"
+
+namespace kensa::scan {
+
+struct ScanSettings {
+  MimeLimits mime;
+  size_t part_memory_bytes = 1 << 20;   // a decoded part beyond this goes to a temp file
+  uint64_t max_part_bytes = 100ull << 20;  // a larger decoded part is unscannable
+  std::string temp_dir = "/tmp";
+  // Also scan the raw message with libclamav's own mail parser: a second reading of the MIME
+  // structure, so a part that only a client's parser finds is not missed.
+  bool whole_message_check = true;
+};
+
+struct MessageVerdict {
+  enum class Kind { kClean, kInfected, kUnscannable };
+  Kind kind = Kind::kClean;
+  std::vector<PartFinding> findings;  // the infected and unscannable parts
+  std::vector<std::string> names;     // distinct virus names / reasons, in order found
+  uint64_t parts = 0;                 // leaves seen
+  uint64_t engine_scans = 0;          // objects libclamav scanned
+  uint64_t cache_hits = 0;
+  uint64_t bytes = 0;                 // raw message bytes
+  std::string_view KindName() const;
+};
+
+class MessageScanner : public MimeSink {
+ public:
+  // `cache` may be null (no verdict cache: every part goes to the engine).
+  MessageScanner(const ClamEngine& engine, std::string signature_version, VerdictCache* cache,
+                 const ScanSettings& settings);
+  ~MessageScanner() override;
+
+  void Feed(std::string_view raw);
+  MessageVerdict Finish();
+
+  // MimeSink
+  void OnContainerBegin(const MimePart& part) override;
+  void OnLeafBegin(const MimePart& part) override;
+  void OnLeafData(uint32_t part_id, std::string_view decoded) override;
+  void OnLeafEnd(const MimePart& part) override;
+  void OnLimitExceeded(std::string_view what) override;
+
+ private:
+  struct Leaf;
+  ScanResult ScanObject(SpillBuffer& buffer, std::string_view name);
+  void AddFinding(const MimePart& part, const ScanResult& result);
+  MimePart RootPart() const;
+
+  const ClamEngine& engine_;
+  std::string version_;
+  VerdictCache* cache_;
+  ScanSettings settings_;
+  MimeParser parser_;
+  absl::flat_hash_map<uint32_t, std::unique_ptr<Leaf>> open_;
+  std::unique_ptr<SpillBuffer> raw_;  // whole_message_check
+  std::optional<MimePart> root_;      // the top-level message's part (leaf or container)
+  std::vector<std::string> limits_;
+  MessageVerdict verdict_;
+  bool finished_ = false;
+};
+
+}  // namespace kensa::scan
+
+#endif  // KENSA_SCAN_MESSAGE_SCANNER_H_

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "scan/spill_buffer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace kensa::scan {
+
+struct SpillBuffer::HashState {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  HashState() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
+  ~HashState() { EVP_MD_CTX_free(ctx); }
+};
+
+SpillBuffer::SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir)
+    : memory_bytes_(memory_bytes),
+      max_bytes_(max_bytes),
+      temp_dir_(std::move(temp_dir)),
+      hash_(new HashState) {}
+
+SpillBuffer::~SpillBuffer() {
+  if (fd_ >= 0) close(fd_);
+  delete hash_;
+}
+
+void SpillBuffer::Append(std::string_view bytes) {
+  if (bytes.empty()) return;
+  EVP_DigestUpdate(hash_->ctx, bytes.data(), bytes.size());
+  const uint64_t room = size_ >= max_bytes_ ? 0 : max_bytes_ - size_;
+  size_ += bytes.size();
+  if (room == 0) return;
+  if (bytes.size() > room) bytes = bytes.substr(0, room);
+  if (!error_.ok()) return;
+  if (fd_ < 0 && memory_.size() + bytes.size() <= memory_bytes_) {
+    memory_.append(bytes);
+    return;
+  }
+  if (fd_ < 0) Spill();
+  while (error_.ok() && !bytes.empty()) {
+    ssize_t n = write(fd_, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error_ = absl::InternalError(
+          absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(n < 0 ? errno : ENOSPC)));
+      return;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void SpillBuffer::Spill() {
+  // An unlinked file from the start: nothing is left behind whatever happens to the process.
+  fd_ = open(temp_dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    std::string templ = absl::StrCat(temp_dir_, "/kensa-scan-XXXXXX");
+    fd_ = mkostemp(templ.data(), O_CLOEXEC);
+    if (fd_ >= 0) unlink(templ.c_str());
+  }
+  if (fd_ < 0) {
+    error_ = absl::InternalError(
+        absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(errno)));
+    return;
+  }
+  std::string_view held = memory_;
+  while (!held.empty()) {
+    ssize_t n = write(fd_, held.data(), held.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error_ = absl::InternalError(absl::StrCat("temporary file in ", temp_dir_, ": ",
+                                                std::strerror(n < 0 ? errno : ENOSPC)));
+      return;
+    }
+    held.remove_prefix(static_cast<size_t>(n));
+  }
+  std::string().swap(memory_);
+}
+
+Sha256 SpillBuffer::Digest() {
+  Sha256 d{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(hash_->ctx, d.data(), &len);
+  EVP_DigestInit_ex(hash_->ctx, EVP_sha256(), nullptr);  // the object is scanned once
+  return d;
+}
+
+ScanResult SpillBuffer::ScanWith(const ClamEngine& engine, std::string_view name) const {
+  if (!error_.ok()) return {ScanResult::Kind::kUnscannable, absl::StrCat("scan error: ", std::string(error_.message()))};
+  if (truncated()) {
+    return {ScanResult::Kind::kUnscannable, "Kensa.Limits.Exceeded.MaxPartSize"};
+  }
+  if (fd_ < 0) return engine.ScanBuffer(memory_, name);
+  lseek(fd_, 0, SEEK_SET);
+  return engine.ScanFd(fd_, name);
+}
+
+}  // namespace kensa::scan

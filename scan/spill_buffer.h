@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// SpillBuffer: the decoded bytes of one object being scanned (a MIME leaf, a uuencoded file),
+// kept in memory up to a bound and moved to an unlinked temporary file beyond it, so a
+// message's scan costs bounded memory whatever its size. Appends past max_bytes are counted
+// but dropped: the object is then "too large" and reported unscannable, never half-scanned.
+#ifndef KENSA_SCAN_SPILL_BUFFER_H_
+#define KENSA_SCAN_SPILL_BUFFER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "scan/clam_engine.h"
+#include "scan/verdict_cache.h"
+
+namespace kensa::scan {
+
+class SpillBuffer {
+ public:
+  SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir);
+  ~SpillBuffer();
+  SpillBuffer(const SpillBuffer&) = delete;
+  SpillBuffer& operator=(const SpillBuffer&) = delete;
+
+  void Append(std::string_view bytes);
+  uint64_t size() const { return size_; }
+  bool truncated() const { return size_ > max_bytes_; }
+  // The first write error (temp file full, ...); the object is then unscannable.
+  const absl::Status& error() const { return error_; }
+  // SHA-256 of every byte appended (also of those past max_bytes).
+  Sha256 Digest();
+  ScanResult ScanWith(const ClamEngine& engine, std::string_view name) const;
+
+ private:
+  void Spill();
+
+  size_t memory_bytes_;
+  uint64_t max_bytes_;
+  std::string temp_dir_;
+  std::string memory_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  absl::Status error_;
+  struct HashState;
+  HashState* hash_;
+};
+
+}  // namespace kensa::scan
+
+#endif  // KENSA_SCAN_SPILL_BUFFER_H_
