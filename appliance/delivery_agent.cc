@@ -81,7 +81,12 @@ struct DeliveryAgent::Message {
   bool in_progress = false;
   uint64_t timer = 0;
   spool::QueueFileInfo info;
-  std::shared_ptr<const std::string> content;  // trace header + message, during an attempt
+  // Per content variant (the scan's copies; one when the message was not scanned): trace
+  // header + variant headers + message with the variant's edits applied, during an attempt.
+  std::vector<std::shared_ptr<const std::string>> contents;
+  size_t VariantOf(size_t recipient) const {
+    return info.scan.variants.empty() ? 0 : info.scan.recipient_variant[recipient];
+  }
   int groups_pending = 0;
   std::vector<Outcome> outcomes;
 };
@@ -141,21 +146,33 @@ void DeliveryAgent::Attempt(const std::string& id) {
   Reactor* reactor = shard_->reactor();
   shard_->worker().Submit([this, reactor, id, path = m.path] {
     absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(path);
-    std::shared_ptr<const std::string> content;
+    std::vector<std::shared_ptr<const std::string>> contents;
     if (info.ok()) {
       int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       absl::StatusOr<std::string> body =
           fd < 0 ? absl::StatusOr<std::string>(absl::NotFoundError(path))
                  : spool::ReadContent(fd, *info);
       if (fd >= 0) close(fd);
-      if (body.ok()) {
-        content = std::make_shared<const std::string>(info->envelope.trace_header + *body);
-      } else {
+      if (!body.ok()) {
         info = body.status();
+      } else if (info->scan.variants.empty()) {
+        contents.push_back(
+            std::make_shared<const std::string>(info->envelope.trace_header + *body));
+      } else {
+        for (const spool::ContentVariant& v : info->scan.variants) {
+          absl::StatusOr<std::string> edited = spool::ApplyEdits(*body, v.edits);
+          if (!edited.ok()) {
+            info = edited.status();
+            contents.clear();
+            break;
+          }
+          contents.push_back(std::make_shared<const std::string>(
+              absl::StrCat(info->envelope.trace_header, v.headers, *edited)));
+        }
       }
     }
-    reactor->Post([this, id, info = std::move(info), content]() mutable {
-      OnLoaded(id, std::move(info), std::move(content));
+    reactor->Post([this, id, info = std::move(info), contents = std::move(contents)]() mutable {
+      OnLoaded(id, std::move(info), std::move(contents));
     });
   });
 }
@@ -180,7 +197,7 @@ SmtpHopPool& DeliveryAgent::PoolFor(const net::NextHop& hop) {
 }
 
 void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info,
-                             std::shared_ptr<const std::string> content) {
+                             std::vector<std::shared_ptr<const std::string>> contents) {
   auto it = messages_.find(id);
   if (it == messages_.end()) return;
   Message& m = *it->second;
@@ -191,20 +208,29 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     return;
   }
   m.info = std::move(*info);
-  m.content = std::move(content);
+  m.contents = std::move(contents);
   m.outcomes.clear();
 
-  // Group the recipients still to do by next hop: one transaction (or Maildir job) per hop.
-  std::vector<std::pair<const net::NextHop*, std::vector<size_t>>> groups;
+  // Group the recipients still to do by next hop and content variant: one transaction (or
+  // Maildir job) per group. Split delivery: recipients of one message with different scan
+  // policies get different copies.
+  struct Group {
+    const net::NextHop* hop;
+    size_t variant;
+    std::vector<size_t> indices;
+  };
+  std::vector<Group> groups;
   for (size_t i = 0; i < m.info.envelope.recipients.size(); ++i) {
     if (i < m.info.recipient_done.size() && m.info.recipient_done[i]) continue;
     const net::NextHop* hop = &HopFor(m.info.envelope.recipients[i].address);
-    auto g = std::find_if(groups.begin(), groups.end(),
-                          [&](const auto& e) { return e.first == hop; });
+    const size_t variant = m.VariantOf(i);
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& e) {
+      return e.hop == hop && e.variant == variant;
+    });
     if (g == groups.end()) {
-      groups.push_back({hop, {i}});
+      groups.push_back({hop, variant, {i}});
     } else {
-      g->second.push_back(i);
+      g->indices.push_back(i);
     }
   }
   m.groups_pending = static_cast<int>(groups.size());
@@ -215,14 +241,15 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
   Reactor* reactor = shard_->reactor();
   for (auto& group : groups) {
     // Named copies: clang does not capture structured bindings in lambdas.
-    const net::NextHop* hop = group.first;
-    const std::vector<size_t> indices = group.second;
+    const net::NextHop* hop = group.hop;
+    const std::vector<size_t> indices = group.indices;
     const std::string relay = hop->ToString();
+    const std::shared_ptr<const std::string> content = m.contents[group.variant];
     if (hop->kind == net::NextHop::Kind::kMaildir) {
       std::vector<std::string> addresses;
       for (size_t i : indices) addresses.push_back(m.info.envelope.recipients[i].address);
       shard_->worker().Submit([this, reactor, id, root = hop->path, addresses, indices, relay,
-                               content = m.content] {
+                               content] {
         std::vector<net::MaildirResult> results =
             net::DeliverToMaildir(root, addresses, "", *content);
         std::vector<Outcome> outcomes;
@@ -252,12 +279,12 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     job.message.envid = env.envid;
     job.message.body = env.body;
     job.message.smtputf8 = env.smtputf8;
-    job.message.size = m.content->size();
+    job.message.size = content->size();
     for (size_t i : indices) {
       const spool::QueuedRecipient& r = env.recipients[i];
       job.message.recipients.push_back({r.address, r.notify, r.orcpt});
     }
-    job.content = m.content;
+    job.content = content;
     job.done = [this, id, indices, relay](std::vector<net::RecipientResult> results) {
       std::vector<Outcome> outcomes;
       for (size_t k = 0; k < indices.size() && k < results.size(); ++k) {
@@ -351,7 +378,15 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     in.original_sender = env.sender;
     in.arrival_unix_micros = env.arrival_unix_micros;
     in.recipients = failed;
-    std::string_view original(*m.content);
+    // The copy the first failed recipient was sent (a cleaned one, when it was scanned).
+    size_t failed_index = 0;
+    for (const Outcome& o : m.outcomes) {
+      if (o.result.outcome != ResultKind::kDelivered) {
+        failed_index = o.index;
+        break;
+      }
+    }
+    std::string_view original(*m.contents[m.VariantOf(failed_index)]);
     original.remove_prefix(std::min(original.size(), env.trace_header.size()));
     in.original_message = original;
     in.return_headers_only = absl::AsciiStrToUpper(env.ret) == "HDRS";
@@ -368,7 +403,7 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
         "Received: by ", cfg.hostname, " (kensa) id ", dsn_env.queue_id, "; ",
         absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n");
   }
-  m.content.reset();
+  m.contents.clear();
   m.outcomes.clear();
   Reactor* reactor = shard_->reactor();
   spool::SpoolShard* spool = &shard_->spool();

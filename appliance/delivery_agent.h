@@ -48,7 +48,7 @@ class DeliveryAgent {
   void Schedule(const std::string& id, absl::Time when);
   void Attempt(const std::string& id);
   void OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info,
-                std::shared_ptr<const std::string> content);
+                std::vector<std::shared_ptr<const std::string>> contents);
   void OnGroupDone(const std::string& id, std::vector<Outcome> outcomes);
   void FinishAttempt(const std::string& id);
   const net::NextHop& HopFor(std::string_view address) const;
