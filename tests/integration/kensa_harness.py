@@ -26,6 +26,9 @@ SOURCE_DIR = os.environ.get(
     "KENSA_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.environ.get("KENSA_BUILD_DIR", os.path.join(SOURCE_DIR, "build", "default"))
 KENSAD = os.path.join(BUILD_DIR, "appliance", "kensad")
+KENSA_SCAN = os.path.join(BUILD_DIR, "appliance", "kensa-scan")
+# kensa's bundled test signatures (EICAR and the files of Debian's clamav-testfiles).
+TEST_SIGS = os.path.join(SOURCE_DIR, "sigs", "test")
 KEEP_TMP = bool(os.environ.get("KENSA_KEEP_TMP"))
 
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -268,6 +271,8 @@ class Kensad:
                 "data_timeout": "30s",
             },
             "tls": {"self_signed": True},
+            # No [policy]: nothing is subscribed, so nothing is scanned unless a test says so.
+            "scan": {"signature_dir": TEST_SIGS},
             "delivery": {
                 "next_hop": self.next_hop,
                 "retry_min": "1s",
