@@ -20,6 +20,10 @@ constexpr int64_t kHardStopGraceNs = 5'000'000'000;
 constexpr int kMaxBatch = 256;
 }  // namespace
 
+bool LoadShared::InTime() const {
+  return claim_until_ns == 0 || MonotonicNs() < claim_until_ns;
+}
+
 int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -124,18 +128,22 @@ void LoadWorker::Connect(Conn& c) {
 }
 
 void LoadWorker::Send(Conn& c, Step next_step, size_t expect,
-                      std::initializer_list<std::string_view> parts) {
-  c.iov_count = 0;
+                      std::initializer_list<std::string_view> parts, bool with_body,
+                      std::string_view after) {
+  c.iov.clear();
   c.iov_first = 0;
-  for (std::string_view p : parts) {
-    if (p.empty()) continue;
-    c.iov[c.iov_count++] = iovec{const_cast<char*>(p.data()), p.size()};
-  }
+  auto add = [&c](std::string_view p) {
+    if (!p.empty()) c.iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
+  };
+  for (std::string_view p : parts) add(p);
+  if (with_body)
+    for (std::string_view p : c.body) add(p);
+  add(after);
   c.step = next_step;
   c.expect = expect;
   c.mh = msghdr{};
-  c.mh.msg_iov = c.iov;
-  c.mh.msg_iovlen = c.iov_count;
+  c.mh.msg_iov = c.iov.data();
+  c.mh.msg_iovlen = c.iov.size();
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_sendmsg(sqe, c.fd, &c.mh, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, c.index + 1);
@@ -182,7 +190,7 @@ void LoadWorker::OnCompletion(Conn& c, int res) {
       }
       // A short send: skip what went out and send the rest of the segments.
       size_t n = static_cast<size_t>(res);
-      while (n > 0 && c.iov_first < c.iov_count) {
+      while (n > 0 && c.iov_first < c.iov.size()) {
         iovec& v = c.iov[c.iov_first];
         if (n >= v.iov_len) {
           n -= v.iov_len;
@@ -193,15 +201,18 @@ void LoadWorker::OnCompletion(Conn& c, int res) {
           n = 0;
         }
       }
-      if (c.iov_first < c.iov_count) {
-        c.mh.msg_iov = c.iov + c.iov_first;
-        c.mh.msg_iovlen = c.iov_count - c.iov_first;
+      if (c.iov_first < c.iov.size()) {
+        c.mh.msg_iov = c.iov.data() + c.iov_first;
+        c.mh.msg_iovlen = c.iov.size() - c.iov_first;
         io_uring_sqe* sqe = Sqe();
         io_uring_prep_sendmsg(sqe, c.fd, &c.mh, MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, c.index + 1);
         c.op = Op::kSend;
         return;
       }
+      // The whole write is with the kernel; for a write that carried the body, that is the end
+      // of the data as the client sees it.
+      if (c.step == Step::kBody || c.step == Step::kPipeBdat) c.eod_ns = c.last_io_ns;
       if (c.replies.size() >= c.expect)
         OnReplies(c);
       else
@@ -272,10 +283,10 @@ void LoadWorker::OnReplies(Conn& c) {
     case Step::kRcpt:
       if (!ok2(r[0])) break;
       c.data_start_ns = MonotonicNs();
-      c.headers = factory_->Headers(c.msg);
+      PrepareMessage(c);
       if (c.chunking) {
-        c.cmd = absl::StrCat("BDAT ", c.headers.size() + factory_->body().size(), " LAST\r\n");
-        Send(c, Step::kBody, 1, {c.cmd, c.headers, factory_->body()});
+        c.cmd = absl::StrCat("BDAT ", c.headers.size() + factory_->body_size(), " LAST\r\n");
+        Send(c, Step::kBody, 1, {c.cmd, c.headers}, true);
       } else {
         c.cmd = "DATA\r\n";
         Send(c, Step::kData, 1, {c.cmd});
@@ -284,7 +295,7 @@ void LoadWorker::OnReplies(Conn& c) {
     case Step::kData:
       if (r[0].code != 354) break;
       c.tail = ".\r\n";
-      Send(c, Step::kBody, 1, {c.headers, factory_->body(), c.tail});
+      Send(c, Step::kBody, 1, {c.headers}, true, c.tail);
       return;
     case Step::kPipeData:
       if (r[2].code == 354) {
@@ -294,7 +305,7 @@ void LoadWorker::OnReplies(Conn& c) {
         if (c.msg_failed)
           Send(c, Step::kBody, 1, {c.tail});
         else
-          Send(c, Step::kBody, 1, {c.headers, factory_->body(), c.tail});
+          Send(c, Step::kBody, 1, {c.headers}, true, c.tail);
         return;
       }
       break;
@@ -351,27 +362,36 @@ void LoadWorker::StartNext(Conn& c) {
     return;
   }
   std::string rcpt = absl::StrCat("RCPT TO:<", opt_.to, ">\r\n");
-  c.headers = factory_->Headers(msg);
+  PrepareMessage(c);
   c.data_start_ns = MonotonicNs();
   if (c.chunking) {
     // RFC 3030: BDAT may be pipelined, so the whole transaction is one write.
-    c.cmd = absl::StrCat(mail, rcpt, "BDAT ", c.headers.size() + factory_->body().size(),
+    c.cmd = absl::StrCat(mail, rcpt, "BDAT ", c.headers.size() + factory_->body_size(),
                          " LAST\r\n");
-    Send(c, Step::kPipeBdat, 3, {c.cmd, c.headers, factory_->body()});
+    Send(c, Step::kPipeBdat, 3, {c.cmd, c.headers}, true);
   } else {
     c.cmd = absl::StrCat(mail, rcpt, "DATA\r\n");  // RFC 2920: DATA ends the group
     Send(c, Step::kPipeData, 3, {c.cmd});
   }
 }
 
+void LoadWorker::PrepareMessage(Conn& c) {
+  c.headers = factory_->Headers(c.msg);
+  c.body.clear();
+  factory_->Body(c.msg, &c.tokens, &c.body);
+}
+
 void LoadWorker::FinishMessage(Conn& c, bool ok) {
   if (c.msg < 0) return;
   if (ok) {
     ++stats_.ok;
-    stats_.bytes_ok += static_cast<int64_t>(c.headers.size() + factory_->body().size());
-    stats_.latency_us.push_back(
-        static_cast<uint32_t>(std::min<int64_t>((MonotonicNs() - c.data_start_ns) / 1000,
-                                                UINT32_MAX)));
+    stats_.bytes_ok += static_cast<int64_t>(c.headers.size() + factory_->body_size());
+    const int64_t now = MonotonicNs();
+    auto us = [now](int64_t since) {
+      return static_cast<uint32_t>(std::min<int64_t>((now - since) / 1000, UINT32_MAX));
+    };
+    stats_.latency_us.push_back(us(c.data_start_ns));
+    stats_.eod_latency_us.push_back(us(c.eod_ns));
   } else {
     ++stats_.failed;
   }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/bench_message.h"
@@ -38,21 +39,29 @@ struct LoadOptions {
 // many connections fail and come back.
 struct LoadShared {
   int64_t total = 0;
+  int64_t claim_until_ns = 0;  // CLOCK_MONOTONIC; 0 = no time limit on starting messages
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> connect_failures{0};
   std::atomic<bool> stop{false};
-  // Claims a message number, or -1 when all are taken.
+  // Claims a message number, or -1 when all are taken or the time for new ones is over.
   int64_t Claim() {
+    if (!InTime()) return -1;
     int64_t n = next.fetch_add(1);
     return n < total ? n : -1;
   }
-  bool Left() const { return next.load() < total; }
+  bool Left() const { return next.load() < total && InTime(); }
+
+ private:
+  bool InTime() const;
 };
 
 struct LoadStats {
   int64_t ok = 0, failed = 0, bytes_ok = 0;
   int64_t sessions = 0, drops = 0, connect_failures = 0;
   std::vector<uint32_t> latency_us;  // per ok message, DATA/BDAT sent -> final 250
+  // per ok message, the body's last byte handed to the kernel -> final 250: what the server
+  // spends on the message after it has it (scan, fsync), plus reading what the socket buffers
+  std::vector<uint32_t> eod_latency_us;
   std::string first_error;
 };
 
@@ -83,20 +92,24 @@ class LoadWorker {
     bool msg_failed = false;
     int64_t on_session = 0;
     int failures_in_row = 0;
-    int64_t retry_at_ns = 0, last_io_ns = 0, data_start_ns = 0;
+    int64_t retry_at_ns = 0, last_io_ns = 0, data_start_ns = 0, eod_ns = 0;
     size_t expect = 0;
     ReplyReader reader;
     std::deque<Reply> replies;
-    std::string cmd, headers, tail;  // what the segments below point into
-    iovec iov[4];
-    int iov_count = 0, iov_first = 0;
+    std::string cmd, headers, tokens, tail;  // what the segments below point into
+    std::vector<std::string_view> body;      // this message's body segments
+    std::vector<iovec> iov;
+    size_t iov_first = 0;
     msghdr mh{};
     char rbuf[16384];
   };
 
   io_uring_sqe* Sqe();
   void Connect(Conn& c);
-  void Send(Conn& c, Step next_step, size_t expect, std::initializer_list<std::string_view> parts);
+  // One write: `parts`, then (with_body) the message's body segments, then `after`.
+  void Send(Conn& c, Step next_step, size_t expect, std::initializer_list<std::string_view> parts,
+            bool with_body = false, std::string_view after = {});
+  void PrepareMessage(Conn& c);
   void PostRecv(Conn& c);
   void OnCompletion(Conn& c, int res);
   void OnReplies(Conn& c);
