@@ -109,8 +109,24 @@ cl_scan_options ScanOptions() {
   return o;
 }
 
-ScanResult FromVirusName(const char* virname) {
-  std::string name = virname != nullptr ? virname : "Unknown";
+// One scan's context for libclamav's callbacks. libclamav 1.4 leaves *virname unset when it
+// stops before scanning (an object over MaxFileSize gets "Heuristics.Limits.Exceeded.
+// MaxFileSize" only through the virus-found callback), so the callback's name is kept too.
+struct ScanContext {
+  std::string first_name;
+};
+
+void OnVirusFound(int /*fd*/, const char* virname, void* context) {
+  auto* scan = static_cast<ScanContext*>(context);
+  if (scan != nullptr && virname != nullptr && scan->first_name.empty()) {
+    scan->first_name = virname;
+  }
+}
+
+ScanResult FromVirusName(const char* virname, const ScanContext& scan) {
+  std::string name = virname != nullptr           ? std::string(virname)
+                     : !scan.first_name.empty()   ? scan.first_name
+                                                  : std::string("Unknown");
   if (absl::StartsWith(name, "Heuristics.Encrypted.") ||
       absl::StartsWith(name, "Heuristics.Limits.Exceeded.")) {
     return {ScanResult::Kind::kUnscannable, std::move(name)};
@@ -133,9 +149,9 @@ ScanResult FromError(cl_error_t rc) {
   return {ScanResult::Kind::kUnscannable, absl::StrCat("scan error: ", cl_strerror(rc))};
 }
 
-ScanResult FromScan(cl_error_t rc, const char* virname) {
+ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan) {
   if (rc == CL_CLEAN) return {};
-  if (rc == CL_VIRUS) return FromVirusName(virname);
+  if (rc == CL_VIRUS) return FromVirusName(virname, scan);
   return FromError(rc);
 }
 
@@ -147,6 +163,7 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   std::shared_ptr<ClamEngine> engine(new ClamEngine());
   engine->engine_ = cl_engine_new();
   if (engine->engine_ == nullptr) return absl::ResourceExhaustedError("cl_engine_new failed");
+  cl_engine_set_clcb_virus_found(engine->engine_, OnVirusFound);
 
   std::vector<std::string> messages;
   load_messages = &messages;
@@ -183,9 +200,10 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   cl_scan_options options = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
+  ScanContext context;
   cl_error_t rc = cl_scanmap_callback(map, filename.empty() ? nullptr : filename.c_str(),
-                                      &virname, &scanned, engine_, &options, nullptr);
-  ScanResult result = FromScan(rc, virname);
+                                      &virname, &scanned, engine_, &options, &context);
+  ScanResult result = FromScan(rc, virname, context);
   cl_fmap_close(map);
   return result;
 }
@@ -195,9 +213,10 @@ ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
   cl_scan_options options = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
+  ScanContext context;
   cl_error_t rc = cl_scandesc_callback(fd, filename.empty() ? nullptr : filename.c_str(),
-                                       &virname, &scanned, engine_, &options, nullptr);
-  return FromScan(rc, virname);
+                                       &virname, &scanned, engine_, &options, &context);
+  return FromScan(rc, virname, context);
 }
 
 }  // namespace kensa::scan
