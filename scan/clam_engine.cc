@@ -16,6 +16,11 @@
 // CL_EFORMAT is an error here, not clean: libclamav reports a malformed container it could
 // not open at the top level that way, and "could not look inside" is what kUnscannable means.
 //
+// Known gap in libclamav 1.4.6: a zip member larger than MaxFileSize is trimmed to MaxFileSize
+// and scanned without any alert ("cli_unzip: trimming output size to maxfilesize"), so bytes
+// past that point are never seen and the verdict can be clean. tar.gz and top-level objects
+// do raise Heuristics.Limits.Exceeded.MaxFileSize.
+//
 // libclamav writes its temporary files (extracted archive members) under $TMPDIR, or P_tmpdir
 // when unset; the engine's CL_ENGINE_TMPDIR is left unset so that the service unit's TMPDIR
 // (a private tmpfs) decides. Its console messages are silenced: kensa has its own log.
@@ -102,8 +107,8 @@ cl_scan_options ScanOptions() {
   // First match ends the scan: one name is all the verdict needs.
   o.general = CL_SCAN_GENERAL_HEURISTICS;
   o.parse = CL_SCAN_PARSE_ARCHIVE | CL_SCAN_PARSE_ELF | CL_SCAN_PARSE_PDF | CL_SCAN_PARSE_SWF |
-            CL_SCAN_PARSE_HWP3 | CL_SCAN_PARSE_XMLDOCS | CL_SCAN_PARSE_MAIL |
-            CL_SCAN_PARSE_OLE2 | CL_SCAN_PARSE_HTML | CL_SCAN_PARSE_PE | CL_SCAN_PARSE_ONENOTE;
+            CL_SCAN_PARSE_HWP3 | CL_SCAN_PARSE_XMLDOCS | CL_SCAN_PARSE_MAIL | CL_SCAN_PARSE_OLE2 |
+            CL_SCAN_PARSE_HTML | CL_SCAN_PARSE_PE | CL_SCAN_PARSE_ONENOTE;
   o.heuristic = CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC |
                 CL_SCAN_HEURISTIC_EXCEEDS_MAX;
   return o;
@@ -124,9 +129,9 @@ void OnVirusFound(int /*fd*/, const char* virname, void* context) {
 }
 
 ScanResult FromVirusName(const char* virname, const ScanContext& scan) {
-  std::string name = virname != nullptr           ? std::string(virname)
-                     : !scan.first_name.empty()   ? scan.first_name
-                                                  : std::string("Unknown");
+  std::string name = virname != nullptr         ? std::string(virname)
+                     : !scan.first_name.empty() ? scan.first_name
+                                                : std::string("Unknown");
   if (absl::StartsWith(name, "Heuristics.Encrypted.") ||
       absl::StartsWith(name, "Heuristics.Limits.Exceeded.")) {
     return {ScanResult::Kind::kUnscannable, std::move(name)};
@@ -134,16 +139,24 @@ ScanResult FromVirusName(const char* virname, const ScanContext& scan) {
   return {ScanResult::Kind::kInfected, std::move(name)};
 }
 
-ScanResult FromError(cl_error_t rc) {
-  const char* limit = nullptr;
+// The limit a libclamav error code stands for, or null for other errors.
+const char* ExceededLimit(cl_error_t rc) {
   switch (rc) {
-    case CL_EMAXREC: limit = "MaxRecursion"; break;
-    case CL_EMAXSIZE: limit = "MaxScanSize"; break;
-    case CL_EMAXFILES: limit = "MaxFiles"; break;
-    case CL_ETIMEOUT: limit = "MaxScanTime"; break;
-    default: break;
+    case CL_EMAXREC:
+      return "MaxRecursion";
+    case CL_EMAXSIZE:
+      return "MaxScanSize";
+    case CL_EMAXFILES:
+      return "MaxFiles";
+    case CL_ETIMEOUT:
+      return "MaxScanTime";
+    default:
+      return nullptr;
   }
-  if (limit != nullptr) {
+}
+
+ScanResult FromError(cl_error_t rc) {
+  if (const char* limit = ExceededLimit(rc)) {
     return {ScanResult::Kind::kUnscannable, absl::StrCat("Heuristics.Limits.Exceeded.", limit)};
   }
   return {ScanResult::Kind::kUnscannable, absl::StrCat("scan error: ", cl_strerror(rc))};
@@ -201,8 +214,8 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   const char* virname = nullptr;
   unsigned long scanned = 0;
   ScanContext context;
-  cl_error_t rc = cl_scanmap_callback(map, filename.empty() ? nullptr : filename.c_str(),
-                                      &virname, &scanned, engine_, &options, &context);
+  cl_error_t rc = cl_scanmap_callback(map, filename.empty() ? nullptr : filename.c_str(), &virname,
+                                      &scanned, engine_, &options, &context);
   ScanResult result = FromScan(rc, virname, context);
   cl_fmap_close(map);
   return result;
@@ -214,8 +227,8 @@ ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
   const char* virname = nullptr;
   unsigned long scanned = 0;
   ScanContext context;
-  cl_error_t rc = cl_scandesc_callback(fd, filename.empty() ? nullptr : filename.c_str(),
-                                       &virname, &scanned, engine_, &options, &context);
+  cl_error_t rc = cl_scandesc_callback(fd, filename.empty() ? nullptr : filename.c_str(), &virname,
+                                       &scanned, engine_, &options, &context);
   return FromScan(rc, virname, context);
 }
 

@@ -53,7 +53,7 @@ TEST(VerdictCacheTest, EvictsTheLeastRecentlyUsed) {
   cache.Insert(Digest(1), "v", kClean);
   cache.Insert(Digest(2), "v", kClean);
   ASSERT_TRUE(cache.Find(Digest(1), "v").has_value());  // 1 is now the most recent
-  cache.Insert(Digest(3), "v", kClean);                  // evicts 2
+  cache.Insert(Digest(3), "v", kClean);                 // evicts 2
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_TRUE(cache.Find(Digest(1), "v").has_value());
   EXPECT_FALSE(cache.Find(Digest(2), "v").has_value());

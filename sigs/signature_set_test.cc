@@ -89,8 +89,9 @@ TEST(SignatureSetTest, SameContentSameVersionAndAnyChangeANewOne) {
   EXPECT_EQ((*first)->version(), (*again)->version());
   EXPECT_EQ((*first)->info().files, 2);
 
-  WriteFile(dir.path() / "local.hdb",
-            absl::StrCat(kClamExeHdb, "44d88612fea8a8f36de82e1278abb02f:68:Kensa.Test.EICAR.Hash\n"));
+  WriteFile(
+      dir.path() / "local.hdb",
+      absl::StrCat(kClamExeHdb, "44d88612fea8a8f36de82e1278abb02f:68:Kensa.Test.EICAR.Hash\n"));
   auto changed = SignatureSet::Build(dir.str(), scan::ClamLimits{});
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_NE((*changed)->version(), (*first)->version());

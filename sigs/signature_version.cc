@@ -25,20 +25,19 @@ namespace {
 
 // libclamav 1.4's CLI_DBEXT (libclamav/readdb.h), which it matches case-insensitively.
 constexpr std::string_view kDatabaseExtensions[] = {
-    ".db",  ".hdb", ".hdu", ".fp",  ".mdb", ".mdu",  ".hsb", ".hsu",  ".sfp", ".msb",
-    ".msu", ".ndb", ".ndu", ".ldb", ".ldu", ".sdb",  ".zmd", ".rmd",  ".pdb", ".gdb",
-    ".wdb", ".cbc", ".ftm", ".cfg", ".cvd", ".cld",  ".cud", ".cdb",  ".cat", ".crb",
+    ".db",  ".hdb", ".hdu", ".fp",   ".mdb",  ".mdu", ".hsb",  ".hsu", ".sfp", ".msb",
+    ".msu", ".ndb", ".ndu", ".ldb",  ".ldu",  ".sdb", ".zmd",  ".rmd", ".pdb", ".gdb",
+    ".wdb", ".cbc", ".ftm", ".cfg",  ".cvd",  ".cld", ".cud",  ".cdb", ".cat", ".crb",
     ".idb", ".ioc", ".yar", ".yara", ".pwdb", ".ign", ".ign2", ".imp"};
 constexpr std::string_view kOfficialExtensions[] = {".cvd", ".cld", ".cud"};
 constexpr int kDigestHexDigits = 16;
 constexpr size_t kReadChunkBytes = 1 << 20;
 
 bool EndsWithAny(std::string_view name, const auto& extensions) {
-  return std::any_of(std::begin(extensions), std::end(extensions),
-                     [&](std::string_view ext) {
-                       return absl::EndsWithIgnoreCase(absl::string_view(name.data(), name.size()),
-                                                       absl::string_view(ext.data(), ext.size()));
-                     });
+  return std::any_of(std::begin(extensions), std::end(extensions), [&](std::string_view ext) {
+    return absl::EndsWithIgnoreCase(absl::string_view(name.data(), name.size()),
+                                    absl::string_view(ext.data(), ext.size()));
+  });
 }
 
 struct EvpMdCtxFree {
@@ -106,7 +105,8 @@ struct OfficialVersion {
 absl::StatusOr<OfficialVersion> ReadCvdVersion(const std::filesystem::path& path) {
   cl_cvd* head = cl_cvdhead(path.c_str());
   if (head == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read the CVD header of ", path.string()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the CVD header of ", path.string()));
   }
   OfficialVersion v{path.stem().string(), head->version};
   cl_cvdfree(head);
@@ -115,9 +115,7 @@ absl::StatusOr<OfficialVersion> ReadCvdVersion(const std::filesystem::path& path
 
 }  // namespace
 
-bool IsDatabaseFileName(std::string_view name) {
-  return EndsWithAny(name, kDatabaseExtensions);
-}
+bool IsDatabaseFileName(std::string_view name) { return EndsWithAny(name, kDatabaseExtensions); }
 
 absl::StatusOr<DatabaseDirVersion> DescribeDatabaseDir(const std::string& dir) {
   std::vector<std::string> official, local;
