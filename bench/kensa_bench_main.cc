@@ -43,6 +43,9 @@ ABSL_FLAG(double, timeout_s, 120, "bound on the whole run; unfinished messages c
 ABSL_FLAG(double, reply_timeout_s, 30, "a connection with no progress for this long is dropped");
 ABSL_FLAG(int64_t, max_connect_failures, -1,
           "stop after this many sessions failed before EHLO; -1 = 10 x connections + 10");
+ABSL_FLAG(double, connect_spacing_ms, 0,
+          "open the connections this far apart instead of all at once (for servers with a short "
+          "listen queue)");
 ABSL_FLAG(int, threads, 1, "threads, one ring each; connections are split between them");
 ABSL_FLAG(std::string, label, "", "free text echoed as label= (scripts use it to tag a point)");
 
@@ -105,6 +108,9 @@ int main(int argc, char** argv) {
   opt.reply_timeout_ns = static_cast<int64_t>(absl::GetFlag(FLAGS_reply_timeout_s) * 1e9);
   int64_t max_fail = absl::GetFlag(FLAGS_max_connect_failures);
   opt.max_connect_failures = max_fail >= 0 ? max_fail : 10 * int64_t{connections} + 10;
+  // Each thread spaces its own connections `threads` times as far apart: about this far overall.
+  opt.connect_spacing_ns =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_connect_spacing_ms) * 1e6) * threads;
 
   kensa::bench::MessageFactory factory(opt.from, opt.to, absl::GetFlag(FLAGS_size));
   if (!absl::GetFlag(FLAGS_message_file).empty()) {

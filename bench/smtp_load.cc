@@ -62,7 +62,15 @@ io_uring_sqe* LoadWorker::Sqe() {
 
 bool LoadWorker::Run() {
   if (!ring_ok_) return false;
-  for (Conn& c : conns_) Connect(c);
+  const int64_t start = MonotonicNs();
+  for (Conn& c : conns_) {
+    if (opt_.connect_spacing_ns <= 0 || c.index == 0) {
+      Connect(c);
+    } else {  // Tick() connects it when its time comes
+      c.step = Step::kBackoff;
+      c.retry_at_ns = start + c.index * opt_.connect_spacing_ns;
+    }
+  }
   io_uring_cqe* batch[kMaxBatch];
   while (!AllDone()) {
     __kernel_timespec ts{0, 20'000'000};  // the tick: back-off, stalls, deadline

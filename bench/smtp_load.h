@@ -33,6 +33,10 @@ struct LoadOptions {
   int64_t reply_timeout_ns = 0;
   int64_t deadline_ns = 0;  // CLOCK_MONOTONIC
   int64_t max_connect_failures = 0;
+  // Connection i opens i x this after the start: a server with a short listen queue (clamsmtpd
+  // listens with a backlog of 5) loses connections opened all at once, and a lost one waits
+  // for a greeting that never comes.
+  int64_t connect_spacing_ns = 0;
 };
 
 // Shared by every worker: messages are claimed one at a time, so the total is exact however
