@@ -170,6 +170,10 @@ max_connections_per_client = 10000
 [delivery]
 next_hop = "smtp://127.0.0.1:$SINK_PORT"
 tls = "none"
+
+# No [policy]: no address subscribes, so this measures relaying alone (see scan_bench.sh).
+[scan]
+signature_dir = "$ROOT/sigs/test"
 EOF
 fi
 KENSAD_PID=""

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The whole pipeline on messages: parser, decoders, verdict cache, libclamav, findings.
+#include "scan/message_scanner.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "scan/transfer_encoding.h"
+
+namespace kensa::scan {
+namespace {
+
+std::string Eicar() {
+  return absl::StrCat("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD",
+                      "-ANTIVIRUS-TEST-FILE!$H+H*");
+}
+
+class MessageScannerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::shared_ptr<const ClamEngine>> e =
+        ClamEngine::Load(KENSA_TEST_SIGS_DIR, ClamLimits{});
+    ASSERT_TRUE(e.ok()) << e.status();
+    engine_ = new std::shared_ptr<const ClamEngine>(*e);
+  }
+  static void TearDownTestSuite() {
+    delete engine_;
+    engine_ = nullptr;
+  }
+
+  MessageVerdict Scan(std::string_view raw, VerdictCache* cache = nullptr, size_t split = 0,
+                      ScanSettings settings = {}) {
+    settings.temp_dir = ::testing::TempDir();
+    MessageScanner s(**engine_, "v1", cache, settings);
+    if (split == 0) {
+      s.Feed(raw);
+    } else {
+      for (size_t i = 0; i < raw.size(); i += split) s.Feed(raw.substr(i, split));
+    }
+    return s.Finish();
+  }
+
+  static std::shared_ptr<const ClamEngine>* engine_;
+};
+
+std::shared_ptr<const ClamEngine>* MessageScannerTest::engine_ = nullptr;
+
+std::string Mixed(const std::string& attachment_headers, const std::string& attachment_body) {
+  return absl::StrCat(
+      "From: a@example.org\r\nTo: b@example.test\r\nSubject: t\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"BOUND\"\r\n\r\n"
+      "preamble\r\n--BOUND\r\nContent-Type: text/plain\r\n\r\nhello\r\n--BOUND\r\n",
+      attachment_headers, "\r\n", attachment_body, "\r\n--BOUND--\r\n");
+}
+
+TEST_F(MessageScannerTest, CleanMessageHasNoFindings) {
+  MessageVerdict v = Scan(Mixed("Content-Type: application/octet-stream\r\n"
+                                "Content-Transfer-Encoding: base64\r\n",
+                                EncodeBase64(std::string(5000, 'x'))));
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kClean);
+  EXPECT_TRUE(v.findings.empty());
+  EXPECT_GE(v.parts, 2u);
+}
+
+TEST_F(MessageScannerTest, Base64AttachmentIsFoundAndLocated) {
+  const std::string headers =
+      "Content-Type: application/octet-stream; name=\"e.com\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n";
+  const std::string raw = Mixed(headers, EncodeBase64(Eicar()));
+  for (size_t split : {0, 1, 7, 100}) {
+    MessageVerdict v = Scan(raw, nullptr, split);
+    ASSERT_EQ(v.kind, MessageVerdict::Kind::kInfected) << split;
+    ASSERT_EQ(v.findings.size(), 1u);
+    const MimePart& p = v.findings[0].part;
+    EXPECT_EQ(p.filename, "e.com");
+    EXPECT_EQ(raw.substr(p.header_begin, headers.size()), headers);
+    EXPECT_EQ(raw.substr(p.body_begin, p.body_end - p.body_begin), EncodeBase64(Eicar()));
+    EXPECT_EQ(v.findings[0].result.name, "Kensa.Test.EICAR") << v.findings[0].result.name;
+  }
+}
+
+TEST_F(MessageScannerTest, QuotedPrintableAndUuencodeInsideText) {
+  MessageVerdict qp = Scan(Mixed("Content-Type: text/plain\r\n"
+                                 "Content-Transfer-Encoding: quoted-printable\r\n",
+                                 "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H=\r\n+H*"));
+  EXPECT_EQ(qp.kind, MessageVerdict::Kind::kInfected);
+  // uuencode of EICAR (python3 -c 'import binascii; ...'), inside a plain text body.
+  std::string uu = "begin 644 eicar.com\r\n";
+  const std::string e = Eicar();
+  for (size_t i = 0; i < e.size(); i += 45) {
+    std::string chunk = e.substr(i, 45);
+    std::string line(1, static_cast<char>(32 + chunk.size()));
+    for (size_t j = 0; j < chunk.size(); j += 3) {
+      unsigned char b[3] = {0, 0, 0};
+      for (size_t k = 0; k < 3 && j + k < chunk.size(); ++k) b[k] = chunk[j + k];
+      const int c[4] = {b[0] >> 2, ((b[0] & 3) << 4) | (b[1] >> 4), ((b[1] & 15) << 2) | (b[2] >> 6),
+                        b[2] & 63};
+      for (int x : c) line += static_cast<char>(x == 0 ? '`' : 32 + x);
+    }
+    uu += line + "\r\n";
+  }
+  uu += "`\r\nend\r\n";
+  MessageVerdict v = Scan(Mixed("Content-Type: text/plain\r\n", "see below\r\n" + uu));
+  ASSERT_EQ(v.kind, MessageVerdict::Kind::kInfected);
+  EXPECT_EQ(v.findings[0].part.media_type, "text/plain");
+}
+
+TEST_F(MessageScannerTest, SinglePartMessageBodyIsTheFinding) {
+  const std::string raw = absl::StrCat("Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                                       EncodeBase64(Eicar()));
+  MessageVerdict v = Scan(raw);
+  ASSERT_EQ(v.kind, MessageVerdict::Kind::kInfected);
+  EXPECT_EQ(v.findings[0].part.role, PartRole::kMessageBody);
+  EXPECT_EQ(v.findings[0].part.header_begin, 0u);
+}
+
+TEST_F(MessageScannerTest, VerdictCacheAnswersTheSecondCopy) {
+  VerdictCache cache(100);
+  const std::string raw = Mixed("Content-Type: application/octet-stream\r\n"
+                                "Content-Transfer-Encoding: base64\r\n",
+                                EncodeBase64(Eicar()));
+  ScanSettings s;
+  s.whole_message_check = false;
+  MessageVerdict first = Scan(raw, &cache, 0, s);
+  MessageVerdict second = Scan(raw, &cache, 0, s);
+  EXPECT_EQ(first.cache_hits, 0u);
+  EXPECT_GE(second.cache_hits, 1u);
+  EXPECT_EQ(second.engine_scans, 0u);
+  EXPECT_EQ(second.kind, MessageVerdict::Kind::kInfected);
+}
+
+TEST_F(MessageScannerTest, LargePartsSpillToDiskAndTooLargeIsUnscannable) {
+  std::mt19937 rng(7);
+  std::string blob(3 << 20, '\0');
+  for (char& c : blob) c = static_cast<char>(rng());
+  const std::string raw = Mixed("Content-Type: application/octet-stream\r\n"
+                                "Content-Transfer-Encoding: base64\r\n",
+                                EncodeBase64(blob + Eicar()));
+  ScanSettings s;
+  s.part_memory_bytes = 64 << 10;
+  MessageVerdict v = Scan(raw, nullptr, 65536, s);
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kInfected);
+  s.max_part_bytes = 1 << 20;
+  MessageVerdict big = Scan(raw, nullptr, 65536, s);
+  ASSERT_EQ(big.kind, MessageVerdict::Kind::kUnscannable);
+  EXPECT_EQ(big.findings[0].result.name, "Kensa.Limits.Exceeded.MaxPartSize");
+}
+
+TEST_F(MessageScannerTest, DeepNestingIsBoundedAndUnscannable) {
+  std::string raw = "Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n";
+  const int depth = 1000;
+  for (int i = 0; i < depth; ++i) {
+    absl::StrAppend(&raw, "--b", i, "\r\nContent-Type: multipart/mixed; boundary=b", i + 1,
+                    "\r\n\r\n");
+  }
+  absl::StrAppend(&raw, "--b", depth, "\r\nContent-Type: text/plain\r\n\r\nhi\r\n");
+  ScanSettings s;
+  s.mime.max_depth = 16;
+  MessageVerdict v = Scan(raw, nullptr, 0, s);
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kUnscannable);
+}
+
+}  // namespace
+}  // namespace kensa::scan
