@@ -32,6 +32,11 @@ struct MimeLimits {
   size_t max_parts = 2000;               // parts of any kind in one message
   size_t max_header_bytes = 1 << 20;     // one header block (folded lines included)
   size_t max_headers_kept = 256;         // header fields remembered per part (rest counted)
+  // Added with the implementation (bounds that the readings and line handling need):
+  size_t max_readings = 8;               // leaves for one part whose headers disagree
+  size_t max_alternate_parsers = 8;      // second structural readings parsed at one time
+  size_t max_delimiter_padding = 1024;   // padding after a boundary kept to decide a line
+  size_t max_held_whitespace = 4096;     // blank preamble/epilogue held before it counts
 };
 
 struct MimeHeader {

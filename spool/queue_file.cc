@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "spool/record_format.h"
@@ -31,6 +33,107 @@ bool TakeString(std::string_view* in, std::string* out) {
   out->assign(in->data(), n);
   in->remove_prefix(n);
   return true;
+}
+
+bool TakeU32(std::string_view* in, uint32_t* out) {
+  if (in->size() < 4) return false;
+  *out = rec::GetU32(in->data());
+  in->remove_prefix(4);
+  return true;
+}
+
+bool TakeU64(std::string_view* in, uint64_t* out) {
+  if (in->size() < 8) return false;
+  *out = rec::GetU64(in->data());
+  in->remove_prefix(8);
+  return true;
+}
+
+// The one rule for edits, shared by the parser and ApplyEdits: each edit lies inside the
+// content and starts at or after the end of the one before it (adjacent is fine).
+absl::Status CheckEdits(const std::vector<ContentEdit>& edits, uint64_t content_size) {
+  uint64_t prev_end = 0;
+  for (size_t i = 0; i < edits.size(); ++i) {
+    const ContentEdit& e = edits[i];
+    if (e.begin > e.end || e.end > content_size) {
+      return absl::DataLossError(absl::StrCat("edit ", i, " [", e.begin, ", ", e.end,
+                                              ") lies outside the ", content_size,
+                                              " content bytes"));
+    }
+    if (e.begin < prev_end) {
+      return absl::DataLossError(absl::StrCat("edit ", i, " at ", e.begin,
+                                              " overlaps or precedes the edit before it"));
+    }
+    prev_end = e.end;
+  }
+  return absl::OkStatus();
+}
+
+std::string EncodeScanOutcome(const ScanOutcome& outcome) {
+  std::string p;
+  rec::PutU32(&p, static_cast<uint32_t>(outcome.variants.size()));
+  for (const ContentVariant& v : outcome.variants) {
+    PutString(&p, v.headers);
+    rec::PutU32(&p, static_cast<uint32_t>(v.edits.size()));
+    for (const ContentEdit& e : v.edits) {
+      rec::PutU64(&p, e.begin);
+      rec::PutU64(&p, e.end);
+      PutString(&p, e.replacement);
+    }
+  }
+  rec::PutU32(&p, static_cast<uint32_t>(outcome.recipient_variant.size()));
+  for (uint32_t v : outcome.recipient_variant) rec::PutU32(&p, v);
+  return p;
+}
+
+// Decodes the scan record's payload; false if it is malformed. Counts are never trusted for
+// allocation: every element is taken off the (bounded) payload before it is stored.
+bool ParseScanPayload(std::string_view p, ScanOutcome* out) {
+  uint32_t variants = 0;
+  if (!TakeU32(&p, &variants)) return false;
+  for (uint32_t i = 0; i < variants; ++i) {
+    ContentVariant v;
+    uint32_t edits = 0;
+    if (!TakeString(&p, &v.headers) || !TakeU32(&p, &edits)) return false;
+    for (uint32_t j = 0; j < edits; ++j) {
+      ContentEdit e;
+      if (!TakeU64(&p, &e.begin) || !TakeU64(&p, &e.end) || !TakeString(&p, &e.replacement)) {
+        return false;
+      }
+      v.edits.push_back(std::move(e));
+    }
+    out->variants.push_back(std::move(v));
+  }
+  uint32_t recipients = 0;
+  if (!TakeU32(&p, &recipients)) return false;
+  for (uint32_t i = 0; i < recipients; ++i) {
+    uint32_t index = 0;
+    if (!TakeU32(&p, &index)) return false;
+    out->recipient_variant.push_back(index);
+  }
+  return p.empty();
+}
+
+// What the scan record must agree with once END has given the content length.
+absl::Status CheckScanOutcome(const QueueFileInfo& info, const std::string& name) {
+  const ScanOutcome& scan = info.scan;
+  if (scan.recipient_variant.size() != info.envelope.recipients.size()) {
+    return absl::DataLossError(absl::StrCat(name, ": scan record names ",
+                                            scan.recipient_variant.size(), " recipients, envelope has ",
+                                            info.envelope.recipients.size()));
+  }
+  for (uint32_t v : scan.recipient_variant) {
+    if (v >= scan.variants.size()) {
+      return absl::DataLossError(absl::StrCat(name, ": scan record variant index ", v,
+                                              " out of range (", scan.variants.size(), " variants)"));
+    }
+  }
+  for (size_t i = 0; i < scan.variants.size(); ++i) {
+    if (absl::Status s = CheckEdits(scan.variants[i].edits, info.content_bytes); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(name, ": scan record variant ", i, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool ParseBool(std::string_view p, bool* out) {
@@ -104,6 +207,7 @@ absl::StatusOr<QueueFileInfo> Parse(RecordSource& src, const std::string& name) 
   uint64_t off = 0;
   bool first = true;
   bool ended = false;
+  bool scanned = false;
   while (off < size) {
     if (size - off < rec::kRecordHeaderSize) {
       if (ended) break;  // torn status record
@@ -122,6 +226,24 @@ absl::StatusOr<QueueFileInfo> Parse(RecordSource& src, const std::string& name) 
     off = payload_off + len;
     if (first && type != rec::kMagic) {
       return absl::DataLossError(absl::StrCat(name, ": not a kensa queue file"));
+    }
+    if (!ended && scanned && type != rec::kEnd) {
+      return absl::DataLossError(
+          absl::StrCat(name, ": record after the scan record at offset ", payload_off - 5));
+    }
+    if (!ended && type == rec::kScan) {
+      if (len > rec::kMaxScanPayload) {
+        return absl::DataLossError(
+            absl::StrCat(name, ": oversized scan record at offset ", payload_off - 5));
+      }
+      absl::StatusOr<std::string_view> p = src.Read(payload_off, len);
+      if (!p.ok()) return p.status();
+      if (!ParseScanPayload(*p, &info.scan)) {
+        return absl::DataLossError(
+            absl::StrCat(name, ": malformed scan record at offset ", payload_off - 5));
+      }
+      scanned = true;
+      continue;
     }
     if (!ended && type == rec::kContent) {
       // Located, not loaded.
@@ -147,6 +269,10 @@ absl::StatusOr<QueueFileInfo> Parse(RecordSource& src, const std::string& name) 
     if (type == rec::kEnd) {
       if (p->size() != 8 || rec::GetU64(p->data()) != info.content_bytes) {
         return absl::DataLossError(absl::StrCat(name, ": END record does not match the content"));
+      }
+      // Checked here, not at the scan record: only END vouches for the content length.
+      if (scanned) {
+        if (absl::Status s = CheckScanOutcome(info, name); !s.ok()) return s;
       }
       ended = true;
       info.recipient_done.assign(info.envelope.recipients.size(), false);
@@ -217,11 +343,34 @@ std::string QueueFileWriter::ContentRecord(std::string_view content) {
   return out;
 }
 
+std::string QueueFileWriter::ScanRecord(const ScanOutcome& outcome) {
+  std::string out;
+  rec::Append(&out, rec::kScan, EncodeScanOutcome(outcome));
+  return out;
+}
+
 std::string QueueFileWriter::EndRecord() {
   std::string p;
   rec::PutU64(&p, content_bytes_);
   std::string out;
   rec::Append(&out, rec::kEnd, p);
+  return out;
+}
+
+absl::StatusOr<std::string> ApplyEdits(std::string_view original,
+                                       const std::vector<ContentEdit>& edits) {
+  if (absl::Status s = CheckEdits(edits, original.size()); !s.ok()) return s;
+  size_t size = original.size();
+  for (const ContentEdit& e : edits) size = size - (e.end - e.begin) + e.replacement.size();
+  std::string out;
+  out.reserve(size);
+  uint64_t at = 0;
+  for (const ContentEdit& e : edits) {
+    out.append(original.substr(at, e.begin - at));
+    out.append(e.replacement);
+    at = e.end;
+  }
+  out.append(original.substr(at));
   return out;
 }
 

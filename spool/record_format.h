@@ -32,6 +32,12 @@ inline constexpr char kTrace = 'X';
 inline constexpr char kIsBounce = 'b';    // one byte, 0 or 1
 
 inline constexpr char kContent = 'D';
+// What scanning decided (ScanOutcome), after the last CONTENT record and before END, at most
+// once. Payload, all integers little-endian:
+//   u32 variant count; per variant: u32-length-prefixed headers, u32 edit count, per edit
+//   u64 begin, u64 end, u32-length-prefixed replacement;
+//   u32 recipient count; per recipient: u32 variant index.
+inline constexpr char kScan = 'Z';
 inline constexpr char kEnd = 'E';         // uint64 LE: total content bytes, a cross-check
 
 // Status records, only after END.
@@ -42,6 +48,9 @@ inline constexpr size_t kRecordHeaderSize = 5;
 // Envelope records are addresses and one trace header; anything larger is corruption, and
 // refusing it keeps a flipped length byte from turning into a large allocation.
 inline constexpr uint32_t kMaxHeaderPayload = 1 << 20;
+// The scan record carries every replacement notice (a few KB each, one per infected part and
+// variant), so it gets its own, larger bound; beyond it the record is corruption.
+inline constexpr uint32_t kMaxScanPayload = 16 << 20;
 
 inline void PutU32(std::string* out, uint32_t v) {
   char b[4];

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "spool/queue_file.h"
 #include "spool/queue_id.h"
+#include "spool/record_format.h"
 #include "spool/spool_shard.h"
 
 namespace kensa::spool {
@@ -265,6 +266,222 @@ TEST(QueueFile, UnlinkReportsNotFound) {
   EXPECT_TRUE(absl::IsNotFound(Unlink(dfd, "abc")));
   EXPECT_FALSE(Unlink(dfd, "../abc").ok());
   close(dfd);
+}
+
+// A message of three parts and the outcome a scan of it could record: recipients 0 and 2 get
+// the cleaned copy, recipient 1 (not subscribed) the original with only a status header.
+const std::string kMessage = "Subject: x\r\n\r\npart-one|INFECTED|part-three\r\n";
+
+ScanOutcome SplitOutcome() {
+  ScanOutcome o;
+  ContentVariant cleaned;
+  cleaned.headers = "X-Virus-Scanned: kensa mx1; signatures 27000\r\nX-Virus-Status: Infected (Eicar)\r\n";
+  cleaned.edits = {{0, 0, "X-Inserted: at zero\r\n"},
+                   {23, 31, std::string("notice\0\xff", 8)},
+                   {31, 32, ""}};
+  ContentVariant original;
+  original.headers = "X-Virus-Status: Not scanned\r\n";
+  o.variants = {cleaned, original};
+  o.recipient_variant = {0, 1, 0};
+  return o;
+}
+
+std::string BuildScanned(const QueueEnvelope& env, std::string_view content,
+                         const ScanOutcome& outcome) {
+  QueueFileWriter w(env);
+  std::string out = w.TakeHeader();
+  out += w.ContentRecord(content.substr(0, 10));
+  out += w.ContentRecord(content.substr(10));
+  out += w.ScanRecord(outcome);
+  out += w.EndRecord();
+  return out;
+}
+
+TEST(ScanRecord, RoundTripsWithStatusRecordsAfterEnd) {
+  ASSERT_EQ(kMessage.substr(23, 9), "INFECTED|");
+  std::string file = BuildScanned(FullEnvelope(), kMessage, SplitOutcome());
+  file += RecipientDoneRecord(1) + AttemptRecord(77, 1);
+  absl::StatusOr<QueueFileInfo> info = ParseQueueFile(file);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->scan, SplitOutcome());
+  EXPECT_EQ(Content(file, *info), kMessage);
+  EXPECT_EQ(info->recipient_done, (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(info->attempts, 1);
+  absl::StatusOr<std::string> cleaned = ApplyEdits(kMessage, info->scan.variants[0].edits);
+  ASSERT_TRUE(cleaned.ok()) << cleaned.status();
+  EXPECT_EQ(*cleaned, "X-Inserted: at zero\r\nSubject: x\r\n\r\npart-one|" +
+                          std::string("notice\0\xff", 8) + "part-three\r\n");
+}
+
+TEST(ScanRecord, AbsentMeansUnscanned) {
+  absl::StatusOr<QueueFileInfo> info = ParseQueueFile(Build(FullEnvelope(), {kMessage}));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->scan.variants.empty());
+  EXPECT_TRUE(info->scan.recipient_variant.empty());
+}
+
+TEST(ScanRecord, EmptyOutcomeForNoRecipients) {
+  QueueEnvelope env = FullEnvelope();
+  env.recipients.clear();
+  absl::StatusOr<QueueFileInfo> info = ParseQueueFile(BuildScanned(env, kMessage, {}));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->scan, ScanOutcome{});
+}
+
+TEST(ScanRecord, ReadFromDiskLargerThanTheReadWindow) {
+  ScanOutcome o = SplitOutcome();
+  // Notices of a few KB each, many parts: the record outgrows the file reader's 64 KiB window.
+  o.variants[0].edits.clear();
+  std::string big;
+  for (int i = 0; i < 200000; ++i) big.push_back(static_cast<char>('A' + i % 26));
+  std::string content(100, 'x');
+  for (uint64_t i = 0; i < 50; ++i) o.variants[0].edits.push_back({i * 2, i * 2 + 1, big.substr(i * 4000, 4000)});
+  TempDir tmp;
+  std::string path = tmp.path() + "/q";
+  WriteFile(path, BuildScanned(FullEnvelope(), content, o));
+  absl::StatusOr<QueueFileInfo> info = ReadQueueFile(path);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->scan, o);
+}
+
+// Builds a file whose scan record is `outcome` as given (the writer does not validate).
+absl::Status ParseWithOutcome(const ScanOutcome& outcome) {
+  return ParseQueueFile(BuildScanned(FullEnvelope(), kMessage, outcome)).status();
+}
+
+TEST(ScanRecord, VariantIndexOutOfRangeIsDataLoss) {
+  ScanOutcome o = SplitOutcome();
+  o.recipient_variant = {0, 2, 0};
+  absl::Status s = ParseWithOutcome(o);
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  o.variants.clear();
+  o.recipient_variant = {0, 0, 0};
+  EXPECT_TRUE(absl::IsDataLoss(ParseWithOutcome(o)));
+}
+
+TEST(ScanRecord, RecipientCountMustMatchEnvelope) {
+  ScanOutcome o = SplitOutcome();
+  o.recipient_variant = {0, 1};
+  EXPECT_TRUE(absl::IsDataLoss(ParseWithOutcome(o)));
+  o.recipient_variant = {0, 1, 0, 0};
+  EXPECT_TRUE(absl::IsDataLoss(ParseWithOutcome(o)));
+}
+
+TEST(ScanRecord, BadEditsAreDataLoss) {
+  const uint64_t n = kMessage.size();
+  const std::vector<std::vector<ContentEdit>> bad = {
+      {{5, 9, "a"}, {2, 3, "b"}},  // out of order
+      {{5, 9, "a"}, {8, 12, "b"}},  // overlapping
+      {{5, 9, "a"}, {5, 9, "b"}},   // same range twice
+      {{9, 5, "a"}},                // begin after end
+      {{n - 1, n + 1, "a"}},        // past the content
+      {{n + 1, n + 1, "a"}},        // insertion past the content
+  };
+  for (const std::vector<ContentEdit>& edits : bad) {
+    ScanOutcome o = SplitOutcome();
+    o.variants[1].edits = edits;
+    absl::Status s = ParseWithOutcome(o);
+    EXPECT_TRUE(absl::IsDataLoss(s)) << edits[0].begin << ": " << s;
+  }
+  // The same edits at the very end of the content are fine: the bound is END's length.
+  ScanOutcome o = SplitOutcome();
+  o.variants[1].edits = {{n - 1, n, "a"}, {n, n, "b"}};
+  EXPECT_TRUE(ParseWithOutcome(o).ok());
+}
+
+TEST(ScanRecord, MalformedPayloadIsDataLoss) {
+  std::string file = BuildScanned(FullEnvelope(), kMessage, SplitOutcome());
+  const std::string record = QueueFileWriter(FullEnvelope()).ScanRecord(SplitOutcome());
+  const size_t at = file.find(record);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(file[at], 'Z');
+  const std::string before = file.substr(0, at), after = file.substr(at + record.size());
+  const std::string payload = record.substr(5);
+  auto with_payload = [&](std::string_view p) {
+    std::string rec(1, 'Z');
+    for (int i = 0; i < 4; ++i) rec.push_back(static_cast<char>((p.size() >> (8 * i)) & 0xff));
+    rec.append(p);
+    return ParseQueueFile(before + rec + after).status();
+  };
+  ASSERT_TRUE(with_payload(payload).ok());
+  // Every shorter payload (counts promising more than there is) and a trailing byte.
+  for (size_t n = 0; n < payload.size(); ++n) {
+    absl::Status s = with_payload(payload.substr(0, n));
+    EXPECT_TRUE(absl::IsDataLoss(s)) << "payload cut at " << n << ": " << s;
+  }
+  EXPECT_TRUE(absl::IsDataLoss(with_payload(payload + "x")));
+  // A huge variant count in a tiny payload: an error, not an allocation.
+  EXPECT_TRUE(absl::IsDataLoss(with_payload(std::string("\xff\xff\xff\xff", 4))));
+}
+
+TEST(ScanRecord, LargerThanItsBoundIsDataLoss) {
+  ScanOutcome o = SplitOutcome();
+  o.variants[1].edits = {{0, 1, std::string(record::kMaxScanPayload - 1000, 'n')}};
+  std::string file = BuildScanned(FullEnvelope(), kMessage, o);
+  ASSERT_TRUE(ParseQueueFile(file).ok());  // just under the bound (and over the header bound)
+  o.variants[1].edits[0].replacement.append(1000, 'n');
+  file = BuildScanned(FullEnvelope(), kMessage, o);
+  absl::Status s = ParseQueueFile(file).status();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("oversized scan record"));
+}
+
+TEST(ScanRecord, MustBeLastBeforeEndAndAtMostOnce) {
+  QueueFileWriter w(FullEnvelope());
+  std::string head = w.TakeHeader() + w.ContentRecord(kMessage);
+  std::string scan = w.ScanRecord(SplitOutcome());
+  // Content after the scan record (the edits' offsets would be about other bytes).
+  QueueFileWriter w2(FullEnvelope());
+  std::string late = w2.TakeHeader();
+  late += w2.ContentRecord(kMessage.substr(0, 10));
+  late += w2.ScanRecord(SplitOutcome());
+  late += w2.ContentRecord(kMessage.substr(10));
+  late += w2.EndRecord();
+  absl::Status s = ParseQueueFile(late).status();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("after the scan record"));
+  EXPECT_TRUE(absl::IsDataLoss(ParseQueueFile(head + scan + scan + w.EndRecord()).status()));
+  // After END a 'Z' record is an unknown status record: skipped, not a second outcome.
+  absl::StatusOr<QueueFileInfo> info = ParseQueueFile(head + w.EndRecord() + scan);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->scan.variants.empty());
+}
+
+TEST(ScanRecord, TruncatedAtEveryOffsetBeforeEndIsDataLoss) {
+  std::string file = BuildScanned(FullEnvelope(), kMessage, SplitOutcome());
+  for (size_t n = 0; n < file.size(); ++n) {
+    absl::Status s = ParseQueueFile(std::string_view(file).substr(0, n)).status();
+    EXPECT_TRUE(absl::IsDataLoss(s)) << "offset " << n << ": " << s;
+  }
+  EXPECT_TRUE(ParseQueueFile(file).ok());
+}
+
+TEST(ApplyEdits, NoEditsIsIdentity) {
+  absl::StatusOr<std::string> out = ApplyEdits(kMessage, {});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, kMessage);
+  EXPECT_EQ(*ApplyEdits("", {}), "");
+}
+
+TEST(ApplyEdits, AdjacentEditsAtBothEnds) {
+  EXPECT_EQ(*ApplyEdits("abcdef", {{0, 2, "X"}, {2, 4, "YY"}, {4, 6, ""}}), "XYY");
+  EXPECT_EQ(*ApplyEdits("abcdef", {{0, 1, "<"}, {5, 6, ">"}}), "<bcde>");
+  EXPECT_EQ(*ApplyEdits("abcdef", {{0, 6, "whole"}}), "whole");
+}
+
+TEST(ApplyEdits, InsertionsWhereBeginEqualsEnd) {
+  EXPECT_EQ(*ApplyEdits("abc", {{0, 0, "^"}, {3, 3, "$"}}), "^abc$");
+  EXPECT_EQ(*ApplyEdits("abc", {{1, 1, "1"}, {1, 1, "2"}, {1, 2, "B"}}), "a12Bc");
+  EXPECT_EQ(*ApplyEdits("", {{0, 0, "new"}}), "new");
+}
+
+TEST(ApplyEdits, OutOfOrderOrRangeIsAnError) {
+  EXPECT_FALSE(ApplyEdits("abcdef", {{3, 4, "x"}, {1, 2, "y"}}).ok());
+  EXPECT_FALSE(ApplyEdits("abcdef", {{1, 4, "x"}, {3, 5, "y"}}).ok());
+  EXPECT_FALSE(ApplyEdits("abcdef", {{4, 3, "x"}}).ok());
+  EXPECT_FALSE(ApplyEdits("abcdef", {{5, 7, "x"}}).ok());
+  EXPECT_FALSE(ApplyEdits("abcdef", {{7, 7, "x"}}).ok());
+  EXPECT_FALSE(ApplyEdits("", {{0, 1, ""}}).ok());
 }
 
 TEST(QueueId, UniqueAcrossThreadsAndCharset) {

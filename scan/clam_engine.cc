@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// ClamEngine on libclamav: one cl_init per process, load + compile + limits, and scans of
+// memory buffers and descriptors with every parser on and the heuristics that report what
+// libclamav could not look at (encrypted archives and documents, exceeded limits).
+//
+// Verdict mapping:
+//   CL_CLEAN                                          -> kClean
+//   CL_VIRUS "Heuristics.Encrypted.*"                 -> kUnscannable (reason = the name)
+//   CL_VIRUS "Heuristics.Limits.Exceeded.*"           -> kUnscannable (reason = the name)
+//   CL_VIRUS any other name                           -> kInfected
+//   CL_EMAXREC / CL_EMAXSIZE / CL_EMAXFILES / CL_ETIMEOUT
+//                                                     -> kUnscannable, named like libclamav's
+//                                                        own limit heuristics, so policy can
+//                                                        match one prefix for both
+//   any other error (CL_EFORMAT, CL_EMEM, CL_EREAD...) -> kUnscannable "scan error: <cl_strerror>"
+// CL_EFORMAT is an error here, not clean: libclamav reports a malformed container it could
+// not open at the top level that way, and "could not look inside" is what kUnscannable means.
+//
+// Known gap in libclamav 1.4.6: a zip member larger than MaxFileSize is trimmed to MaxFileSize
+// and scanned without any alert ("cli_unzip: trimming output size to maxfilesize"), so bytes
+// past that point are never seen and the verdict can be clean. tar.gz and top-level objects
+// do raise Heuristics.Limits.Exceeded.MaxFileSize.
+//
+// libclamav writes its temporary files (extracted archive members) under $TMPDIR, or P_tmpdir
+// when unset; the engine's CL_ENGINE_TMPDIR is left unset so that the service unit's TMPDIR
+// (a private tmpfs) decides. Its console messages are silenced: kensa has its own log.
+#include "scan/clam_engine.h"
+
+#include <clamav.h>
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace kensa::scan {
+namespace {
+
+// libclamav reports load problems (which file, which line) only through its message callback,
+// not in the cl_load return code. While a thread runs cl_load, it points this at a buffer so
+// the error it returns can say why; at any other time messages are dropped.
+thread_local std::vector<std::string>* load_messages = nullptr;
+
+void OnClamMessage(enum cl_msg severity, const char* /*fullmsg*/, const char* msg,
+                   void* /*context*/) {
+  if (load_messages == nullptr || msg == nullptr || severity < CL_MSG_WARN) return;
+  // Keep the first few: a broken database can produce one message per line.
+  constexpr size_t kMaxLoadMessages = 5;
+  if (load_messages->size() >= kMaxLoadMessages) return;
+  std::string text(msg);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  load_messages->push_back(std::move(text));
+}
+
+absl::Status InitOnce() {
+  static std::once_flag once;
+  static cl_error_t init_result = CL_SUCCESS;
+  std::call_once(once, [] {
+    cl_set_clcb_msg(OnClamMessage);
+    init_result = cl_init(CL_INIT_DEFAULT);
+  });
+  if (init_result != CL_SUCCESS) {
+    return absl::InternalError(absl::StrCat("cl_init: ", cl_strerror(init_result)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadError(const std::string& dir, const char* step, cl_error_t code,
+                       const std::vector<std::string>& messages) {
+  std::string text = absl::StrCat(step, " ", dir, ": ", cl_strerror(code));
+  if (!messages.empty()) absl::StrAppend(&text, " (", absl::StrJoin(messages, "; "), ")");
+  return absl::InvalidArgumentError(text);
+}
+
+absl::Status SetLimits(cl_engine* engine, const ClamLimits& limits) {
+  // MaxScanTime is milliseconds in libclamav and a uint32_t.
+  const uint64_t scan_ms = std::min<uint64_t>(uint64_t{limits.max_scan_seconds} * 1000,
+                                              std::numeric_limits<uint32_t>::max());
+  const struct {
+    cl_engine_field field;
+    long long value;
+    const char* name;
+  } settings[] = {
+      {CL_ENGINE_MAX_SCANSIZE, static_cast<long long>(limits.max_scan_bytes), "max_scan_bytes"},
+      {CL_ENGINE_MAX_FILESIZE, static_cast<long long>(limits.max_file_bytes), "max_file_bytes"},
+      {CL_ENGINE_MAX_RECURSION, limits.max_recursion, "max_recursion"},
+      {CL_ENGINE_MAX_FILES, limits.max_files, "max_files"},
+      {CL_ENGINE_MAX_SCANTIME, static_cast<long long>(scan_ms), "max_scan_seconds"},
+  };
+  for (const auto& s : settings) {
+    if (cl_error_t rc = cl_engine_set_num(engine, s.field, s.value); rc != CL_SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scan limit ", s.name, "=", s.value, ": ", cl_strerror(rc)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+cl_scan_options ScanOptions() {
+  cl_scan_options o{};
+  // First match ends the scan: one name is all the verdict needs.
+  o.general = CL_SCAN_GENERAL_HEURISTICS;
+  o.parse = CL_SCAN_PARSE_ARCHIVE | CL_SCAN_PARSE_ELF | CL_SCAN_PARSE_PDF | CL_SCAN_PARSE_SWF |
+            CL_SCAN_PARSE_HWP3 | CL_SCAN_PARSE_XMLDOCS | CL_SCAN_PARSE_MAIL | CL_SCAN_PARSE_OLE2 |
+            CL_SCAN_PARSE_HTML | CL_SCAN_PARSE_PE | CL_SCAN_PARSE_ONENOTE;
+  o.heuristic = CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE | CL_SCAN_HEURISTIC_ENCRYPTED_DOC |
+                CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+  return o;
+}
+
+// One scan's context for libclamav's callbacks. libclamav 1.4 leaves *virname unset when it
+// stops before scanning (an object over MaxFileSize gets "Heuristics.Limits.Exceeded.
+// MaxFileSize" only through the virus-found callback), so the callback's name is kept too.
+struct ScanContext {
+  std::string first_name;
+};
+
+void OnVirusFound(int /*fd*/, const char* virname, void* context) {
+  auto* scan = static_cast<ScanContext*>(context);
+  if (scan != nullptr && virname != nullptr && scan->first_name.empty()) {
+    scan->first_name = virname;
+  }
+}
+
+ScanResult FromVirusName(const char* virname, const ScanContext& scan) {
+  std::string name = virname != nullptr         ? std::string(virname)
+                     : !scan.first_name.empty() ? scan.first_name
+                                                : std::string("Unknown");
+  if (absl::StartsWith(name, "Heuristics.Encrypted.") ||
+      absl::StartsWith(name, "Heuristics.Limits.Exceeded.")) {
+    return {ScanResult::Kind::kUnscannable, std::move(name)};
+  }
+  return {ScanResult::Kind::kInfected, std::move(name)};
+}
+
+// The limit a libclamav error code stands for, or null for other errors.
+const char* ExceededLimit(cl_error_t rc) {
+  switch (rc) {
+    case CL_EMAXREC:
+      return "MaxRecursion";
+    case CL_EMAXSIZE:
+      return "MaxScanSize";
+    case CL_EMAXFILES:
+      return "MaxFiles";
+    case CL_ETIMEOUT:
+      return "MaxScanTime";
+    default:
+      return nullptr;
+  }
+}
+
+ScanResult FromError(cl_error_t rc) {
+  if (const char* limit = ExceededLimit(rc)) {
+    return {ScanResult::Kind::kUnscannable, absl::StrCat("Heuristics.Limits.Exceeded.", limit)};
+  }
+  return {ScanResult::Kind::kUnscannable, absl::StrCat("scan error: ", cl_strerror(rc))};
+}
+
+ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan) {
+  if (rc == CL_CLEAN) return {};
+  if (rc == CL_VIRUS) return FromVirusName(virname, scan);
+  return FromError(rc);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::string& dir,
+                                                                   const ClamLimits& limits) {
+  if (absl::Status s = InitOnce(); !s.ok()) return s;
+  std::shared_ptr<ClamEngine> engine(new ClamEngine());
+  engine->engine_ = cl_engine_new();
+  if (engine->engine_ == nullptr) return absl::ResourceExhaustedError("cl_engine_new failed");
+  cl_engine_set_clcb_virus_found(engine->engine_, OnVirusFound);
+
+  std::vector<std::string> messages;
+  load_messages = &messages;
+  unsigned int signatures = 0;
+  cl_error_t rc = cl_load(dir.c_str(), engine->engine_, &signatures, CL_DB_STDOPT);
+  load_messages = nullptr;
+  if (rc != CL_SUCCESS) return LoadError(dir, "loading signatures from", rc, messages);
+  if (signatures == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("no signatures in ", dir));
+  }
+  engine->signatures_ = signatures;
+
+  if (absl::Status s = SetLimits(engine->engine_, limits); !s.ok()) return s;
+
+  messages.clear();
+  load_messages = &messages;
+  rc = cl_engine_compile(engine->engine_);
+  load_messages = nullptr;
+  if (rc != CL_SUCCESS) return LoadError(dir, "compiling signatures from", rc, messages);
+  return std::shared_ptr<const ClamEngine>(std::move(engine));
+}
+
+ClamEngine::~ClamEngine() {
+  if (engine_ != nullptr) cl_engine_free(engine_);
+}
+
+ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) const {
+  // libclamav refuses to map zero bytes, and no signature can match nothing (it ignores
+  // zero-size hash signatures), so an empty part is clean without a scan.
+  if (data.empty()) return {};
+  cl_fmap_t* map = cl_fmap_open_memory(data.data(), data.size());
+  if (map == nullptr) return {ScanResult::Kind::kUnscannable, "scan error: cannot map buffer"};
+  const std::string filename(name);
+  cl_scan_options options = ScanOptions();
+  const char* virname = nullptr;
+  unsigned long scanned = 0;
+  ScanContext context;
+  cl_error_t rc = cl_scanmap_callback(map, filename.empty() ? nullptr : filename.c_str(), &virname,
+                                      &scanned, engine_, &options, &context);
+  ScanResult result = FromScan(rc, virname, context);
+  cl_fmap_close(map);
+  return result;
+}
+
+ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
+  const std::string filename(name);
+  cl_scan_options options = ScanOptions();
+  const char* virname = nullptr;
+  unsigned long scanned = 0;
+  ScanContext context;
+  cl_error_t rc = cl_scandesc_callback(fd, filename.empty() ? nullptr : filename.c_str(), &virname,
+                                       &scanned, engine_, &options, &context);
+  return FromScan(rc, virname, context);
+}
+
+}  // namespace kensa::scan
