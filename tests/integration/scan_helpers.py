@@ -63,9 +63,12 @@ def require(testfiles=False, cpython=False, clamscan=False, zip_command=False, k
 
 def testfiles():
     """[(name, bytes)] of every clamav-testfiles file plus EICAR, sorted by name."""
-    out = [(n, open(os.path.join(TESTFILES_DIR, n), "rb").read())
-           for n in sorted(os.listdir(TESTFILES_DIR))
-           if os.path.isfile(os.path.join(TESTFILES_DIR, n))]
+    out = []
+    for n in sorted(os.listdir(TESTFILES_DIR)):
+        p = os.path.join(TESTFILES_DIR, n)
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                out.append((n, f.read()))
     out.append(("eicar.com", EICAR))
     return out
 
@@ -261,6 +264,8 @@ def render(entity):
             state["leaf"] = ordinal if is_leaf else None
 
     emit(entity)
+    if not out.endswith(CRLF):
+        out.extend(CRLF)  # SMTP ends every message with a line break (smtplib adds one)
     return Rendered(bytes(out), state["range"], state["leaf"], state["leaves"])
 
 

@@ -87,8 +87,11 @@ def generated(rnd):
 def cpython_messages():
     paths = sorted(glob.glob(os.path.join(sh.CPYTHON_EMAIL_DATA, "msg_*.txt")) +
                    glob.glob(os.path.join(sh.CPYTHON_EMAIL_DATA, "*.eml")))
-    return [("cpython-" + os.path.basename(p), sh.crlf_normalise(open(p, "rb").read()))
-            for p in paths]
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            out.append(("cpython-" + os.path.basename(p), sh.crlf_normalise(f.read())))
+    return out
 
 
 class ScanCleanTest(unittest.TestCase):

@@ -22,7 +22,7 @@ DOMAIN = h.LOCAL_DOMAIN
 THREADS = 4
 MESSAGES = 300
 SIGHUPS = 100
-SIGHUP_INTERVAL = 0.05
+SIGHUP_INTERVAL = 0.03
 LOAD_TIMEOUT = 60
 PER_CONNECTION = 15
 DELIVERY_TIMEOUT = 60
@@ -123,15 +123,23 @@ class ScanReloadTest(unittest.TestCase):
                              sh.render(sh.message(sh.top_headers(f"load-{i}", rcpt), body)),
                              False))
         results, errors = {}, []
+        # The storm is spread over the load: a client starts its k-th message of the plan
+        # only once k/MESSAGES of the SIGHUPs went out, so neither runs ahead of the other.
+        progress = threading.Condition()
+        hups = 0
 
         def client(t):
-            mine = [p for p in plan if p[0] == t]
+            mine = [(k, p) for k, p in enumerate(plan) if p[0] == t]
             try:
-                for k in range(0, len(mine), PER_CONNECTION):
-                    chunk = mine[k:k + PER_CONNECTION]
+                for c in range(0, len(mine), PER_CONNECTION):
+                    chunk = mine[c:c + PER_CONNECTION]
+                    with progress:
+                        progress.wait_for(
+                            lambda: hups >= chunk[0][0] * SIGHUPS // MESSAGES or
+                            time.monotonic() > deadline, LOAD_TIMEOUT)
                     outs = sh.send_all(self.kensad.port, [("sender@example.org", [p[1]],
-                                                           p[2].data) for p in chunk])
-                    for p, o in zip(chunk, outs):
+                                                           p[2].data) for _, p in chunk])
+                    for (_, p), o in zip(chunk, outs):
                         results[p[1]] = o
             except Exception as e:  # a failed session: reported below
                 errors.append(f"client {t}: {type(e).__name__}: {e}")
@@ -141,16 +149,20 @@ class ScanReloadTest(unittest.TestCase):
         deadline = time.monotonic() + LOAD_TIMEOUT
         for t in threads:
             t.start()
-        hups = 0
+        during_load = 0
         while hups < SIGHUPS and time.monotonic() < deadline:
             os.kill(self.kensad.pid, signal.SIGHUP)
-            hups += 1
+            with progress:
+                hups += 1
+                progress.notify_all()
+            during_load += any(t.is_alive() for t in threads)
             time.sleep(SIGHUP_INTERVAL)
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self.assertFalse(any(t.is_alive() for t in threads),
                          f"clients still running after {LOAD_TIMEOUT}s")
         self.assertEqual(hups, SIGHUPS)
+        self.assertGreaterEqual(during_load, SIGHUPS * 9 // 10, "SIGHUPs sent while clients ran")
         self.assertEqual(errors, [], self.kensad.diagnostics())
         bad = {r: o for r, o in results.items() if o.code != 250}
         self.assertEqual(bad, {})
@@ -185,8 +197,11 @@ class ScanReloadTest(unittest.TestCase):
             f.write("this is not a signature\nKensa.Broken:0:*:zz-not-hex\n")
         try:
             failed = self.reload("signatures_reload_failed")
-            self.assertEqual(failed.get("level"), "ERROR", failed)
-            self.assertTrue(failed.get("error"), failed)
+            self.assertEqual(failed.get("level"), "error", failed)
+            self.assertIn("corrupt.ndb", failed.get("error", ""), failed)
+            current = (sh.log_records(self.kensad, "signatures_reloaded") or
+                       sh.log_records(self.kensad, "signatures_loaded"))[-1]
+            self.assertEqual(failed.get("kept"), current.get("version"), failed)
             rnd = random.Random(9)
             rcpt = f"after-corrupt@{DOMAIN}"
             r = sh.build_variant("base64", "after-corrupt", "eicar.com", sh.EICAR, rnd, rcpt)
