@@ -299,6 +299,7 @@ class KensaScanTest(unittest.TestCase):
             self.assertTrue(m, f"first line {first!r}")
             names.append(m.group(1))
         self.assertEqual(names[0], names[1], "EICAR named differently in a message and bare")
+        self.assertTrue(names[0].startswith("Kensa.Test.EICAR"), names)  # sigs/test/README.md
         r = self.kensa_scan(missing)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn(missing, r.stdout + r.stderr)
