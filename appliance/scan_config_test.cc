@@ -22,6 +22,8 @@ TEST(ScanConfigTest, EmbeddedDefaultScansEveryExampleTestAddressBothWays) {
 TEST(ScanConfigTest, ReadsScanAndPolicySections) {
   absl::StatusOr<KensaConfig> c = ParseConfig(R"(
 state_dir = "/tmp/k"
+[tls]
+self_signed = true
 [scan]
 signature_dir = "/srv/sigs"
 max_file_bytes = 1048576
