@@ -6,12 +6,13 @@
 #   kensa-off kensad relaying, nobody subscribed (no [policy]): unscanned
 #   kensa-on  kensad with [policy] inbound_domains = ["example.org"] (the sink's domain): every
 #             message parsed, decoded and scanned with libclamav before its 250
+#   kensa-parts  the same with [scan] whole_message_check = false (latency points only)
 #   milter    Postfix relaying to the sink, smtpd_milters = clamav-milter -> clamd
 #   clamsmtp  clamsmtpd in front of the sink (-> clamd), the load straight into it
 # Loads (clean mail made by bench/scan_messages.py, each message with its own attachment bytes):
 # a 3 KB text body and a 100 KB attachment mix (PDF, random binary, zip of text) at 16 and 1
-# connections, a 10 MB attachment mix at 4 connections; then kensa-on alone: end-of-data ->
-# final reply latency for 1 MB (4 connections) and 25 MB (1 and 4 connections) messages.
+# connections, a 10 MB attachment mix at 4 connections; then kensa-on and kensa-parts alone:
+# end-of-data -> final reply latency for 1 MB (4 connections) and 25 MB (1 connection) messages.
 # Every throughput point runs for a fixed time (--duration); each repetition runs every
 # system back to back (interleaved), and the medians are printed. Everything is on 127.0.0.1,
 # in a temporary directory; every process started here is stopped on exit.
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --no-peers) DO_PEERS=0 ;;
     --no-kensa) DO_KENSA=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n 3,22p "$0"; exit 0 ;;
+    -h|--help) sed -n 3,24p "$0"; exit 0 ;;
     *) echo "scan_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -139,33 +140,41 @@ while time.time() < end:
 sys.exit(1)
 EOF
 }
-# smtp-sink -c writes "sess=.. quit=.. mesg=N" after every message, separated by CR.
-sink_count() {
-  python3 - "$WORK/sink.out" <<'EOF'
-import re, sys
-with open(sys.argv[1], "rb") as f:
-    f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
-    m = re.findall(rb"mesg=(\d+)", f.read())
-print(int(m[-1]) if m else 0)
-EOF
-}
-# Polls the sink until it has counted $1 messages (or $2 seconds pass); prints the wall clock
-# (ns) when it got there, or "timeout".
-wait_sink() {
-  python3 - "$WORK/sink.out" "$1" "$2" <<'EOF'
-import re, sys, time
-path, want, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.time() + limit
-while True:
+# smtp-sink -c writes "sess=.. quit=.. mesg=N" after every message, separated by CR. One
+# watcher for the whole run logs "time_ns count" whenever the count changes, so the time a
+# relay's last message arrived is known to a few ms however slowly the tools around it start
+# (a python3 start takes ~0.5 s on this busy machine: too long to start one per point).
+watch_sink() {
+  python3 - "$WORK/sink.out" "$WORK/sink.watch.stop" <<'EOF' >"$WORK/sink.watch" &
+import os, re, sys, time
+path, stop = sys.argv[1], sys.argv[2]
+last = -1
+while not os.path.exists(stop):
     with open(path, "rb") as f:
         f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
         m = re.findall(rb"mesg=(\d+)", f.read())
-    if m and int(m[-1]) >= want:
-        print(time.time_ns()); break
-    if time.time() > end:
-        print("timeout"); break
-    time.sleep(0.005)
+    count = int(m[-1]) if m else 0
+    if count != last:
+        print(time.time_ns(), count, flush=True)
+        last = count
+    time.sleep(0.004)
 EOF
+  PIDS+=($!)
+}
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+sink_count() { tail -n1 "$WORK/sink.watch" | cut -d' ' -f2; }
+# Waits until the sink has counted $1 messages (or $2 seconds pass); prints the wall clock (ns)
+# when the count got there, or "timeout".
+wait_sink() {
+  local want=$1 end=$(( $(date +%s) + $2 )) c
+  while :; do
+    c=$(sink_count)
+    if [ "${c:-0}" -ge "$want" ]; then
+      awk -v w="$want" '$2 >= w { print $1; exit }' "$WORK/sink.watch"; return
+    fi
+    [ "$(date +%s)" -lt $end ] || { echo timeout; return; }
+    sleep 0.01
+  done
 }
 
 stop_pid() {
@@ -177,6 +186,7 @@ stop_pid() {
 }
 cleanup() {
   set +e
+  touch "$WORK/sink.watch.stop"
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   if [ -f "$PFDIR/main.cf" ]; then timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1; fi
   for p in "${PIDS[@]}"; do
@@ -211,10 +221,13 @@ SINK_PORT=$(free_port)
 smtp-sink -c -u postfix -m 2000 127.0.0.1:$SINK_PORT 1000 >"$WORK/sink.out" 2>"$WORK/sink.err" &
 PIDS+=($!)
 wait_greeting $SINK_PORT 10 || { echo "scan_bench: smtp-sink did not start" >&2; cat "$WORK/sink.err" >&2; exit 1; }
+watch_sink
+for _ in $(seq 100); do [ -s "$WORK/sink.watch" ] && break; sleep 0.1; done
 
 # --- kensad, twice: scanning off and on (the same build, the same signatures) ---------------
 KOFF_PORT=$(free_port)
 KON_PORT=$(free_port)
+KPARTS_PORT=$(free_port)
 write_kensad_toml() {  # NAME PORT POLICY
   cat >"$WORK/$1.toml" <<EOF
 hostname = "kensa.bench.test"
@@ -244,6 +257,11 @@ EOF
 }
 write_kensad_toml kensa-off "$KOFF_PORT" "# no [policy]: nobody subscribes, nothing is scanned"
 write_kensad_toml kensa-on "$KON_PORT" '[policy]
+inbound_domains = ["example.org"]'
+# The same without the second reading of the whole message by libclamav's mail parser, to
+# show what that costs (latency points only).
+write_kensad_toml kensa-parts "$KPARTS_PORT" 'whole_message_check = false
+[policy]
 inbound_domains = ["example.org"]'
 declare -A KPID
 # A fresh kensad and spool for every repetition, as in relay_bench.sh.
@@ -387,6 +405,7 @@ printf 'target\tload\tconns\trep\tbytes\tok\tfailed\taccept_s\tdeliver_s\teod_p5
 # last reply; deliver_s: until the sink counted the last message (for the ceiling, the same).
 run_point() {
   local target=$1 port=$2 load=$3 conns=$4 rep=$5 secs=$6 ok failed rc t0 t1 t2 base out
+  sleep 0.02  # the watcher has logged the last point's final count
   base=$(sink_count)
   out=$WORK/$target-$load-$conns-$rep.out
   rc=0
@@ -402,8 +421,8 @@ run_point() {
   failed=$(kv failed); failed=${failed:-0}
   if [ "$ok" -gt 0 ] && [ "$target" != ceiling ]; then t2=$(wait_sink $((base + ok)) $DRAIN_TIMEOUT); else t2=$t1; fi
   local acc del
-  acc=$(python3 -c "print(f'{($t1-$t0)/1e9:.3f}')")
-  if [ "$t2" = timeout ]; then del=NA; else del=$(python3 -c "print(f'{($t2-$t0)/1e9:.3f}')"); fi
+  acc=$(seconds_between "$t0" "$t1")
+  if [ "$t2" = timeout ]; then del=NA; else del=$(seconds_between "$t0" "$t2"); fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$load" "$conns" "$rep" \
     "$(msg_size "$load")" "$ok" "$failed" "$acc" "$del" "$(kv eod_p50_ms)" "$(kv eod_p99_ms)" \
     "$(kv eod_max_ms)" >>"$RESULTS"
@@ -421,42 +440,47 @@ SYSTEMS=ceiling
 [ $DO_PEERS = 1 ] && SYSTEMS="$SYSTEMS milter clamsmtp"
 port_of() {
   case $1 in ceiling) echo "$SINK_PORT" ;; kensa-off) echo "$KOFF_PORT" ;; kensa-on) echo "$KON_PORT" ;;
+             kensa-parts) echo "$KPARTS_PORT" ;;
              milter) echo "$PF_PORT" ;; clamsmtp) echo "$CS_PORT" ;; esac
 }
-# A warm-up pass, not counted: Postfix spawns its smtpd and smtp processes on demand, clamd
-# and the milter their threads, and the page cache takes the messages.
+# A warm-up pass for the peers, not counted: Postfix spawns its smtpd and smtp processes on
+# demand, clamd and the milter their threads. (kensad starts fresh for every repetition.)
 for s in $SYSTEMS; do
-  [ "${s#kensa}" = "$s" ] || [ -n "${KPID[$s]:-}" ] || start_kensad "$s" "$(port_of "$s")"
-  run_point "$s" "$(port_of "$s")" a100k 16 0 "$DURATION"
+  [ "${s#kensa}" = "$s" ] || continue
+  run_point "$s" "$(port_of "$s")" a100k 16 0 0.5
 done
 for rep in $(seq "$REPS"); do
   if [ $DO_KENSA = 1 ]; then
     start_kensad kensa-off "$KOFF_PORT"
     start_kensad kensa-on "$KON_PORT"
+    start_kensad kensa-parts "$KPARTS_PORT"
   fi
   for l in $LOADS; do
     IFS=: read -r load conns factor <<<"$l"
-    secs=$(python3 -c "print($DURATION * $factor)")
+    secs=$(awk -v d="$DURATION" -v f="$factor" 'BEGIN { print d * f }')
     for s in $SYSTEMS; do run_point "$s" "$(port_of "$s")" "$load" "$conns" "$rep" "$secs"; done
   done
   [ $DO_KENSA = 1 ] || continue
-  # Latency of the final reply for large messages through kensa with scanning on.
-  run_point kensa-on "$KON_PORT" m1 4 "$rep" "$DURATION"
-  run_point kensa-on "$KON_PORT" m25 1 "$rep" "$(python3 -c "print($DURATION * 2)")"
-  run_point kensa-on "$KON_PORT" m25 4 "$rep" "$(python3 -c "print($DURATION * 2)")"
-  for k in kensa-off kensa-on; do
+  # Latency of the final reply for large messages through kensa with scanning on, with and
+  # without the whole-message reading.
+  for k in kensa-on kensa-parts; do
+    run_point $k "$(port_of $k)" m1 4 "$rep" "$DURATION"
+    run_point $k "$(port_of $k)" m25 1 "$rep" "$(awk -v d="$DURATION" 'BEGIN { print d * 2 }')"
+  done
+  for k in kensa-off kensa-on kensa-parts; do
     printf '  %-9s open descriptors: %s, RSS %s kB\n' "$k" "$(ls /proc/${KPID[$k]}/fd 2>/dev/null | wc -l)" \
       "$(awk '/VmRSS/ {print $2}' /proc/${KPID[$k]}/status 2>/dev/null)" >&2
   done
 done
 stop_kensad kensa-off
 stop_kensad kensa-on
+stop_kensad kensa-parts
 
 # Did every scanner see clean mail as clean? (A false positive would make its figures moot.)
 if [ $DO_PEERS = 1 ]; then
   grep -h -iE 'FOUND|infected' "$CLAM/clamd.log" "$CLAM/milter.log" 2>/dev/null | head -3 | sed 's/^/  clamd: /' >&2 || true
 fi
-grep -h -iE 'infected|virus|unscannable|error' "$WORK"/kensa-on.log 2>/dev/null | head -5 | sed 's/^/  kensa-on log: /' >&2 || true
+grep -h -iE 'infected|virus|unscannable|error' "$WORK"/kensa-on.log "$WORK"/kensa-parts.log 2>/dev/null | head -5 | sed 's/^/  kensa-on log: /' >&2 || true
 
 # --- medians and ratios --------------------------------------------------------------------
 python3 - "$RESULTS" <<'EOF'
@@ -497,20 +521,22 @@ for load, conns in points:
           + f" | {ratio(on, best)} | {ratio(on, ce)} | {ratio(on, m['kensa-off'])} | {aim} |")
 print()
 print("kensa scan on, end of data -> final reply (ms): median over repetitions of p50 and p99, "
-      "and the worst single message.")
-print("| message | conns | msgs/rep | p50 | p99 | max | delivered msg/s | MB/s | aim p99 < 1 s |")
-print("|---|---|---|---|---|---|---|---|---|")
-for load, conns in [("m1", "4"), ("m25", "1"), ("m25", "4")]:
-    rs = [r for r in rows if (r["target"], r["load"], r["conns"]) == ("kensa-on", load, conns)
+      "and the worst single message; 'parts only' is whole_message_check = false.")
+print("| message | conns | kensa | msgs/rep | p50 | p99 | max | delivered msg/s | MB/s | aim p99 < 1 s |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for load, conns, target in [("m1", "4", "kensa-on"), ("m1", "4", "kensa-parts"),
+                            ("m25", "1", "kensa-on"), ("m25", "1", "kensa-parts")]:
+    rs = [r for r in rows if (r["target"], r["load"], r["conns"]) == (target, load, conns)
           and r["eod_p99_ms"]]
     if not rs: continue
     p50 = statistics.median(float(r["eod_p50_ms"]) for r in rs)
     p99 = statistics.median(float(r["eod_p99_ms"]) for r in rs)
     mx = max(float(r["eod_max_ms"]) for r in rs)
     n = statistics.median(int(r["ok"]) for r in rs)
-    d = med("kensa-on", load, conns)
+    d = med(target, load, conns)
     aim = "" if load != "m25" else ("met" if p99 < 1000 else "not met")
-    print(f"| {label[load]} ({size(load) / 1e6:.1f} MB) | {conns} | {n:.0f} | {p50:.0f} | {p99:.0f} "
-          f"| {mx:.0f} | {fmt(d)} | {d * size(load) / 1e6:.1f} | {aim} |" if d else "")
+    kind = "scan on" if target == "kensa-on" else "parts only"
+    print(f"| {label[load]} ({size(load) / 1e6:.1f} MB) | {conns} | {kind} | {n:.0f} | {p50:.0f} "
+          f"| {p99:.0f} | {mx:.0f} | {fmt(d)} | {d * size(load) / 1e6:.1f} | {aim} |" if d else "")
 EOF
 echo "scan_bench: done in $(( $(date +%s) - T0 ))s; per-run rows in $RESULTS (kept with --keep)" >&2
