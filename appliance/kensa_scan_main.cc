@@ -5,6 +5,7 @@
 //   kensa-scan [-d SIGDIR] [--config FILE] [--engine-only] [--no-summary] FILE...
 // Exit status like clamscan's: 0 all clean, 1 something found, 2 an error.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -83,6 +84,8 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
   if (!r.message) {
     // One attachment: the engine sees the file as it is.
     scan::ScanResult s = engine.ScanFd(fd, path);
+    struct stat st {};
+    if (fstat(fd, &st) == 0) r.verdict.bytes = static_cast<uint64_t>(st.st_size);
     close(fd);
     r.verdict.parts = 1;
     r.verdict.engine_scans = 1;

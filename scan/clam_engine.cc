@@ -119,7 +119,43 @@ cl_scan_options ScanOptions() {
 // MaxFileSize" only through the virus-found callback), so the callback's name is kept too.
 struct ScanContext {
   std::string first_name;
+  uint64_t max_file_bytes = 0;
+  // What libclamav passes over without a word (see OnFileInspection).
+  const char* silent_limit = nullptr;
 };
+
+// Whether a zip's local or central headers announce zip64 sizes (0xFFFFFFFF in the 32-bit
+// size fields), which libclamav 1.4 does not unpack: it then scans nothing inside.
+bool HasZip64Entry(std::string_view zip) {
+  static constexpr std::string_view kLocal("PK\x03\x04", 4), kCentral("PK\x01\x02", 4);
+  for (auto [sig, sizes_at] : {std::pair{kLocal, size_t{18}}, std::pair{kCentral, size_t{20}}}) {
+    for (size_t at = zip.find(sig); at != std::string_view::npos; at = zip.find(sig, at + 4)) {
+      if (at + sizes_at + 8 > zip.size()) break;
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(zip.data() + at + sizes_at);
+      const bool all_ones = (p[0] & p[1] & p[2] & p[3]) == 0xff || (p[4] & p[5] & p[6] & p[7]) == 0xff;
+      if (all_ones) return true;
+    }
+  }
+  return false;
+}
+
+// Called for every layer libclamav scans. It reports two things libclamav 1.4.6 lets pass as
+// clean: an archive member cut down to MaxFileSize without a Heuristics.Limits alert (what
+// lies past the cut is never scanned), and a zip64 archive it does not open at all.
+cl_error_t OnFileInspection(int /*fd*/, const char* type, const char** /*ancestors*/,
+                            size_t /*parent_file_size*/, const char* /*file_name*/,
+                            size_t file_size, const char* file_buffer, uint32_t recursion_level,
+                            uint32_t /*layer_attributes*/, void* context) {
+  auto* scan = static_cast<ScanContext*>(context);
+  if (scan == nullptr || scan->silent_limit != nullptr) return CL_CLEAN;
+  if (recursion_level > 0 && scan->max_file_bytes > 0 && file_size >= scan->max_file_bytes) {
+    scan->silent_limit = "Heuristics.Limits.Exceeded.MaxFileSize";
+  } else if (type != nullptr && std::string_view(type) == "CL_TYPE_ZIP" &&
+             file_buffer != nullptr && HasZip64Entry(std::string_view(file_buffer, file_size))) {
+    scan->silent_limit = "Kensa.Unscannable.Zip64";
+  }
+  return CL_CLEAN;
+}
 
 void OnVirusFound(int /*fd*/, const char* virname, void* context) {
   auto* scan = static_cast<ScanContext*>(context);
@@ -163,7 +199,10 @@ ScanResult FromError(cl_error_t rc) {
 }
 
 ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan) {
-  if (rc == CL_CLEAN) return {};
+  if (rc == CL_CLEAN) {
+    if (scan.silent_limit != nullptr) return {ScanResult::Kind::kUnscannable, scan.silent_limit};
+    return {};
+  }
   if (rc == CL_VIRUS) return FromVirusName(virname, scan);
   return FromError(rc);
 }
@@ -177,6 +216,8 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   engine->engine_ = cl_engine_new();
   if (engine->engine_ == nullptr) return absl::ResourceExhaustedError("cl_engine_new failed");
   cl_engine_set_clcb_virus_found(engine->engine_, OnVirusFound);
+  cl_engine_set_clcb_file_inspection(engine->engine_, OnFileInspection);
+  engine->max_file_bytes_ = limits.max_file_bytes;
 
   std::vector<std::string> messages;
   load_messages = &messages;
@@ -214,6 +255,7 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   const char* virname = nullptr;
   unsigned long scanned = 0;
   ScanContext context;
+  context.max_file_bytes = max_file_bytes_;
   cl_error_t rc = cl_scanmap_callback(map, filename.empty() ? nullptr : filename.c_str(), &virname,
                                       &scanned, engine_, &options, &context);
   ScanResult result = FromScan(rc, virname, context);
@@ -227,6 +269,7 @@ ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
   const char* virname = nullptr;
   unsigned long scanned = 0;
   ScanContext context;
+  context.max_file_bytes = max_file_bytes_;
   cl_error_t rc = cl_scandesc_callback(fd, filename.empty() ? nullptr : filename.c_str(), &virname,
                                        &scanned, engine_, &options, &context);
   return FromScan(rc, virname, context);

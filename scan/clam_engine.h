@@ -55,6 +55,7 @@ class ClamEngine {
   ClamEngine() = default;
   cl_engine* engine_ = nullptr;
   uint64_t signatures_ = 0;
+  uint64_t max_file_bytes_ = 0;
 };
 
 }  // namespace kensa::scan

@@ -192,8 +192,8 @@ class ScanLimitsTest(unittest.TestCase):
 
 
 class ArchiveMemberTest(unittest.TestCase):
-    """Viruses in zip members that libclamav does not read to the end. Both pass as clean
-    today (kensad and clamscan alike): known failures, reported to the lead.
+    """Viruses in zip members that libclamav does not read to the end. clamscan passes both as
+    clean; kensa's engine notices them (file-inspection callback) and calls them unscannable.
 
     - A member larger than max_file_bytes with EICAR past that size: libclamav extracts it only
       up to MaxFileSize ("trimming output size to maxfilesize") and raises no
@@ -239,12 +239,10 @@ class ArchiveMemberTest(unittest.TestCase):
         self.assert_not_delivered_clean(
             "member-small", sh.zip_bytes([("small.bin", bytes(1000) + sh.EICAR)]))
 
-    @unittest.expectedFailure  # libclamav trims members to MaxFileSize silently; see above
     def test_virus_past_max_file_bytes_in_zip_member(self):
         self.assert_not_delivered_clean(
             "member-tail", sh.zip_bytes([("big.bin", bytes(2 * SMALL_MAX_FILE) + sh.EICAR)]))
 
-    @unittest.expectedFailure  # libclamav 1.4.6 does not unpack zip64 members; see above
     def test_virus_in_zip64_member(self):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
