@@ -18,9 +18,12 @@
 # in a temporary directory; every process started here is stopped on exit.
 #
 # usage: bench/scan_bench.sh [-r R] [--quick] [--duration S] [--kensad PATH] [--bench PATH]
-#                            [--no-peers] [--no-kensa] [--keep]
+#                            [--no-peers] [--no-kensa] [--scan-tmp DIR] [--keep]
 # Needs root (Postfix, smtp-sink, clamd and clamsmtpd drop privileges) and the Debian packages
 # postfix (smtp-sink), clamav-daemon, clamav-milter, clamsmtp and python3.
+# Scanners' temporary files (libclamav makes a directory per scan, clamsmtpd a file per message)
+# go to a fresh directory under --scan-tmp (default /dev/shm: a tmpfs, as kensad's service unit
+# gives it through TMPDIR); queues and spools stay on disk and are fsync'd as always.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +35,7 @@ QUICK=0
 DO_PEERS=1
 DO_KENSA=1
 KEEP=0
+SCAN_TMP_PARENT=/dev/shm
 while [ $# -gt 0 ]; do
   case $1 in
     -r) REPS=$2; shift ;;
@@ -41,8 +45,9 @@ while [ $# -gt 0 ]; do
     --bench) BENCH=$2; shift ;;
     --no-peers) DO_PEERS=0 ;;
     --no-kensa) DO_KENSA=0 ;;
+    --scan-tmp) SCAN_TMP_PARENT=$2; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n 3,24p "$0"; exit 0 ;;
+    -h|--help) sed -n 3,27p "$0"; exit 0 ;;
     *) echo "scan_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -85,6 +90,8 @@ chmod 755 "$WORK"
 # Postfix accepts -c DIR only for directories listed in /etc/postfix/main.cf, so its directory
 # has a fixed name (listed once); not relay_bench's, so the two can run side by side.
 PFDIR=/tmp/kensa-scan-bench-postfix
+SCAN_TMP=$(mktemp -d "$SCAN_TMP_PARENT/kensa-scan-bench.XXXXXX")
+chmod 755 "$SCAN_TMP"
 PIDS=()
 
 free_port() {
@@ -200,6 +207,7 @@ cleanup() {
   wait 2>/dev/null
   if [ $KEEP = 1 ]; then echo "scan_bench: kept $WORK and $PFDIR" >&2
   else rm -rf "$WORK" "$PFDIR"; fi
+  rm -rf "$SCAN_TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -267,8 +275,8 @@ declare -A KPID
 # A fresh kensad and spool for every repetition, as in relay_bench.sh.
 start_kensad() {  # NAME PORT
   stop_kensad "$1"
-  rm -rf "${WORK:?}/$1" && mkdir -p "$WORK/$1"
-  "$KENSAD" --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 &
+  rm -rf "${WORK:?}/$1" "${SCAN_TMP:?}/$1" && mkdir -p "$WORK/$1" "$SCAN_TMP/$1"
+  TMPDIR=$SCAN_TMP/$1 "$KENSAD" --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 &
   KPID[$1]=$!
   PIDS+=(${KPID[$1]})
   wait_greeting "$2" 30 || { echo "scan_bench: kensad $1 did not start" >&2; tail -20 "$WORK/$1.log" >&2; exit 1; }
@@ -282,7 +290,8 @@ stop_kensad() {
 # --- clamd, clamav-milter, Postfix, clamsmtpd: the PEERS.md recipes -------------------------
 if [ $DO_PEERS = 1 ]; then
   CLAM=$WORK/clamav
-  mkdir -p "$CLAM/db" "$CLAM/tmp" "$CLAM/smtp"
+  mkdir -p "$CLAM/db" "$SCAN_TMP/clamd" "$SCAN_TMP/clamsmtp"
+  chown clamav:clamav "$SCAN_TMP/clamd" "$SCAN_TMP/clamsmtp"
   # The same signature files kensad loads, in a directory clamd (user clamav) may read.
   find "$SIGS" -maxdepth 1 -type f ! -name '*.md' -exec cp {} "$CLAM/db/" \;
   chown -R clamav:clamav "$CLAM"
@@ -292,7 +301,7 @@ if [ $DO_PEERS = 1 ]; then
 LocalSocket $CLAM/clamd.sock
 LocalSocketMode 666
 DatabaseDirectory $CLAM/db
-TemporaryDirectory $CLAM/tmp
+TemporaryDirectory $SCAN_TMP/clamd
 Foreground yes
 User clamav
 LogFile $CLAM/clamd.log
@@ -386,7 +395,7 @@ EOF
 OutAddress: 127.0.0.1:$SINK_PORT
 Listen: 127.0.0.1:$CS_PORT
 ClamAddress: $CLAM/clamd.sock
-TempDirectory: $CLAM/smtp
+TempDirectory: $SCAN_TMP/clamsmtp
 Action: drop
 User: clamav
 MaxConnections: 64
