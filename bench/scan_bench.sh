@@ -171,13 +171,14 @@ EOF
 seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 sink_count() { tail -n1 "$WORK/sink.watch" | cut -d' ' -f2; }
 # Waits until the sink has counted $1 messages (or $2 seconds pass); prints the wall clock (ns)
-# when the count got there, or "timeout".
+# when the count got there (not before $3, the start of the point), or "timeout".
 wait_sink() {
-  local want=$1 end=$(( $(date +%s) + $2 )) c
+  local want=$1 end=$(( $(date +%s) + $2 )) since=$3 c
   while :; do
     c=$(sink_count)
     if [ "${c:-0}" -ge "$want" ]; then
-      awk -v w="$want" '$2 >= w { print $1; exit }' "$WORK/sink.watch"; return
+      awk -v w="$want" -v t="$since" '$1 >= t && $2 >= w { print $1; exit }' "$WORK/sink.watch"
+      return
     fi
     [ "$(date +%s)" -lt $end ] || { echo timeout; return; }
     sleep 0.01
@@ -414,8 +415,10 @@ printf 'target\tload\tconns\trep\tbytes\tok\tfailed\taccept_s\tdeliver_s\teod_p5
 # last reply; deliver_s: until the sink counted the last message (for the ceiling, the same).
 run_point() {
   local target=$1 port=$2 load=$3 conns=$4 rep=$5 secs=$6 ok failed rc t0 t1 t2 base out
-  sleep 0.02  # the watcher has logged the last point's final count
+  # The last point's final count logged (the watcher polls every 4 ms), and stable.
+  local b0
   base=$(sink_count)
+  while sleep 0.05; b0=$base; base=$(sink_count); [ "$base" != "$b0" ]; do :; done
   out=$WORK/$target-$load-$conns-$rep.out
   rc=0
   t0=$(date +%s%N)
@@ -428,7 +431,7 @@ run_point() {
   kv() { grep -o " $1=[0-9.]*" "$out" | head -1 | cut -d= -f2; }
   ok=$(kv ok); ok=${ok:-0}
   failed=$(kv failed); failed=${failed:-0}
-  if [ "$ok" -gt 0 ] && [ "$target" != ceiling ]; then t2=$(wait_sink $((base + ok)) $DRAIN_TIMEOUT); else t2=$t1; fi
+  if [ "$ok" -gt 0 ] && [ "$target" != ceiling ]; then t2=$(wait_sink $((base + ok)) $DRAIN_TIMEOUT "$t0"); else t2=$t1; fi
   local acc del
   acc=$(seconds_between "$t0" "$t1")
   if [ "$t2" = timeout ]; then del=NA; else del=$(seconds_between "$t0" "$t2"); fi
