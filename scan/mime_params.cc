@@ -117,9 +117,14 @@ std::vector<RawParam> SplitParams(std::string_view v) {
 
 std::vector<MimeParam> ParseMimeParams(std::string_view value) {
   std::string clean = WithoutComments(value);
-  size_t semi = clean.find(';');
-  if (semi == std::string::npos) return {};
-  std::vector<RawParam> raw = SplitParams(std::string_view(clean).substr(semi + 1));
+  // The parameters start after the leading "type/subtype" token: at its ';', or at the
+  // whitespace that some senders put there instead ("multipart/mixed\tboundary=x"), which
+  // lenient clients accept.
+  size_t i = 0;
+  while (i < clean.size() && IsWsp(clean[i])) ++i;
+  while (i < clean.size() && !IsWsp(clean[i]) && clean[i] != ';') ++i;
+  if (i >= clean.size()) return {};
+  std::vector<RawParam> raw = SplitParams(std::string_view(clean).substr(i));
 
   // RFC 2231: name*=cs'lang'%xx, name*0=..., name*1*=...; sections joined in index order.
   struct Sections {
@@ -156,7 +161,7 @@ std::vector<MimeParam> ParseMimeParams(std::string_view value) {
       it->second.order = out.size();
       out.push_back({base, ""});
     }
-    it->second.parts.emplace(index, std::make_pair(std::move(p.value), extended && !p.quoted));
+    it->second.parts.emplace(index, std::make_pair(std::move(p.value), extended));
   }
   for (auto& [base, sections] : continued) {
     std::string charset;
