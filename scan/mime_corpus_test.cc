@@ -131,6 +131,8 @@ struct Coverage {
   size_t exact = 0;
   size_t line_endings = 0;   // same bytes once CRLF is LF (their QP decoder writes CRLF)
   size_t prefix = 0;         // a leaf of ours starts with it (they ended the part earlier)
+  size_t contained = 0;      // inside a leaf of ours (they read a header or delimiter line
+                             // where we, like Python, read body text)
   size_t encoded_message = 0;  // inside a base64 message/rfc822, reported as one leaf
   std::vector<size_t> missing;
 };
@@ -163,6 +165,13 @@ Coverage Cover(const RecordingSink& ours, const std::vector<std::string>& want) 
         found = true;
       }
     }
+    for (const RecordedLeaf& l : ours.leaves) {
+      if (found) break;
+      if (l.data.find(want[i]) != std::string::npos) {
+        ++c.contained;
+        found = true;
+      }
+    }
     if (!found && InsideEncodedMessage(ours)) {
       ++c.encoded_message;
       found = true;
@@ -176,13 +185,14 @@ void Add(Coverage& total, const Coverage& c) {
   total.exact += c.exact;
   total.line_endings += c.line_endings;
   total.prefix += c.prefix;
+  total.contained += c.contained;
   total.encoded_message += c.encoded_message;
 }
 
 void Print(const char* corpus, const Coverage& c) {
   std::printf("%s: %zu parts identical, %zu identical but for CRLF/LF, %zu a prefix of our leaf, "
-              "%zu inside an encoded message/rfc822 leaf\n",
-              corpus, c.exact, c.line_endings, c.prefix, c.encoded_message);
+              "%zu inside one of our leaves, %zu inside an encoded message/rfc822 leaf\n",
+              corpus, c.exact, c.line_endings, c.prefix, c.contained, c.encoded_message);
 }
 
 size_t PrimaryLeafCount(const RecordingSink& s) {
@@ -280,7 +290,8 @@ TEST(MimeCorpusTest, Mime4jDecodedPartsAreReported) {
        })) {
     std::string name = xml_path.filename().string();
     fs::path msg = xml_path.parent_path() / (name.substr(0, name.size() - 12) + ".msg");
-    if (!fs::exists(msg)) continue;
+    // Expected output of a mime4j option that drops the first header-like body line.
+    if (!fs::exists(msg) || name.rfind("malformedHeaderStartsBody", 0) == 0) continue;
     std::string xml = ReadFile(xml_path);
     std::vector<std::string> want;
     for (std::sregex_iterator it(xml.begin(), xml.end(), body_name), end; it != end; ++it) {

@@ -215,14 +215,17 @@ ContentType ParseContentType(std::string_view value) {
     if (p.name == "charset" && ct.charset.empty()) {
       ct.charset = LowerCopy(Trim(p.value));
     } else if (p.name == "boundary") {
-      // RFC 2046 forbids a trailing space in a boundary; a delimiter line may carry padding
-      // after it anyway, so "abc " and "abc" find the same delimiter lines.
-      while (!p.value.empty() && (p.value.back() == ' ' || p.value.back() == '\t')) {
-        p.value.pop_back();
+      // RFC 2046 forbids a trailing space in a boundary. mime4j keeps one as written,
+      // Python's email strips it: two boundaries, two readings.
+      std::string trimmed = p.value;
+      while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) {
+        trimmed.pop_back();
       }
-      if (p.value.empty()) continue;
-      if (std::find(ct.boundaries.begin(), ct.boundaries.end(), p.value) == ct.boundaries.end()) {
-        ct.boundaries.push_back(std::move(p.value));
+      for (std::string* b : {&p.value, &trimmed}) {
+        if (!b->empty() &&
+            std::find(ct.boundaries.begin(), ct.boundaries.end(), *b) == ct.boundaries.end()) {
+          ct.boundaries.push_back(*b);
+        }
       }
     } else if (p.name == "name" && ct.name.empty()) {
       ct.name = CharsetToUtf8("", DecodeEncodedWords(p.value));
