@@ -89,6 +89,7 @@ struct MimeParser::Impl {
   SharedCounts owned_counts;
   SharedCounts* counts;
   uint64_t offset;  // raw offset of the next byte to consume
+  uint64_t bytes_fed = 0;
   const bool alternate_view;
   bool finished = false;
 
@@ -548,12 +549,20 @@ struct MimeParser::Impl {
     offset += take;
     data.remove_prefix(take);
     bool complete = nl && take == line_bytes;
-    bool at_cap = !complete && candidate.size() >= candidate_cap;
+    // Past the cap only once a byte other than LF is known to follow: the same line must be
+    // decided the same way however it arrives.
+    bool at_cap = !complete && candidate.size() >= candidate_cap && take < line_bytes;
     DelimiterMatch m = Match(candidate, complete, at_cap);
     if (m.kind == DelimiterMatch::kNeedMore) return data;
     if (m.kind == DelimiterMatch::kNone) {
       FlushHeldEol();
-      ForwardBody(candidate);
+      // A CR last may start the line ending before the next line, which may be a delimiter.
+      bool cr_last = !candidate.empty() && candidate.back() == '\r';
+      ForwardBody(std::string_view(candidate).substr(0, candidate.size() - cr_last));
+      if (cr_last) {
+        held_eol = "\r";
+        held_eol_begin = offset - 1;
+      }
       candidate.clear();
       line_state = LineState::kInLine;
       return data;
@@ -684,10 +693,13 @@ MimeParser::MimeParser(const MimeLimits& limits, MimeSink* sink)
 
 MimeParser::~MimeParser() = default;
 
-void MimeParser::Feed(std::string_view raw) { impl_->Feed(raw); }
+void MimeParser::Feed(std::string_view raw) {
+  if (!impl_->finished) impl_->bytes_fed += raw.size();  // counted first: sinks may ask
+  impl_->Feed(raw);
+}
 
 void MimeParser::Finish() { impl_->Finish(); }
 
-uint64_t MimeParser::bytes_fed() const { return impl_->offset; }
+uint64_t MimeParser::bytes_fed() const { return impl_->bytes_fed; }
 
 }  // namespace kensa::scan

@@ -212,6 +212,15 @@ TEST(MimeParserTest, LineWithTextAfterTheBoundaryIsNotADelimiter) {
   EXPECT_EQ(s.leaves[0].data, "one\n--bb\n--b x\n-\n--\n--b-");
 }
 
+TEST(MimeParserTest, LineEndingAfterADashLineBelongsToTheNextDelimiter) {
+  const std::string raw =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--c--\r\n--b--\r\n";
+  RecordingSink s = Parse(raw);
+  ASSERT_EQ(s.leaves.size(), 1u);
+  EXPECT_EQ(Body(raw, s.leaves[0]), "--c--");
+  EXPECT_EQ(s.leaves[0].data, "--c--");
+}
+
 TEST(MimeParserTest, MissingFinalBoundaryEndsAtEndOfMessage) {
   const std::string raw =
       "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n";
