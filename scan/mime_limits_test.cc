@@ -59,14 +59,20 @@ TEST(MimeLimitsTest, TenThousandPartsBeyondTheDefaultLimitBecomeOneLeaf) {
   EXPECT_EQ(sink.limits, std::vector<std::string>{"MIME part count"});
 }
 
-TEST(MimeLimitsTest, ThousandNestedMultipartsStayBounded) {
-  std::string raw = "Content-Type: multipart/mixed; boundary=b0\r\n\r\n";
-  for (int i = 1; i < 1000; ++i) {
-    raw += "--b" + std::to_string(i - 1) +
-           "\r\nContent-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n";
+std::string NestedMultiparts(int levels, std::string (*boundary)(int)) {
+  std::string raw = "Content-Type: multipart/mixed; boundary=" + boundary(0) + "\r\n\r\n";
+  for (int i = 1; i < levels; ++i) {
+    raw += "--" + boundary(i - 1) + "\r\nContent-Type: multipart/mixed; boundary=" + boundary(i) +
+           "\r\n\r\n";
   }
-  raw += "--b999\r\n\r\ninnermost\r\n";
-  for (int i = 999; i >= 0; --i) raw += "--b" + std::to_string(i) + "--\r\n";
+  raw += "--" + boundary(levels - 1) + "\r\n\r\ninnermost\r\n";
+  for (int i = levels - 1; i >= 0; --i) raw += "--" + boundary(i) + "--\r\n";
+  return raw;
+}
+
+TEST(MimeLimitsTest, ThousandNestedMultipartsStayBounded) {
+  std::string raw =
+      NestedMultiparts(1000, [](int i) { return "=_" + std::to_string(i) + "_="; });
   RecordingSink sink;
   auto start = std::chrono::steady_clock::now();
   MimeParser p(MimeLimits{}, &sink);
@@ -77,6 +83,20 @@ TEST(MimeLimitsTest, ThousandNestedMultipartsStayBounded) {
   EXPECT_EQ(l.end.depth, MimeLimits{}.max_depth);
   EXPECT_NE(l.data.find("innermost"), std::string::npos);
   EXPECT_EQ(sink.limits, std::vector<std::string>{"MIME nesting depth"});
+}
+
+TEST(MimeLimitsTest, ThousandNestedBoundariesThatArePrefixesOfEachOtherStayBounded) {
+  // "--b3" starts "--b30" ... "--b399": by the prefix rule every deeper delimiter line is
+  // also one of an open multipart, so second readings start; they stay within the limits.
+  std::string raw = NestedMultiparts(1000, [](int i) { return "b" + std::to_string(i); });
+  CountingSink sink;
+  auto start = std::chrono::steady_clock::now();
+  MimeParser p(MimeLimits{}, &sink);
+  FeedInPieces(p, raw, {1});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(sink.begins, sink.ends);
+  EXPECT_LE(sink.begins, MimeLimits{}.max_parts);
+  EXPECT_LE(sink.max_depth, MimeLimits{}.max_depth + 1);
 }
 
 TEST(MimeLimitsTest, ThousandNestedMessagesStayBounded) {
