@@ -2,14 +2,16 @@
 // kensa-scan: kensad's scan pipeline on files, for operators and tests, printing the way
 // clamscan does. A file that starts with a header block is a message (MIME parsed, each leaf
 // decoded and scanned, as kensad does); any other file is scanned as one attachment.
-//   kensa-scan [-d SIGDIR] [--config FILE] [--engine-only] [--no-summary] FILE...
+//   kensa-scan [-d SIGDIR] [--config FILE] [--engine-only] [--no-summary] FILE|DIR...
 // Exit status like clamscan's: 0 all clean, 1 something found, 2 an error.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -156,6 +158,24 @@ int Run(int argc, char** argv) {
     Usage();
     return 2;
   }
+  // A directory stands for every regular file under it, in name order (clamscan -r).
+  std::vector<std::string> expanded;
+  for (const std::string& f : files) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(f, ec)) {
+      expanded.push_back(f);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (auto it = std::filesystem::recursive_directory_iterator(
+             f, std::filesystem::directory_options::skip_permission_denied, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec)) found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    expanded.insert(expanded.end(), found.begin(), found.end());
+  }
+  files = std::move(expanded);
   KensaConfig config = EmbeddedDefaultConfig();
   if (config_path.empty() && access(kSystemConfig, R_OK) == 0) config_path = kSystemConfig;
   if (!config_path.empty()) {

@@ -13,8 +13,9 @@
 //                                                        own limit heuristics, so policy can
 //                                                        match one prefix for both
 //   any other error (CL_EFORMAT, CL_EMEM, CL_EREAD...) -> kUnscannable "scan error: <cl_strerror>"
-// CL_EFORMAT is an error here, not clean: libclamav reports a malformed container it could
-// not open at the top level that way, and "could not look inside" is what kUnscannable means.
+// CL_EFORMAT is unscannable, not clean: when it does come back, libclamav could not look
+// inside, which is what kUnscannable means. (libclamav 1.4 scans most malformed containers
+// as clean, e.g. a truncated zip, so that is rare.)
 //
 // Known gap in libclamav 1.4.6: a zip member larger than MaxFileSize is trimmed to MaxFileSize
 // and scanned without any alert ("cli_unzip: trimming output size to maxfilesize"), so bytes

@@ -7,7 +7,8 @@ namespace {
 bool IsPadding(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 // kNone, kNeedMore, kDelimiter or kClose for one boundary.
-DelimiterMatch::Kind MatchOne(std::string_view line, bool final_answer, std::string_view b) {
+DelimiterMatch::Kind MatchOne(std::string_view line, bool final_answer, std::string_view b,
+                              bool prefix_match) {
   if (line.size() < 2 + b.size()) {
     if (final_answer) return DelimiterMatch::kNone;
     bool prefix = true;
@@ -28,7 +29,10 @@ DelimiterMatch::Kind MatchOne(std::string_view line, bool final_answer, std::str
     return DelimiterMatch::kNeedMore;
   }
   for (char c : rest) {
-    if (!IsPadding(c)) return DelimiterMatch::kNone;
+    if (!IsPadding(c)) {
+      if (!prefix_match) return DelimiterMatch::kNone;
+      break;
+    }
   }
   return final_answer ? kind : DelimiterMatch::kNeedMore;
 }
@@ -36,11 +40,12 @@ DelimiterMatch::Kind MatchOne(std::string_view line, bool final_answer, std::str
 }  // namespace
 
 DelimiterMatch MatchDelimiter(std::string_view line, bool complete, bool decide_now,
-                              const std::vector<std::string_view>& boundaries) {
+                              const std::vector<std::string_view>& boundaries,
+                              bool prefix_match) {
   bool final_answer = complete || decide_now;
   bool undecided = false;
   for (size_t i = 0; i < boundaries.size(); ++i) {
-    DelimiterMatch::Kind k = MatchOne(line, final_answer, boundaries[i]);
+    DelimiterMatch::Kind k = MatchOne(line, final_answer, boundaries[i], prefix_match);
     if (k == DelimiterMatch::kNeedMore) {
       undecided = true;
     } else if (k != DelimiterMatch::kNone) {

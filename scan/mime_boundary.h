@@ -23,9 +23,11 @@ struct DelimiterMatch {
 // `line` is the start of a line (the whole line without its LF when `complete`).
 // Returns kNeedMore while a longer prefix could still decide either way. With `decide_now`
 // a line that so far is a boundary followed by padding counts as a delimiter (the caller's
-// bound on how much of one line it keeps).
+// bound on how much of one line it keeps). With `prefix_match`, any text may follow the
+// boundary: the reading of RFC 2046's note to implementors, which mime4j follows.
 DelimiterMatch MatchDelimiter(std::string_view line, bool complete, bool decide_now,
-                              const std::vector<std::string_view>& boundaries);
+                              const std::vector<std::string_view>& boundaries,
+                              bool prefix_match = false);
 
 }  // namespace kensa::scan
 

@@ -117,9 +117,14 @@ std::vector<RawParam> SplitParams(std::string_view v) {
 
 std::vector<MimeParam> ParseMimeParams(std::string_view value) {
   std::string clean = WithoutComments(value);
-  size_t semi = clean.find(';');
-  if (semi == std::string::npos) return {};
-  std::vector<RawParam> raw = SplitParams(std::string_view(clean).substr(semi + 1));
+  // The parameters start after the leading "type/subtype" token: at its ';', or at the
+  // whitespace that some senders put there instead ("multipart/mixed\tboundary=x"), which
+  // lenient clients accept.
+  size_t i = 0;
+  while (i < clean.size() && IsWsp(clean[i])) ++i;
+  while (i < clean.size() && !IsWsp(clean[i]) && clean[i] != ';') ++i;
+  if (i >= clean.size()) return {};
+  std::vector<RawParam> raw = SplitParams(std::string_view(clean).substr(i));
 
   // RFC 2231: name*=cs'lang'%xx, name*0=..., name*1*=...; sections joined in index order.
   struct Sections {
@@ -156,7 +161,7 @@ std::vector<MimeParam> ParseMimeParams(std::string_view value) {
       it->second.order = out.size();
       out.push_back({base, ""});
     }
-    it->second.parts.emplace(index, std::make_pair(std::move(p.value), extended && !p.quoted));
+    it->second.parts.emplace(index, std::make_pair(std::move(p.value), extended));
   }
   for (auto& [base, sections] : continued) {
     std::string charset;
@@ -210,14 +215,17 @@ ContentType ParseContentType(std::string_view value) {
     if (p.name == "charset" && ct.charset.empty()) {
       ct.charset = LowerCopy(Trim(p.value));
     } else if (p.name == "boundary") {
-      // RFC 2046 forbids a trailing space in a boundary; a delimiter line may carry padding
-      // after it anyway, so "abc " and "abc" find the same delimiter lines.
-      while (!p.value.empty() && (p.value.back() == ' ' || p.value.back() == '\t')) {
-        p.value.pop_back();
+      // RFC 2046 forbids a trailing space in a boundary. mime4j keeps one as written,
+      // Python's email strips it: two boundaries, two readings.
+      std::string trimmed = p.value;
+      while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) {
+        trimmed.pop_back();
       }
-      if (p.value.empty()) continue;
-      if (std::find(ct.boundaries.begin(), ct.boundaries.end(), p.value) == ct.boundaries.end()) {
-        ct.boundaries.push_back(std::move(p.value));
+      for (std::string* b : {&p.value, &trimmed}) {
+        if (!b->empty() &&
+            std::find(ct.boundaries.begin(), ct.boundaries.end(), *b) == ct.boundaries.end()) {
+          ct.boundaries.push_back(*b);
+        }
       }
     } else if (p.name == "name" && ct.name.empty()) {
       ct.name = CharsetToUtf8("", DecodeEncodedWords(p.value));

@@ -13,7 +13,11 @@
 //  - A line in a header block that is not a field and not folded starts the body (Python's
 //    email, Thunderbird); the obsolete "name WSP :" form is a field (RFC 5322 obs-syntax).
 //  - Delimiters need only padding after the boundary (see mime_boundary.h); a bare CR is
-//    not a line ending.
+//    not a line ending. A body line that starts with a boundary but goes on ("--b junk") is a
+//    delimiter to readers that follow RFC 2046's prefix rule (mime4j): from the first such
+//    line on, the rest of that multipart is also parsed that way, as a second reading. (The
+//    part before it is a prefix of the part we report; such a line inside a header block
+//    is not looked for.)
 //  - Preamble and epilogue leaves are reported when they hold anything but SP/HT/CR/LF.
 //  - When a part's headers end at a delimiter (no blank line), its body is empty.
 #include "scan/mime_parser.h"
@@ -74,22 +78,40 @@ struct MimeParser::Impl {
     bool digest = false;
     bool in_epilogue = false;
     bool overflowed = false;    // max_parts hit: the rest is one leaf until the close
+    bool prefix_reading = false;  // a second reading by the prefix rule was started
     // Every reading of this frame's body that needs its raw bytes:
     std::vector<Leaf> leaves;
     std::vector<std::unique_ptr<Impl>> alternates;
   };
 
+  // A prefix-rule delimiter line was seen; its reading starts after the line ending.
+  struct PendingPrefixReading {
+    bool pending = false;
+    size_t frame = 0;
+    bool close = false;
+  };
+
   enum class LineState { kLineStart, kCandidate, kInLine, kDelimiterTail };
 
-  Impl(const MimeLimits& l, MimeSink* s, SharedCounts* shared, uint64_t base, bool alternate)
-      : limits(l), sink(s), counts(shared), offset(base), alternate_view(alternate) {}
+  Impl(const MimeLimits& l, MimeSink* s, SharedCounts* shared, uint64_t base, bool alternate,
+       bool prefix_rule = false)
+      : limits(l),
+        sink(s),
+        counts(shared),
+        offset(base),
+        alternate_view(alternate),
+        prefix_delimiters(prefix_rule) {}
 
   const MimeLimits limits;
   MimeSink* const sink;
   SharedCounts owned_counts;
   SharedCounts* counts;
   uint64_t offset;  // raw offset of the next byte to consume
+  uint64_t bytes_fed = 0;
   const bool alternate_view;
+  const bool prefix_delimiters;  // this reading takes "--boundary<anything>" as a delimiter
+  size_t skip_bytes = 0;         // a prefix reading starts after the line ending it is fed
+  PendingPrefixReading prefix_pending;
   bool finished = false;
 
   std::vector<std::unique_ptr<Frame>> stack;
@@ -423,12 +445,56 @@ struct MimeParser::Impl {
   }
 
   DelimiterMatch Match(std::string_view line, bool complete, bool decide_now) {
-    DelimiterMatch m = MatchDelimiter(line, complete, decide_now, boundaries);
+    DelimiterMatch m = MatchDelimiter(line, complete, decide_now, boundaries, prefix_delimiters);
     // Past max_parts a multipart keeps only its close delimiter.
     if (m.kind == DelimiterMatch::kDelimiter && stack[boundary_frames[m.index]]->overflowed) {
       m.kind = DelimiterMatch::kNone;
     }
     return m;
+  }
+
+  // ---- the prefix-rule reading -------------------------------------------------------
+
+  // The current line is not a delimiter, but may be one by the prefix rule. The exact rule
+  // said no as soon as it could, and the prefix rule needs no more than that to decide.
+  void NotePrefixRuleDelimiter() {
+    if (prefix_delimiters || prefix_pending.pending) return;
+    DelimiterMatch m = MatchDelimiter(candidate, true, true, boundaries, true);
+    if (m.kind != DelimiterMatch::kDelimiter && m.kind != DelimiterMatch::kClose) return;
+    size_t frame = boundary_frames[m.index];
+    // Past max_parts there is no more structure to read; one prefix reading splits the
+    // whole rest of its multipart.
+    if (stack[frame]->prefix_reading || stack[frame]->overflowed) return;
+    stack[frame]->prefix_reading = true;
+    if (counts->alternate_parsers >= limits.max_alternate_parsers) {
+      sink->OnLimitExceeded("alternate MIME readings");
+      return;
+    }
+    prefix_pending = {true, frame, m.kind == DelimiterMatch::kClose};
+  }
+
+  // Called when the line ending after a prefix-rule delimiter line has been read (and is
+  // held): the second reading is the rest of that multipart, split by the prefix rule.
+  void StartPendingPrefixReading() {
+    if (!prefix_pending.pending) return;
+    prefix_pending.pending = false;
+    if (prefix_pending.frame >= stack.size()) return;
+    Frame& mp = *stack[prefix_pending.frame];
+    ++counts->alternate_parsers;
+    auto alt = std::make_unique<Impl>(limits, sink, counts, offset, true, true);
+    alt->last_crlf = last_crlf;
+    alt->skip_bytes = held_eol.size();  // mp's readings get this line ending; not this one
+    alt->candidate = held_eol;
+    auto f = std::make_unique<Frame>();
+    f->kind = Frame::kMultipart;
+    f->part = mp.part;
+    f->part.id = alt->NextId();
+    f->part.alternate_view = true;
+    f->boundary = mp.boundary;
+    f->digest = mp.digest;
+    alt->stack.push_back(std::move(f));
+    alt->AfterDelimiter(prefix_pending.close);
+    mp.alternates.push_back(std::move(alt));
   }
 
   // ---- header blocks -----------------------------------------------------------------
@@ -548,12 +614,21 @@ struct MimeParser::Impl {
     offset += take;
     data.remove_prefix(take);
     bool complete = nl && take == line_bytes;
-    bool at_cap = !complete && candidate.size() >= candidate_cap;
+    // Past the cap only once a byte other than LF is known to follow: the same line must be
+    // decided the same way however it arrives.
+    bool at_cap = !complete && candidate.size() >= candidate_cap && take < line_bytes;
     DelimiterMatch m = Match(candidate, complete, at_cap);
     if (m.kind == DelimiterMatch::kNeedMore) return data;
     if (m.kind == DelimiterMatch::kNone) {
+      NotePrefixRuleDelimiter();
       FlushHeldEol();
-      ForwardBody(candidate);
+      // A CR last may start the line ending before the next line, which may be a delimiter.
+      bool cr_last = !candidate.empty() && candidate.back() == '\r';
+      ForwardBody(std::string_view(candidate).substr(0, candidate.size() - cr_last));
+      if (cr_last) {
+        held_eol = "\r";
+        held_eol_begin = offset - 1;
+      }
       candidate.clear();
       line_state = LineState::kInLine;
       return data;
@@ -570,7 +645,7 @@ struct MimeParser::Impl {
     } else {
       // A boundary followed by more padding than we keep: a delimiter (as Python and
       // Thunderbird read it when the line ends in padding); the rest of the line is its.
-      sink->OnLimitExceeded("delimiter line padding");
+      if (!prefix_delimiters) sink->OnLimitExceeded("delimiter line padding");
       tail_close = m.kind == DelimiterMatch::kClose;
       line_state = LineState::kDelimiterTail;
     }
@@ -585,6 +660,7 @@ struct MimeParser::Impl {
         held_eol.push_back('\n');
         offset += 1;
         line_state = LineState::kLineStart;
+        StartPendingPrefixReading();
         return data.substr(1);
       }
       FlushHeldEol();
@@ -607,7 +683,7 @@ struct MimeParser::Impl {
         return {};
       }
       const char* next = nl + 1;
-      if (next < end && *next != '-') {
+      if (next < end && *next != '-' && !prefix_pending.pending) {
         p = next;
         continue;
       }
@@ -620,6 +696,7 @@ struct MimeParser::Impl {
       last_crlf = held_eol.size() == 2;
       offset += consumed;
       line_state = LineState::kLineStart;
+      StartPendingPrefixReading();
       return data.substr(consumed);
     }
   }
@@ -638,7 +715,9 @@ struct MimeParser::Impl {
 
   void Feed(std::string_view data) {
     if (finished) return;
-    FeedAll(data);
+    size_t skip = std::min(skip_bytes, data.size());
+    skip_bytes -= skip;
+    FeedAll(data.substr(skip));
   }
 
   void Finish() {
@@ -684,10 +763,13 @@ MimeParser::MimeParser(const MimeLimits& limits, MimeSink* sink)
 
 MimeParser::~MimeParser() = default;
 
-void MimeParser::Feed(std::string_view raw) { impl_->Feed(raw); }
+void MimeParser::Feed(std::string_view raw) {
+  if (!impl_->finished) impl_->bytes_fed += raw.size();  // counted first: sinks may ask
+  impl_->Feed(raw);
+}
 
 void MimeParser::Finish() { impl_->Finish(); }
 
-uint64_t MimeParser::bytes_fed() const { return impl_->offset; }
+uint64_t MimeParser::bytes_fed() const { return impl_->bytes_fed; }
 
 }  // namespace kensa::scan

@@ -16,6 +16,12 @@ bool IsMessageType(std::string_view t) {
   return t == "message/rfc822" || t == "message/global" || t == "message/news";
 }
 
+// message/external-body, message/partial, ...: Python's email parses every message/* but
+// delivery-status (header blocks, no body) as a message.
+bool IsOtherEmbeddedMessage(std::string_view t) {
+  return t.rfind("message/", 0) == 0 && !IsMessageType(t) && t != "message/delivery-status";
+}
+
 bool SameReading(const BodyReading& a, const BodyReading& b) {
   return a.kind == b.kind && a.media_type == b.media_type && a.boundary == b.boundary &&
          a.encoding == b.encoding && a.charset == b.charset;
@@ -77,6 +83,10 @@ PartHeaders ReadPartHeaders(std::string_view block, uint64_t base,
     } else if (IsMessageType(ct.media_type) && e == TransferEncoding::kIdentity) {
       r.kind = BodyReading::kMessage;
       add(r);
+    } else if (IsOtherEmbeddedMessage(ct.media_type) && e == TransferEncoding::kIdentity) {
+      add(r);  // most clients show it as an attachment ...
+      r.kind = BodyReading::kMessage;
+      add(r);  // ... Python's email parses it as a message
     } else {
       add(r);
     }

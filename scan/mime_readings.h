@@ -37,7 +37,8 @@ struct PartHeaders {
 // `default_media_type` applies without a Content-Type (message/rfc822 in multipart/digest).
 // A multipart reading with a non-identity encoding also yields a decoded leaf reading (the
 // encoding is illegal there, so clients disagree on whether to apply it); message/rfc822
-// with a non-identity encoding is a leaf reading (it cannot be parsed inline).
+// with a non-identity encoding is a leaf reading (it cannot be parsed inline). Other message/*
+// types (but delivery-status) are a leaf reading first and a message reading second.
 PartHeaders ReadPartHeaders(std::string_view block, uint64_t base,
                             std::string_view default_media_type, const MimeLimits& limits);
 

@@ -67,10 +67,17 @@ class RecordingSink : public MimeSink {
   // at once also number their parts in split-dependent order).
   std::string Digest(bool exact_alternates = true) const {
     std::string primary, alternate;
+    std::vector<std::string> limit_events;  // second readings report limits too
     for (const std::string& e : events) {
+      if (e[0] == 'L' && !exact_alternates) {
+        limit_events.push_back(e);
+        continue;
+      }
       bool alt = e[0] != 'L' && std::stoul(e.substr(1)) >= (1u << 31);
       (alt ? alternate : primary) += e + ";";
     }
+    std::sort(limit_events.begin(), limit_events.end());
+    for (const std::string& e : limit_events) primary += e + ";";
     std::vector<std::string> alternates;
     std::string out = primary + "|" + (exact_alternates ? alternate : "");
     for (const RecordedLeaf& l : leaves) {

@@ -16,6 +16,15 @@
 #include "gtest/gtest.h"
 #include "sigs/canaries.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define KENSA_LSAN_DISABLE() __lsan_disable()
+#define KENSA_LSAN_ENABLE() __lsan_enable()
+#else
+#define KENSA_LSAN_DISABLE()
+#define KENSA_LSAN_ENABLE()
+#endif
+
 namespace kensa::sigs {
 namespace {
 
@@ -150,7 +159,12 @@ TEST(SignatureSetTest, OfficialDatabaseVersionFromItsHeader) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   fs::copy_file(work.path() / "daily.cud", dir.path() / "daily.cud");
 
+  // libclamav 1.4.6 leaks a hash context (about 1 KB, from cl_hash_init) each time it loads a
+  // CVD-format file; LeakSanitizer ignores allocations made while it is disabled. Only this
+  // load is exempt: every other Build in these tests runs under the leak check.
+  KENSA_LSAN_DISABLE();
   auto set = SignatureSet::Build(dir.str(), scan::ClamLimits{});
+  KENSA_LSAN_ENABLE();
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ((*set)->version(), "daily-27432");
   EXPECT_EQ((*set)->info().files, 1);

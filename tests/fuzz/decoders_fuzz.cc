@@ -90,9 +90,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto vector = base64::NewDecoder(*avx2);
     Check(Run(*scalar, {in}) == Run(*vector, {in}));
   }
-  const kensa::scan::quoted_printable::Limits qp{.max_held_whitespace = 1 + data[1] % 16};
+  const kensa::scan::quoted_printable::Limits qp{.max_held_whitespace = size_t{1} + data[1] % 16};
   CheckSplitInvariant([&] { return kensa::scan::quoted_printable::NewDecoder(qp); }, in, pieces);
-  const kensa::scan::uuencode::Limits uu{.max_line_bytes = 16 + data[1] % 128};
+  const kensa::scan::uuencode::Limits uu{.max_line_bytes = size_t{16} + data[1] % 128};
   CheckSplitInvariant([&] { return kensa::scan::uuencode::NewDecoder(uu); }, in, pieces);
   CheckSplitInvariant([] { return kensa::scan::NewStreamDecoder(kensa::scan::TransferEncoding::kIdentity); }, in,
                       pieces);
