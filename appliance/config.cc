@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -222,6 +223,9 @@ absl::Status ReadScan(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.Integer("max_header_bytes", &c.max_header_bytes, 1024, int64_t{1} << 30));
   KENSA_RETURN_IF_ERROR(r.Integer("verdict_cache_entries", &c.verdict_cache_entries, 0, 100000000));
   KENSA_RETURN_IF_ERROR(r.Bool("whole_message_check", &c.whole_message_check));
+  KENSA_RETURN_IF_ERROR(r.Integer("whole_message_max_bytes", &c.whole_message_max_bytes, 0,
+                                  int64_t{1} << 40));
+  KENSA_RETURN_IF_ERROR(r.String("engine_temp_dir", &c.engine_temp_dir));
   return r.CheckNoUnknownKeys();
 }
 
@@ -375,6 +379,10 @@ KensaConfig EmbeddedDefaultConfig() {
   c.retry_max = absl::Minutes(5);
   c.drain_timeout = absl::Seconds(10);
   c.signature_dir = sigs::BundledSignatureDir();
+  // libclamav makes a directory per scan call: on a tmpfs that costs microseconds, on a disk
+  // that discards on unlink milliseconds.
+  std::error_code ec;
+  if (std::filesystem::is_directory("/dev/shm", ec)) c.engine_temp_dir = "/dev/shm";
   c.inbound_domains = {"example.test"};
   c.outbound_domains = {"example.test"};
   ResolveDerived(c);
@@ -513,7 +521,9 @@ std::string DescribeConfig(const KensaConfig& c) {
       "\npart_memory_bytes = ", c.part_memory_bytes, "\nmax_mime_depth = ", c.max_mime_depth,
       "\nmax_mime_parts = ", c.max_mime_parts, "\nmax_header_bytes = ", c.max_header_bytes,
       "\nverdict_cache_entries = ", c.verdict_cache_entries,
-      "\nwhole_message_check = ", c.whole_message_check ? "true" : "false", "\n");
+      "\nwhole_message_check = ", c.whole_message_check ? "true" : "false",
+      "\nwhole_message_max_bytes = ", c.whole_message_max_bytes,
+      "\nengine_temp_dir = ", Quote(c.engine_temp_dir), "\n");
   absl::StrAppend(&out, "\n[policy]\ninbound_addresses = ", QuoteList(c.inbound_addresses),
                   "\ninbound_domains = ", QuoteList(c.inbound_domains),
                   "\noutbound_addresses = ", QuoteList(c.outbound_addresses),

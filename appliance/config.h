@@ -17,7 +17,7 @@
 //   [scan]        enabled, signature_dir, check_canaries, temp_dir, max_scan_bytes,
 //                 max_file_bytes, max_recursion, max_files, max_scan_time, part_memory_bytes,
 //                 max_mime_depth, max_mime_parts, max_header_bytes, verdict_cache_entries,
-//                 whole_message_check
+//                 whole_message_check, whole_message_max_bytes, engine_temp_dir
 //   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
 //                 action ("remove" | "reject" | "quarantine"), unscannable ("infected" |
 //                 "pass"), quarantine_dir
@@ -109,6 +109,8 @@ struct KensaConfig {
   size_t max_header_bytes = 1 << 20;
   size_t verdict_cache_entries = 100000;  // per reactor
   bool whole_message_check = true;
+  uint64_t whole_message_max_bytes = 4ull << 20;
+  std::string engine_temp_dir;  // libclamav's; empty = $TMPDIR or /tmp
 
   // policy (first version: lists in the configuration)
   std::vector<std::string> inbound_addresses, inbound_domains;

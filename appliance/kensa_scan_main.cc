@@ -193,6 +193,7 @@ int Run(int argc, char** argv) {
   limits.max_file_bytes = config.max_file_bytes;
   limits.max_recursion = config.max_recursion;
   limits.max_files = config.max_files;
+  limits.temp_dir = config.engine_temp_dir;
   limits.max_scan_seconds =
       static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(config.max_scan_time)));
   const absl::Time start = absl::Now();
@@ -213,6 +214,7 @@ int Run(int argc, char** argv) {
   const char* tmp = getenv("TMPDIR");
   settings.temp_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   settings.whole_message_check = config.whole_message_check;
+  settings.whole_message_max_bytes = config.whole_message_max_bytes;
   const bool unscannable_is_infected = config.unscannable_action == UnscannableAction::kInfected;
   scan::VerdictCache cache(config.verdict_cache_entries > 0 ? config.verdict_cache_entries : 1);
   scan::VerdictCache* cache_ptr = engine_only || config.verdict_cache_entries == 0 ? nullptr : &cache;

@@ -169,8 +169,13 @@ absl::Status SetUpRuntime(Runtime& rt) {
   rt.scan_settings.max_part_bytes = c.max_file_bytes;
   rt.scan_settings.temp_dir = c.scan_temp_dir;
   rt.scan_settings.whole_message_check = c.whole_message_check;
+  rt.scan_settings.whole_message_max_bytes = c.whole_message_max_bytes;
+  rt.clam_limits.temp_dir = c.engine_temp_dir;
   if (c.scan_enabled) {
     if (absl::Status s = MakeDirs(c.scan_temp_dir); !s.ok()) return s;
+    if (!c.engine_temp_dir.empty()) {
+      if (absl::Status s = MakeDirs(c.engine_temp_dir); !s.ok()) return s;
+    }
     if (c.scan_action == ScanAction::kQuarantine) {
       if (absl::Status s = MakeDirs(c.quarantine_dir); !s.ok()) return s;
     }

@@ -29,6 +29,8 @@ signature_dir = "/srv/sigs"
 max_file_bytes = 1048576
 max_mime_depth = 8
 whole_message_check = false
+whole_message_max_bytes = 1000
+engine_temp_dir = "/dev/shm"
 verdict_cache_entries = 0
 [policy]
 inbound_addresses = ["Alice@Example.Test"]
@@ -42,6 +44,8 @@ unscannable = "pass"
   EXPECT_EQ(c->max_file_bytes, 1048576u);
   EXPECT_EQ(c->max_mime_depth, 8u);
   EXPECT_FALSE(c->whole_message_check);
+  EXPECT_EQ(c->whole_message_max_bytes, 1000u);
+  EXPECT_EQ(c->engine_temp_dir, "/dev/shm");
   EXPECT_EQ(c->verdict_cache_entries, 0u);
   EXPECT_EQ(c->scan_action, ScanAction::kQuarantine);
   EXPECT_EQ(c->unscannable_action, UnscannableAction::kPass);

@@ -232,6 +232,13 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   engine->signatures_ = signatures;
 
   if (absl::Status s = SetLimits(engine->engine_, limits); !s.ok()) return s;
+  if (!limits.temp_dir.empty()) {
+    if (cl_error_t trc = cl_engine_set_str(engine->engine_, CL_ENGINE_TMPDIR, limits.temp_dir.c_str());
+        trc != CL_SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scan temp_dir ", limits.temp_dir, ": ", cl_strerror(trc)));
+    }
+  }
 
   messages.clear();
   load_messages = &messages;

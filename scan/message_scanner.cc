@@ -85,7 +85,13 @@ MessageScanner::~MessageScanner() = default;
 void MessageScanner::Feed(std::string_view raw) {
   if (finished_) return;
   verdict_.bytes += raw.size();
-  if (raw_ != nullptr) raw_->Append(raw);
+  if (raw_ != nullptr) {
+    if (verdict_.bytes <= settings_.whole_message_max_bytes) {
+      raw_->Append(raw);
+    } else {
+      raw_.reset();  // past the size the second reading is for
+    }
+  }
   parser_.Feed(raw);
 }
 
@@ -178,7 +184,8 @@ MessageVerdict MessageScanner::Finish() {
                                   [](const PartFinding& f) {
                                     return f.result.kind == ScanResult::Kind::kInfected;
                                   });
-  if (raw_ != nullptr && !any_infected && verdict_.bytes > 0) {
+  if (raw_ != nullptr && !any_infected && verdict_.bytes > 0 &&
+      verdict_.bytes <= settings_.whole_message_max_bytes) {
     // The second reading: libclamav parses the raw message itself. What it finds that the
     // per-part scan did not is not localised to a part, so it stands for the whole message.
     ++verdict_.engine_scans;

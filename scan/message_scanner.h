@@ -32,6 +32,10 @@ struct ScanSettings {
   // Also scan the raw message with libclamav's own mail parser: a second reading of the MIME
   // structure, so a part that only a client's parser finds is not missed.
   bool whole_message_check = true;
+  // Messages larger than this get the per-part reading only: the second reading costs a whole
+  // libclamav pass after the end of data, which a large message cannot afford within the
+  // client's wait for the final reply.
+  uint64_t whole_message_max_bytes = 4ull << 20;
 };
 
 struct MessageVerdict {
