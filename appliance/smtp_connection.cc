@@ -410,6 +410,24 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
     UpdateInputFlow();
     return;
   }
+  // A queue file whose edits the parser would refuse could never be delivered: check before
+  // the 250. A copy that fails gets the whole body replaced instead (always a valid edit).
+  for (spool::ContentVariant& v : d.outcome.variants) {
+    absl::Status s = spool::CheckEdits(v.edits, spool_->content_bytes());
+    if (s.ok()) continue;
+    KLOG(kError, "scan_edits_invalid").Kv("id", queue_id_).Kv("error", s);
+    scan::ScanResult whole{scan::ScanResult::Kind::kInfected, absl::StrJoin(report.names, ", ")};
+    v.edits = scan::CleaningEdits({scan::PartFinding{report.verdict.root, whole}}, ctx);
+    if (!spool::CheckEdits(v.edits, spool_->content_bytes()).ok()) {
+      // No 250 was given: the client keeps the message and tries again.
+      spool_->Abort();
+      spool_.reset();
+      queue_id_.clear();
+      session_->CompleteMessage(absl::InternalError("scan edits"));
+      UpdateInputFlow();
+      return;
+    }
+  }
   spool_->SetScanOutcome(d.outcome);
   CommitMessage(std::move(report));
 }

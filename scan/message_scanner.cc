@@ -161,9 +161,11 @@ void MessageScanner::AddFinding(const MimePart& part, const ScanResult& result) 
 }
 
 MimePart MessageScanner::RootPart() const {
-  if (root_) return *root_;
   MimePart p;  // a message without even a header block: the body is everything
+  if (root_) p = *root_;
+  // A multipart root is reported before its body is known; its body ends with the message.
   p.body_end = verdict_.bytes;
+  if (p.body_begin > p.body_end) p.body_begin = p.body_end;
   return p;
 }
 
@@ -197,6 +199,7 @@ MessageVerdict MessageScanner::Finish() {
       AddFinding(RootPart(), {ScanResult::Kind::kUnscannable, reason});
     }
   }
+  verdict_.root = RootPart();
   for (const PartFinding& f : verdict_.findings) {
     if (f.result.kind == ScanResult::Kind::kInfected) {
       verdict_.kind = MessageVerdict::Kind::kInfected;

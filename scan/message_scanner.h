@@ -47,6 +47,7 @@ struct MessageVerdict {
   uint64_t engine_scans = 0;          // objects libclamav scanned
   uint64_t cache_hits = 0;
   uint64_t bytes = 0;                 // raw message bytes
+  MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
 };
 

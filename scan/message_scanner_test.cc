@@ -63,6 +63,17 @@ TEST_F(MessageScannerTest, CleanMessageHasNoFindings) {
   EXPECT_GE(v.parts, 2u);
 }
 
+TEST_F(MessageScannerTest, RootOfAMultipartMessageSpansTheWholeBody) {
+  // What a finding for the whole message (the second reading, a MIME limit) replaces: it must
+  // be a valid range even though a multipart root is reported before its end is known.
+  const std::string raw = Mixed("Content-Type: text/plain\r\n", "x");
+  MessageVerdict v = Scan(raw);
+  EXPECT_EQ(v.root.header_begin, 0u);
+  EXPECT_EQ(v.root.body_end, raw.size());
+  EXPECT_LE(v.root.body_begin, v.root.body_end);
+  EXPECT_EQ(raw.substr(v.root.body_begin, 8), "preamble");
+}
+
 TEST_F(MessageScannerTest, Base64AttachmentIsFoundAndLocated) {
   const std::string headers =
       "Content-Type: application/octet-stream; name=\"e.com\"\r\n"

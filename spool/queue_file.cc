@@ -49,6 +49,8 @@ bool TakeU64(std::string_view* in, uint64_t* out) {
   return true;
 }
 
+}  // namespace
+
 // The one rule for edits, shared by the parser and ApplyEdits: each edit lies inside the
 // content and starts at or after the end of the one before it (adjacent is fine).
 absl::Status CheckEdits(const std::vector<ContentEdit>& edits, uint64_t content_size) {
@@ -68,6 +70,8 @@ absl::Status CheckEdits(const std::vector<ContentEdit>& edits, uint64_t content_
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 std::string EncodeScanOutcome(const ScanOutcome& outcome) {
   std::string p;

@@ -67,6 +67,10 @@ struct ScanOutcome {
   bool operator==(const ScanOutcome&) const = default;
 };
 
+// DataLoss unless the edits are sorted, non-overlapping and inside content_size bytes: what
+// the parser demands of a queue file, so a writer checks it before it commits one.
+absl::Status CheckEdits(const std::vector<ContentEdit>& edits, uint64_t content_size);
+
 // The original with the variant's edits applied (headers not included). Edits out of range
 // or out of order are an error (a corrupt queue file), not a guess.
 absl::StatusOr<std::string> ApplyEdits(std::string_view original,
