@@ -290,6 +290,7 @@ struct MimeParser::Impl {
     f.kind = primary.kind == BodyReading::kMultipart ? Frame::kMultipart
              : primary.kind == BodyReading::kMessage ? Frame::kMessage
                                                      : Frame::kLeaf;
+    if (f.kind != Frame::kLeaf) sink->OnContainerBegin(f.part);
     bool first = true;
     for (size_t i = 0; i < readings.size(); ++i) {
       const BodyReading& r = readings[i];
