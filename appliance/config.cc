@@ -389,7 +389,8 @@ KensaConfig EmbeddedDefaultConfig() {
   return c;
 }
 
-absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view source) {
+absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view source,
+                                        ConfigUse use) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -461,7 +462,8 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
   ResolveDerived(c);
   bool any_tls = false;
   for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
-  if (any_tls && !c.tls_self_signed && access(c.tls_cert_file.c_str(), R_OK) != 0) {
+  if (use == ConfigUse::kDaemon && any_tls && !c.tls_self_signed &&
+      access(c.tls_cert_file.c_str(), R_OK) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tls.cert_file: cannot read \"", c.tls_cert_file,
         "\" (a listener uses TLS; set tls.cert_file/key_file or tls.self_signed = true)"));
@@ -469,12 +471,12 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
   return c;
 }
 
-absl::StatusOr<KensaConfig> LoadConfig(const std::string& path) {
+absl::StatusOr<KensaConfig> LoadConfig(const std::string& path, ConfigUse use) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  return ParseConfig(ss.str(), path, use);
 }
 
 std::string DescribeConfig(const KensaConfig& c) {

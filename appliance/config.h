@@ -123,9 +123,13 @@ struct KensaConfig {
 // 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),
 // local domain example.test, Maildir delivery to ./kensa-data/maildir.
 KensaConfig EmbeddedDefaultConfig();
-absl::StatusOr<KensaConfig> LoadConfig(const std::string& path);
+// What a program needs of the configuration beyond its syntax: kensad listens, so the TLS
+// certificate files must be readable; kensa-scan only takes the scan settings.
+enum class ConfigUse { kDaemon, kScanOnly };
+absl::StatusOr<KensaConfig> LoadConfig(const std::string& path, ConfigUse use = ConfigUse::kDaemon);
 // `source` names the text in errors.
-absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view source);
+absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view source,
+                                        ConfigUse use = ConfigUse::kDaemon);
 // The effective configuration as TOML (what --check-config prints).
 std::string DescribeConfig(const KensaConfig& config);
 std::string ScanActionName(ScanAction a);

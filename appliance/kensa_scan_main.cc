@@ -179,7 +179,7 @@ int Run(int argc, char** argv) {
   KensaConfig config = EmbeddedDefaultConfig();
   if (config_path.empty() && access(kSystemConfig, R_OK) == 0) config_path = kSystemConfig;
   if (!config_path.empty()) {
-    absl::StatusOr<KensaConfig> c = LoadConfig(config_path);
+    absl::StatusOr<KensaConfig> c = LoadConfig(config_path, ConfigUse::kScanOnly);
     if (!c.ok()) {
       std::fprintf(stderr, "kensa-scan: %s\n", std::string(c.status().message()).c_str());
       return 2;

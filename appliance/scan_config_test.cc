@@ -65,6 +65,13 @@ unscannable = "pass"
   EXPECT_EQ(again->scan_action, ScanAction::kQuarantine);
 }
 
+TEST(ScanConfigTest, KensaScanDoesNotNeedTheListenersCertificate) {
+  const char* toml = "[[listener]]\naddress = \"127.0.0.1:25\"\ntls = \"starttls\"\n"
+                     "[tls]\ncert_file = \"/nonexistent/cert.pem\"\n";
+  EXPECT_FALSE(ParseConfig(toml, "t.toml").ok());
+  EXPECT_TRUE(ParseConfig(toml, "t.toml", ConfigUse::kScanOnly).ok());
+}
+
 TEST(ScanConfigTest, BadValuesNameTheKey) {
   struct Case {
     const char* toml;
