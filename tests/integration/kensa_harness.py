@@ -6,6 +6,7 @@
 - Postfix: a whole Postfix instance in its own config directory (see ../shared/PEERS.md),
   either delivering example.test into Maildirs (virtual(8)) or relaying to a relayhost.
 - RawSmtp: a line-exact SMTP client over a plain socket, for what smtplib cannot send.
+- KensadTestCase: a unittest base for a class whose tests share one kensad.
 
 Everything listens on 127.0.0.1 only; every wait is bounded; every process is stopped by PID.
 """
@@ -21,6 +22,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 
 SOURCE_DIR = os.environ.get(
     "KENSA_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -408,6 +410,41 @@ class Kensad:
 
     def wait_maildir(self, address, count, timeout):
         return wait_until(lambda: len(self.maildir_messages(address)) >= count, timeout, 0.1)
+
+
+class KensadTestCase(unittest.TestCase):
+    """Base for a test class that shares one kensad across its tests.
+
+    setUpClass calls start_kensad(overrides), or enters `with cls.kensad_started(overrides):`
+    when more set-up (sending a corpus) needs the running kensad; tearDownClass stops it with
+    SIGTERM (so it drains like in production) and removes its directory."""
+    kensad = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def kensad_started(cls, overrides=None, **kwargs):
+        """Creates and starts cls.kensad (kwargs as for Kensad). When starting it or the body
+        of the with raises, kills and removes it: unittest runs no tearDownClass after a
+        failed setUpClass, so nothing else would."""
+        cls.kensad = Kensad(overrides, **kwargs)
+        try:
+            cls.kensad.start()
+            yield cls.kensad
+        except Exception:
+            cls.kensad.close()
+            raise
+
+    @classmethod
+    def start_kensad(cls, overrides=None, **kwargs):
+        with cls.kensad_started(overrides, **kwargs) as kensad:
+            return kensad
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.kensad is not None:
+            cls.kensad.stop()
+            cls.kensad.close()
+        super().tearDownClass()
 
 
 def maildir_name(address):

@@ -94,30 +94,17 @@ def cpython_messages():
     return out
 
 
-class ScanCleanTest(unittest.TestCase):
-    kensad = None
-
+class ScanCleanTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
         sh.require(cpython=True)
         cls.messages = generated(random.Random(7)) + cpython_messages()
-        cls.kensad = h.Kensad({"policy": {"inbound_domains": [DOMAIN]}})
-        try:
-            cls.kensad.start()
+        with cls.kensad_started({"policy": {"inbound_domains": [DOMAIN]}}):
             items = []
             for i, (name, data) in enumerate(cls.messages):
                 items.append(("sender@example.org", [f"clean-{i:03d}@{DOMAIN}"], data))
             cls.outcomes = sh.send_all(cls.kensad.port, items)
             cls.kensad.wait_spool_empty(DELIVERY_TIMEOUT)
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
 
     def test_cpython_set_present(self):
         names = [n for n, _ in self.messages if n.startswith("cpython-")]

@@ -105,28 +105,15 @@ class RssSampler:
         self.thread.join(5)
 
 
-class ScanLimitsTest(unittest.TestCase):
-    kensad = None
-
+class ScanLimitsTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
         sh.require()
-        cls.kensad = h.Kensad({
+        cls.start_kensad({
             "smtp": {"max_message_bytes": MAX_MESSAGE, "data_timeout": "180s",
                      "command_timeout": "180s"},
             "policy": {"inbound_domains": [DOMAIN]},
         })
-        try:
-            cls.kensad.start()
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
 
     def send_hostile(self, name, build, verdict="unscannable", reason=None):
         """Sends one hostile message; a 250 must come with `verdict` (and `reason` as the
@@ -191,7 +178,7 @@ class ScanLimitsTest(unittest.TestCase):
 
 
 
-class ArchiveMemberTest(unittest.TestCase):
+class ArchiveMemberTest(h.KensadTestCase):
     """Viruses in zip members that libclamav does not read to the end. clamscan passes both as
     clean; kensa's engine notices them (file-inspection callback) and calls them unscannable.
 
@@ -200,24 +187,12 @@ class ArchiveMemberTest(unittest.TestCase):
       Heuristics.Limits.Exceeded alert. Design section 3: content past a limit is unscannable.
     - A member with zip64 records (Python's zipfile with force_zip64, as streaming zip writers
       do): libclamav 1.4.6 does not unpack it at all."""
-    kensad = None
 
     @classmethod
     def setUpClass(cls):
         sh.require()
-        cls.kensad = h.Kensad({"scan": {"max_file_bytes": SMALL_MAX_FILE},
-                               "policy": {"inbound_domains": [DOMAIN]}})
-        try:
-            cls.kensad.start()
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
+        cls.start_kensad({"scan": {"max_file_bytes": SMALL_MAX_FILE},
+                          "policy": {"inbound_domains": [DOMAIN]}})
 
     def assert_not_delivered_clean(self, token, zip_data):
         rcpt = f"{token}@{DOMAIN}"

@@ -46,27 +46,15 @@ def encrypted_zip_message(token, to, data, rnd):
     return sh.render(sh.message(sh.top_headers(token, to), body))
 
 
-class KensadCase(unittest.TestCase):
+class KensadCase(h.KensadTestCase):
     """Base: one kensad per class, with `overrides`."""
     overrides = {}
-    kensad = None
 
     @classmethod
     def setUpClass(cls):
         sh.require(zip_command=True)
         cls.rnd = random.Random(cls.__name__)
-        cls.kensad = h.Kensad(cls.overrides)
-        try:
-            cls.kensad.start()
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
+        cls.start_kensad(cls.overrides)
 
     def tearDown(self):
         self.assertTrue(self.kensad.running(), "kensad died\n" + self.kensad.diagnostics())

@@ -29,31 +29,25 @@ DELIVERY_TIMEOUT = 60
 RELOAD_TIMEOUT = 30
 
 
-class ScanReloadTest(unittest.TestCase):
-    kensad = None
-
+class ScanReloadTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
         sh.require()
         cls.tmp = h.make_tmpdir("kensa-sigs-")
         cls.sig_dir = os.path.join(cls.tmp, "sigs")
         shutil.copytree(h.TEST_SIGS, cls.sig_dir)
-        cls.kensad = h.Kensad({
-            "scan": {"signature_dir": cls.sig_dir},
-            "policy": {"inbound_domains": [DOMAIN]},
-        })
         try:
-            cls.kensad.start()
+            cls.start_kensad({
+                "scan": {"signature_dir": cls.sig_dir},
+                "policy": {"inbound_domains": [DOMAIN]},
+            })
         except Exception:
-            cls.kensad.close()
             h.remove_tmpdir(cls.tmp)
             raise
 
     @classmethod
     def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
+        super().tearDownClass()
         h.remove_tmpdir(cls.tmp)
 
     def tearDown(self):

@@ -30,21 +30,17 @@ EXPECTED_UNSCANNABLE = {
 }
 
 
-class ScanTestfilesTest(unittest.TestCase):
-    kensad = None
-
+class ScanTestfilesTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
         sh.require(testfiles=True, clamscan=True)
         cls.files = sh.testfiles()
         rnd = random.Random(20240101)
         cls.sent = {}  # variant -> [(filename, recipient, Rendered, Outcome)]
-        cls.kensad = h.Kensad({
+        with cls.kensad_started({
             "smtp": {"max_message_bytes": MAX_MESSAGE, "data_timeout": "120s"},
             "policy": {"inbound_domains": [SUBSCRIBED_DOMAIN]},
-        })
-        try:
-            cls.kensad.start()
+        }):
             started = time.monotonic()
             for v in VARIANTS:
                 items, meta = [], []
@@ -58,15 +54,6 @@ class ScanTestfilesTest(unittest.TestCase):
                 cls.sent[v] = [m + (o,) for m, o in zip(meta, outcomes)]
             cls.send_seconds = time.monotonic() - started
             cls.kensad.wait_spool_empty(DELIVERY_TIMEOUT)
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
 
     def tearDown(self):
         self.assertTrue(self.kensad.running(), "kensad died\n" + self.kensad.diagnostics())

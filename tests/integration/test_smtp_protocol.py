@@ -23,12 +23,10 @@ def swaks_has_tls():
     return r.returncode == 0
 
 
-class SmtpProtocolTest(unittest.TestCase):
-    kensad = None
-
+class SmtpProtocolTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kensad = h.Kensad({
+        cls.start_kensad({
             "smtp": {
                 "max_message_bytes": MAX_MESSAGE,
                 "max_recipients": MAX_RECIPIENTS,
@@ -37,17 +35,6 @@ class SmtpProtocolTest(unittest.TestCase):
                 "data_timeout": "3s",
             },
         })
-        try:
-            cls.kensad.start()
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
 
     def setUp(self):
         self.port = self.kensad.port

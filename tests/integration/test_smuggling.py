@@ -33,25 +33,12 @@ def smuggled(victim):
             b"SMUGGLED-PAYLOAD")
 
 
-class SmugglingTest(unittest.TestCase):
-    kensad = None
-
+class SmugglingTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
         for v in BARE_VARIANTS + OTHER_VARIANTS:
             assert REAL_END not in v, v
-        cls.kensad = h.Kensad()
-        try:
-            cls.kensad.start()
-        except Exception:
-            cls.kensad.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.kensad is not None:
-            cls.kensad.stop()
-            cls.kensad.close()
+        cls.start_kensad()
 
     def tearDown(self):
         self.assertTrue(self.kensad.running(), self.kensad.diagnostics())
