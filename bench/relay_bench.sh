@@ -69,28 +69,10 @@ chmod 755 "$WORK"
 # has a fixed name (listed once) instead of living in $WORK, which changes every run.
 PFDIR=/tmp/kensa-bench-postfix
 PIDS=()
+BENCH_NAME=relay_bench
+# shellcheck source=bench/bench_lib.sh
+. "$ROOT/bench/bench_lib.sh"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# Waits for a 220 greeting on 127.0.0.1:$1 (up to $2 seconds).
-wait_greeting() {
-  python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
-port, limit = int(sys.argv[1]), float(sys.argv[2])
-end = time.time() + limit
-while time.time() < end:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            if s.recv(512).startswith(b"220"):
-                s.sendall(b"QUIT\r\n")
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOF
-}
 # smtp-sink -c writes "sess=.. quit=.. mesg=N" after every message, separated by CR.
 sink_count() {
   python3 - "$WORK/sink.out" <<'EOF'
@@ -121,23 +103,7 @@ while True:
 EOF
 }
 
-cleanup() {
-  set +e
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  if [ -f "$PFDIR/main.cf" ]; then timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1; fi
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  if [ -f "$PFDIR/queue/pid/master.pid" ]; then
-    mp=$(tr -d ' ' <"$PFDIR/queue/pid/master.pid")
-    [ -n "$mp" ] && kill -0 "$mp" 2>/dev/null && kill -KILL "$mp" 2>/dev/null
-  fi
-  wait 2>/dev/null
-  if [ $KEEP = 1 ]; then echo "relay_bench: kept $WORK and $PFDIR" >&2
-  else rm -rf "$WORK" "$PFDIR"; fi
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- the sink: one for the whole run, so every figure is measured against the same process --
@@ -189,75 +155,20 @@ start_kensad() {
 }
 stop_kensad() {
   [ -n "$KENSAD_PID" ] || return 0
-  kill -TERM "$KENSAD_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$KENSAD_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$KENSAD_PID" 2>/dev/null || true
-  wait "$KENSAD_PID" 2>/dev/null || true
+  stop_pid "$KENSAD_PID"
   KENSAD_PID=""
 }
 
 # --- Postfix: the PEERS.md relay recipe, its own config directory ---------------------------
 if [ $DO_POSTFIX = 1 ]; then
   PF_PORT=$(free_port)
-  [ -f "$PFDIR/queue/pid/master.pid" ] && timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1 || true
-  rm -rf "$PFDIR"
-  mkdir -p "$PFDIR/queue" "$PFDIR/data"
-  chmod 755 "$PFDIR"
-  chown postfix:postfix "$PFDIR/data"
-  # Listed once, under the same lock the integration tests take for main.cf.
-  python3 - "$PFDIR" <<'EOF'
-import fcntl, os, re, sys
-d, cf = sys.argv[1], "/etc/postfix/main.cf"
-with open("/tmp/kensa-itest-postfix-main-cf.lock", "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-        lines = open(cf).read().splitlines()
-    except FileNotFoundError:
-        lines = ["compatibility_level = 3.6"]
-    for i, l in enumerate(lines):
-        m = re.match(r"\s*alternate_config_directories\s*=(.*)$", l)
-        if m:
-            dirs = [x for x in re.split(r"[\s,]+", m.group(1).strip()) if x]
-            if d in dirs:
-                sys.exit(0)
-            lines[i] = "alternate_config_directories = " + " ".join(dirs + [d])
-            break
-    else:
-        lines.append("alternate_config_directories = " + d)
-    open(cf + ".kensa-tmp", "w").write("\n".join(lines) + "\n")
-    os.replace(cf + ".kensa-tmp", cf)
-EOF
-  cat >"$PFDIR/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PFDIR/queue
-data_directory = $PFDIR/data
-myhostname = relay.example.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relay_domains = example.org
-relayhost = [127.0.0.1]:$SINK_PORT
-smtpd_relay_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-local_recipient_maps =
-smtp_dns_support_level = disabled
-biff = no
-maillog_file = $PFDIR/postfix.log
-maillog_file_prefixes = /var, /tmp
+  postfix_prepare_dir
+  { postfix_relay_main_cf "$SINK_PORT"; cat <<EOF
 # 256 client connections need 256 smtpd processes; Postfix's default limit is 100.
 default_process_limit = 300
 EOF
-  # master.cf: the smtp listener on our port, no other inet services, no chroot.
-  awk -v port="$PF_PORT" '
-    /^[ \t#]/ || NF == 0 { print; next }
-    NF >= 8 && $2 == "inet" { if ($1 == "smtp") $1 = "127.0.0.1:" port; else { print "#" $0; next } }
-    NF >= 8 { $5 = "n" }
-    { print }' /etc/postfix/master.cf >"$PFDIR/master.cf"
-  postfix -c "$PFDIR" start >"$WORK/postfix-start.out" 2>&1 || {
-    echo "relay_bench: postfix start failed" >&2; cat "$WORK/postfix-start.out" >&2; tail "$PFDIR/postfix.log" >&2; exit 1; }
-  wait_greeting $PF_PORT 30 || { echo "relay_bench: Postfix did not greet" >&2; tail "$PFDIR/postfix.log" >&2; exit 1; }
+  } >"$PFDIR/main.cf"
+  postfix_start "$PF_PORT"
 fi
 
 # --- one measured point -------------------------------------------------------------------
@@ -315,16 +226,7 @@ for rep in $(seq "$REPS"); do
 done
 
 # --- medians and ratios --------------------------------------------------------------------
-python3 - "$RESULTS" <<'EOF'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-def rate(r, key):
-    if r[key] == "NA" or int(r["ok"]) == 0: return None
-    return int(r["ok"]) / float(r[key])
-def med(target, size, conns, key):
-    v = [rate(r, key) for r in rows if (r["target"], r["size"], r["conns"]) == (target, size, conns)]
-    v = [x for x in v if x is not None]
-    return statistics.median(v) if v else None
+bench_medians "$RESULTS" size <<'EOF'
 fmt = lambda x: f"{x:9.0f}" if x is not None else "       NA"
 ratio = lambda a, b: f"{a / b:6.2f}" if a and b else "    NA"
 points = sorted({(r["size"], r["conns"]) for r in rows}, key=lambda p: (int(p[0]), int(p[1])))

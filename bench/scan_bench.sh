@@ -93,28 +93,10 @@ PFDIR=/tmp/kensa-scan-bench-postfix
 SCAN_TMP=$(mktemp -d "$SCAN_TMP_PARENT/kensa-scan-bench.XXXXXX")
 chmod 755 "$SCAN_TMP"
 PIDS=()
+BENCH_NAME=scan_bench
+# shellcheck source=bench/bench_lib.sh
+. "$ROOT/bench/bench_lib.sh"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# Waits for a 220 greeting on 127.0.0.1:$1 (up to $2 seconds).
-wait_greeting() {
-  python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
-port, limit = int(sys.argv[1]), float(sys.argv[2])
-end = time.time() + limit
-while time.time() < end:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            if s.recv(512).startswith(b"220"):
-                s.sendall(b"QUIT\r\n")
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOF
-}
 # Waits until clamd answers PING on its socket $1 (up to $2 seconds).
 wait_clamd() {
   python3 - "$1" "$2" <<'EOF'
@@ -185,29 +167,10 @@ wait_sink() {
   done
 }
 
-stop_pid() {
-  local p=$1
-  kill -TERM "$p" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
 cleanup() {
   set +e
   touch "$WORK/sink.watch.stop"
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  if [ -f "$PFDIR/main.cf" ]; then timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1; fi
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  if [ -f "$PFDIR/queue/pid/master.pid" ]; then
-    mp=$(tr -d ' ' <"$PFDIR/queue/pid/master.pid")
-    [ -n "$mp" ] && kill -0 "$mp" 2>/dev/null && kill -KILL "$mp" 2>/dev/null
-  fi
-  wait 2>/dev/null
-  if [ $KEEP = 1 ]; then echo "scan_bench: kept $WORK and $PFDIR" >&2
-  else rm -rf "$WORK" "$PFDIR"; fi
+  bench_cleanup
   rm -rf "$SCAN_TMP"
 }
 trap cleanup EXIT
@@ -331,65 +294,15 @@ EOF
   wait_port "$MILTER_PORT" 30 || { echo "scan_bench: clamav-milter did not start" >&2; tail "$WORK/milter.out" "$CLAM/milter.log" >&2; exit 1; }
 
   PF_PORT=$(free_port)
-  [ -f "$PFDIR/queue/pid/master.pid" ] && timeout 30 postfix -c "$PFDIR" stop >/dev/null 2>&1 || true
-  rm -rf "$PFDIR"
-  mkdir -p "$PFDIR/queue" "$PFDIR/data"
-  chmod 755 "$PFDIR"
-  chown postfix:postfix "$PFDIR/data"
-  python3 - "$PFDIR" <<'EOF'
-import fcntl, os, re, sys
-d, cf = sys.argv[1], "/etc/postfix/main.cf"
-with open("/tmp/kensa-itest-postfix-main-cf.lock", "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-        lines = open(cf).read().splitlines()
-    except FileNotFoundError:
-        lines = ["compatibility_level = 3.6"]
-    for i, l in enumerate(lines):
-        m = re.match(r"\s*alternate_config_directories\s*=(.*)$", l)
-        if m:
-            dirs = [x for x in re.split(r"[\s,]+", m.group(1).strip()) if x]
-            if d in dirs:
-                sys.exit(0)
-            lines[i] = "alternate_config_directories = " + " ".join(dirs + [d])
-            break
-    else:
-        lines.append("alternate_config_directories = " + d)
-    open(cf + ".kensa-tmp", "w").write("\n".join(lines) + "\n")
-    os.replace(cf + ".kensa-tmp", cf)
-EOF
-  cat >"$PFDIR/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PFDIR/queue
-data_directory = $PFDIR/data
-myhostname = relay.example.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relay_domains = example.org
-relayhost = [127.0.0.1]:$SINK_PORT
-smtpd_relay_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-local_recipient_maps =
-smtp_dns_support_level = disabled
-biff = no
-maillog_file = $PFDIR/postfix.log
-maillog_file_prefixes = /var, /tmp
+  postfix_prepare_dir
+  { postfix_relay_main_cf "$SINK_PORT"; cat <<EOF
 smtpd_milters = inet:127.0.0.1:$MILTER_PORT
 milter_default_action = tempfail
 # The 25 MB and 10 MB messages; Postfix's default limit is 10 MB.
 message_size_limit = 60000000
 EOF
-  awk -v port="$PF_PORT" '
-    /^[ \t#]/ || NF == 0 { print; next }
-    NF >= 8 && $2 == "inet" { if ($1 == "smtp") $1 = "127.0.0.1:" port; else { print "#" $0; next } }
-    NF >= 8 { $5 = "n" }
-    { print }' /etc/postfix/master.cf >"$PFDIR/master.cf"
-  postfix -c "$PFDIR" start >"$WORK/postfix-start.out" 2>&1 || {
-    echo "scan_bench: postfix start failed" >&2; cat "$WORK/postfix-start.out" >&2; tail "$PFDIR/postfix.log" >&2; exit 1; }
-  wait_greeting $PF_PORT 30 || { echo "scan_bench: Postfix did not greet" >&2; tail "$PFDIR/postfix.log" >&2; exit 1; }
+  } >"$PFDIR/main.cf"
+  postfix_start "$PF_PORT"
 
   CS_PORT=$(free_port)
   cat >"$CLAM/clamsmtpd.conf" <<EOF
@@ -495,16 +408,7 @@ fi
 grep -h -iE 'infected|virus|unscannable|error' "$WORK"/kensa-on.log "$WORK"/kensa-parts.log 2>/dev/null | head -5 | sed 's/^/  kensa-on log: /' >&2 || true
 
 # --- medians and ratios --------------------------------------------------------------------
-python3 - "$RESULTS" <<'EOF'
-import csv, statistics, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["rep"] != "0"]  # 0: warm-up
-def rate(r, key):
-    if r[key] in ("NA", "") or int(r["ok"]) == 0: return None
-    return int(r["ok"]) / float(r[key])
-def med(target, load, conns, key="deliver_s"):
-    v = [rate(r, key) for r in rows if (r["target"], r["load"], r["conns"]) == (target, load, conns)]
-    v = [x for x in v if x is not None]
-    return statistics.median(v) if v else None
+bench_medians "$RESULTS" load <<'EOF'
 def size(load):
     return int(next(r["bytes"] for r in rows if r["load"] == load))
 fmt = lambda x: (f"{x:.0f}" if x >= 10 else f"{x:.1f}") if x is not None else "NA"
