@@ -208,6 +208,21 @@ ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan)
   return FromError(rc);
 }
 
+// One libclamav scan with kensa's options and a fresh context: `scan` calls the
+// cl_scan*_callback for its input with the arguments every one of them takes.
+template <typename ScanCall>
+ScanResult RunScan(std::string_view name, uint64_t max_file_bytes, ScanCall scan) {
+  const std::string filename(name);
+  cl_scan_options options = ScanOptions();
+  const char* virname = nullptr;
+  unsigned long scanned = 0;
+  ScanContext context;
+  context.max_file_bytes = max_file_bytes;
+  cl_error_t rc = scan(filename.empty() ? nullptr : filename.c_str(), &virname, &scanned,
+                       &options, &context);
+  return FromScan(rc, virname, context);
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::string& dir,
@@ -258,29 +273,23 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   if (data.empty()) return {};
   cl_fmap_t* map = cl_fmap_open_memory(data.data(), data.size());
   if (map == nullptr) return {ScanResult::Kind::kUnscannable, "scan error: cannot map buffer"};
-  const std::string filename(name);
-  cl_scan_options options = ScanOptions();
-  const char* virname = nullptr;
-  unsigned long scanned = 0;
-  ScanContext context;
-  context.max_file_bytes = max_file_bytes_;
-  cl_error_t rc = cl_scanmap_callback(map, filename.empty() ? nullptr : filename.c_str(), &virname,
-                                      &scanned, engine_, &options, &context);
-  ScanResult result = FromScan(rc, virname, context);
+  ScanResult result = RunScan(
+      name, max_file_bytes_,
+      [&](const char* filename, const char** virname, unsigned long* scanned,
+          cl_scan_options* options, void* context) {
+        return cl_scanmap_callback(map, filename, virname, scanned, engine_, options, context);
+      });
   cl_fmap_close(map);
   return result;
 }
 
 ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
-  const std::string filename(name);
-  cl_scan_options options = ScanOptions();
-  const char* virname = nullptr;
-  unsigned long scanned = 0;
-  ScanContext context;
-  context.max_file_bytes = max_file_bytes_;
-  cl_error_t rc = cl_scandesc_callback(fd, filename.empty() ? nullptr : filename.c_str(), &virname,
-                                       &scanned, engine_, &options, &context);
-  return FromScan(rc, virname, context);
+  return RunScan(
+      name, max_file_bytes_,
+      [&](const char* filename, const char** virname, unsigned long* scanned,
+          cl_scan_options* options, void* context) {
+        return cl_scandesc_callback(fd, filename, virname, scanned, engine_, options, context);
+      });
 }
 
 }  // namespace kensa::scan

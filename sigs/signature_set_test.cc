@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "scan/clam_test_support.h"
 #include "sigs/canaries.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -38,27 +39,8 @@ const char kEicarNdb[] =
     "5354414e444152442d414e544956495255532d544553542d46494c452124482b482a\n";
 const char kClamExeHdb[] = "aa15bcf478d165efd2065190eb473bcb:544:Kensa.Test.ClamExe\n";
 
-void WriteFile(const fs::path& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::path(::testing::TempDir()) / "signature_set_test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using scan::testing::TempDir;
+using scan::testing::WriteFile;
 
 TEST(SignatureSetTest, BuildsTheBundledSet) {
   auto set = SignatureSet::Build(BundledSignatureDir(), scan::ClamLimits{});
