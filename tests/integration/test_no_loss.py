@@ -2,7 +2,9 @@
 """No loss: 2,000 messages sent by several smtplib clients while kensad is killed with SIGKILL
 at random moments and restarted on the same config. Every message that got a 250 must reach
 the sink (Postfix's smtp-sink, dumping each message to a file). Duplicates are counted and
-reported; losses must be zero."""
+reported; losses must be zero. NoLossWhileScanningTest does the same with every recipient
+subscribed and every fifth message carrying EICAR: each must arrive, and cleaned."""
+import base64
 import collections
 import os
 import random
@@ -28,17 +30,38 @@ TOKEN_RE = re.compile(rb"X-Token: (nl-\d{5}-[0-9a-f]{8})\n")
 
 @unittest.skipIf(not h.have(h.SMTP_SINK), "Postfix's smtp-sink is not installed")
 class NoLossTest(unittest.TestCase):
+    POLICY = None         # [policy] overrides: None = nothing subscribed, nothing scanned
+    INFECTED_EVERY = 0    # every n-th message carries EICAR (0: none)
 
     def setUp(self):
         self.sink = h.SmtpSink()
         self.addCleanup(self.sink.close)
         self.sink.start()
-        self.kensad = h.Kensad({
+        overrides = {
             "smtp": {"command_timeout": "30s", "connection_limit_exempt": ["127.0.0.0/8"]},
             "delivery": {"max_connections_per_next_hop": 8},
-        }, next_hop=f"smtp://127.0.0.1:{self.sink.port}")
+        }
+        if self.POLICY:
+            overrides["policy"] = self.POLICY
+        self.kensad = h.Kensad(overrides, next_hop=f"smtp://127.0.0.1:{self.sink.port}")
         self.addCleanup(self.kensad.close)
         self.kensad.start()
+
+    def infected(self, i):
+        return self.INFECTED_EVERY > 0 and i % self.INFECTED_EVERY == 0
+
+    def message(self, i, token):
+        body = [f"no-loss body {token}", "x" * (i % 300)]
+        if not self.infected(i):
+            return h.make_message(token, to=f"nl{i % 50}@example.test", body_lines=body)
+        eicar = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+        parts = ["--NL", "Content-Type: text/plain", "", *body, "--NL",
+                 "Content-Type: application/octet-stream; name=e.com",
+                 "Content-Transfer-Encoding: base64", "",
+                 base64.b64encode(eicar.encode()).decode(), "--NL--"]
+        return h.make_message(token, to=f"nl{i % 50}@example.test", body_lines=parts,
+                              extra_headers=("MIME-Version: 1.0",
+                                             "Content-Type: multipart/mixed; boundary=NL"))
 
     def test_sigkill_during_traffic_loses_nothing(self):
         rng = random.Random(os.getpid())
@@ -69,8 +92,7 @@ class NoLossTest(unittest.TestCase):
                 if delay > 0 and not stop.is_set():
                     time.sleep(delay)
                 token = tokens[i]
-                msg = h.make_message(token, to=f"nl{i % 50}@example.test",
-                                     body_lines=[f"no-loss body {token}", "x" * (i % 300)])
+                msg = self.message(i, token)
                 try:
                     if s is None:
                         s = smtplib.SMTP("127.0.0.1", self.kensad.port, timeout=15)
@@ -176,9 +198,25 @@ class NoLossTest(unittest.TestCase):
                          f"{missing[:20]}\n{self.kensad.diagnostics()}")
         self.assertTrue(drained, f"spool not empty after {DRAIN_DEADLINE_S}s: "
                                  f"{self.kensad.spool_files()[:10]}")
+        if self.POLICY:
+            eicar_b64 = base64.b64encode(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR").decode()[:40]
+            for t, paths in seen.items():
+                i = int(t.split("-")[1])
+                for p in paths:
+                    with open(p, "rb") as f:
+                        data = f.read()
+                    self.assertIn(b"X-Virus-Status: ", data, t)
+                    self.assertNotIn(eicar_b64.encode(), data, f"{t}: EICAR delivered in {p}")
+                    if self.infected(i):
+                        self.assertIn(b"X-Virus-Status: Infected", data, t)
         unreadable = self.kensad.log_events("queue_file_unreadable")
         self.assertEqual(unreadable, [], "\n".join(unreadable))
         self.assertEqual(self.kensad.stop(), 0, "kensad did not exit cleanly on SIGTERM")
+
+
+class NoLossWhileScanningTest(NoLossTest):
+    POLICY = {"inbound_domains": ["example.test"]}
+    INFECTED_EVERY = 5
 
 
 if __name__ == "__main__":
