@@ -226,6 +226,8 @@ absl::Status ReadScan(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.Integer("whole_message_max_bytes", &c.whole_message_max_bytes, 0,
                                   int64_t{1} << 40));
   KENSA_RETURN_IF_ERROR(r.String("engine_temp_dir", &c.engine_temp_dir));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_bytes_in_flight", &c.max_scan_bytes_in_flight, 1 << 20,
+                                  int64_t{1} << 40));
   return r.CheckNoUnknownKeys();
 }
 
@@ -525,7 +527,8 @@ std::string DescribeConfig(const KensaConfig& c) {
       "\nverdict_cache_entries = ", c.verdict_cache_entries,
       "\nwhole_message_check = ", c.whole_message_check ? "true" : "false",
       "\nwhole_message_max_bytes = ", c.whole_message_max_bytes,
-      "\nengine_temp_dir = ", Quote(c.engine_temp_dir), "\n");
+      "\nengine_temp_dir = ", Quote(c.engine_temp_dir),
+      "\nmax_bytes_in_flight = ", c.max_scan_bytes_in_flight, "\n");
   absl::StrAppend(&out, "\n[policy]\ninbound_addresses = ", QuoteList(c.inbound_addresses),
                   "\ninbound_domains = ", QuoteList(c.inbound_domains),
                   "\noutbound_addresses = ", QuoteList(c.outbound_addresses),

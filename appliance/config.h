@@ -17,7 +17,8 @@
 //   [scan]        enabled, signature_dir, check_canaries, temp_dir, max_scan_bytes,
 //                 max_file_bytes, max_recursion, max_files, max_scan_time, part_memory_bytes,
 //                 max_mime_depth, max_mime_parts, max_header_bytes, verdict_cache_entries,
-//                 whole_message_check, whole_message_max_bytes, engine_temp_dir
+//                 whole_message_check, whole_message_max_bytes, engine_temp_dir,
+//                 max_bytes_in_flight
 //   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
 //                 action ("remove" | "reject" | "quarantine"), unscannable ("infected" |
 //                 "pass"), quarantine_dir
@@ -111,6 +112,9 @@ struct KensaConfig {
   bool whole_message_check = true;
   uint64_t whole_message_max_bytes = 4ull << 20;
   std::string engine_temp_dir;  // libclamav's; empty = $TMPDIR or /tmp
+  // Message bytes a reactor's connections may have waiting for its scan worker; above it,
+  // connections with a message being scanned stop reading (memory stays bounded under load).
+  uint64_t max_scan_bytes_in_flight = 64ull << 20;
 
   // policy (first version: lists in the configuration)
   std::vector<std::string> inbound_addresses, inbound_domains;

@@ -31,6 +31,7 @@ max_mime_depth = 8
 whole_message_check = false
 whole_message_max_bytes = 1000
 engine_temp_dir = "/dev/shm"
+max_bytes_in_flight = 8388608
 verdict_cache_entries = 0
 [policy]
 inbound_addresses = ["Alice@Example.Test"]
@@ -46,6 +47,7 @@ unscannable = "pass"
   EXPECT_FALSE(c->whole_message_check);
   EXPECT_EQ(c->whole_message_max_bytes, 1000u);
   EXPECT_EQ(c->engine_temp_dir, "/dev/shm");
+  EXPECT_EQ(c->max_scan_bytes_in_flight, 8388608u);
   EXPECT_EQ(c->verdict_cache_entries, 0u);
   EXPECT_EQ(c->scan_action, ScanAction::kQuarantine);
   EXPECT_EQ(c->unscannable_action, UnscannableAction::kPass);

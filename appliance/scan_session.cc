@@ -5,15 +5,20 @@ namespace kensa {
 
 std::shared_ptr<ScanSession> ScanSession::Start(
     Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> signatures,
-    scan::VerdictCache* cache, const scan::ScanSettings& settings) {
-  return std::shared_ptr<ScanSession>(
-      new ScanSession(reactor, worker, std::move(signatures), cache, settings));
+    scan::VerdictCache* cache, const scan::ScanSettings& settings,
+    std::atomic<size_t>* reactor_in_flight) {
+  return std::shared_ptr<ScanSession>(new ScanSession(reactor, worker, std::move(signatures), cache,
+                                                      settings, reactor_in_flight));
 }
 
 ScanSession::ScanSession(Reactor* reactor, Worker* worker,
                          std::shared_ptr<const sigs::SignatureSet> sigs, scan::VerdictCache* cache,
-                         const scan::ScanSettings& settings)
-    : reactor_(reactor), worker_(worker), signatures_(std::move(sigs)) {
+                         const scan::ScanSettings& settings,
+                         std::atomic<size_t>* reactor_in_flight)
+    : reactor_(reactor),
+      worker_(worker),
+      signatures_(std::move(sigs)),
+      reactor_in_flight_(reactor_in_flight) {
   scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
                                                     cache, settings);
 }
@@ -28,9 +33,11 @@ void ScanSession::HandOver() {
   auto chunk = std::make_shared<std::string>();
   chunk->swap(pending_);
   in_flight_.fetch_add(chunk->size(), std::memory_order_relaxed);
+  reactor_in_flight_->fetch_add(chunk->size(), std::memory_order_relaxed);
   worker_->Submit([self = shared_from_this(), chunk] {
     if (!self->cancelled_.load(std::memory_order_relaxed)) self->scanner_->Feed(*chunk);
     self->in_flight_.fetch_sub(chunk->size(), std::memory_order_relaxed);
+    self->reactor_in_flight_->fetch_sub(chunk->size(), std::memory_order_relaxed);
   });
 }
 

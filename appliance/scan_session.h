@@ -25,11 +25,13 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
   using Done = absl::AnyInvocable<void(scan::MessageVerdict)>;
   static constexpr size_t kHandOverBytes = 64 * 1024;
 
-  // `cache` belongs to `worker` (only its thread touches it); may be null.
+  // `cache` belongs to `worker` (only its thread touches it); may be null. `reactor_in_flight`
+  // counts the bytes handed over and not yet scanned by every session of the reactor.
   static std::shared_ptr<ScanSession> Start(Reactor* reactor, Worker* worker,
                                             std::shared_ptr<const sigs::SignatureSet> signatures,
                                             scan::VerdictCache* cache,
-                                            const scan::ScanSettings& settings);
+                                            const scan::ScanSettings& settings,
+                                            std::atomic<size_t>* reactor_in_flight);
 
   void Feed(std::string_view bytes);
   // `done` runs on the reactor, unless Cancel() came first.
@@ -42,7 +44,8 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
 
  private:
   ScanSession(Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> sigs,
-              scan::VerdictCache* cache, const scan::ScanSettings& settings);
+              scan::VerdictCache* cache, const scan::ScanSettings& settings,
+              std::atomic<size_t>* reactor_in_flight);
   void HandOver();
 
   Reactor* reactor_;
@@ -51,6 +54,7 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
   std::unique_ptr<scan::MessageScanner> scanner_;  // touched only on the worker
   std::string pending_;                            // reactor side, not yet handed over
   std::atomic<size_t> in_flight_{0};
+  std::atomic<size_t>* reactor_in_flight_;
   std::atomic<bool> cancelled_{false};
 };
 

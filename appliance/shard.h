@@ -5,6 +5,7 @@
 #ifndef KENSA_APPLIANCE_SHARD_H_
 #define KENSA_APPLIANCE_SHARD_H_
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -43,6 +44,8 @@ class Shard {
   Worker& scan_worker() { return scan_worker_; }
   // Only scan_worker()'s thread touches it.
   scan::VerdictCache* verdict_cache() { return cache_.get(); }
+  // Message bytes handed to the scan worker and not yet scanned, all sessions together.
+  std::atomic<size_t>* scan_bytes_in_flight() { return &scan_bytes_in_flight_; }
   DeliveryAgent& delivery() { return *delivery_; }
   void Count(int counter_id, uint64_t n = 1) { runtime_->counters.Add(index(), counter_id, n); }
 
@@ -59,6 +62,7 @@ class Shard {
   DirSyncer syncer_;
   Worker worker_;
   std::unique_ptr<scan::VerdictCache> cache_;  // declared before the scan worker: outlives it
+  std::atomic<size_t> scan_bytes_in_flight_{0};
   Worker scan_worker_;
   std::unique_ptr<DeliveryAgent> delivery_;
   struct Listener {

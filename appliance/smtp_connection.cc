@@ -120,7 +120,10 @@ void SmtpConnection::FeedPlaintext(std::string_view bytes) {
 void SmtpConnection::UpdateInputFlow() {
   if (closing_) return;
   const bool spool_full = (spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight) ||
-                          (scan_ != nullptr && scan_->bytes_in_flight() > kMaxScanBytesInFlight);
+                          (scan_ != nullptr &&
+                           (scan_->bytes_in_flight() > kMaxScanBytesInFlight ||
+                            shard_->scan_bytes_in_flight()->load(std::memory_order_relaxed) >
+                                shard_->config().max_scan_bytes_in_flight));
   const bool pause = !session_->WantsMoreInput() ||
                      stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full;
   if (pause) {
@@ -327,7 +330,8 @@ void SmtpConnection::StartScan(const net::SmtpEnvelope& env) {
   std::shared_ptr<const sigs::SignatureSet> set = rt.signatures.Current();
   if (set == nullptr) return;
   scan_ = ScanSession::Start(shard_->reactor(), &shard_->scan_worker(), std::move(set),
-                             shard_->verdict_cache(), rt.scan_settings);
+                             shard_->verdict_cache(), rt.scan_settings,
+                             shard_->scan_bytes_in_flight());
 }
 
 void SmtpConnection::CancelScan() {
