@@ -50,7 +50,6 @@ struct SharedCounts {
   // Parts of second readings are numbered apart, so that the primary reading's ids do not
   // depend on how the input was split (second readings run interleaved with it).
   uint32_t next_alternate_id = 1u << 31;
-  size_t parts = 0;
   size_t alternate_parsers = 0;
 };
 
@@ -106,6 +105,10 @@ struct MimeParser::Impl {
   MimeSink* const sink;
   SharedCounts owned_counts;
   SharedCounts* counts;
+  // Parts of this reading. Each reading has its own budget: readings run interleaved in an
+  // order that depends on how the input was split, and a shared budget would run out in a
+  // different reading for each split. Readings are bounded too (max_alternate_parsers).
+  size_t parts = 0;
   uint64_t offset;  // raw offset of the next byte to consume
   uint64_t bytes_fed = 0;
   const bool alternate_view;
@@ -151,7 +154,7 @@ struct MimeParser::Impl {
     auto f = std::make_unique<Frame>();
     f->part = NewPart(role, parent, depth);
     f->default_type = std::move(default_type);
-    ++counts->parts;
+    ++parts;
     stack.push_back(std::move(f));
     line_state = LineState::kLineStart;
     held_eol.clear();
@@ -172,7 +175,7 @@ struct MimeParser::Impl {
         leaf.held_blank.append(bytes);
         return;
       }
-      ++counts->parts;
+      ++parts;
       leaf.part.id = NextId();  // numbered when it turns out to be reported
       BeginLeaf(leaf);
       std::string held = std::move(leaf.held_blank);
@@ -229,7 +232,7 @@ struct MimeParser::Impl {
     if (!first_of_frame) {
       leaf.part.id = NextId();
       leaf.part.alternate_view = true;
-      ++counts->parts;
+      ++parts;
     }
     leaf.part.media_type = r.media_type;
     leaf.part.charset = r.charset;
@@ -267,7 +270,7 @@ struct MimeParser::Impl {
       sink->OnLimitExceeded("MIME nesting depth");
       return false;
     }
-    if (counts->parts >= limits.max_parts) {
+    if (parts >= limits.max_parts) {
       sink->OnLimitExceeded("MIME part count");
       return false;
     }
@@ -342,7 +345,7 @@ struct MimeParser::Impl {
       mf->part.boundary = r.boundary;
       mf->boundary = r.boundary;
       mf->digest = r.media_type == "multipart/digest";
-      ++counts->parts;
+      ++alt->parts;
       alt->stack.push_back(std::move(mf));
       alt->PushPseudoLeaf(PartRole::kPreamble);
       alt->RefreshBoundaries();
@@ -434,7 +437,7 @@ struct MimeParser::Impl {
       mp.in_epilogue = true;
       RefreshBoundaries();
       PushPseudoLeaf(PartRole::kEpilogue);
-    } else if (counts->parts >= limits.max_parts) {
+    } else if (parts >= limits.max_parts) {
       sink->OnLimitExceeded("MIME part count");
       mp.overflowed = true;
       PushOverflowLeaf();
