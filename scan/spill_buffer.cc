@@ -12,6 +12,23 @@
 #include "absl/strings/str_cat.h"
 
 namespace kensa::scan {
+namespace {
+
+// Writes all of `bytes` to `fd`; an error names the temporary directory.
+absl::Status WriteAll(int fd, std::string_view bytes, const std::string& dir) {
+  while (!bytes.empty()) {
+    ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::InternalError(absl::StrCat("temporary file in ", dir, ": ",
+                                              std::strerror(n < 0 ? errno : ENOSPC)));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 struct SpillBuffer::HashState {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -43,16 +60,7 @@ void SpillBuffer::Append(std::string_view bytes) {
     return;
   }
   if (fd_ < 0) Spill();
-  while (error_.ok() && !bytes.empty()) {
-    ssize_t n = write(fd_, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error_ = absl::InternalError(
-          absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(n < 0 ? errno : ENOSPC)));
-      return;
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
+  if (error_.ok()) error_ = WriteAll(fd_, bytes, temp_dir_);
 }
 
 void SpillBuffer::Spill() {
@@ -68,17 +76,8 @@ void SpillBuffer::Spill() {
         absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(errno)));
     return;
   }
-  std::string_view held = memory_;
-  while (!held.empty()) {
-    ssize_t n = write(fd_, held.data(), held.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error_ = absl::InternalError(absl::StrCat("temporary file in ", temp_dir_, ": ",
-                                                std::strerror(n < 0 ? errno : ENOSPC)));
-      return;
-    }
-    held.remove_prefix(static_cast<size_t>(n));
-  }
+  error_ = WriteAll(fd_, memory_, temp_dir_);
+  if (!error_.ok()) return;
   std::string().swap(memory_);
 }
 
