@@ -228,6 +228,8 @@ absl::Status ReadScan(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.String("engine_temp_dir", &c.engine_temp_dir));
   KENSA_RETURN_IF_ERROR(r.Integer("max_bytes_in_flight", &c.max_scan_bytes_in_flight, 1 << 20,
                                   int64_t{1} << 40));
+  KENSA_RETURN_IF_ERROR(r.Bool("prefilter", &c.prefilter));
+  KENSA_RETURN_IF_ERROR(r.String("prefilter_cache_dir", &c.prefilter_cache_dir));
   return r.CheckNoUnknownKeys();
 }
 
@@ -313,6 +315,7 @@ void ResolveDerived(KensaConfig& c) {
   if (c.tls_key_file.empty()) c.tls_key_file = c.state_dir + "/tls/key.pem";
   if (c.signature_dir.empty()) c.signature_dir = c.state_dir + "/signatures";
   if (c.scan_temp_dir.empty()) c.scan_temp_dir = c.state_dir + "/tmp";
+  if (c.prefilter_cache_dir.empty()) c.prefilter_cache_dir = c.state_dir + "/prefilter";
   if (c.quarantine_dir.empty()) c.quarantine_dir = c.state_dir + "/quarantine";
 }
 
@@ -528,7 +531,9 @@ std::string DescribeConfig(const KensaConfig& c) {
       "\nwhole_message_check = ", c.whole_message_check ? "true" : "false",
       "\nwhole_message_max_bytes = ", c.whole_message_max_bytes,
       "\nengine_temp_dir = ", Quote(c.engine_temp_dir),
-      "\nmax_bytes_in_flight = ", c.max_scan_bytes_in_flight, "\n");
+      "\nmax_bytes_in_flight = ", c.max_scan_bytes_in_flight,
+      "\nprefilter = ", c.prefilter ? "true" : "false",
+      "\nprefilter_cache_dir = ", Quote(c.prefilter_cache_dir), "\n");
   absl::StrAppend(&out, "\n[policy]\ninbound_addresses = ", QuoteList(c.inbound_addresses),
                   "\ninbound_domains = ", QuoteList(c.inbound_domains),
                   "\noutbound_addresses = ", QuoteList(c.outbound_addresses),

@@ -75,7 +75,25 @@ void LogSignatureSet(const char* event, const sigs::SignatureSet& set) {
       .Kv("version", i.version)
       .Kv("signatures", i.signatures)
       .Kv("files", i.files)
-      .Kv("load_time", absl::Trunc(i.load_time, absl::Milliseconds(1)));
+      .Kv("load_time", absl::Trunc(i.load_time, absl::Milliseconds(1)))
+      .Kv("prefilter", set.prefilter() != nullptr ? "on" : "off")
+      .Kv("prefilter_literals", i.prefilter.raw_patterns)
+      .Kv("prefilter_hashes", i.prefilter.hash_signatures)
+      .Kv("prefilter_without_literal", i.prefilter_without_literal)
+      .Kv("prefilter_time", absl::Trunc(i.prefilter_time, absl::Milliseconds(1)))
+      .Kv("prefilter_from_cache", i.prefilter.from_cache ? "yes" : "no");
+  // A signature the prefilter cannot rule out sends whole classes of objects to the engine:
+  // the operator should know which one.
+  for (const std::string& why : i.prefilter_routing) {
+    KLOG(kInfo, "prefilter_routes_to_engine").Kv("signature", why);
+  }
+}
+
+sigs::PrefilterOptions PrefilterOptionsOf(const KensaConfig& c) {
+  sigs::PrefilterOptions o;
+  o.enabled = c.prefilter;
+  o.cache_dir = c.prefilter_cache_dir;
+  return o;
 }
 
 absl::Status SetUpRuntime(Runtime& rt) {
@@ -147,6 +165,8 @@ absl::Status SetUpRuntime(Runtime& rt) {
       rt.counters.Register("messages_virus_rejected_total", "infected messages refused with 554");
   ids.parts_scanned = rt.counters.Register("scan_parts_total", "MIME leaf parts scanned");
   ids.engine_scans = rt.counters.Register("scan_engine_scans_total", "objects libclamav scanned");
+  ids.fast_path = rt.counters.Register("scan_prefilter_fast_path_total",
+                                       "parts the prefilter proved clean without libclamav");
   ids.verdict_cache_hits =
       rt.counters.Register("scan_verdict_cache_hits_total", "parts answered by the verdict cache");
   ids.signature_reloads =
@@ -180,7 +200,8 @@ absl::Status SetUpRuntime(Runtime& rt) {
       if (absl::Status s = MakeDirs(c.quarantine_dir); !s.ok()) return s;
     }
     absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set =
-        sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries);
+        sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries,
+                                  PrefilterOptionsOf(c));
     if (!set.ok()) {
       return absl::Status(set.status().code(),
                           absl::StrCat("scan.signature_dir: ", set.status().message()));
@@ -195,7 +216,8 @@ absl::Status SetUpRuntime(Runtime& rt) {
 void ReloadSignatures(Runtime& rt) {
   const KensaConfig& c = rt.config;
   absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set =
-      sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries);
+      sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries,
+                                  PrefilterOptionsOf(c));
   std::shared_ptr<const sigs::SignatureSet> old = rt.signatures.Current();
   if (!set.ok()) {
     rt.counters.Add(0, rt.ids.signature_reload_failures);

@@ -22,7 +22,7 @@ struct CounterIds {
   int connections = 0, connections_refused = 0, messages_queued = 0, messages_rejected = 0,
       bytes_received = 0, deliveries_ok = 0, deliveries_deferred = 0, deliveries_bounced = 0,
       dsns_created = 0, messages_clean = 0, messages_infected = 0, messages_unscannable = 0,
-      messages_unscanned = 0, messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0,
+      messages_unscanned = 0, messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0, fast_path = 0,
       verdict_cache_hits = 0, signature_reloads = 0, signature_reload_failures = 0;
 };
 

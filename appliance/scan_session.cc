@@ -21,6 +21,7 @@ ScanSession::ScanSession(Reactor* reactor, Worker* worker,
       reactor_in_flight_(reactor_in_flight) {
   scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
                                                     cache, settings);
+  scanner_->SetPrefilter(signatures_->prefilter());
 }
 
 void ScanSession::Feed(std::string_view bytes) {

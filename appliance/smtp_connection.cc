@@ -447,6 +447,7 @@ void SmtpConnection::CountScan(const ScanReport& report) {
                                               : ids.messages_unscannable);
   shard_->Count(ids.parts_scanned, report.verdict.parts);
   shard_->Count(ids.engine_scans, report.verdict.engine_scans);
+  shard_->Count(ids.fast_path, report.verdict.fast_path);
   shard_->Count(ids.verdict_cache_hits, report.verdict.cache_hits);
 }
 
@@ -474,6 +475,7 @@ void SmtpConnection::CommitMessage(ScanReport report) {
           .Kv("parts", report.verdict.parts)
           .Kv("scans", report.verdict.engine_scans)
           .Kv("cache_hits", report.verdict.cache_hits)
+          .Kv("fast_path", report.verdict.fast_path)
           .Kv("scan_wait", absl::Trunc(report.wait, absl::Microseconds(100)));
       if (report.result != "clean") {
         line.Kv("action", report.quarantine ? "quarantine" : "remove");

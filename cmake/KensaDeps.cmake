@@ -5,6 +5,8 @@ pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing>=2.3)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 pkg_check_modules(CLAMAV REQUIRED IMPORTED_TARGET libclamav>=1.0)
+# Hyperscan and Vectorscan both ship as libhs; hs_compile_lit_multi needs 5.2.
+pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs>=5.2)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(absl REQUIRED)
 find_package(GTest REQUIRED)

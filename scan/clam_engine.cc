@@ -28,6 +28,7 @@
 #include "scan/clam_engine.h"
 
 #include <clamav.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <limits>
@@ -261,6 +262,95 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   load_messages = nullptr;
   if (rc != CL_SUCCESS) return LoadError(dir, "compiling signatures from", rc, messages);
   return std::shared_ptr<const ClamEngine>(std::move(engine));
+}
+
+namespace {
+
+// The layer types libclamav scans as plain bytes: the raw matcher (and, for text, the
+// normalised-text matcher) and nothing else. The image types' parsers only raise heuristic
+// alerts, or find an embedded object, both of which the probe sees.
+bool IsPlainType(std::string_view type) {
+  static constexpr std::string_view kPlain[] = {
+      "CL_TYPE_BINARY_DATA", "CL_TYPE_TEXT_ASCII", "CL_TYPE_TEXT_UTF8", "CL_TYPE_GRAPHICS",
+      "CL_TYPE_JPEG",        "CL_TYPE_PNG",        "CL_TYPE_GIF"};
+  return std::find(std::begin(kPlain), std::end(kPlain), type) != std::end(kPlain);
+}
+
+struct ProbeContext {
+  std::string top_type;
+  int layers = 0;
+  bool deeper = false;  // a second layer, or a top layer of a type that is not plain
+};
+
+cl_error_t OnProbeInspection(int /*fd*/, const char* type, const char** /*ancestors*/,
+                             size_t /*parent_file_size*/, const char* /*file_name*/,
+                             size_t /*file_size*/, const char* /*file_buffer*/,
+                             uint32_t recursion_level, uint32_t /*layer_attributes*/,
+                             void* context) {
+  auto* probe = static_cast<ProbeContext*>(context);
+  if (probe == nullptr) return CL_VIRUS;
+  ++probe->layers;
+  const std::string_view t = type != nullptr ? type : "";
+  if (recursion_level == 0 && probe->layers == 1) probe->top_type = std::string(t);
+  if (recursion_level > 0 || probe->layers > 1 || !IsPlainType(t)) {
+    probe->deeper = true;
+    return CL_VIRUS;  // stop here: the full engine takes it
+  }
+  return CL_CLEAN;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::LoadProbe(
+    const std::string& dir, const ClamLimits& limits) {
+  if (absl::Status s = InitOnce(); !s.ok()) return s;
+  std::shared_ptr<ClamEngine> engine(new ClamEngine());
+  engine->engine_ = cl_engine_new();
+  if (engine->engine_ == nullptr) return absl::ResourceExhaustedError("cl_engine_new failed");
+  cl_engine_set_clcb_file_inspection(engine->engine_, OnProbeInspection);
+  // libclamav's clean-object cache would skip the callbacks for an object seen before.
+  cl_engine_set_num(engine->engine_, CL_ENGINE_DISABLE_CACHE, 1);
+  engine->max_file_bytes_ = limits.max_file_bytes;
+  std::vector<std::string> messages;
+  if (!dir.empty()) {
+    load_messages = &messages;
+    unsigned int signatures = 0;
+    cl_error_t rc = cl_load(dir.c_str(), engine->engine_, &signatures, CL_DB_STDOPT);
+    load_messages = nullptr;
+    if (rc != CL_SUCCESS) return LoadError(dir, "loading file types from", rc, messages);
+  }
+  if (absl::Status s = SetLimits(engine->engine_, limits); !s.ok()) return s;
+  if (!limits.temp_dir.empty()) {
+    cl_engine_set_str(engine->engine_, CL_ENGINE_TMPDIR, limits.temp_dir.c_str());
+  }
+  load_messages = &messages;
+  cl_error_t rc = cl_engine_compile(engine->engine_);
+  load_messages = nullptr;
+  if (rc != CL_SUCCESS) return LoadError(dir, "compiling the type probe from", rc, messages);
+  return std::shared_ptr<const ClamEngine>(std::move(engine));
+}
+
+ClamEngine::ProbeResult ClamEngine::Probe(std::string_view data, int fd) const {
+  ProbeResult result;
+  ProbeContext probe;
+  cl_scan_options options = ScanOptions();
+  const char* virname = nullptr;
+  unsigned long scanned = 0;
+  cl_error_t rc;
+  if (fd >= 0) {
+    lseek(fd, 0, SEEK_SET);
+    rc = cl_scandesc_callback(fd, nullptr, &virname, &scanned, engine_, &options, &probe);
+  } else {
+    if (data.empty()) return result;
+    cl_fmap_t* map = cl_fmap_open_memory(data.data(), data.size());
+    if (map == nullptr) return result;
+    rc = cl_scanmap_callback(map, nullptr, &virname, &scanned, engine_, &options, &probe);
+    cl_fmap_close(map);
+  }
+  result.top_type = std::move(probe.top_type);
+  // Anything but a clean scan of exactly one plain layer: an alert, an error, a limit.
+  result.plain = rc == CL_CLEAN && !probe.deeper && probe.layers == 1;
+  return result;
 }
 
 ClamEngine::~ClamEngine() {

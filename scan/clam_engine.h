@@ -55,6 +55,19 @@ class ClamEngine {
 
   uint64_t signature_count() const { return signatures_; }
 
+  // The type probe: an engine without signatures (only `dir`'s file-type magic (.ftm) and
+  // feature switches (.cfg), which may be empty) that tells how libclamav would treat an
+  // object: the type it gives the top layer, and whether it goes any deeper (unpacks,
+  // normalises into a new layer, finds an embedded file) or raises a heuristic alert. It stops
+  // at the first layer that is not one of `plain_types`.
+  static absl::StatusOr<std::shared_ptr<const ClamEngine>> LoadProbe(const std::string& dir,
+                                                                     const ClamLimits& limits);
+  struct ProbeResult {
+    std::string top_type;  // "CL_TYPE_TEXT_ASCII", ...; empty when libclamav never said
+    bool plain = false;    // one layer, of a plain type, no alert, no error
+  };
+  ProbeResult Probe(std::string_view data, int fd = -1) const;
+
  private:
   ClamEngine() = default;
   cl_engine* engine_ = nullptr;

@@ -42,6 +42,7 @@ struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
         part(p),
         buffer(s->settings_.part_memory_bytes, s->settings_.max_part_bytes, s->settings_.temp_dir) {
     if (IsTextLeaf(p)) uu = std::make_unique<UuencodeExtractor>(this);
+    if (s->prefilter_ != nullptr) prefilter = std::make_unique<PartPrefilter>(*s->prefilter_);
   }
   void OnFileBegin(std::string_view name) override {
     uu_file = std::make_unique<SpillBuffer>(scanner->settings_.part_memory_bytes,
@@ -54,13 +55,14 @@ struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
   }
   void OnFileEnd() override {
     if (uu_file == nullptr) return;
-    if (uu_file->size() > 0) Merge(&embedded, scanner->ScanObject(*uu_file, uu_name));
+    if (uu_file->size() > 0) Merge(&embedded, scanner->ScanObject(*uu_file, uu_name, nullptr));
     uu_file.reset();
   }
 
   MessageScanner* scanner;
   MimePart part;
   SpillBuffer buffer;
+  std::unique_ptr<PartPrefilter> prefilter;  // null: straight to the engine
   std::unique_ptr<UuencodeExtractor> uu;
   std::unique_ptr<SpillBuffer> uu_file;
   std::string uu_name;
@@ -110,6 +112,7 @@ void MessageScanner::OnLeafData(uint32_t part_id, std::string_view decoded) {
   if (it == open_.end()) return;
   Leaf& leaf = *it->second;
   leaf.buffer.Append(decoded);
+  if (leaf.prefilter != nullptr) leaf.prefilter->Feed(decoded);
   if (leaf.uu != nullptr) leaf.uu->Feed(decoded);
 }
 
@@ -123,7 +126,7 @@ void MessageScanner::OnLeafEnd(const MimePart& part) {
   if (leaf->uu != nullptr) leaf->uu->Finish();
   ScanResult result = leaf->embedded;
   if (leaf->buffer.size() > 0) {
-    Merge(&result, ScanObject(leaf->buffer, part.filename));
+    Merge(&result, ScanObject(leaf->buffer, part.filename, leaf->prefilter.get()));
   }
   if (!result.clean()) AddFinding(part, result);
 }
@@ -135,7 +138,8 @@ void MessageScanner::OnLimitExceeded(std::string_view what) {
   }
 }
 
-ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name) {
+ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name,
+                                      PartPrefilter* prefilter) {
   const Sha256 digest = buffer.Digest();
   const bool cacheable = cache_ != nullptr && buffer.error().ok() && !buffer.truncated();
   if (cacheable) {
@@ -144,8 +148,13 @@ ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name
       return *hit;
     }
   }
-  ++verdict_.engine_scans;
-  ScanResult r = buffer.ScanWith(engine_, name);
+  ScanResult r;
+  if (prefilter != nullptr && prefilter->Decide(buffer) == PartPrefilter::Decision::kSkipEngine) {
+    ++verdict_.fast_path;  // r stays clean: the engine has provably nothing to find
+  } else {
+    ++verdict_.engine_scans;
+    r = buffer.ScanWith(engine_, name);
+  }
   // A scan error may be transient (temp space); only real verdicts are remembered.
   if (cacheable && !absl::StartsWith(r.name, "scan error")) cache_->Insert(digest, version_, r);
   return r;

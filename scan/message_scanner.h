@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "scan/clam_engine.h"
 #include "scan/mime_parser.h"
+#include "scan/prefilter.h"
 #include "scan/rewrite.h"
 #include "scan/spill_buffer.h"
 #include "scan/verdict_cache.h"
@@ -46,6 +47,7 @@ struct MessageVerdict {
   uint64_t parts = 0;                 // leaves seen
   uint64_t engine_scans = 0;          // objects libclamav scanned
   uint64_t cache_hits = 0;
+  uint64_t fast_path = 0;             // objects the prefilter proved clean (no engine scan)
   uint64_t bytes = 0;                 // raw message bytes
   MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
@@ -57,6 +59,10 @@ class MessageScanner : public MimeSink {
   MessageScanner(const ClamEngine& engine, std::string signature_version, VerdictCache* cache,
                  const ScanSettings& settings);
   ~MessageScanner() override;
+
+  // Puts the signature set's prefilter in front of the engine for every part from here on
+  // (null: none). It must outlive the scanner, like the engine.
+  void SetPrefilter(const PrefilterDatabase* prefilter) { prefilter_ = prefilter; }
 
   void Feed(std::string_view raw);
   MessageVerdict Finish();
@@ -70,13 +76,14 @@ class MessageScanner : public MimeSink {
 
  private:
   struct Leaf;
-  ScanResult ScanObject(SpillBuffer& buffer, std::string_view name);
+  ScanResult ScanObject(SpillBuffer& buffer, std::string_view name, PartPrefilter* prefilter);
   void AddFinding(const MimePart& part, const ScanResult& result);
   MimePart RootPart() const;
 
   const ClamEngine& engine_;
   std::string version_;
   VerdictCache* cache_;
+  const PrefilterDatabase* prefilter_ = nullptr;
   ScanSettings settings_;
   MimeParser parser_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<Leaf>> open_;

@@ -82,11 +82,36 @@ void SpillBuffer::Spill() {
 }
 
 Sha256 SpillBuffer::Digest() {
-  Sha256 d{};
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(hash_->ctx, d.data(), &len);
-  EVP_DigestInit_ex(hash_->ctx, EVP_sha256(), nullptr);  // the object is scanned once
-  return d;
+  if (!digest_) {
+    Sha256 d{};
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(hash_->ctx, d.data(), &len);
+    digest_ = d;
+  }
+  return *digest_;
+}
+
+ClamEngine::ProbeResult SpillBuffer::ProbeWith(const ClamEngine& probe) const {
+  if (!error_.ok() || truncated()) return {};
+  if (fd_ < 0) return probe.Probe(memory_);
+  return probe.Probe({}, fd_);
+}
+
+absl::Status SpillBuffer::Read(const std::function<void(std::string_view)>& chunk) const {
+  if (!error_.ok()) return error_;
+  if (fd_ < 0) {
+    chunk(memory_);
+    return absl::OkStatus();
+  }
+  std::string block(1 << 16, '\0');
+  for (off_t at = 0;;) {
+    ssize_t n = pread(fd_, block.data(), block.size(), at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::InternalError(absl::StrCat("reading back: ", std::strerror(errno)));
+    if (n == 0) return absl::OkStatus();
+    chunk(std::string_view(block.data(), static_cast<size_t>(n)));
+    at += n;
+  }
 }
 
 ScanResult SpillBuffer::ScanWith(const ClamEngine& engine, std::string_view name) const {

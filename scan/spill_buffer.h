@@ -7,6 +7,8 @@
 #define KENSA_SCAN_SPILL_BUFFER_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,9 +30,13 @@ class SpillBuffer {
   bool truncated() const { return size_ > max_bytes_; }
   // The first write error (temp file full, ...); the object is then unscannable.
   const absl::Status& error() const { return error_; }
-  // SHA-256 of every byte appended (also of those past max_bytes).
+  // SHA-256 of every byte appended (also of those past max_bytes). Ends the object: call it
+  // after the last Append().
   Sha256 Digest();
   ScanResult ScanWith(const ClamEngine& engine, std::string_view name) const;
+  ClamEngine::ProbeResult ProbeWith(const ClamEngine& probe) const;
+  // Hands the kept bytes to `chunk` in order (from memory or the temporary file).
+  absl::Status Read(const std::function<void(std::string_view)>& chunk) const;
 
  private:
   void Spill();
@@ -44,6 +50,7 @@ class SpillBuffer {
   absl::Status error_;
   struct HashState;
   HashState* hash_;
+  std::optional<Sha256> digest_;
 };
 
 }  // namespace kensa::scan

@@ -4,17 +4,59 @@
 // complete directory into place and never edits one that a build may be reading.
 #include "sigs/signature_set.h"
 
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "sigs/prefilter_spec.h"
 #include "sigs/signature_version.h"
 
 namespace kensa::sigs {
+namespace {
+
+// Bumped whenever the derivation's output for the same databases changes: it is part of the
+// on-disk cache key.
+constexpr int kPrefilterDerivationVersion = 1;
+
+absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
+    const std::string& dir, const std::string& version, const scan::ClamLimits& limits,
+    const std::string& cache_dir, SignatureSetInfo* info) {
+  // Unpacked containers and the probe's files live here only while the build needs them.
+  std::string templ = (std::filesystem::temp_directory_path() / "kensa-prefilter-XXXXXX").string();
+  if (mkdtemp(templ.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp ", templ, ": ", std::strerror(errno)));
+  }
+  struct RemoveAll {
+    std::string path;
+    ~RemoveAll() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } cleanup{templ};
+  absl::StatusOr<PrefilterDerivation> derived = DerivePrefilterInputs(dir, templ);
+  if (!derived.ok()) return derived.status();
+  absl::StatusOr<std::shared_ptr<const scan::ClamEngine>> probe =
+      scan::ClamEngine::LoadProbe(derived->probe_dir, limits);
+  if (!probe.ok()) return probe.status();
+  info->prefilter_without_literal = derived->without_literal;
+  info->prefilter_routing = derived->routing_examples;
+  absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
+      scan::PrefilterDatabase::Build(std::move(derived->inputs), *std::move(probe), cache_dir,
+                                     absl::StrCat(version, "-d", kPrefilterDerivationVersion));
+  if (db.ok()) info->prefilter = (*db)->stats();
+  return db;
+}
+
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
-    const std::string& dir, const scan::ClamLimits& limits, bool check_canaries) {
+    const std::string& dir, const scan::ClamLimits& limits, bool check_canaries,
+    const PrefilterOptions& prefilter) {
   const absl::Time start = absl::Now();
   absl::StatusOr<DatabaseDirVersion> version = DescribeDatabaseDir(dir);
   if (!version.ok()) return version.status();
@@ -30,6 +72,17 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
   }
 
   std::shared_ptr<SignatureSet> set(new SignatureSet());
+  if (prefilter.enabled) {
+    const absl::Time prefilter_start = absl::Now();
+    absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
+        BuildPrefilter(dir, version->version, limits, prefilter.cache_dir, &set->info_);
+    if (!db.ok()) {
+      return absl::Status(db.status().code(),
+                          absl::StrCat("prefilter for ", dir, ": ", db.status().message()));
+    }
+    set->prefilter_ = *std::move(db);
+    set->info_.prefilter_time = absl::Now() - prefilter_start;
+  }
   set->engine_ = *std::move(engine);
   set->info_.dir = dir;
   set->info_.version = std::move(version->version);

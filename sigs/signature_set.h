@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scan/clam_engine.h"
+#include "scan/prefilter_database.h"
 
 namespace kensa::sigs {
 
@@ -28,6 +30,18 @@ struct SignatureSetInfo {
   int files = 0;            // database files loaded
   absl::Time loaded_at;
   absl::Duration load_time;
+  // The prefilter's part of the build (zero when it is off).
+  absl::Duration prefilter_time;
+  scan::PrefilterStats prefilter;
+  size_t prefilter_without_literal = 0;  // signatures that route their classes to the engine
+  std::vector<std::string> prefilter_routing;  // a few of them, "file: name (why)"
+};
+
+// The Hyperscan prefilter built with a set (scan/prefilter.h).
+struct PrefilterOptions {
+  bool enabled = true;
+  // Compiled prefilter databases are kept here by signature version; empty: not kept.
+  std::string cache_dir;
 };
 
 class SignatureSet {
@@ -35,15 +49,19 @@ class SignatureSet {
   // Loads and compiles `dir`, then runs the canaries; any failure is an error naming why
   // (a database libclamav refuses, a canary missed or falsely flagged).
   static absl::StatusOr<std::shared_ptr<const SignatureSet>> Build(
-      const std::string& dir, const scan::ClamLimits& limits, bool check_canaries = true);
+      const std::string& dir, const scan::ClamLimits& limits, bool check_canaries = true,
+      const PrefilterOptions& prefilter = {});
 
   const scan::ClamEngine& engine() const { return *engine_; }
   const SignatureSetInfo& info() const { return info_; }
   const std::string& version() const { return info_.version; }
+  // Null when the set was built without one.
+  const scan::PrefilterDatabase* prefilter() const { return prefilter_.get(); }
 
  private:
   SignatureSet() = default;
   std::shared_ptr<const scan::ClamEngine> engine_;
+  std::unique_ptr<const scan::PrefilterDatabase> prefilter_;
   SignatureSetInfo info_;
 };
 

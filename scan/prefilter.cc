@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "scan/prefilter.h"
+
+#include <hs/hs.h>
+#include <openssl/evp.h>
+
+namespace kensa::scan {
+namespace {
+
+// One Hyperscan scratch per scan worker thread, grown to fit every database it has met (a
+// reload brings new ones); hs_alloc_scratch keeps a scratch that is already large enough.
+hs_scratch_t* ThreadScratch(const hs_database_t* a, const hs_database_t* b) {
+  thread_local hs_scratch_t* scratch = nullptr;
+  for (const hs_database_t* db : {a, b}) {
+    if (db != nullptr && hs_alloc_scratch(db, &scratch) != HS_SUCCESS) return nullptr;
+  }
+  return scratch;
+}
+
+// Like libclamav's own sniffing of text: no NUL and no control character other than
+// whitespace and ESC in the first bytes. Only a guess: when the probe disagrees, the object
+// goes to the engine.
+bool StartsLikeText(std::string_view head) {
+  head = head.substr(0, 512);
+  for (unsigned char c : head) {
+    if (c < 0x20 && !(c >= '\t' && c <= '\r') && c != 0x1b) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+PartPrefilter::PartPrefilter(const PrefilterDatabase& db) : db_(db) {}
+
+PartPrefilter::~PartPrefilter() { CloseStreams(); }
+
+int PartPrefilter::OnRawMatch(unsigned id, unsigned long long, unsigned long long, unsigned,
+                              void* context) {
+  auto* self = static_cast<PartPrefilter*>(context);
+  self->raw_hits_ |= self->db_.raw_classes(id);
+  return self->raw_hits_ == kAllPlainClasses ? 1 : 0;  // nothing more to learn
+}
+
+int PartPrefilter::OnNormalizedMatch(unsigned id, unsigned long long, unsigned long long,
+                                     unsigned, void* context) {
+  auto* self = static_cast<PartPrefilter*>(context);
+  self->normalized_hits_ |= self->db_.normalized_classes(id);
+  return (self->normalized_hits_ & kPlainText) ? 1 : 0;
+}
+
+void PartPrefilter::Feed(std::string_view decoded) {
+  if (failed_ || decoded.empty()) return;
+  hs_scratch_t* scratch = ThreadScratch(db_.raw(), db_.normalized());
+  if (scratch == nullptr) {
+    failed_ = true;
+    return;
+  }
+  if (!started_) {
+    started_ = true;
+    looks_text_ = StartsLikeText(decoded);
+    if (db_.raw() != nullptr && hs_open_stream(db_.raw(), 0, &raw_stream_) != HS_SUCCESS) {
+      failed_ = true;
+      return;
+    }
+    if (looks_text_ && db_.normalized() != nullptr &&
+        hs_open_stream(db_.normalized(), 0, &normalized_stream_) != HS_SUCCESS) {
+      failed_ = true;
+      return;
+    }
+  }
+  if (raw_stream_ != nullptr && raw_hits_ != kAllPlainClasses) {
+    hs_error_t rc = hs_scan_stream(raw_stream_, decoded.data(), static_cast<unsigned>(decoded.size()),
+                                   0, scratch, &PartPrefilter::OnRawMatch, this);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
+  }
+  if (looks_text_ && !(normalized_hits_ & kPlainText)) {
+    std::string_view norm = normalizer_.Normalize(decoded, &normalized_);
+    if (normalized_stream_ != nullptr && !norm.empty()) {
+      hs_error_t rc = hs_scan_stream(normalized_stream_, norm.data(),
+                                     static_cast<unsigned>(norm.size()), 0, scratch,
+                                     &PartPrefilter::OnNormalizedMatch, this);
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
+    }
+  }
+}
+
+void PartPrefilter::CloseStreams() {
+  hs_scratch_t* scratch = ThreadScratch(db_.raw(), db_.normalized());
+  if (raw_stream_ != nullptr) {
+    hs_close_stream(raw_stream_, scratch, scratch ? &PartPrefilter::OnRawMatch : nullptr, this);
+    raw_stream_ = nullptr;
+  }
+  if (normalized_stream_ != nullptr) {
+    hs_close_stream(normalized_stream_, scratch,
+                    scratch ? &PartPrefilter::OnNormalizedMatch : nullptr, this);
+    normalized_stream_ = nullptr;
+  }
+}
+
+bool PartPrefilter::HashMatches(
+    uint64_t size, const std::function<Sha256()>& sha256,
+    const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read) {
+  const HashSignatureSet& hashes = db_.hashes();
+  if (hashes.Wants(HashKind::kSha256, size)) {
+    const Sha256 digest = sha256();
+    if (hashes.Contains(HashKind::kSha256, size,
+                        std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()))) {
+      return true;
+    }
+  }
+  for (auto [kind, md] : {std::pair{HashKind::kMd5, EVP_md5()}, std::pair{HashKind::kSha1, EVP_sha1()}}) {
+    if (!hashes.Wants(kind, size)) continue;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, md, nullptr);
+    absl::Status status = read([ctx](std::string_view chunk) {
+      EVP_DigestUpdate(ctx, chunk.data(), chunk.size());
+    });
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    // An object that cannot be read back cannot be cleared by its hash.
+    if (!status.ok()) return true;
+    if (hashes.Contains(kind, size, std::string_view(reinterpret_cast<const char*>(out), len))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+PartPrefilter::Decision PartPrefilter::Decide(SpillBuffer& buffer) {
+  CloseStreams();
+  if (failed_ || !buffer.error().ok() || buffer.truncated()) return Decision::kUnavailable;
+  if (buffer.size() == 0) return Decision::kSkipEngine;  // the engine skips it too
+  const bool hash = HashMatches(
+      buffer.size(), [&] { return buffer.Digest(); },
+      [&](const std::function<void(std::string_view)>& chunk) { return buffer.Read(chunk); });
+  if (hash) return Decision::kHash;
+  return DecideFrom(buffer.ProbeWith(db_.probe()));
+}
+
+PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
+  CloseStreams();
+  if (failed_) return Decision::kUnavailable;
+  if (whole.empty()) return Decision::kSkipEngine;
+  const bool hash = HashMatches(
+      whole.size(),
+      [&] {
+        Sha256 d{};
+        unsigned len = 0;
+        EVP_Digest(whole.data(), whole.size(), d.data(), &len, EVP_sha256(), nullptr);
+        return d;
+      },
+      [&](const std::function<void(std::string_view)>& chunk) {
+        chunk(whole);
+        return absl::OkStatus();
+      });
+  if (hash) return Decision::kHash;
+  return DecideFrom(db_.probe().Probe(whole));
+}
+
+PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult& probe) {
+  const uint8_t cls = probe.plain ? PlainClassOf(probe.top_type) : 0;
+  if (cls == 0) return Decision::kNotPlain;
+  if (db_.routed_classes() & cls) return Decision::kRouted;
+  if (raw_hits_ & cls) return Decision::kLiteral;
+  if (cls == kPlainText) {
+    // Text is also matched after normalisation, which the stream only did for text-like heads.
+    if (!looks_text_) return Decision::kNotPlain;
+    if (normalized_hits_ & kPlainText) return Decision::kLiteral;
+  }
+  return Decision::kSkipEngine;
+}
+
+std::string_view PartPrefilter::DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kSkipEngine: return "fast path";
+    case Decision::kLiteral: return "literal";
+    case Decision::kHash: return "hash";
+    case Decision::kNotPlain: return "not plain";
+    case Decision::kRouted: return "routed";
+    case Decision::kUnavailable: return "unavailable";
+  }
+  return "?";
+}
+
+}  // namespace kensa::scan

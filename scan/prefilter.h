@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// PartPrefilter: the prefilter's view of one object (a decoded MIME part) while it is decoded.
+// Each chunk goes through the raw Hyperscan stream as it is handed over (no copy) and, when the
+// object starts like text, through libclamav's text normalisation into the normalised stream.
+// At the end, Decide() says whether the engine may be skipped: only when libclamav would scan
+// the object as plain bytes (its type probe says one layer of a plain class), no literal that
+// speaks for that class occurred, the class is not routed to the engine, and no hash signature
+// matches. Every other case goes to the engine.
+//
+// Not thread-safe; one per object, on the scan worker thread that decodes it.
+#ifndef KENSA_SCAN_PREFILTER_H_
+#define KENSA_SCAN_PREFILTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "scan/prefilter_database.h"
+#include "scan/spill_buffer.h"
+#include "scan/text_normalizer.h"
+
+struct hs_stream;
+struct hs_scratch;
+
+namespace kensa::scan {
+
+class PartPrefilter {
+ public:
+  explicit PartPrefilter(const PrefilterDatabase& db);
+  ~PartPrefilter();
+  PartPrefilter(const PartPrefilter&) = delete;
+  PartPrefilter& operator=(const PartPrefilter&) = delete;
+
+  void Feed(std::string_view decoded);
+
+  enum class Decision {
+    kSkipEngine,     // provably nothing for the engine to find
+    kLiteral,        // a literal of a signature that applies occurred
+    kHash,           // a hash signature matches
+    kNotPlain,       // libclamav would unpack, normalise, parse deeper, or alert
+    kRouted,         // the class has a signature without a literal
+    kUnavailable,    // the prefilter could not follow the object (Hyperscan error, I/O)
+  };
+  // Call once, after the last Feed(), with the object's buffered bytes.
+  Decision Decide(SpillBuffer& buffer);
+  // The same for an object held whole in memory (a mapped file).
+  Decision Decide(std::string_view whole);
+
+  static std::string_view DecisionName(Decision d);
+
+ private:
+  static int OnRawMatch(unsigned id, unsigned long long from, unsigned long long to,
+                        unsigned flags, void* context);
+  static int OnNormalizedMatch(unsigned id, unsigned long long from, unsigned long long to,
+                               unsigned flags, void* context);
+  void CloseStreams();
+  // `sha256` and `read` give the object's digest and bytes when a hash signature could match.
+  bool HashMatches(uint64_t size, const std::function<Sha256()>& sha256,
+                   const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
+  Decision DecideFrom(const ClamEngine::ProbeResult& probe);
+
+  const PrefilterDatabase& db_;
+  hs_stream* raw_stream_ = nullptr;
+  hs_stream* normalized_stream_ = nullptr;
+  bool started_ = false;
+  bool looks_text_ = false;
+  bool failed_ = false;
+  uint8_t raw_hits_ = 0;         // PlainClass bits of the literals seen
+  uint8_t normalized_hits_ = 0;
+  TextNormalizer normalizer_;
+  std::string normalized_;       // one chunk's normalised text
+};
+
+}  // namespace kensa::scan
+
+#endif  // KENSA_SCAN_PREFILTER_H_

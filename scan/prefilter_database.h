@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// PrefilterDatabase: what the prefilter needs from one signature set, compiled — two Hyperscan
+// streaming literal databases (one for the bytes as they are, one for libclamav's normalised
+// text), the hash signatures, the object classes that must always go to the engine, and the
+// type probe. Immutable once built; it lives in the SignatureSet and is swapped with it.
+//
+// An object libclamav scans as plain bytes is one of three classes: binary data (only target
+// type 0 signatures apply), an image (0 and 5) or text (0 and 7, also on the normalised text).
+// Every signature that applies to a class contributes literals one of which any match of it
+// must contain; a signature without such literals "routes" its classes: they always go to the
+// engine.
+#ifndef KENSA_SCAN_PREFILTER_DATABASE_H_
+#define KENSA_SCAN_PREFILTER_DATABASE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "scan/clam_engine.h"
+#include "scan/hash_signature_set.h"
+
+struct hs_database;
+
+namespace kensa::scan {
+
+enum PlainClass : uint8_t {
+  kPlainBinary = 1,
+  kPlainImage = 2,
+  kPlainText = 4,
+  kAllPlainClasses = 7,
+};
+
+// The class of a libclamav top-layer type (ClamEngine::ProbeResult::top_type); 0 when the type
+// is not scanned as plain bytes.
+uint8_t PlainClassOf(std::string_view clamav_type);
+
+struct PrefilterPattern {
+  std::string bytes;
+  bool caseless = false;
+  uint8_t classes = 0;  // PlainClass bits this literal speaks for
+};
+
+struct PrefilterInputs {
+  std::vector<PrefilterPattern> raw;         // matched on the object's bytes
+  std::vector<PrefilterPattern> normalized;  // matched on its normalised text (text class)
+  HashSignatureSet hashes;
+  uint8_t routed_classes = 0;                // always to the engine
+};
+
+struct PrefilterStats {
+  size_t raw_patterns = 0, normalized_patterns = 0, hash_signatures = 0;
+  uint8_t routed_classes = 0;
+  bool from_cache = false;
+  double compile_seconds = 0;
+  size_t database_bytes = 0;  // Hyperscan databases
+};
+
+class PrefilterDatabase {
+ public:
+  // Compiles `inputs` (or reads the compiled databases from `cache_dir`/<cache_key>, written
+  // after a compile; empty cache_dir: no cache). `probe` is the set's type probe.
+  static absl::StatusOr<std::unique_ptr<const PrefilterDatabase>> Build(
+      PrefilterInputs inputs, std::shared_ptr<const ClamEngine> probe,
+      const std::string& cache_dir, const std::string& cache_key);
+  ~PrefilterDatabase();
+  PrefilterDatabase(const PrefilterDatabase&) = delete;
+  PrefilterDatabase& operator=(const PrefilterDatabase&) = delete;
+
+  const hs_database* raw() const { return raw_; }
+  const hs_database* normalized() const { return normalized_; }
+  uint8_t raw_classes(unsigned id) const { return raw_classes_[id]; }
+  uint8_t normalized_classes(unsigned id) const { return normalized_classes_[id]; }
+  const HashSignatureSet& hashes() const { return hashes_; }
+  uint8_t routed_classes() const { return routed_classes_; }
+  const ClamEngine& probe() const { return *probe_; }
+  const PrefilterStats& stats() const { return stats_; }
+
+ private:
+  PrefilterDatabase() = default;
+  absl::Status Compile(const PrefilterInputs& inputs);
+  absl::Status ReadCache(const std::string& path);
+  absl::Status WriteCache(const std::string& path) const;
+
+  hs_database* raw_ = nullptr;
+  hs_database* normalized_ = nullptr;
+  std::vector<uint8_t> raw_classes_, normalized_classes_;
+  HashSignatureSet hashes_;
+  uint8_t routed_classes_ = 0;
+  std::shared_ptr<const ClamEngine> probe_;
+  PrefilterStats stats_;
+};
+
+}  // namespace kensa::scan
+
+#endif  // KENSA_SCAN_PREFILTER_DATABASE_H_
