@@ -40,6 +40,8 @@ void Usage() {
                "  --config FILE  kensad configuration to take signature_dir and limits from\n"
                "                 (default %s when it exists, else the embedded default)\n"
                "  --engine-only  bypass every fast path (prefilter, verdict cache)\n"
+               "  --explain-prefilter  say for each attachment file why the prefilter let it\n"
+               "                 skip libclamav or sent it there\n"
                "exit status: 0 clean, 1 infected, 2 error\n",
                kSystemConfig);
 }
@@ -70,7 +72,8 @@ struct FileResult {
 // proves the file clean, scanned by the engine as it is.
 scan::ScanResult ScanAttachment(int fd, uint64_t size, const std::string& path,
                                 const scan::ClamEngine& engine,
-                                const scan::PrefilterDatabase* prefilter, bool* fast_path) {
+                                const scan::PrefilterDatabase* prefilter, bool* fast_path,
+                                bool explain) {
   *fast_path = false;
   if (prefilter == nullptr || size == 0) return engine.ScanFd(fd, path);
   void* map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -80,7 +83,13 @@ scan::ScanResult ScanAttachment(int fd, uint64_t size, const std::string& path,
   constexpr size_t kChunk = 64 << 10;  // as a decoder hands a part over
   for (size_t at = 0; at < whole.size(); at += kChunk) pf.Feed(whole.substr(at, kChunk));
   scan::ScanResult r;
-  if (pf.Decide(whole) == scan::PartPrefilter::Decision::kSkipEngine) {
+  const scan::PartPrefilter::Decision d = pf.Decide(whole);
+  if (explain) {
+    std::printf("%s: prefilter %s (%s)\n", path.c_str(),
+                std::string(scan::PartPrefilter::DecisionName(d)).c_str(),
+                pf.probe_type().empty() ? "type not probed" : pf.probe_type().c_str());
+  }
+  if (d == scan::PartPrefilter::Decision::kSkipEngine) {
     *fast_path = true;
   } else {
     r = engine.ScanBuffer(whole, path);
@@ -91,7 +100,7 @@ scan::ScanResult ScanAttachment(int fd, uint64_t size, const std::string& path,
 
 FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
                     const scan::PrefilterDatabase* prefilter, const std::string& version,
-                    scan::VerdictCache* cache, const scan::ScanSettings& settings) {
+                    scan::VerdictCache* cache, const scan::ScanSettings& settings, bool explain) {
   FileResult r;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -113,7 +122,8 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
     struct stat st {};
     if (fstat(fd, &st) == 0) r.verdict.bytes = static_cast<uint64_t>(st.st_size);
     bool fast_path = false;
-    scan::ScanResult s = ScanAttachment(fd, r.verdict.bytes, path, engine, prefilter, &fast_path);
+    scan::ScanResult s = ScanAttachment(fd, r.verdict.bytes, path, engine, prefilter, &fast_path,
+                                      explain);
     close(fd);
     r.verdict.parts = 1;
     (fast_path ? r.verdict.fast_path : r.verdict.engine_scans) = 1;
@@ -156,7 +166,7 @@ std::string Printable(std::string_view s) {
 
 int Run(int argc, char** argv) {
   std::string sig_dir, config_path;
-  bool engine_only = false, summary = true;
+  bool engine_only = false, summary = true, explain = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -168,6 +178,8 @@ int Run(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a == "--engine-only") {
       engine_only = true;
+    } else if (a == "--explain-prefilter") {
+      explain = true;
     } else if (a == "--no-summary") {
       summary = false;
     } else if (a == "-h" || a == "--help") {
@@ -254,7 +266,7 @@ int Run(int argc, char** argv) {
   const absl::Time scan_start = absl::Now();
   for (const std::string& path : files) {
     FileResult r = ScanPath(path, (*set)->engine(), (*set)->prefilter(), (*set)->version(),
-                            cache_ptr, settings);
+                            cache_ptr, settings, explain);
     if (r.error) {
       ++errors;
       std::printf("%s: %s ERROR\n", path.c_str(), r.error_text.c_str());

@@ -160,6 +160,7 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
 }
 
 PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult& probe) {
+  probe_type_ = probe.top_type;
   const uint8_t cls = probe.plain ? PlainClassOf(probe.top_type) : 0;
   if (cls == 0) return Decision::kNotPlain;
   if (db_.routed_classes() & cls) return Decision::kRouted;

@@ -48,6 +48,8 @@ class PartPrefilter {
   Decision Decide(std::string_view whole);
 
   static std::string_view DecisionName(Decision d);
+  // After Decide(): the type libclamav gave the object, when the probe ran ("" otherwise).
+  const std::string& probe_type() const { return probe_type_; }
 
  private:
   static int OnRawMatch(unsigned id, unsigned long long from, unsigned long long to,
@@ -70,6 +72,7 @@ class PartPrefilter {
   uint8_t normalized_hits_ = 0;
   TextNormalizer normalizer_;
   std::string normalized_;       // one chunk's normalised text
+  std::string probe_type_;
 };
 
 }  // namespace kensa::scan
