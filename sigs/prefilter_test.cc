@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The prefilter end to end on signature sets made by the test: every object's verdict with the
+// prefilter equals the engine's alone, objects are skipped only when provably clean, a
+// signature without a literal routes its classes to the engine, hash signatures and
+// normalised-text matches are not missed, and the compiled databases come back from the cache.
+#include "scan/prefilter.h"
+
+#include <filesystem>
+#include <string>
+
+#include <openssl/evp.h>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "scan/clam_test_support.h"
+#include "sigs/signature_set.h"
+
+namespace kensa::sigs {
+namespace {
+
+using scan::PartPrefilter;
+using scan::testing::TempDir;
+using scan::testing::WriteFile;
+using Decision = PartPrefilter::Decision;
+
+constexpr char kEvilNdb[] =
+    // "evil payload marker" anywhere (target 0), "gif trailer" in images (target 5), and
+    // "normalised phrase" in text (target 7).
+    "Kensa.Test.Evil:0:*:6576696c207061796c6f6164{2-8}6d61726b6572\n"
+    "Kensa.Test.ImageOnly:5:*:676966207472??696c6572\n"
+    "Kensa.Test.TextOnly:7:*:6e6f726d616c69736564207068726173650a\n"
+    "Kensa.Test.Lowercase:0:*:74686520717569636b2062726f776e20666f78\n";
+
+std::string Md5Hex(std::string_view data) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), d, &len, EVP_md5(), nullptr);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) absl::StrAppend(&hex, absl::Hex(d[i], absl::kZeroPad2));
+  return hex;
+}
+
+class PrefilterTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const SignatureSet> Build(const std::string& ndb, const std::string& extra_name = "",
+                                            const std::string& extra = "") {
+    WriteFile(dir_.path() / "kensa-test.ndb", ndb);
+    if (!extra_name.empty()) WriteFile(dir_.path() / extra_name, extra);
+    PrefilterOptions o;
+    o.cache_dir = cache_.str();
+    auto set = SignatureSet::Build(dir_.str(), scan::ClamLimits{}, /*check_canaries=*/false, o);
+    EXPECT_TRUE(set.ok()) << set.status();
+    return set.ok() ? *set : nullptr;
+  }
+
+  // The prefilter's decision for `object`, after checking that the verdict it leads to is the
+  // engine's own.
+  Decision Check(const SignatureSet& set, std::string_view object) {
+    PartPrefilter pf(*set.prefilter());
+    for (size_t at = 0; at < object.size(); at += 7) pf.Feed(object.substr(at, 7));
+    const Decision d = pf.Decide(object);
+    const scan::ScanResult engine = set.engine().ScanBuffer(object);
+    if (d == Decision::kSkipEngine) {
+      EXPECT_TRUE(engine.clean()) << "skipped an object the engine flags: " << engine.name;
+    }
+    return d;
+  }
+
+  TempDir dir_, cache_;
+};
+
+TEST_F(PrefilterTest, CleanPlainObjectsSkipTheEngine) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  ASSERT_NE(set->prefilter(), nullptr);
+  EXPECT_EQ(set->prefilter()->routed_classes(), 0);
+  EXPECT_EQ(Check(*set, "Dear customer,\nyour invoice is attached.\n"), Decision::kSkipEngine);
+  std::string binary(50000, '\0');
+  for (size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>((i * 7919) >> 3);
+  EXPECT_NE(Check(*set, binary), Decision::kLiteral);
+}
+
+TEST_F(PrefilterTest, LiteralHitsGoToTheEngineWhichFindsThem) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  const std::string infected = "header\nevil payload..XYmarker\ntrailer\n";
+  EXPECT_EQ(Check(*set, infected), Decision::kLiteral);
+  EXPECT_FALSE(set->engine().ScanBuffer(infected).clean());
+}
+
+TEST_F(PrefilterTest, NormalisedTextMatchesAreNotMissed) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  // Upper case, a line break and bytes above 0x7f inside the phrase: libclamav's normalised
+  // text still reads "the quick brown fox".
+  const std::string shouted = "Note:\nTHE QUICK\r\n   BRO\xc3\xa9WN FOX jumps\n";
+  const Decision d = Check(*set, shouted);
+  EXPECT_NE(d, Decision::kSkipEngine);
+}
+
+TEST_F(PrefilterTest, HashSignaturesAreNotMissed) {
+  const std::string blob = "an attachment whose hash is known to be bad\n";
+  auto set = Build(kEvilNdb, "kensa-test.hdb", absl::StrCat(Md5Hex(blob), ":", blob.size(), ":Kensa.Test.Hash\n"));
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(Check(*set, blob), Decision::kHash);
+  EXPECT_FALSE(set->engine().ScanBuffer(blob).clean());
+  EXPECT_EQ(Check(*set, blob + "x"), Decision::kSkipEngine);
+}
+
+TEST_F(PrefilterTest, ObjectsLibclamavUnpacksGoToTheEngine) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(Check(*set, "<html><body><script>var a = 1;</script></body></html>\n"),
+            Decision::kNotPlain);
+  EXPECT_EQ(Check(*set, std::string("PK\x03\x04", 4) + std::string(100, 'a')), Decision::kNotPlain);
+}
+
+TEST_F(PrefilterTest, SignatureWithoutLiteralRoutesItsClassesToTheEngine) {
+  // A PCRE-only logical signature: nothing the prefilter can look for, so every class it
+  // applies to (target 0: all of them) must go to the engine, which finds the match.
+  auto set = Build(kEvilNdb, "kensa-test.ldb",
+                   "Kensa.Test.PcreOnly;Engine:81-255,Target:0;1;6576696c;0/ev[i]l\\s+twin/\n");
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(set->prefilter()->routed_classes(), scan::kAllPlainClasses);
+  EXPECT_EQ(set->info().prefilter_without_literal, 1u);
+  EXPECT_EQ(Check(*set, "Dear customer,\nyour invoice is attached.\n"), Decision::kRouted);
+  const std::string twin = "the evil   twin is here\n";
+  EXPECT_NE(Check(*set, twin), Decision::kSkipEngine);
+  EXPECT_FALSE(set->engine().ScanBuffer(twin).clean());
+}
+
+TEST_F(PrefilterTest, ImageOnlyLiteralDoesNotStopTextFastPath) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  // The image-only literal occurs in text: it speaks only for images, so text stays fast.
+  EXPECT_EQ(Check(*set, "a gif trXiler in prose\n"), Decision::kSkipEngine);
+}
+
+TEST_F(PrefilterTest, CompiledDatabasesComeBackFromTheCache) {
+  auto first = Build(kEvilNdb);
+  ASSERT_NE(first, nullptr);
+  EXPECT_FALSE(first->info().prefilter.from_cache);
+  auto again = Build(kEvilNdb);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->info().prefilter.from_cache);
+  EXPECT_EQ(again->prefilter()->stats().raw_patterns, first->prefilter()->stats().raw_patterns);
+  EXPECT_EQ(Check(*again, "evil payload..XYmarker"), Decision::kLiteral);
+}
+
+}  // namespace
+}  // namespace kensa::sigs
