@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Differential soundness check of kensa's prefilter: verdict(prefilter + engine) must equal
+verdict(engine alone) for every test object. Zero differences is the only pass.
+
+Objects: the clean corpus (gen_clean_corpus.py), every clamav-testfiles file, the generated
+signatures' planted instances (planted.jsonl) inserted into clean files at random offsets and
+inside zip containers, and mutations of these (a flipped byte, case swapped, whitespace
+inserted, cut short, a flipped byte in a clean file). Both runs are kensa-scan on the same
+files: once as it runs by default, once with --engine-only.
+
+  differential.py --kensa-scan BIN --work DIR --db DIR [--planted-from DIR] [--corpus DIR]
+                  [--max-clean N] [--planted N] [--seed S]
+
+Prints a summary line and exits 1 on any difference.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTFILES = "/usr/share/clamav-testfiles"
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def zipped(name, data):
+    import io
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+        z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def instance_of(p, rng):
+    if p["kind"] in ("hdb", "hsb"):
+        return random.Random(p["seed"]).randbytes(p["size"])
+    return bytes.fromhex(p["hex"])
+
+
+def mutations(data, start, end, rng):
+    """Variants of `data` whose [start, end) holds a planted instance."""
+    out = {}
+    if end > start:
+        b = bytearray(data)
+        i = rng.randrange(start, end)
+        b[i] ^= 1 << rng.randrange(8)
+        out["flip"] = bytes(b)
+        out["cut"] = data[: rng.randrange(start, end)]
+        j = rng.randrange(start, end)
+        out["space"] = data[:j] + b"\r\n  \t" + data[j:]
+    out["case"] = data.swapcase()
+    return out
+
+
+def build_objects(work, corpus, planted_from, max_clean, planted_n, seed):
+    rng = random.Random(seed)
+    objdir = os.path.join(work, "objects")
+    shutil.rmtree(objdir, ignore_errors=True)
+    clean = []
+    if corpus and os.path.isdir(corpus):
+        for name in sorted(os.listdir(corpus)):
+            path = os.path.join(corpus, name)
+            if os.path.isfile(path) and name != "MANIFEST.tsv":
+                clean.append(path)
+    rng.shuffle(clean)
+    clean = sorted(clean[:max_clean])
+    hosts = [open(p, "rb").read() for p in clean]
+    count = 0
+    for path, data in zip(clean, hosts):
+        write(os.path.join(objdir, "clean", os.path.basename(path)), data)
+        b = bytearray(data)
+        if b:
+            b[rng.randrange(len(b))] ^= 0x20
+        write(os.path.join(objdir, "clean-mutated", os.path.basename(path)), bytes(b))
+        count += 2
+    if os.path.isdir(TESTFILES):
+        for name in sorted(os.listdir(TESTFILES)):
+            src = os.path.join(TESTFILES, name)
+            if os.path.isfile(src):
+                with open(src, "rb") as f:
+                    write(os.path.join(objdir, "testfiles", name), f.read())
+                count += 1
+    planted = []
+    if planted_from:
+        with open(os.path.join(planted_from, "planted.jsonl")) as f:
+            planted = [json.loads(l) for l in f if l.strip()]
+    rng.shuffle(planted)
+    for k, p in enumerate(planted[:planted_n]):
+        inst = instance_of(p, rng)
+        base = "%04d-%s" % (k, p["kind"])
+        if p["kind"] in ("hdb", "hsb"):
+            objs = {base + ".bin": (inst, 0, 0)}
+        else:
+            host = hosts[rng.randrange(len(hosts))] if hosts else b""
+            at = rng.randrange(len(host) + 1)
+            objs = {base + ".bin": (host[:at] + inst + host[at:], at, at + len(inst)),
+                    base + "-bare.bin": (inst, 0, len(inst))}
+        for name, (data, s, e) in list(objs.items()):
+            write(os.path.join(objdir, "planted", name), data)
+            write(os.path.join(objdir, "planted", name + ".zip"), zipped(name, data))
+            count += 2
+            for mname, mdata in mutations(data, s, e, rng).items():
+                write(os.path.join(objdir, "mutated", "%s.%s" % (name, mname)), mdata)
+                count += 1
+    return objdir, count
+
+
+def run_scan(kensa_scan, config, db, objdir, engine_only):
+    cmd = [kensa_scan, "--config", config, "-d", db]
+    if engine_only:
+        cmd.append("--engine-only")
+    cmd.append(objdir)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       errors="replace")
+    if r.returncode not in (0, 1):
+        raise SystemExit("kensa-scan failed (%d): %s" % (r.returncode, r.stderr.strip()))
+    verdicts, summary = [], []
+    in_summary = False
+    for line in r.stdout.splitlines():
+        if line.startswith("----------- SCAN SUMMARY"):
+            in_summary = True
+        (summary if in_summary else verdicts).append(line)
+    return verdicts, summary
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kensa-scan", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--db", required=True, help="signature directory to check with")
+    ap.add_argument("--planted-from", help="directory with planted.jsonl (gen_signatures.py)")
+    ap.add_argument("--corpus", help="clean corpus directory (gen_clean_corpus.py)")
+    ap.add_argument("--max-clean", type=int, default=1 << 30)
+    ap.add_argument("--planted", type=int, default=1 << 30)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+
+    os.makedirs(a.work, exist_ok=True)
+    config = os.path.join(a.work, "kensa.toml")
+    with open(config, "w") as f:
+        f.write('state_dir = "%s"\n' % os.path.join(a.work, "state"))
+    objdir, count = build_objects(a.work, a.corpus, a.planted_from, a.max_clean, a.planted,
+                                  a.seed)
+    with_prefilter, summary = run_scan(a.kensa_scan, config, a.db, objdir, False)
+    engine_alone, _ = run_scan(a.kensa_scan, config, a.db, objdir, True)
+    diff = [(x, y) for x, y in zip(with_prefilter, engine_alone) if x != y]
+    if len(with_prefilter) != len(engine_alone):
+        diff.append(("%d lines" % len(with_prefilter), "%d lines" % len(engine_alone)))
+    found = sum(1 for l in engine_alone if l.endswith(" FOUND"))
+    fast = [l for l in summary if l.startswith("Prefilter:")]
+    print("differential: db %s: %d objects, %d flagged by the engine, %s; %d differences"
+          % (a.db, count, found, fast[0] if fast else "no prefilter line", len(diff)))
+    for x, y in diff[:20]:
+        print("  prefilter+engine: %s\n  engine alone:     %s" % (x, y))
+    return 1 if diff or not fast else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
