@@ -234,6 +234,7 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   if (engine->engine_ == nullptr) return absl::ResourceExhaustedError("cl_engine_new failed");
   cl_engine_set_clcb_virus_found(engine->engine_, OnVirusFound);
   cl_engine_set_clcb_file_inspection(engine->engine_, OnFileInspection);
+  if (!limits.engine_cache) cl_engine_set_num(engine->engine_, CL_ENGINE_DISABLE_CACHE, 1);
   engine->max_file_bytes_ = limits.max_file_bytes;
 
   std::vector<std::string> messages;
@@ -266,35 +267,34 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
 
 namespace {
 
-// The layer types libclamav scans as plain bytes: the raw matcher (and, for text, the
-// normalised-text matcher) and nothing else. The image types' parsers only raise heuristic
-// alerts, or find an embedded object, both of which the probe sees.
-bool IsPlainType(std::string_view type) {
-  static constexpr std::string_view kPlain[] = {
-      "CL_TYPE_BINARY_DATA", "CL_TYPE_TEXT_ASCII", "CL_TYPE_TEXT_UTF8", "CL_TYPE_GRAPHICS",
-      "CL_TYPE_JPEG",        "CL_TYPE_PNG",        "CL_TYPE_GIF"};
-  return std::find(std::begin(kPlain), std::end(kPlain), type) != std::end(kPlain);
-}
-
 struct ProbeContext {
+  ClamEngine::LayerVisitor* visitor = nullptr;
+  uint64_t max_file_bytes = 0;
   std::string top_type;
-  int layers = 0;
-  bool deeper = false;  // a second layer, or a top layer of a type that is not plain
+  size_t layers = 0;
+  bool stopped = false;
 };
 
 cl_error_t OnProbeInspection(int /*fd*/, const char* type, const char** /*ancestors*/,
                              size_t /*parent_file_size*/, const char* /*file_name*/,
-                             size_t /*file_size*/, const char* /*file_buffer*/,
-                             uint32_t recursion_level, uint32_t /*layer_attributes*/,
-                             void* context) {
+                             size_t file_size, const char* file_buffer, uint32_t recursion_level,
+                             uint32_t /*layer_attributes*/, void* context) {
   auto* probe = static_cast<ProbeContext*>(context);
   if (probe == nullptr) return CL_VIRUS;
-  ++probe->layers;
   const std::string_view t = type != nullptr ? type : "";
-  if (recursion_level == 0 && probe->layers == 1) probe->top_type = std::string(t);
-  if (recursion_level > 0 || probe->layers > 1 || !IsPlainType(t)) {
-    probe->deeper = true;
-    return CL_VIRUS;  // stop here: the full engine takes it
+  if (probe->layers++ == 0) probe->top_type = std::string(t);
+  const std::string_view bytes =
+      file_buffer != nullptr ? std::string_view(file_buffer, file_size) : std::string_view();
+  // What the full engine's own inspection (OnFileInspection) turns into a verdict, and a layer
+  // libclamav could not show: the engine decides those.
+  const bool engine_decides =
+      (file_buffer == nullptr && file_size > 0) ||
+      (recursion_level > 0 && probe->max_file_bytes > 0 && file_size >= probe->max_file_bytes) ||
+      (t == "CL_TYPE_ZIP" && HasZip64Entry(bytes));
+  if (engine_decides || probe->visitor == nullptr ||
+      !probe->visitor->OnLayer(t, recursion_level, bytes)) {
+    probe->stopped = true;
+    return CL_VIRUS;  // stop here: the full engine takes the object
   }
   return CL_CLEAN;
 }
@@ -330,9 +330,12 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::LoadProbe(
   return std::shared_ptr<const ClamEngine>(std::move(engine));
 }
 
-ClamEngine::ProbeResult ClamEngine::Probe(std::string_view data, int fd) const {
+ClamEngine::ProbeResult ClamEngine::Probe(std::string_view data, int fd,
+                                          LayerVisitor* visitor) const {
   ProbeResult result;
   ProbeContext probe;
+  probe.visitor = visitor;
+  probe.max_file_bytes = max_file_bytes_;
   cl_scan_options options = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
@@ -348,8 +351,9 @@ ClamEngine::ProbeResult ClamEngine::Probe(std::string_view data, int fd) const {
     cl_fmap_close(map);
   }
   result.top_type = std::move(probe.top_type);
-  // Anything but a clean scan of exactly one plain layer: an alert, an error, a limit.
-  result.plain = rc == CL_CLEAN && !probe.deeper && probe.layers == 1;
+  result.layers = probe.layers;
+  // Anything but a clean walk over accepted layers: an alert, an error, a limit, a stop.
+  result.complete = rc == CL_CLEAN && !probe.stopped && probe.layers > 0;
   return result;
 }
 

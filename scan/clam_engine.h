@@ -28,6 +28,9 @@ struct ClamLimits {
   // extracts archive members into it. Empty: $TMPDIR, else /tmp. A tmpfs makes each scan call
   // cheaper by milliseconds on a disk that discards on unlink.
   std::string temp_dir;
+  // libclamav's own cache of clean objects (by MD5). Benchmarks turn it off so that every scan
+  // of a repeated file is a real one.
+  bool engine_cache = true;
 };
 
 struct ScanResult {
@@ -55,18 +58,26 @@ class ClamEngine {
 
   uint64_t signature_count() const { return signatures_; }
 
-  // The type probe: an engine without signatures (only `dir`'s file-type magic (.ftm) and
-  // feature switches (.cfg), which may be empty) that tells how libclamav would treat an
-  // object: the type it gives the top layer, and whether it goes any deeper (unpacks,
-  // normalises into a new layer, finds an embedded file) or raises a heuristic alert. It stops
-  // at the first layer that is not one of `plain_types`.
+  // The probe: an engine without signatures (only `dir`'s file-type magic (.ftm) and feature
+  // switches (.cfg), which may be empty) that unpacks, decodes and types an object as the full
+  // engine would, and shows every layer it would scan — the top one and every object found in
+  // it — to a visitor, which may stop the walk at any layer.
   static absl::StatusOr<std::shared_ptr<const ClamEngine>> LoadProbe(const std::string& dir,
                                                                      const ClamLimits& limits);
-  struct ProbeResult {
-    std::string top_type;  // "CL_TYPE_TEXT_ASCII", ...; empty when libclamav never said
-    bool plain = false;    // one layer, of a plain type, no alert, no error
+  class LayerVisitor {
+   public:
+    virtual ~LayerVisitor() = default;
+    // `type` is libclamav's ("CL_TYPE_ZIP", ...); `bytes` the layer's content. False stops.
+    virtual bool OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) = 0;
   };
-  ProbeResult Probe(std::string_view data, int fd = -1) const;
+  struct ProbeResult {
+    std::string top_type;  // "" when libclamav never showed a layer
+    size_t layers = 0;
+    // Every layer was shown and accepted, and libclamav raised no alert and no error: what
+    // the full engine would add is signature matches only.
+    bool complete = false;
+  };
+  ProbeResult Probe(std::string_view data, int fd, LayerVisitor* visitor) const;
 
  private:
   ClamEngine() = default;

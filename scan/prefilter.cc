@@ -8,12 +8,16 @@ namespace kensa::scan {
 namespace {
 
 // One Hyperscan scratch per scan worker thread, grown to fit every database it has met (a
-// reload brings new ones); hs_alloc_scratch keeps a scratch that is already large enough.
-hs_scratch_t* ThreadScratch(const hs_database_t* a, const hs_database_t* b) {
+// reload brings new ones). hs_alloc_scratch costs as much as scanning a few hundred kilobytes,
+// so it runs only when the thread meets a database set it has not sized the scratch for.
+hs_scratch_t* ThreadScratch(const PrefilterDatabase& db) {
   thread_local hs_scratch_t* scratch = nullptr;
-  for (const hs_database_t* db : {a, b}) {
-    if (db != nullptr && hs_alloc_scratch(db, &scratch) != HS_SUCCESS) return nullptr;
+  thread_local uint64_t sized_for = 0;  // PrefilterDatabase::serial(); 0: none yet
+  if (sized_for == db.serial() && scratch != nullptr) return scratch;
+  for (const hs_database_t* d : {db.raw(), db.normalized()}) {
+    if (d != nullptr && hs_alloc_scratch(d, &scratch) != HS_SUCCESS) return nullptr;
   }
+  sized_for = db.serial();
   return scratch;
 }
 
@@ -50,7 +54,7 @@ int PartPrefilter::OnNormalizedMatch(unsigned id, unsigned long long, unsigned l
 
 void PartPrefilter::Feed(std::string_view decoded) {
   if (failed_ || decoded.empty()) return;
-  hs_scratch_t* scratch = ThreadScratch(db_.raw(), db_.normalized());
+  hs_scratch_t* scratch = ThreadScratch(db_);
   if (scratch == nullptr) {
     failed_ = true;
     return;
@@ -85,7 +89,7 @@ void PartPrefilter::Feed(std::string_view decoded) {
 }
 
 void PartPrefilter::CloseStreams() {
-  hs_scratch_t* scratch = ThreadScratch(db_.raw(), db_.normalized());
+  hs_scratch_t* scratch = ThreadScratch(db_);
   if (raw_stream_ != nullptr) {
     hs_close_stream(raw_stream_, scratch, scratch ? &PartPrefilter::OnRawMatch : nullptr, this);
     raw_stream_ = nullptr;
@@ -136,7 +140,7 @@ PartPrefilter::Decision PartPrefilter::Decide(SpillBuffer& buffer) {
       buffer.size(), [&] { return buffer.Digest(); },
       [&](const std::function<void(std::string_view)>& chunk) { return buffer.Read(chunk); });
   if (hash) return Decision::kHash;
-  return DecideFrom(buffer.ProbeWith(db_.probe()));
+  return DecideFrom(buffer.ProbeWith(db_.probe(), this));
 }
 
 PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
@@ -156,21 +160,81 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
         return absl::OkStatus();
       });
   if (hash) return Decision::kHash;
-  return DecideFrom(db_.probe().Probe(whole));
+  return DecideFrom(db_.probe().Probe(whole, -1, this));
 }
 
 PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult& probe) {
   probe_type_ = probe.top_type;
-  const uint8_t cls = probe.plain ? PlainClassOf(probe.top_type) : 0;
-  if (cls == 0) return Decision::kNotPlain;
-  if (db_.routed_classes() & cls) return Decision::kRouted;
-  if (raw_hits_ & cls) return Decision::kLiteral;
+  if (probe.complete) return Decision::kSkipEngine;
+  // Stopped by a layer (the reason is set), or an alert or error of libclamav's own.
+  return probe.layers > 0 && layer_decision_ != Decision::kSkipEngine ? layer_decision_
+                                                                      : Decision::kNotPlain;
+}
+
+bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
+  hs_scratch_t* scratch = ThreadScratch(db_);
+  if (scratch == nullptr) return true;
+  const uint8_t raw_before = raw_hits_, norm_before = normalized_hits_;
+  raw_hits_ = normalized_hits_ = 0;
+  bool failed = false;
+  auto scan = [&](const hs_database_t* d, std::string_view data, match_event_handler on) {
+    if (d == nullptr || data.empty()) return;
+    hs_stream_t* st = nullptr;
+    if (hs_open_stream(d, 0, &st) != HS_SUCCESS) {
+      failed = true;
+      return;
+    }
+    hs_error_t rc = hs_scan_stream(st, data.data(), static_cast<unsigned>(data.size()), 0,
+                                   scratch, on, this);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed = true;
+    hs_close_stream(st, scratch, on, this);
+  };
+  // hs_scan_stream takes at most 4 GiB at once; layers are bounded far below (max_file_bytes).
+  scan(db_.raw(), bytes, &PartPrefilter::OnRawMatch);
   if (cls == kPlainText) {
-    // Text is also matched after normalisation, which the stream only did for text-like heads.
-    if (!looks_text_) return Decision::kNotPlain;
-    if (normalized_hits_ & kPlainText) return Decision::kLiteral;
+    TextNormalizer normalizer;
+    std::string norm;
+    scan(db_.normalized(), normalizer.Normalize(bytes, &norm), &PartPrefilter::OnNormalizedMatch);
   }
-  return Decision::kSkipEngine;
+  const bool hit = failed || (raw_hits_ & cls) || (cls == kPlainText && (normalized_hits_ & kPlainText));
+  raw_hits_ = raw_before;
+  normalized_hits_ = norm_before;
+  return hit;
+}
+
+bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) {
+  const uint8_t cls = LayerClassOf(type);
+  auto stop = [this](Decision d) {
+    layer_decision_ = d;
+    return false;
+  };
+  if (cls == 0) return stop(Decision::kNotPlain);
+  if (db_.routed_classes() & cls) return stop(Decision::kRouted);
+  if (depth == 0) {
+    // The object itself went through the streams while it was decoded, and its hashes were
+    // checked before the probe.
+    if (raw_hits_ & cls) return stop(Decision::kLiteral);
+    if (cls == kPlainText) {
+      if (!looks_text_) return stop(Decision::kNotPlain);
+      if (normalized_hits_ & kPlainText) return stop(Decision::kLiteral);
+    }
+    return true;
+  }
+  if (LayerHasLiteral(cls, bytes)) return stop(Decision::kLiteral);
+  const bool hash = HashMatches(
+      bytes.size(),
+      [&] {
+        Sha256 d{};
+        unsigned len = 0;
+        EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
+        return d;
+      },
+      [&](const std::function<void(std::string_view)>& chunk) {
+        chunk(bytes);
+        return absl::OkStatus();
+      });
+  if (hash) return stop(Decision::kHash);
+  return true;
 }
 
 std::string_view PartPrefilter::DecisionName(Decision d) {

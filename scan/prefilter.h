@@ -2,10 +2,12 @@
 // PartPrefilter: the prefilter's view of one object (a decoded MIME part) while it is decoded.
 // Each chunk goes through the raw Hyperscan stream as it is handed over (no copy) and, when the
 // object starts like text, through libclamav's text normalisation into the normalised stream.
-// At the end, Decide() says whether the engine may be skipped: only when libclamav would scan
-// the object as plain bytes (its type probe says one layer of a plain class), no literal that
-// speaks for that class occurred, the class is not routed to the engine, and no hash signature
-// matches. Every other case goes to the engine.
+// At the end, Decide() says whether the engine may be skipped. The probe (libclamav without
+// signatures) then walks the object as the engine would, and the engine is skipped only when
+// every layer it shows — the object, and for zip and OOXML containers every member — is of a
+// class whose signatures all have literals, none of which occurs in that layer, no hash
+// signature matches any layer, and libclamav raised nothing. Every other case goes to the
+// engine.
 //
 // Not thread-safe; one per object, on the scan worker thread that decodes it.
 #ifndef KENSA_SCAN_PREFILTER_H_
@@ -25,7 +27,7 @@ struct hs_scratch;
 
 namespace kensa::scan {
 
-class PartPrefilter {
+class PartPrefilter : private ClamEngine::LayerVisitor {
  public:
   explicit PartPrefilter(const PrefilterDatabase& db);
   ~PartPrefilter();
@@ -61,6 +63,10 @@ class PartPrefilter {
   bool HashMatches(uint64_t size, const std::function<Sha256()>& sha256,
                    const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
   Decision DecideFrom(const ClamEngine::ProbeResult& probe);
+  // The probe shows each layer libclamav would scan: the object itself (already streamed)
+  // and every object unpacked or decoded from it (scanned here, whole).
+  bool OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) override;
+  bool LayerHasLiteral(uint8_t cls, std::string_view bytes);
 
   const PrefilterDatabase& db_;
   hs_stream* raw_stream_ = nullptr;
@@ -73,6 +79,7 @@ class PartPrefilter {
   TextNormalizer normalizer_;
   std::string normalized_;       // one chunk's normalised text
   std::string probe_type_;
+  Decision layer_decision_ = Decision::kNotPlain;  // why the probe's walk stopped
 };
 
 }  // namespace kensa::scan

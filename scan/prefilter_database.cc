@@ -8,6 +8,7 @@
 
 #include <hs/hs.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -76,8 +77,12 @@ size_t DatabaseBytes(const hs_database_t* db) {
 
 }  // namespace
 
-uint8_t PlainClassOf(std::string_view type) {
+uint8_t LayerClassOf(std::string_view type) {
   if (type == "CL_TYPE_BINARY_DATA") return kPlainBinary;
+  if (type == "CL_TYPE_ZIP" || type == "CL_TYPE_OOXML_WORD" || type == "CL_TYPE_OOXML_XL" ||
+      type == "CL_TYPE_OOXML_PPT") {
+    return kPlainContainer;
+  }
   if (type == "CL_TYPE_TEXT_ASCII" || type == "CL_TYPE_TEXT_UTF8") return kPlainText;
   if (type == "CL_TYPE_GRAPHICS" || type == "CL_TYPE_JPEG" || type == "CL_TYPE_PNG" ||
       type == "CL_TYPE_GIF") {
@@ -91,6 +96,8 @@ absl::StatusOr<std::unique_ptr<const PrefilterDatabase>> PrefilterDatabase::Buil
     const std::string& cache_key) {
   if (probe == nullptr) return absl::InvalidArgumentError("prefilter without a type probe");
   std::unique_ptr<PrefilterDatabase> db(new PrefilterDatabase());
+  static std::atomic<uint64_t> next_serial{1};
+  db->serial_ = next_serial.fetch_add(1);
   db->probe_ = std::move(probe);
   db->routed_classes_ = inputs.routed_classes;
   inputs.raw = Dedupe(inputs.raw);

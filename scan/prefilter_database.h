@@ -4,7 +4,7 @@
 // text), the hash signatures, the object classes that must always go to the engine, and the
 // type probe. Immutable once built; it lives in the SignatureSet and is swapped with it.
 //
-// An object libclamav scans as plain bytes is one of three classes: binary data (only target
+// A layer libclamav scans as plain bytes is one of three classes: binary data (only target
 // type 0 signatures apply), an image (0 and 5) or text (0 and 7, also on the normalised text).
 // Every signature that applies to a class contributes literals one of which any match of it
 // must contain; a signature without such literals "routes" its classes: they always go to the
@@ -29,12 +29,16 @@ enum PlainClass : uint8_t {
   kPlainBinary = 1,
   kPlainImage = 2,
   kPlainText = 4,
-  kAllPlainClasses = 7,
+  kPlainContainer = 8,  // zip and OOXML: matched like binary data, members are layers
+  kAllPlainClasses = 15,
 };
 
-// The class of a libclamav top-layer type (ClamEngine::ProbeResult::top_type); 0 when the type
-// is not scanned as plain bytes.
-uint8_t PlainClassOf(std::string_view clamav_type);
+// The class of a layer of libclamav type `clamav_type`, as the probe shows it; 0 when libclamav
+// does more with such a layer than match signatures against its bytes and unpack members the
+// probe shows too. Zip and OOXML containers are their own class: libclamav matches only target
+// type 0 signatures against their own bytes, and every member is a layer of its own (container
+// metadata signatures, .cdb, route this class).
+uint8_t LayerClassOf(std::string_view clamav_type);
 
 struct PrefilterPattern {
   std::string bytes;
@@ -76,6 +80,9 @@ class PrefilterDatabase {
   uint8_t routed_classes() const { return routed_classes_; }
   const ClamEngine& probe() const { return *probe_; }
   const PrefilterStats& stats() const { return stats_; }
+  // Unique per database built in this process (never 0): what a thread's Hyperscan scratch was
+  // sized for.
+  uint64_t serial() const { return serial_; }
 
  private:
   PrefilterDatabase() = default;
@@ -90,6 +97,7 @@ class PrefilterDatabase {
   uint8_t routed_classes_ = 0;
   std::shared_ptr<const ClamEngine> probe_;
   PrefilterStats stats_;
+  uint64_t serial_ = 0;
 };
 
 }  // namespace kensa::scan

@@ -91,10 +91,11 @@ Sha256 SpillBuffer::Digest() {
   return *digest_;
 }
 
-ClamEngine::ProbeResult SpillBuffer::ProbeWith(const ClamEngine& probe) const {
+ClamEngine::ProbeResult SpillBuffer::ProbeWith(const ClamEngine& probe,
+                                               ClamEngine::LayerVisitor* visitor) const {
   if (!error_.ok() || truncated()) return {};
-  if (fd_ < 0) return probe.Probe(memory_);
-  return probe.Probe({}, fd_);
+  if (fd_ < 0) return probe.Probe(memory_, -1, visitor);
+  return probe.Probe({}, fd_, visitor);
 }
 
 absl::Status SpillBuffer::Read(const std::function<void(std::string_view)>& chunk) const {

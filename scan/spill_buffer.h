@@ -34,7 +34,8 @@ class SpillBuffer {
   // after the last Append().
   Sha256 Digest();
   ScanResult ScanWith(const ClamEngine& engine, std::string_view name) const;
-  ClamEngine::ProbeResult ProbeWith(const ClamEngine& probe) const;
+  ClamEngine::ProbeResult ProbeWith(const ClamEngine& probe,
+                                    ClamEngine::LayerVisitor* visitor) const;
   // Hands the kept bytes to `chunk` in order (from memory or the temporary file).
   absl::Status Read(const std::function<void(std::string_view)>& chunk) const;
 

@@ -206,6 +206,11 @@ absl::Status Deriver::ReadFile(const fs::path& file, const fs::path& work, int d
     out_->probe_dir = probe.string();
     return absl::OkStatus();
   }
+  if (ext == ".cdb") {
+    // Container metadata (member names, sizes, CRCs): nothing a literal can stand for.
+    Route(scan::kPlainContainer, file, "*", "container metadata signatures");
+    return absl::OkStatus();
+  }
   if (ext == ".yar" || ext == ".yara" || ext == ".cbc") {
     Route(kAllPlainClasses, file, "*", ext == ".cbc" ? "bytecode" : "YARA rules");
     return absl::OkStatus();

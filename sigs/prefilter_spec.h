@@ -8,9 +8,10 @@
 //                   when the expression cannot be true with all of those absent
 //   .hdb .hdu .hsb .hsu  whole-object hashes
 //   .yar .yara .cbc YARA rules and bytecode: not analysed; they route every class
+//   .cdb            container metadata: routes the container class
 //   .ftm .cfg       file-type magic and feature switches: copied for the type probe
 //   others          only ever apply to objects that are not plain bytes (PE sections and
-//                   imports, Authenticode, icons, container metadata, phishing lists) or only
+//                   imports, Authenticode, icons, phishing lists) or only
 //                   take detections away (allow lists, ignore lists): nothing to derive
 //
 // A signature whose literals cannot be found routes its classes to the engine: the derivation
