@@ -42,6 +42,19 @@ def zipped(name, data):
     return buf.getvalue()
 
 
+def with_member(container, name, data):
+    """`container` (a zip or an OOXML package) with one more member."""
+    import io
+    buf = io.BytesIO(container)
+    try:
+        with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
+    except zipfile.BadZipFile:
+        return None
+    return buf.getvalue()
+
+
 def instance_of(p, rng):
     if p["kind"] in ("hdb", "hsb"):
         return random.Random(p["seed"]).randbytes(p["size"])
@@ -76,6 +89,7 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed):
     rng.shuffle(clean)
     clean = sorted(clean[:max_clean])
     hosts = [open(p, "rb").read() for p in clean]
+    packages = [h for p, h in zip(clean, hosts) if p.endswith((".docx", ".xlsx", ".zip"))]
     count = 0
     for path, data in zip(clean, hosts):
         write(os.path.join(objdir, "clean", os.path.basename(path)), data)
@@ -110,6 +124,12 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed):
             write(os.path.join(objdir, "planted", name), data)
             write(os.path.join(objdir, "planted", name + ".zip"), zipped(name, data))
             count += 2
+            if packages:
+                # Inside a real office document or zip of the corpus, as one more member.
+                pkg = with_member(packages[rng.randrange(len(packages))], "word/media/" + name, data)
+                if pkg is not None:
+                    write(os.path.join(objdir, "planted", name + ".docx"), pkg)
+                    count += 1
             for mname, mdata in mutations(data, s, e, rng).items():
                 write(os.path.join(objdir, "mutated", "%s.%s" % (name, mname)), mdata)
                 count += 1
