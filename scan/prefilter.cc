@@ -11,14 +11,20 @@ namespace {
 // reload brings new ones). hs_alloc_scratch costs as much as scanning a few hundred kilobytes,
 // so it runs only when the thread meets a database set it has not sized the scratch for.
 hs_scratch_t* ThreadScratch(const PrefilterDatabase& db) {
-  thread_local hs_scratch_t* scratch = nullptr;
-  thread_local uint64_t sized_for = 0;  // PrefilterDatabase::serial(); 0: none yet
-  if (sized_for == db.serial() && scratch != nullptr) return scratch;
+  struct Scratch {
+    hs_scratch_t* space = nullptr;
+    uint64_t sized_for = 0;  // PrefilterDatabase::serial(); 0: none yet
+    ~Scratch() {
+      if (space != nullptr) hs_free_scratch(space);
+    }
+  };
+  thread_local Scratch scratch;
+  if (scratch.sized_for == db.serial() && scratch.space != nullptr) return scratch.space;
   for (const hs_database_t* d : {db.raw(), db.normalized()}) {
-    if (d != nullptr && hs_alloc_scratch(d, &scratch) != HS_SUCCESS) return nullptr;
+    if (d != nullptr && hs_alloc_scratch(d, &scratch.space) != HS_SUCCESS) return nullptr;
   }
-  sized_for = db.serial();
-  return scratch;
+  scratch.sized_for = db.serial();
+  return scratch.space;
 }
 
 // Like libclamav's own sniffing of text: no NUL and no control character other than
