@@ -230,6 +230,8 @@ absl::Status ReadScan(TableReader& r, KensaConfig& c) {
                                   int64_t{1} << 40));
   KENSA_RETURN_IF_ERROR(r.Bool("prefilter", &c.prefilter));
   KENSA_RETURN_IF_ERROR(r.String("prefilter_cache_dir", &c.prefilter_cache_dir));
+  KENSA_RETURN_IF_ERROR(r.Integer("prefilter_min_signatures", &c.prefilter_min_signatures, 0,
+                                  int64_t{1} << 40));
   return r.CheckNoUnknownKeys();
 }
 
@@ -533,7 +535,8 @@ std::string DescribeConfig(const KensaConfig& c) {
       "\nengine_temp_dir = ", Quote(c.engine_temp_dir),
       "\nmax_bytes_in_flight = ", c.max_scan_bytes_in_flight,
       "\nprefilter = ", c.prefilter ? "true" : "false",
-      "\nprefilter_cache_dir = ", Quote(c.prefilter_cache_dir), "\n");
+      "\nprefilter_cache_dir = ", Quote(c.prefilter_cache_dir),
+      "\nprefilter_min_signatures = ", c.prefilter_min_signatures, "\n");
   absl::StrAppend(&out, "\n[policy]\ninbound_addresses = ", QuoteList(c.inbound_addresses),
                   "\ninbound_domains = ", QuoteList(c.inbound_domains),
                   "\noutbound_addresses = ", QuoteList(c.outbound_addresses),

@@ -18,7 +18,7 @@
 //                 max_file_bytes, max_recursion, max_files, max_scan_time, part_memory_bytes,
 //                 max_mime_depth, max_mime_parts, max_header_bytes, verdict_cache_entries,
 //                 whole_message_check, whole_message_max_bytes, engine_temp_dir,
-//                 prefilter, prefilter_cache_dir,
+//                 prefilter, prefilter_cache_dir, prefilter_min_signatures,
 //                 max_bytes_in_flight
 //   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
 //                 action ("remove" | "reject" | "quarantine"), unscannable ("infected" |
@@ -116,6 +116,9 @@ struct KensaConfig {
   // databases are kept by signature version (default <state_dir>/prefilter).
   bool prefilter = true;
   std::string prefilter_cache_dir;
+  // Sets with fewer signatures are scanned by libclamav alone (the prefilter's probe costs
+  // about what libclamav costs with a small set).
+  uint64_t prefilter_min_signatures = 20000;
   std::string engine_temp_dir;  // libclamav's; empty = $TMPDIR or /tmp
   // Message bytes a reactor's connections may have waiting for its scan worker; above it,
   // connections with a message being scanned stop reading (memory stays bounded under load).

@@ -238,6 +238,7 @@ int Run(int argc, char** argv) {
   sigs::PrefilterOptions prefilter_options;
   prefilter_options.enabled = config.prefilter && !engine_only;
   prefilter_options.cache_dir = config.prefilter_cache_dir;
+  prefilter_options.min_signatures = config.prefilter_min_signatures;
   const absl::Time start = absl::Now();
   // Canaries are kensad's gate before publishing a set; here the operator asks what a given
   // database says, so it is loaded as it is.

@@ -93,6 +93,7 @@ sigs::PrefilterOptions PrefilterOptionsOf(const KensaConfig& c) {
   sigs::PrefilterOptions o;
   o.enabled = c.prefilter;
   o.cache_dir = c.prefilter_cache_dir;
+  o.min_signatures = c.prefilter_min_signatures;
   return o;
 }
 

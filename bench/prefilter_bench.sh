@@ -14,6 +14,7 @@
 # deterministic; medians of -r repetitions.
 #
 # usage: bench/prefilter_bench.sh [-r R] [--quick] [--keep] [--no-peers] [--no-differential]
+#                                 [--planted N]   (planted signatures in the differential: all)
 # Needs root for clamd (it drops to user clamav) and the Debian packages clamav,
 # clamav-daemon, python3-pil.
 set -euo pipefail
@@ -24,6 +25,7 @@ QUICK=0
 KEEP=0
 DO_PEERS=1
 DO_DIFF=1
+PLANTED=1000000000
 while [ $# -gt 0 ]; do
   case $1 in
     -r) REPS=$2; shift ;;
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --no-peers) DO_PEERS=0 ;;
     --no-differential) DO_DIFF=0 ;;
-    -h|--help) sed -n 3,18p "$0"; exit 0 ;;
+    --planted) PLANTED=$2; shift ;;
+    -h|--help) sed -n 3,19p "$0"; exit 0 ;;
     *) echo "prefilter_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -118,7 +121,7 @@ if [ $DO_DIFF = 1 ]; then
   echo
   echo "== differential soundness (all objects)"
   python3 "$ROOT/tests/prefilter/differential.py" --kensa-scan "$KSCAN" --work "$WORK/diff-gen" \
-    --db "$WORK/db" --planted-from "$WORK/db" --corpus "$WORK/corpus"
+    --db "$WORK/db" --planted-from "$WORK/db" --planted "$PLANTED" --corpus "$WORK/corpus"
   python3 "$ROOT/tests/prefilter/differential.py" --kensa-scan "$KSCAN" --work "$WORK/diff-bundled" \
     --db "$ROOT/sigs/test" --corpus "$WORK/corpus"
 fi

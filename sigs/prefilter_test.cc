@@ -48,6 +48,7 @@ class PrefilterTest : public ::testing::Test {
     if (!extra_name.empty()) WriteFile(dir_.path() / extra_name, extra);
     PrefilterOptions o;
     o.cache_dir = cache_.str();
+    o.min_signatures = 0;  // the test's sets are small
     auto set = SignatureSet::Build(dir_.str(), scan::ClamLimits{}, /*check_canaries=*/false, o);
     EXPECT_TRUE(set.ok()) << set.status();
     return set.ok() ? *set : nullptr;

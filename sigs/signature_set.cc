@@ -72,7 +72,7 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
   }
 
   std::shared_ptr<SignatureSet> set(new SignatureSet());
-  if (prefilter.enabled) {
+  if (prefilter.enabled && (*engine)->signature_count() >= prefilter.min_signatures) {
     const absl::Time prefilter_start = absl::Now();
     absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
         BuildPrefilter(dir, version->version, limits, prefilter.cache_dir, &set->info_);

@@ -40,6 +40,9 @@ struct SignatureSetInfo {
 // The Hyperscan prefilter built with a set (scan/prefilter.h).
 struct PrefilterOptions {
   bool enabled = true;
+  // Below this many signatures libclamav is about as fast as the prefilter's own walk over an
+  // object's layers, so a smaller set is built without the prefilter.
+  uint64_t min_signatures = 20000;
   // Compiled prefilter databases are kept here by signature version; empty: not kept.
   std::string cache_dir;
 };

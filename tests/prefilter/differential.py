@@ -169,7 +169,8 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     config = os.path.join(a.work, "kensa.toml")
     with open(config, "w") as f:
-        f.write('state_dir = "%s"\n' % os.path.join(a.work, "state"))
+        f.write('state_dir = "%s"\n[scan]\nprefilter_min_signatures = 0\n'
+                % os.path.join(a.work, "state"))
     objdir, count = build_objects(a.work, a.corpus, a.planted_from, a.max_clean, a.planted,
                                   a.seed)
     with_prefilter, summary = run_scan(a.kensa_scan, config, a.db, objdir, False)
