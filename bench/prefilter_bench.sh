@@ -78,13 +78,19 @@ echo "== kensa: engine alone vs prefilter + engine (one core, files in memory)"
 "$PBENCH" -d "$WORK/db" --rounds "$REPS" --cache "$WORK/cache" "$WORK/corpus" | tee "$WORK/kensa.txt"
 
 if [ $DO_PEERS = 1 ]; then
+  for t in clamscan clamd clamdscan; do
+    command -v $t >/dev/null || { echo "prefilter_bench: $t missing (apt-get install clamav clamav-daemon clamdscan), or --no-peers" >&2; exit 2; }
+  done
   echo
   echo "== clamscan -r (one process: load + scan) and clamdscan (clamd, MaxThreads 1)"
   # clamscan's own load time, to tell it from the scan.
-  LOAD=$( { /usr/bin/time -f %e clamscan --no-summary -d "$WORK/db" /dev/null >/dev/null; } 2>&1 | tail -1)
+  # (exit status 1 would mean a detection: the timing stands, the output says which)
+  : >"$WORK/empty"
+  LOAD=$( { /usr/bin/time -f %e clamscan --no-summary -d "$WORK/db" "$WORK/empty" >/dev/null || true; } 2>&1 | tail -1)
   for i in $(seq "$REPS"); do
-    { /usr/bin/time -f %e clamscan --no-summary -d "$WORK/db" -r "$WORK/corpus" >/dev/null; } 2>&1 | tail -1
+    { /usr/bin/time -f %e clamscan --no-summary -d "$WORK/db" -r "$WORK/corpus" >"$WORK/clamscan.out" || true; } 2>&1 | tail -1
   done >"$WORK/clamscan.t"
+  grep FOUND "$WORK/clamscan.out" | head -3 || true
   T=$(median <"$WORK/clamscan.t")
   echo "clamscan: load ${LOAD} s, load+scan median ${T} s -> scan $(awk -v m="$MB" -v t="$T" -v l="$LOAD" 'BEGIN {printf "%.2f", m/(t-l)}') MB/s"
   CLAM=$WORK/clamd
@@ -107,13 +113,14 @@ EOF2
   clamd -c "$CLAM/clamd.conf" >"$WORK/clamd.out" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 120); do
-    clamdscan -c "$CLAM/clamd.conf" --no-summary /dev/null >/dev/null 2>&1 && break
+    clamdscan -c "$CLAM/clamd.conf" --no-summary "$WORK/empty" >/dev/null 2>&1 && break
     sleep 1
   done
   for i in $(seq "$REPS"); do
-    { /usr/bin/time -f %e clamdscan -c "$CLAM/clamd.conf" --no-summary "$WORK/corpus" >/dev/null; } 2>&1 | tail -1
+    { /usr/bin/time -f %e clamdscan -c "$CLAM/clamd.conf" --no-summary "$WORK/corpus" >"$WORK/clamdscan.out" || true; } 2>&1 | tail -1
   done >"$WORK/clamdscan.t"
   T=$(median <"$WORK/clamdscan.t")
+  grep -E "FOUND|ERROR" "$WORK/clamdscan.out" | head -3 || true
   echo "clamdscan: median ${T} s -> $(awk -v m="$MB" -v t="$T" 'BEGIN {printf "%.2f", m/t}') MB/s"
 fi
 
