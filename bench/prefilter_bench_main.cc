@@ -52,6 +52,14 @@ struct Round {
   uint64_t fast_bytes = 0;
 };
 
+sigs::PrefilterOptions Options(bool enabled, const std::string& cache_dir) {
+  sigs::PrefilterOptions o;
+  o.enabled = enabled;
+  o.cache_dir = cache_dir;
+  o.min_signatures = 0;  // measure whatever set it is given
+  return o;
+}
+
 int Run(int argc, char** argv) {
   std::string dir, cache;
   int rounds = 3;
@@ -90,7 +98,7 @@ int Run(int argc, char** argv) {
   scan::ClamLimits limits;  // libclamav's clean-object cache on, as kensad runs it
   const double rss0 = ResidentMiB();
   auto t0 = Clock::now();
-  auto plain = sigs::SignatureSet::Build(dir, limits, false, {.enabled = false});
+  auto plain = sigs::SignatureSet::Build(dir, limits, false, Options(false, ""));
   auto t1 = Clock::now();
   if (!plain.ok()) {
     std::fprintf(stderr, "%s\n", std::string(plain.status().message()).c_str());
@@ -101,7 +109,7 @@ int Run(int argc, char** argv) {
   const double rss1 = ResidentMiB();
   t0 = Clock::now();
   auto with = sigs::SignatureSet::Build(dir, limits, false,
-                                       {.enabled = true, .cache_dir = "", .min_signatures = 0});
+                                       Options(true, ""));
   t1 = Clock::now();
   if (!with.ok()) {
     std::fprintf(stderr, "%s\n", std::string(with.status().message()).c_str());
@@ -111,7 +119,7 @@ int Run(int argc, char** argv) {
   const double build_with_s = Seconds(t0, t1);
   double build_cached_s = 0;
   if (!cache.empty()) {
-    const sigs::PrefilterOptions cached_options{.enabled = true, .cache_dir = cache, .min_signatures = 0};
+    const sigs::PrefilterOptions cached_optionsOptions(true, cache);
     (void)sigs::SignatureSet::Build(dir, limits, false, cached_options);
     t0 = Clock::now();
     auto cached = sigs::SignatureSet::Build(dir, limits, false, cached_options);
@@ -126,9 +134,9 @@ int Run(int argc, char** argv) {
     // Fresh sets every round: libclamav's cache of clean objects (repeated members, shared
     // images) starts empty for each timed pass, as for a new stream of mail.
     Round round;
-    auto alone = sigs::SignatureSet::Build(dir, limits, false, {.enabled = false});
+    auto alone = sigs::SignatureSet::Build(dir, limits, false, Options(false, ""));
     auto paired = sigs::SignatureSet::Build(
-        dir, limits, false, {.enabled = true, .cache_dir = cache, .min_signatures = 0});
+        dir, limits, false, Options(true, cache));
     if (!alone.ok() || !paired.ok()) return 2;
     const sigs::SignatureSet& set = **paired;
     const scan::PrefilterDatabase& db = *set.prefilter();
