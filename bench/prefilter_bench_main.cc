@@ -119,7 +119,7 @@ int Run(int argc, char** argv) {
   const double build_with_s = Seconds(t0, t1);
   double build_cached_s = 0;
   if (!cache.empty()) {
-    const sigs::PrefilterOptions cached_optionsOptions(true, cache);
+    const sigs::PrefilterOptions cached_options = Options(true, cache);
     (void)sigs::SignatureSet::Build(dir, limits, false, cached_options);
     t0 = Clock::now();
     auto cached = sigs::SignatureSet::Build(dir, limits, false, cached_options);
