@@ -84,6 +84,9 @@ void LogSignatureSet(const char* event, const sigs::SignatureSet& set) {
       .Kv("prefilter_from_cache", i.prefilter.from_cache ? "yes" : "no");
   // A signature the prefilter cannot rule out sends whole classes of objects to the engine:
   // the operator should know which one.
+  if (!i.prefilter_error.empty()) {
+    KLOG(kWarning, "prefilter_unavailable").Kv("dir", i.dir).Kv("error", i.prefilter_error);
+  }
   for (const std::string& why : i.prefilter_routing) {
     KLOG(kInfo, "prefilter_routes_to_engine").Kv("signature", why);
   }

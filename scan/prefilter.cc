@@ -4,6 +4,8 @@
 #include <hs/hs.h>
 #include <openssl/evp.h>
 
+#include <limits>
+
 namespace kensa::scan {
 namespace {
 
@@ -195,7 +197,8 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed = true;
     hs_close_stream(st, scratch, on, this);
   };
-  // hs_scan_stream takes at most 4 GiB at once; layers are bounded far below (max_file_bytes).
+  // hs_scan_stream takes at most 4 GiB at once: a larger layer is not looked at, so not cleared.
+  if (bytes.size() > std::numeric_limits<unsigned>::max()) return true;
   scan(db_.raw(), bytes, &PartPrefilter::OnRawMatch);
   if (cls == kPlainText) {
     TextNormalizer normalizer;

@@ -191,8 +191,9 @@ absl::Status Deriver::ReadFile(const fs::path& file, const fs::path& work, int d
     std::error_code ec;
     fs::create_directories(into, ec);
     if (cl_error_t rc = cl_cvdunpack(file.c_str(), into.c_str(), true); rc != CL_SUCCESS) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unpacking ", file.string(), ": ", cl_strerror(rc)));
+      // What it holds cannot be read here, but libclamav loads it: nothing is ruled out.
+      Route(kAllPlainClasses, file, "*", absl::StrCat("cannot unpack: ", cl_strerror(rc)));
+      return absl::OkStatus();
     }
     return ReadDir(into, work, depth + 1);
   }

@@ -13,6 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "scan/prefilter.h"
+#include "sigs/canaries.h"
 #include "sigs/prefilter_spec.h"
 #include "sigs/signature_version.h"
 
@@ -76,11 +78,23 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
     const absl::Time prefilter_start = absl::Now();
     absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
         BuildPrefilter(dir, version->version, limits, prefilter.cache_dir, &set->info_);
-    if (!db.ok()) {
-      return absl::Status(db.status().code(),
-                          absl::StrCat("prefilter for ", dir, ": ", db.status().message()));
+    if (db.ok() && check_canaries) {
+      // The canary virus must never take the fast path: a prefilter that would let it through
+      // is broken, whatever the reason.
+      scan::PartPrefilter pf(**db);
+      const std::string eicar = EicarTestFile();
+      pf.Feed(eicar);
+      if (pf.Decide(eicar) == scan::PartPrefilter::Decision::kSkipEngine) {
+        db = absl::InternalError("the EICAR canary would skip the engine");
+      }
     }
-    set->prefilter_ = *std::move(db);
+    if (db.ok()) {
+      set->prefilter_ = *std::move(db);
+    } else {
+      // The engine alone still gives every verdict: a set whose prefilter cannot be built (a
+      // database format the derivation does not read, a Hyperscan error) is scanned without.
+      set->info_.prefilter_error = std::string(db.status().message());
+    }
     set->info_.prefilter_time = absl::Now() - prefilter_start;
   }
   set->engine_ = *std::move(engine);

@@ -35,6 +35,7 @@ struct SignatureSetInfo {
   scan::PrefilterStats prefilter;
   size_t prefilter_without_literal = 0;  // signatures that route their classes to the engine
   std::vector<std::string> prefilter_routing;  // a few of them, "file: name (why)"
+  std::string prefilter_error;  // why the set has no prefilter although one was asked for
 };
 
 // The Hyperscan prefilter built with a set (scan/prefilter.h).
