@@ -50,7 +50,11 @@ int PartPrefilter::OnRawMatch(unsigned id, unsigned long long, unsigned long lon
                               void* context) {
   auto* self = static_cast<PartPrefilter*>(context);
   self->raw_hits_ |= self->db_.raw_classes(id);
-  return self->raw_hits_ == kAllPlainClasses ? 1 : 0;  // nothing more to learn
+  // Nothing more to learn once every class is hit, or a type trigger (which stops them all).
+  return (self->raw_hits_ & kAllPlainClasses) == kAllPlainClasses ||
+                 (self->raw_hits_ & kTypeTrigger)
+             ? 1
+             : 0;
 }
 
 int PartPrefilter::OnNormalizedMatch(unsigned id, unsigned long long, unsigned long long,
@@ -80,7 +84,8 @@ void PartPrefilter::Feed(std::string_view decoded) {
       return;
     }
   }
-  if (raw_stream_ != nullptr && raw_hits_ != kAllPlainClasses) {
+  if (raw_stream_ != nullptr && (raw_hits_ & kAllPlainClasses) != kAllPlainClasses &&
+      !(raw_hits_ & kTypeTrigger)) {
     hs_error_t rc = hs_scan_stream(raw_stream_, decoded.data(), static_cast<unsigned>(decoded.size()),
                                    0, scratch, &PartPrefilter::OnRawMatch, this);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
@@ -205,7 +210,8 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
     std::string norm;
     scan(db_.normalized(), normalizer.Normalize(bytes, &norm), &PartPrefilter::OnNormalizedMatch);
   }
-  const bool hit = failed || (raw_hits_ & cls) || (cls == kPlainText && (normalized_hits_ & kPlainText));
+  const bool hit = failed || (raw_hits_ & (cls | kTypeTrigger)) ||
+                   (cls == kPlainText && (normalized_hits_ & kPlainText));
   raw_hits_ = raw_before;
   normalized_hits_ = norm_before;
   return hit;
@@ -222,6 +228,7 @@ bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_v
   if (depth == 0) {
     // The object itself went through the streams while it was decoded, and its hashes were
     // checked before the probe.
+    if (raw_hits_ & kTypeTrigger) return stop(Decision::kNotPlain);
     if (raw_hits_ & cls) return stop(Decision::kLiteral);
     if (cls == kPlainText) {
       if (!looks_text_) return stop(Decision::kNotPlain);

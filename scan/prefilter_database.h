@@ -31,6 +31,10 @@ enum PlainClass : uint8_t {
   kPlainText = 4,
   kPlainContainer = 8,  // zip and OOXML: matched like binary data, members are layers
   kAllPlainClasses = 15,
+  // Not a class: the literal is one of libclamav's file-type triggers (HTML, PDF, mail found
+  // anywhere in a layer), after which libclamav normalises or parses the layer in ways the
+  // probe is not shown. A layer holding one is never cleared.
+  kTypeTrigger = 16,
 };
 
 // The class of a layer of libclamav type `clamav_type`, as the probe shows it; 0 when libclamav

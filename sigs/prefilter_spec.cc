@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "sigs/text_fields.h"
+#include "sigs/file_type_triggers.h"
 #include "sigs/hex_signature.h"
 #include "sigs/logical_expression.h"
 
@@ -30,6 +31,8 @@ uint8_t ClassesOfTarget(int target) {
     case 0: return kAllPlainClasses;
     case 5: return kPlainImage;
     case 7: return kPlainText;
+    // Mail signatures also apply to a text layer in which libclamav finds mail headers.
+    case 4: return kPlainText;
     default: return 0;
   }
 }
@@ -68,6 +71,8 @@ class Deriver {
   explicit Deriver(PrefilterDerivation* out) : out_(out) {}
 
   absl::Status ReadDir(const fs::path& dir, const fs::path& work, int depth);
+  // A file-type trigger (file_type_triggers.h): its literals, or every class routed.
+  void AddTrigger(const fs::path& file, std::string_view hex);
 
  private:
   absl::Status ReadFile(const fs::path& file, const fs::path& work, int depth);
@@ -113,6 +118,17 @@ void Deriver::AddSignature(const fs::path& file, std::string_view name, uint8_t 
         }
       }
     }
+  }
+}
+
+void Deriver::AddTrigger(const fs::path& file, std::string_view hex) {
+  absl::StatusOr<std::optional<RequiredLiterals>> lits = ExtractRequiredLiterals(hex);
+  if (!lits.ok() || !lits->has_value()) {
+    // A trigger the prefilter cannot look for: no layer can be shown to be free of it.
+    return Route(kAllPlainClasses, file, "file type trigger", std::string(hex));
+  }
+  for (const Literal& l : (*lits)->any_of) {
+    out_->inputs.raw.push_back({l.bytes, l.caseless, scan::kTypeTrigger});
   }
 }
 
@@ -197,6 +213,13 @@ absl::Status Deriver::ReadFile(const fs::path& file, const fs::path& work, int d
     }
     return ReadDir(into, work, depth + 1);
   }
+  if (ext == ".ftm") {
+    std::ifstream in(file, std::ios::binary);
+    std::string line, hex;
+    while (std::getline(in, line)) {
+      if (FileTypeTriggerOfFtmLine(StripWhitespace(line), &hex)) AddTrigger(file, hex);
+    }
+  }
   if (ext == ".ftm" || ext == ".cfg") {
     const fs::path probe = work / "probe";
     std::error_code ec;
@@ -252,7 +275,9 @@ absl::Status Deriver::ReadDir(const fs::path& dir, const fs::path& work, int dep
 absl::StatusOr<PrefilterDerivation> DerivePrefilterInputs(const std::string& dir,
                                                           const std::string& work_dir) {
   PrefilterDerivation out;
-  if (absl::Status s = Deriver(&out).ReadDir(dir, work_dir, 0); !s.ok()) return s;
+  Deriver deriver(&out);
+  for (std::string_view hex : BuiltinFileTypeTriggers()) deriver.AddTrigger("libclamav", hex);
+  if (absl::Status s = deriver.ReadDir(dir, work_dir, 0); !s.ok()) return s;
   return out;
 }
 

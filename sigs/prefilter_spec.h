@@ -9,14 +9,16 @@
 //   .hdb .hdu .hsb .hsu  whole-object hashes
 //   .yar .yara .cbc YARA rules and bytecode: not analysed; they route every class
 //   .cdb            container metadata: routes the container class
-//   .ftm .cfg       file-type magic and feature switches: copied for the type probe
+//   .ftm .cfg       file-type magic and feature switches: copied for the type probe; the
+//                   .ftm entries that trigger HTML, PDF or mail handling anywhere in a layer
+//                   join libclamav's built-in ones as type triggers (file_type_triggers.h)
 //   others          only ever apply to objects that are not plain bytes (PE sections and
 //                   imports, Authenticode, icons, phishing lists) or only
 //                   take detections away (allow lists, ignore lists): nothing to derive
 //
 // A signature whose literals cannot be found routes its classes to the engine: the derivation
 // never guesses. Signature target types other than 0, 5 and 7 apply only to objects that are
-// not plain bytes, which always go to the engine.
+// not plain bytes, which always go to the engine; mail signatures (4) also apply to text.
 #ifndef KENSA_SIGS_PREFILTER_SPEC_H_
 #define KENSA_SIGS_PREFILTER_SPEC_H_
 

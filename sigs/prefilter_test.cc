@@ -156,6 +156,18 @@ TEST_F(PrefilterTest, ZipMembersAreLayersOfTheirOwn) {
   EXPECT_EQ(Check(*hashed, StoredZip("bad.bin", blob)), Decision::kHash);
 }
 
+TEST_F(PrefilterTest, TextWithHtmlFurtherDownGoesToTheEngine) {
+  // libclamav types this as text, finds the <script> tag while matching and then matches its
+  // HTML-normalised form too, where the entity spells the signature out: the raw bytes and the
+  // normalised text never contain its literal, so only the trigger keeps it from the fast path.
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  std::string text;
+  while (text.size() < 3000) text += "plain words of a letter, nothing more to it.\n";
+  text += "<script>var a = 1;</script><p>&#101;vil payload..XYmarker</p>\n";
+  EXPECT_EQ(Check(*set, text), Decision::kNotPlain);
+}
+
 TEST_F(PrefilterTest, SignatureWithoutLiteralRoutesItsClassesToTheEngine) {
   // A PCRE-only logical signature: nothing the prefilter can look for, so every class it
   // applies to (target 0: all of them) must go to the engine, which finds the match.

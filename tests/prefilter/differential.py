@@ -5,8 +5,9 @@ verdict(engine alone) for every test object. Zero differences is the only pass.
 
 Objects: the clean corpus (gen_clean_corpus.py), every clamav-testfiles file, the generated
 signatures' planted instances (planted.jsonl) inserted into clean files at random offsets and
-inside zip containers, and mutations of these (a flipped byte, case swapped, whitespace
-inserted, cut short, a flipped byte in a clean file). Both runs are kensa-scan on the same
+inside zip containers and office documents, and mutations of these (a flipped byte, case
+swapped, whitespace inserted, cut short, spelled as HTML character references further down a
+text, a flipped byte in a clean file). Both runs are kensa-scan on the same
 files: once as it runs by default, once with --engine-only.
 
   differential.py --kensa-scan BIN --work DIR --db DIR [--planted-from DIR] [--corpus DIR]
@@ -73,6 +74,11 @@ def mutations(data, start, end, rng):
         j = rng.randrange(start, end)
         out["space"] = data[:j] + b"\r\n  \t" + data[j:]
     out["case"] = data.swapcase()
+    # Text that libclamav reads as HTML only further down, with the instance's printable bytes
+    # spelled as character references: only its HTML normalisation sees the instance.
+    ref = b"".join(b"&#%d;" % c if 0x21 <= c <= 0x7e else bytes([c]) for c in data[start:end])
+    out["html"] = (b"plain words of a letter, nothing more to it.\n" * 70 + b"<script></script><p>"
+                   + data[:start] + ref + data[end:] + b"</p>\n")
     return out
 
 
