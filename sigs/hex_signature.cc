@@ -56,14 +56,32 @@ size_t RequiredLiterals::shortest() const {
 }
 
 absl::StatusOr<std::optional<RequiredLiterals>> ExtractRequiredLiterals(std::string_view hex) {
+  // A segment is a stretch of exact bytes and all-exact alternatives with nothing between
+  // them: any match holds one of its spellings (the product of the alternatives) contiguously.
+  // Past kMaxSpellings spellings the segment is closed and a new one begins.
+  constexpr size_t kMaxSpellings = 64;
   std::optional<RequiredLiterals> best;
-  std::string run;
-  auto close_run = [&] {
-    if (!run.empty()) {
-      RequiredLiterals c{{Literal{run, false}}};
+  std::vector<std::string> segment;  // empty: no segment open
+  auto close_segment = [&] {
+    if (!segment.empty()) {
+      RequiredLiterals c;
+      for (std::string& s : segment) c.any_of.push_back({std::move(s), false});
       if (Better(c, best)) best = std::move(c);
-      run.clear();
+      segment.clear();
     }
+  };
+  auto extend = [&](const std::vector<std::string>& choices) {
+    if (!segment.empty() && segment.size() * choices.size() > kMaxSpellings) close_segment();
+    if (segment.empty()) {
+      segment = choices;
+      return;
+    }
+    std::vector<std::string> next;
+    next.reserve(segment.size() * choices.size());
+    for (const std::string& head : segment) {
+      for (const std::string& tail : choices) next.push_back(head + tail);
+    }
+    segment = std::move(next);
   };
   size_t i = 0;
   while (i < hex.size()) {
@@ -75,45 +93,48 @@ absl::StatusOr<std::optional<RequiredLiterals>> ExtractRequiredLiterals(std::str
         return absl::InvalidArgumentError(absl::StrCat("bad hex byte at ", i));
       }
       if (hi >= 0 && lo >= 0) {
-        run.push_back(static_cast<char>(hi << 4 | lo));
+        extend({std::string(1, static_cast<char>(hi << 4 | lo))});
       } else {
-        close_run();  // ?? or a nibble wildcard
+        close_segment();  // ?? or a nibble wildcard
       }
       i += 2;
     } else if (c == '*') {
-      close_run();
+      close_segment();
       ++i;
     } else if (c == '{' || c == '[') {
-      close_run();
+      close_segment();
       const size_t end = hex.find(c == '{' ? '}' : ']', i);
       if (end == std::string_view::npos) return absl::InvalidArgumentError("unclosed gap");
       i = end + 1;
     } else if (c == '(' || (c == '!' && i + 1 < hex.size() && hex[i + 1] == '(')) {
-      close_run();
       const bool negated = c == '!';
       const size_t open = negated ? i + 1 : i;
       const size_t end = hex.find(')', open);
       if (end == std::string_view::npos) return absl::InvalidArgumentError("unclosed alternative");
       std::string_view body = hex.substr(open + 1, end - open - 1);
-      if (!negated) {
-        RequiredLiterals alt;
-        bool exact = true;
+      std::vector<std::string> choices;
+      bool exact = !negated;
+      if (exact) {
         for (std::string_view branch : SplitFields(body, '|')) {
           std::optional<std::string> b = ExactBranch(branch);
           if (!b) {
             exact = false;  // a wildcard branch or (B)/(L)/(W): no literal here
             break;
           }
-          alt.any_of.push_back({*std::move(b), false});
+          choices.push_back(*std::move(b));
         }
-        if (exact && !alt.any_of.empty() && Better(alt, best)) best = std::move(alt);
+      }
+      if (exact && !choices.empty()) {
+        extend(choices);
+      } else {
+        close_segment();
       }
       i = end + 1;
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unexpected '", std::string(1, c), "' at ", i));
     }
   }
-  close_run();
+  close_segment();
   return best;
 }
 

@@ -26,9 +26,25 @@ TEST(HexSignature, NibbleWildcardsBreakRuns) {
 }
 
 TEST(HexSignature, AllExactAlternativeIsALiteralSet) {
-  auto r = ExtractRequiredLiterals("41??(6162636465|7778797a7b7c)??42");
+  auto r = ExtractRequiredLiterals("41??" "(6162636465|7778797a7b7c)??42");
   ASSERT_TRUE(r.ok() && r->has_value());
   EXPECT_EQ(Bytes(**r), (std::vector<std::string>{"abcde", "wxyz{|"}));
+}
+
+TEST(HexSignature, ExactBytesAndAlternativesMakeOneSegment) {
+  // "\nFrom: " or "\nfrom: ", then a gap: both spellings of the whole header name.
+  auto r = ExtractRequiredLiterals("0a(46|66)726f6d3a20{-1024}0a(4d|6d)");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ(Bytes(**r), (std::vector<std::string>{"\nFrom: ", "\nfrom: "}));
+}
+
+TEST(HexSignature, TooManySpellingsStartANewSegment) {
+  // Seven two-way alternatives would be 128 spellings: the segment closes at 64 (six of them)
+  // and the seventh starts the next.
+  auto r = ExtractRequiredLiterals("(41|61)(42|62)(43|63)(44|64)(45|65)(46|66)(47|67)");
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((**r).any_of.size(), 64u);
+  EXPECT_EQ((**r).shortest(), 6u);
 }
 
 TEST(HexSignature, NegatedAndWildcardAlternativesGiveNothing) {
