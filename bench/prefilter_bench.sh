@@ -66,8 +66,9 @@ trap cleanup EXIT
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "== generating the signature set and the clean corpus"
-python3 "$ROOT/tests/prefilter/gen_signatures.py" "$WORK/db" --seed 1 "${GEN_ARGS[@]}" | tail -1
-python3 "$ROOT/tests/prefilter/gen_clean_corpus.py" "$WORK/corpus" --seed 1 --scale "$SCALE" | head -1
+python3 "$ROOT/tests/prefilter/gen_signatures.py" "$WORK/db" --seed 1 "${GEN_ARGS[@]}" >"$WORK/gen.log"
+python3 "$ROOT/tests/prefilter/gen_clean_corpus.py" "$WORK/corpus" --seed 1 --scale "$SCALE" >>"$WORK/gen.log"
+grep '^wrote' "$WORK/gen.log"
 rm -f "$WORK/corpus/MANIFEST.tsv"  # not an attachment
 MB=$(du -sb "$WORK/corpus" | awk '{printf "%.2f", $1/1e6}')
 FILES=$(find "$WORK/corpus" -type f | wc -l)

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "scan/clam_test_support.h"
+#include "sigs/canaries.h"
 #include "sigs/signature_set.h"
 
 namespace kensa::sigs {
@@ -187,6 +188,25 @@ TEST_F(PrefilterTest, ImageOnlyLiteralDoesNotStopTextFastPath) {
   ASSERT_NE(set, nullptr);
   // The image-only literal occurs in text: it speaks only for images, so text stays fast.
   EXPECT_EQ(Check(*set, "a gif trXiler in prose\n"), Decision::kSkipEngine);
+}
+
+TEST_F(PrefilterTest, TheCanaryVirusNeverTakesTheFastPath) {
+  // kensad's build: canaries checked, the prefilter's own check of EICAR included.
+  PrefilterOptions o;
+  o.cache_dir = cache_.str();
+  o.min_signatures = 0;
+  auto set = SignatureSet::Build(BundledSignatureDir(), scan::ClamLimits{}, true, o);
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_NE((*set)->prefilter(), nullptr) << (*set)->info().prefilter_error;
+  PartPrefilter pf(*(*set)->prefilter());
+  pf.Feed(EicarTestFile());
+  EXPECT_EQ(pf.Decide(EicarTestFile()), Decision::kLiteral);
+}
+
+TEST_F(PrefilterTest, SmallSetsAreScannedWithoutThePrefilter) {
+  auto set = SignatureSet::Build(BundledSignatureDir(), scan::ClamLimits{});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ((*set)->prefilter(), nullptr);  // 4 signatures, under prefilter_min_signatures
 }
 
 TEST_F(PrefilterTest, CompiledDatabasesComeBackFromTheCache) {
