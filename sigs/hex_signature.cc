@@ -58,8 +58,9 @@ size_t RequiredLiterals::shortest() const {
 absl::StatusOr<std::optional<RequiredLiterals>> ExtractRequiredLiterals(std::string_view hex) {
   // A segment is a stretch of exact bytes and all-exact alternatives with nothing between
   // them: any match holds one of its spellings (the product of the alternatives) contiguously.
-  // Past kMaxSpellings spellings the segment is closed and a new one begins.
-  constexpr size_t kMaxSpellings = 64;
+  // Past kMaxSpellings spellings the segment is closed and a new one begins: more spellings
+  // buy a longer literal at the price of more patterns to compile and hold.
+  constexpr size_t kMaxSpellings = 8;
   std::optional<RequiredLiterals> best;
   std::vector<std::string> segment;  // empty: no segment open
   auto close_segment = [&] {

@@ -39,12 +39,12 @@ TEST(HexSignature, ExactBytesAndAlternativesMakeOneSegment) {
 }
 
 TEST(HexSignature, TooManySpellingsStartANewSegment) {
-  // Seven two-way alternatives would be 128 spellings: the segment closes at 64 (six of them)
-  // and the seventh starts the next.
+  // Seven two-way alternatives would be 128 spellings: a segment closes at 8 (three of them),
+  // the next three make another, the seventh a third.
   auto r = ExtractRequiredLiterals("(41|61)(42|62)(43|63)(44|64)(45|65)(46|66)(47|67)");
   ASSERT_TRUE(r.ok() && r->has_value());
-  EXPECT_EQ((**r).any_of.size(), 64u);
-  EXPECT_EQ((**r).shortest(), 6u);
+  EXPECT_EQ((**r).any_of.size(), 8u);
+  EXPECT_EQ((**r).shortest(), 3u);
 }
 
 TEST(HexSignature, NegatedAndWildcardAlternativesGiveNothing) {
