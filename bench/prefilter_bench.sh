@@ -15,6 +15,7 @@
 #
 # usage: bench/prefilter_bench.sh [-r R] [--quick] [--keep] [--no-peers] [--no-differential]
 #                                 [--planted N]   (planted signatures in the differential: all)
+#                                 [--no-kensa]    (the peers and the differential only)
 # Needs root for clamd (it drops to user clamav) and the Debian packages clamav,
 # clamav-daemon, python3-pil.
 set -euo pipefail
@@ -25,6 +26,7 @@ QUICK=0
 KEEP=0
 DO_PEERS=1
 DO_DIFF=1
+DO_KENSA=1
 PLANTED=1000000000
 while [ $# -gt 0 ]; do
   case $1 in
@@ -34,7 +36,8 @@ while [ $# -gt 0 ]; do
     --no-peers) DO_PEERS=0 ;;
     --no-differential) DO_DIFF=0 ;;
     --planted) PLANTED=$2; shift ;;
-    -h|--help) sed -n 3,19p "$0"; exit 0 ;;
+    --no-kensa) DO_KENSA=0 ;;
+    -h|--help) sed -n 3,20p "$0"; exit 0 ;;
     *) echo "prefilter_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -74,9 +77,11 @@ MB=$(du -sb "$WORK/corpus" | awk '{printf "%.2f", $1/1e6}')
 FILES=$(find "$WORK/corpus" -type f | wc -l)
 echo "corpus: $FILES files, $MB MB"
 
-echo
-echo "== kensa: engine alone vs prefilter + engine (one core, files in memory)"
-"$PBENCH" -d "$WORK/db" --rounds "$REPS" --cache "$WORK/cache" "$WORK/corpus" | tee "$WORK/kensa.txt"
+if [ $DO_KENSA = 1 ]; then
+  echo
+  echo "== kensa: engine alone vs prefilter + engine (one core, files in memory)"
+  "$PBENCH" -d "$WORK/db" --rounds "$REPS" --cache "$WORK/cache" "$WORK/corpus" | tee "$WORK/kensa.txt"
+fi
 
 if [ $DO_PEERS = 1 ]; then
   for t in clamscan clamd clamdscan; do
