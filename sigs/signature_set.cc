@@ -81,12 +81,14 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
     if (db.ok() && check_canaries) {
       // The canary virus must never take the fast path: a prefilter that would let it through
       // is broken, whatever the reason.
-      scan::PartPrefilter pf(**db);
-      const std::string eicar = EicarTestFile();
-      pf.Feed(eicar);
-      if (pf.Decide(eicar) == scan::PartPrefilter::Decision::kSkipEngine) {
-        db = absl::InternalError("the EICAR canary would skip the engine");
+      bool canary_skips = false;
+      {
+        scan::PartPrefilter pf(**db);  // must be gone before *db may be replaced
+        const std::string eicar = EicarTestFile();
+        pf.Feed(eicar);
+        canary_skips = pf.Decide(eicar) == scan::PartPrefilter::Decision::kSkipEngine;
       }
+      if (canary_skips) db = absl::InternalError("the EICAR canary would skip the engine");
     }
     if (db.ok()) {
       set->prefilter_ = *std::move(db);
