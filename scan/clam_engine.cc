@@ -104,6 +104,26 @@ absl::Status SetLimits(cl_engine* engine, const ClamLimits& limits) {
   return absl::OkStatus();
 }
 
+// The last steps of every load, the full engine's and the probe's: limits, temporary
+// directory, compile (libclamav's messages kept for the error).
+absl::Status LimitAndCompile(cl_engine* engine, const std::string& dir, const ClamLimits& limits,
+                             const char* step) {
+  if (absl::Status s = SetLimits(engine, limits); !s.ok()) return s;
+  if (!limits.temp_dir.empty()) {
+    if (cl_error_t trc = cl_engine_set_str(engine, CL_ENGINE_TMPDIR, limits.temp_dir.c_str());
+        trc != CL_SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("scan temp_dir ", limits.temp_dir, ": ", cl_strerror(trc)));
+    }
+  }
+  std::vector<std::string> messages;
+  load_messages = &messages;
+  const cl_error_t rc = cl_engine_compile(engine);
+  load_messages = nullptr;
+  if (rc != CL_SUCCESS) return LoadError(dir, step, rc, messages);
+  return absl::OkStatus();
+}
+
 cl_scan_options ScanOptions() {
   cl_scan_options o{};
   // First match ends the scan: one name is all the verdict needs.
@@ -248,20 +268,10 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   }
   engine->signatures_ = signatures;
 
-  if (absl::Status s = SetLimits(engine->engine_, limits); !s.ok()) return s;
-  if (!limits.temp_dir.empty()) {
-    if (cl_error_t trc = cl_engine_set_str(engine->engine_, CL_ENGINE_TMPDIR, limits.temp_dir.c_str());
-        trc != CL_SUCCESS) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("scan temp_dir ", limits.temp_dir, ": ", cl_strerror(trc)));
-    }
+  if (absl::Status s = LimitAndCompile(engine->engine_, dir, limits, "compiling signatures from");
+      !s.ok()) {
+    return s;
   }
-
-  messages.clear();
-  load_messages = &messages;
-  rc = cl_engine_compile(engine->engine_);
-  load_messages = nullptr;
-  if (rc != CL_SUCCESS) return LoadError(dir, "compiling signatures from", rc, messages);
   return std::shared_ptr<const ClamEngine>(std::move(engine));
 }
 
@@ -319,14 +329,11 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::LoadProbe(
     load_messages = nullptr;
     if (rc != CL_SUCCESS) return LoadError(dir, "loading file types from", rc, messages);
   }
-  if (absl::Status s = SetLimits(engine->engine_, limits); !s.ok()) return s;
-  if (!limits.temp_dir.empty()) {
-    cl_engine_set_str(engine->engine_, CL_ENGINE_TMPDIR, limits.temp_dir.c_str());
+  if (absl::Status s =
+          LimitAndCompile(engine->engine_, dir, limits, "compiling the type probe from");
+      !s.ok()) {
+    return s;
   }
-  load_messages = &messages;
-  cl_error_t rc = cl_engine_compile(engine->engine_);
-  load_messages = nullptr;
-  if (rc != CL_SUCCESS) return LoadError(dir, "compiling the type probe from", rc, messages);
   return std::shared_ptr<const ClamEngine>(std::move(engine));
 }
 
