@@ -145,6 +145,21 @@ bool PartPrefilter::HashMatches(
   return false;
 }
 
+bool PartPrefilter::HashMatchesBytes(std::string_view bytes) {
+  return HashMatches(
+      bytes.size(),
+      [&] {
+        Sha256 d{};
+        unsigned len = 0;
+        EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
+        return d;
+      },
+      [&](const std::function<void(std::string_view)>& chunk) {
+        chunk(bytes);
+        return absl::OkStatus();
+      });
+}
+
 PartPrefilter::Decision PartPrefilter::Decide(SpillBuffer& buffer) {
   CloseStreams();
   if (failed_ || !buffer.error().ok() || buffer.truncated()) return Decision::kUnavailable;
@@ -160,19 +175,7 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
   CloseStreams();
   if (failed_) return Decision::kUnavailable;
   if (whole.empty()) return Decision::kSkipEngine;
-  const bool hash = HashMatches(
-      whole.size(),
-      [&] {
-        Sha256 d{};
-        unsigned len = 0;
-        EVP_Digest(whole.data(), whole.size(), d.data(), &len, EVP_sha256(), nullptr);
-        return d;
-      },
-      [&](const std::function<void(std::string_view)>& chunk) {
-        chunk(whole);
-        return absl::OkStatus();
-      });
-  if (hash) return Decision::kHash;
+  if (HashMatchesBytes(whole)) return Decision::kHash;
   return DecideFrom(db_.probe().Probe(whole, -1, this));
 }
 
@@ -237,19 +240,7 @@ bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_v
     return true;
   }
   if (LayerHasLiteral(cls, bytes)) return stop(Decision::kLiteral);
-  const bool hash = HashMatches(
-      bytes.size(),
-      [&] {
-        Sha256 d{};
-        unsigned len = 0;
-        EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
-        return d;
-      },
-      [&](const std::function<void(std::string_view)>& chunk) {
-        chunk(bytes);
-        return absl::OkStatus();
-      });
-  if (hash) return stop(Decision::kHash);
+  if (HashMatchesBytes(bytes)) return stop(Decision::kHash);
   return true;
 }
 

@@ -62,6 +62,8 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   // `sha256` and `read` give the object's digest and bytes when a hash signature could match.
   bool HashMatches(uint64_t size, const std::function<Sha256()>& sha256,
                    const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
+  // HashMatches for an object held whole in memory.
+  bool HashMatchesBytes(std::string_view bytes);
   Decision DecideFrom(const ClamEngine::ProbeResult& probe);
   // The probe shows each layer libclamav would scan: the object itself (already streamed)
   // and every object unpacked or decoded from it (scanned here, whole).
