@@ -20,14 +20,8 @@ int HexValue(char c) {
 
 // An all-exact alternative branch ("aabb"); nullopt when it holds any wildcard.
 std::optional<std::string> ExactBranch(std::string_view branch) {
-  if (branch.empty() || branch.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < branch.size(); i += 2) {
-    int hi = HexValue(branch[i]), lo = HexValue(branch[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
+  if (branch.empty()) return std::nullopt;
+  return HexToBytes(branch);
 }
 
 // Prefers the candidate whose shortest member is longest; on a tie, the one with fewer members.
@@ -48,6 +42,17 @@ std::string Widen(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::string> HexToBytes(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
 
 size_t RequiredLiterals::shortest() const {
   size_t n = any_of.empty() ? 0 : any_of.front().bytes.size();

@@ -29,6 +29,9 @@ struct RequiredLiterals {
   size_t shortest() const;
 };
 
+// Hex digits to bytes ("4142" -> "AB"); nullopt for an odd count or a non-hex character.
+std::optional<std::string> HexToBytes(std::string_view hex);
+
 // The literal set of a hex pattern, nullopt when it has no exact byte; an error when the
 // text is not a hex pattern (odd digit count, unbalanced brackets).
 absl::StatusOr<std::optional<RequiredLiterals>> ExtractRequiredLiterals(std::string_view hex);

@@ -49,23 +49,6 @@ std::optional<std::string> NormalizedForm(const Literal& l) {
   return out;
 }
 
-std::optional<std::string> HexToBytes(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int v = 0;
-    for (char c : hex.substr(i, 2)) {
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return std::nullopt;
-    }
-    out.push_back(static_cast<char>(v));
-  }
-  return out;
-}
-
 class Deriver {
  public:
   explicit Deriver(PrefilterDerivation* out) : out_(out) {}
