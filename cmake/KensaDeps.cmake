@@ -7,6 +7,8 @@ pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 pkg_check_modules(CLAMAV REQUIRED IMPORTED_TARGET libclamav>=1.0)
 # Hyperscan and Vectorscan both ship as libhs; hs_compile_lit_multi needs 5.2.
 pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs>=5.2)
+pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb>=0.9)
+pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt>=4.4)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(absl REQUIRED)
 find_package(GTest REQUIRED)
