@@ -47,7 +47,7 @@ std::string ToUpperAscii(std::string_view s) {
 }
 
 SmtpCommandLine ParseCommandLine(std::string_view line) {
-  static constexpr std::array<std::pair<std::string_view, SmtpVerb>, 12> kVerbs = {{
+  static constexpr std::array<std::pair<std::string_view, SmtpVerb>, 13> kVerbs = {{
       {"EHLO", SmtpVerb::kEhlo},
       {"HELO", SmtpVerb::kHelo},
       {"MAIL", SmtpVerb::kMail},
@@ -60,6 +60,7 @@ SmtpCommandLine ParseCommandLine(std::string_view line) {
       {"VRFY", SmtpVerb::kVrfy},
       {"HELP", SmtpVerb::kHelp},
       {"STARTTLS", SmtpVerb::kStartTls},
+      {"AUTH", SmtpVerb::kAuth},
   }};
   size_t end = 0;
   while (end < line.size() && !IsSpace(line[end])) ++end;

@@ -27,6 +27,7 @@ enum class SmtpVerb {
   kVrfy,
   kHelp,
   kStartTls,
+  kAuth,
 };
 
 struct SmtpCommandLine {

@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "net/sasl.h"
 #include "net/smtp_address.h"
 #include "net/smtp_command.h"
 
@@ -50,7 +51,8 @@ void SmtpServerSession::Start() {
 
 void SmtpServerSession::Feed(std::string_view bytes) {
   if (phase_ == Phase::kClosed || bytes.empty()) return;
-  if (busy_ || phase_ == Phase::kGreeting || phase_ == Phase::kAwaitingCommit) {
+  if (busy_ || phase_ == Phase::kGreeting || phase_ == Phase::kAwaitingCommit ||
+      phase_ == Phase::kAwaitingAuth) {
     BufferInput(bytes);
     Flush();
     return;
@@ -63,7 +65,8 @@ void SmtpServerSession::Feed(std::string_view bytes) {
 }
 
 bool SmtpServerSession::WantsMoreInput() const {
-  return phase_ != Phase::kAwaitingCommit && phase_ != Phase::kClosed;
+  return phase_ != Phase::kAwaitingCommit && phase_ != Phase::kAwaitingAuth &&
+         phase_ != Phase::kClosed;
 }
 
 void SmtpServerSession::OnTlsEstablished() {
@@ -122,7 +125,7 @@ void SmtpServerSession::BufferInput(std::string_view bytes) {
 
 void SmtpServerSession::DrainPending() {
   while (!pending_.empty() && phase_ != Phase::kClosed && phase_ != Phase::kGreeting &&
-         phase_ != Phase::kAwaitingCommit) {
+         phase_ != Phase::kAwaitingCommit && phase_ != Phase::kAwaitingAuth) {
     std::string local;
     local.swap(pending_);
     Process(local);
@@ -133,7 +136,8 @@ void SmtpServerSession::Process(std::string_view in) {
   while (!in.empty()) {
     if (CloseIfTooManyErrors()) return;
     if (phase_ == Phase::kClosed) return;
-    if (phase_ == Phase::kGreeting || phase_ == Phase::kAwaitingCommit) {
+    if (phase_ == Phase::kGreeting || phase_ == Phase::kAwaitingCommit ||
+        phase_ == Phase::kAwaitingAuth) {
       // Keep the order: these bytes came before anything a re-entrant Feed queued.
       pending_.insert(0, in.data(), in.size());
       return;
@@ -164,10 +168,10 @@ size_t SmtpServerSession::ConsumeCommandBytes(std::string_view in) {
   if (lf == std::string_view::npos) {
     if (skipping_line_) return in.size();
     if (line_.size() + in.size() + 1 > max) {
-      line_.clear();
+      line_.append(in.substr(0, std::min(in.size(), size_t{5})));  // enough to see "AUTH "
       skipping_line_ = true;
       ++commands_;
-      Reply(500, "5.5.2", "Error: line too long");
+      RefuseOverlongLine();
       return in.size();
     }
     line_.append(in);
@@ -179,9 +183,9 @@ size_t SmtpServerSession::ConsumeCommandBytes(std::string_view in) {
     return n;
   }
   if (line_.size() + n > max) {
-    line_.clear();
+    line_.append(in.substr(0, std::min(n, size_t{5})));
     ++commands_;
-    Reply(500, "5.5.2", "Error: line too long");
+    RefuseOverlongLine();
     return n;
   }
   // Bare LF ends a command line too (many clients); CR LF is the norm.
@@ -199,10 +203,26 @@ size_t SmtpServerSession::ConsumeCommandBytes(std::string_view in) {
   return n;
 }
 
+void SmtpServerSession::RefuseOverlongLine() {
+  // RFC 4954 section 4: an overlong AUTH command or response line gets 500 5.5.6, and an
+  // exchange in progress ends with it.
+  const bool auth = auth_step_ != AuthStep::kNone || StartsWithNoCase(line_, "AUTH ");
+  line_.clear();
+  if (auth) {
+    CancelAuth(500, "5.5.6", "Authentication Exchange line is too long");
+  } else {
+    Reply(500, "5.5.2", "Error: line too long");
+  }
+}
+
 void SmtpServerSession::HandleLine(std::string_view line) {
   ++commands_;
   if (commands_ > config_.limits.max_commands) {
     Close(421, "4.7.0", "Error: too many commands");
+    return;
+  }
+  if (auth_step_ != AuthStep::kNone) {
+    HandleAuthResponse(line);
     return;
   }
   if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
@@ -244,10 +264,13 @@ void SmtpServerSession::HandleLine(std::string_view line) {
       break;
     case SmtpVerb::kHelp:
       Reply(214, "2.0.0",
-            "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+            "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
       break;
     case SmtpVerb::kStartTls:
       DoStartTls(cmd.arg);
+      break;
+    case SmtpVerb::kAuth:
+      DoAuth(cmd.arg);
       break;
     case SmtpVerb::kUnknown:
       Reply(500, "5.5.2", "Error: command not recognized");
@@ -273,6 +296,8 @@ void SmtpServerSession::DoHelo(std::string_view arg, bool esmtp) {
                   config_.limits.max_message_bytes, "\r\n",
                   "250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n");
   if (config_.starttls_available && !env_.tls) out_ += "250-STARTTLS\r\n";
+  // RFC 4954 section 4: no plaintext mechanisms outside TLS, so nothing to offer there.
+  if (config_.auth_available && env_.tls) out_ += "250-AUTH PLAIN LOGIN\r\n";
   out_ += "250-DSN\r\n250 CHUNKING\r\n";
 }
 
@@ -283,6 +308,10 @@ void SmtpServerSession::DoMail(std::string_view arg) {
   }
   if (have_mail_) {
     Reply(503, "5.5.1", "Error: nested MAIL command");
+    return;
+  }
+  if (config_.auth_required && env_.auth_user.empty()) {
+    Reply(530, "5.7.0", "Authentication required");
     return;
   }
   std::optional<std::string_view> rest = StripKeyword(arg, "FROM:");
@@ -307,7 +336,7 @@ void SmtpServerSession::DoMail(std::string_view arg) {
   }
   SmtpEnvelope e;
   bool seen_size = false, seen_body = false, seen_utf8 = false, seen_ret = false,
-       seen_envid = false;
+       seen_envid = false, seen_auth = false;
   for (const EsmtpParam& p : *params) {
     auto dup = [&](bool& seen) {
       if (seen) return true;
@@ -353,6 +382,13 @@ void SmtpServerSession::DoMail(std::string_view arg) {
         return;
       }
       e.envid = std::move(*envid);
+    } else if (p.keyword == "AUTH" && config_.auth_available) {
+      // RFC 4954 section 5: the identity a relaying server vouches for. kensa trusts only
+      // its own AUTH, so the value is checked for syntax and otherwise ignored.
+      if (dup(seen_auth) || !p.has_value || !DecodeXtext(p.value)) {
+        Reply(501, "5.5.4", "Bad AUTH parameter");
+        return;
+      }
     } else {
       Reply(555, "5.5.4", absl::StrCat("Unsupported parameter ", p.keyword));
       return;
@@ -361,6 +397,14 @@ void SmtpServerSession::DoMail(std::string_view arg) {
   if (!e.smtputf8 && HasNonAscii(path->address)) {
     Reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
     return;
+  }
+  if (!env_.auth_user.empty()) {
+    SmtpEnvelope probe = env_;
+    probe.sender = path->address;
+    if (std::optional<SmtpReply> refusal = host_->CheckSender(probe)) {
+      Reply(*refusal);
+      return;
+    }
   }
   have_mail_ = true;
   env_.sender = std::move(path->address);
@@ -581,6 +625,164 @@ void SmtpServerSession::DoStartTls(std::string_view arg) {
   skipping_line_ = false;
   pending_.clear();
   host_->StartTls();
+}
+
+// --- AUTH (RFC 4954) -------------------------------------------------------------------------
+
+void SmtpServerSession::DoAuth(std::string_view arg) {
+  if (!config_.auth_available) {
+    Reply(502, "5.5.1", "Error: authentication not enabled");
+    return;
+  }
+  if (!have_helo_ || !env_.esmtp) {
+    Reply(503, "5.5.1", "Error: send EHLO first");
+    return;
+  }
+  if (!env_.auth_user.empty()) {
+    Reply(503, "5.5.1", "Error: already authenticated");
+    return;
+  }
+  if (have_mail_) {
+    Reply(503, "5.5.1", "Error: MAIL transaction in progress");
+    return;
+  }
+  if (!env_.tls) {
+    Reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
+    return;
+  }
+  std::string_view mech = arg;
+  std::string_view initial;
+  bool has_initial = false;
+  if (size_t sp = arg.find_first_of(" \t"); sp != std::string_view::npos) {
+    mech = arg.substr(0, sp);
+    initial = TrimSpaces(arg.substr(sp));
+    has_initial = true;
+    if (initial.find_first_of(" \t") != std::string_view::npos) {
+      Reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+      return;
+    }
+  }
+  if (mech.empty()) {
+    Reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+    return;
+  }
+  auth_request_ = SmtpAuthRequest{};
+  if (EqualsNoCase(mech, "PLAIN")) {
+    auth_request_.mechanism = "PLAIN";
+    auth_step_ = AuthStep::kPlain;
+    if (!has_initial) {
+      Reply(334, "", "");
+      return;
+    }
+  } else if (EqualsNoCase(mech, "LOGIN")) {
+    auth_request_.mechanism = "LOGIN";
+    auth_step_ = AuthStep::kLoginUser;
+    if (!has_initial) {
+      Reply(334, "", "VXNlcm5hbWU6");  // "Username:"
+      return;
+    }
+  } else {
+    Reply(504, "5.5.4", "Unrecognized authentication type");
+    return;
+  }
+  if (initial == "*") {  // not a base64 string: a cancel, as on a response line
+    CancelAuth(501, "5.7.0", "Authentication cancelled");
+    return;
+  }
+  // "=" is an empty initial response (RFC 4954 section 4).
+  HandleAuthResponse(initial == "=" ? std::string_view() : initial);
+}
+
+void SmtpServerSession::HandleAuthResponse(std::string_view line) {
+  if (line == "*") {
+    CancelAuth(501, "5.7.0", "Authentication cancelled");
+    return;
+  }
+  std::optional<std::string> decoded = DecodeSaslBase64(line);
+  if (!decoded) {
+    CancelAuth(501, "5.5.2", "Cannot decode response");
+    return;
+  }
+  OnAuthMessage(*decoded);
+}
+
+void SmtpServerSession::OnAuthMessage(std::string_view decoded) {
+  switch (auth_step_) {
+    case AuthStep::kPlain: {
+      std::optional<SaslPlain> plain = ParseSaslPlain(decoded);
+      if (!plain) {
+        CancelAuth(501, "5.5.2", "Invalid PLAIN response");
+        return;
+      }
+      auth_request_.authzid = std::move(plain->authzid);
+      auth_request_.user = std::move(plain->user);
+      auth_request_.password = std::move(plain->password);
+      SubmitAuth();
+      return;
+    }
+    case AuthStep::kLoginUser:
+      if (decoded.empty() || decoded.find('\0') != std::string_view::npos) {
+        CancelAuth(501, "5.5.2", "Invalid user name");
+        return;
+      }
+      auth_request_.user = std::string(decoded);
+      auth_step_ = AuthStep::kLoginPassword;
+      Reply(334, "", "UGFzc3dvcmQ6");  // "Password:"
+      return;
+    case AuthStep::kLoginPassword:
+      if (decoded.empty() || decoded.find('\0') != std::string_view::npos) {
+        CancelAuth(501, "5.5.2", "Invalid password");
+        return;
+      }
+      auth_request_.password = std::string(decoded);
+      SubmitAuth();
+      return;
+    case AuthStep::kNone:
+      return;
+  }
+}
+
+void SmtpServerSession::SubmitAuth() {
+  auth_step_ = AuthStep::kNone;
+  phase_ = Phase::kAwaitingAuth;
+  SmtpAuthRequest request = std::move(auth_request_);
+  auth_request_ = SmtpAuthRequest{};
+  // The host may answer at once (CompleteAuth from inside this call) or later.
+  host_->Authenticate(request);
+}
+
+void SmtpServerSession::CancelAuth(int code, std::string_view enhanced, std::string_view text) {
+  auth_step_ = AuthStep::kNone;
+  auth_request_ = SmtpAuthRequest{};
+  Reply(code, enhanced, text);
+}
+
+void SmtpServerSession::CompleteAuth(SmtpAuthResult result, std::string user) {
+  if (phase_ != Phase::kAwaitingAuth) return;
+  phase_ = Phase::kCommand;
+  switch (result) {
+    case SmtpAuthResult::kOk:
+      env_.auth_user = std::move(user);
+      Reply(235, "2.7.0", "Authentication successful");
+      break;
+    case SmtpAuthResult::kFailed:
+      Reply(535, "5.7.8", "Error: authentication failed");
+      ++auth_failures_;
+      break;
+    case SmtpAuthResult::kTempFail:
+      Reply(454, "4.7.0", "Temporary authentication failure");
+      ++auth_failures_;
+      break;
+  }
+  if (auth_failures_ >= config_.limits.max_auth_failures) {
+    Close(421, "4.7.0", "Error: too many failed authentications");
+    return;
+  }
+  if (busy_) return;  // answered from inside Authenticate(): the Process loop goes on
+  busy_ = true;
+  if (!CloseIfTooManyErrors()) DrainPending();
+  busy_ = false;
+  Flush();
 }
 
 void SmtpServerSession::ResetTransaction() {

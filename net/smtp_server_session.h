@@ -4,8 +4,8 @@
 // the SmtpServerHost. It knows nothing of sockets, TLS libraries, spools or time.
 //
 // Extensions: PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS, DSN,
-// CHUNKING (BDAT). Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY(252) HELP
-// STARTTLS.
+// CHUNKING (BDAT), AUTH (PLAIN, LOGIN; RFC 4954, offered and accepted only inside TLS).
+// Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY(252) HELP STARTTLS AUTH.
 //
 // Strictness (SMTP smuggling cannot happen): inside DATA the only end of data is
 // CRLF "." CRLF. A bare LF or bare CR anywhere in the data (with reject_bare_line_endings) makes
@@ -52,6 +52,21 @@ struct SmtpEnvelope {
   bool smtputf8 = false;
   uint64_t declared_size = 0;  // SIZE= or 0
   std::vector<SmtpRecipient> recipients;  // accepted ones only
+  std::string auth_user;  // the identity AUTH established (kept across transactions), or ""
+};
+
+// What AUTH decoded; the host checks it (off the reactor: backends block).
+struct SmtpAuthRequest {
+  std::string mechanism;  // "PLAIN" or "LOGIN"
+  std::string authzid;    // PLAIN's authorization identity, usually empty
+  std::string user;
+  std::string password;
+};
+
+enum class SmtpAuthResult {
+  kOk,        // 235 2.7.0
+  kFailed,    // 535 5.7.8
+  kTempFail,  // 454 4.7.0 (backend unreachable, or too many recent failures)
 };
 
 struct SmtpServerLimits {
@@ -60,6 +75,7 @@ struct SmtpServerLimits {
   uint64_t max_message_bytes = 50u << 20;  // SIZE advertised; larger data gets 552
   size_t max_commands = 10000;             // per session, then 421
   size_t max_errors = 20;                  // 4xx/5xx replies per session, then 421
+  size_t max_auth_failures = 3;            // failed AUTH exchanges per session, then 421
 };
 
 struct SmtpServerConfig {
@@ -68,6 +84,8 @@ struct SmtpServerConfig {
   bool starttls_available = false;  // offer STARTTLS (not when already in TLS)
   bool implicit_tls = false;        // the session starts inside TLS (port 465)
   bool reject_bare_line_endings = true;
+  bool auth_available = false;  // offer AUTH PLAIN LOGIN (inside TLS only)
+  bool auth_required = false;   // submission: MAIL needs AUTH first (530 5.7.0)
 };
 
 // The session's environment. Calls come synchronously from within the session's methods.
@@ -92,11 +110,17 @@ class SmtpServerHost {
   virtual void AbortMessage() = 0;
   // After the last reply (QUIT, 421): the host flushes output and closes.
   virtual void CloseConnection() = 0;
+  // AUTH decoded credentials (only when auth_available, inside TLS). The host answers with
+  // CompleteAuth(), later or at once; until then the session is kAwaitingAuth.
+  virtual void Authenticate(const SmtpAuthRequest& request) = 0;
+  // MAIL FROM of an authenticated session: may this user send as env.sender? nullopt allows,
+  // a reply refuses (553 5.7.1).
+  virtual std::optional<SmtpReply> CheckSender(const SmtpEnvelope& env) = 0;
 };
 
 class SmtpServerSession {
  public:
-  enum class Phase { kGreeting, kCommand, kData, kBdat, kAwaitingCommit, kClosed };
+  enum class Phase { kGreeting, kCommand, kData, kBdat, kAwaitingCommit, kAwaitingAuth, kClosed };
 
   SmtpServerSession(const SmtpServerConfig& config, SmtpServerHost* host,
                     std::string client_host);
@@ -113,6 +137,8 @@ class SmtpServerSession {
   // Answer to EndMessage() refusing the message with `reply` (a 5xx for an infected message
   // under the reject policy). Then buffered input is processed.
   void RefuseMessage(const SmtpReply& reply);
+  // Answer to Authenticate(): `user` is the identity the backend established (kOk only).
+  void CompleteAuth(SmtpAuthResult result, std::string user);
   // "421 4.3.2 Service shutting down" and close (drain). Aborts an open message.
   void Shutdown();
   // "421 4.4.2 <hostname> Error: timeout exceeded" and close. Aborts an open message.
@@ -152,6 +178,12 @@ class SmtpServerSession {
   void DoData(std::string_view arg);
   void DoBdat(std::string_view arg);
   void DoStartTls(std::string_view arg);
+  void DoAuth(std::string_view arg);
+  void HandleAuthResponse(std::string_view line);
+  void OnAuthMessage(std::string_view decoded);
+  void SubmitAuth();
+  void CancelAuth(int code, std::string_view enhanced, std::string_view text);
+  void RefuseOverlongLine();
   void ResetTransaction();
   SmtpReply BeginFailureReply(const absl::Status& status) const;
   void FinishAwaitedMessage(const SmtpReply& reply);
@@ -190,6 +222,12 @@ class SmtpServerSession {
   bool data_oversize_ = false;  // more than max_message_bytes
   uint64_t message_bytes_ = 0;
   std::string data_scratch_;    // this Feed's data when dot-unstuffing cut it into pieces
+
+  // AUTH: the SASL exchange in progress (the next line is a response, not a command).
+  enum class AuthStep : uint8_t { kNone, kPlain, kLoginUser, kLoginPassword };
+  AuthStep auth_step_ = AuthStep::kNone;
+  SmtpAuthRequest auth_request_;
+  uint64_t auth_failures_ = 0;
 
   // BDAT (CHUNKING).
   bool bdat_txn_ = false;                 // this transaction uses BDAT (phase kBdat)

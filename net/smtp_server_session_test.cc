@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "net/sasl.h"
 
 namespace kensa::net {
 namespace {
@@ -58,6 +59,15 @@ class FakeHost : public SmtpServerHost {
     open = false;
   }
   void CloseConnection() override { ++closes; }
+  void Authenticate(const SmtpAuthRequest& request) override {
+    auth_requests.push_back(request);
+    if (auth_answer) session->CompleteAuth(*auth_answer, request.user);
+  }
+  std::optional<SmtpReply> CheckSender(const SmtpEnvelope& env) override {
+    sender_checks.push_back(env.sender);
+    if (env.sender != env.auth_user) return SmtpReply{553, "5.7.1", "not yours"};
+    return std::nullopt;
+  }
 
   // The reply codes in `sent`, one per complete reply (multi-line replies count once).
   std::vector<int> Codes() const {
@@ -93,6 +103,9 @@ class FakeHost : public SmtpServerHost {
   std::string current;
   std::vector<std::string> messages;
   int begins = 0, ends = 0, aborts = 0, starttls = 0, closes = 0, data_calls = 0;
+  std::vector<SmtpAuthRequest> auth_requests;
+  std::optional<SmtpAuthResult> auth_answer;  // answer at once; nullopt: the test answers
+  std::vector<std::string> sender_checks;
 };
 
 SmtpServerConfig DefaultConfig() {
@@ -1079,5 +1092,191 @@ TEST_F(SmtpServerSessionTest, CommandCounter) {
   EXPECT_EQ(session_->commands(), 2u);
 }
 
+
+// --- AUTH (RFC 4954) -----------------------------------------------------------------------
+
+SmtpServerConfig SubmissionConfig() {
+  SmtpServerConfig c = DefaultConfig();
+  c.implicit_tls = true;
+  c.auth_available = true;
+  c.auth_required = true;
+  return c;
+}
+
+std::string Plain(std::string_view user, std::string_view password) {
+  std::string message(1, '\0');
+  message.append(user).push_back('\0');
+  message.append(password);
+  return EncodeSaslBase64(message);
+}
+
+TEST(SaslTest, StrictBase64) {
+  EXPECT_EQ(DecodeSaslBase64("dXNlcg==").value(), "user");
+  EXPECT_EQ(DecodeSaslBase64("").value(), "");
+  EXPECT_FALSE(DecodeSaslBase64("dXNlcg"));     // missing padding
+  EXPECT_FALSE(DecodeSaslBase64("dXN lcg=="));  // whitespace
+  EXPECT_FALSE(DecodeSaslBase64("dX=lcg=="));   // padding inside
+  EXPECT_FALSE(DecodeSaslBase64("dXNlc==="));   // three pads
+  EXPECT_FALSE(DecodeSaslBase64("*"));
+  EXPECT_FALSE(ParseSaslPlain(std::string("user\0pw", 7)));
+  EXPECT_FALSE(ParseSaslPlain(std::string("\0\0pw", 4)));
+  EXPECT_FALSE(ParseSaslPlain(std::string("\0u\0p\0x", 6)));
+  std::optional<SaslPlain> p = ParseSaslPlain(std::string("az\0u\0p", 6));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->authzid, "az");
+  EXPECT_EQ(p->user, "u");
+  EXPECT_EQ(p->password, "p");
+}
+
+TEST_F(SmtpServerSessionTest, AuthOfferedOnlyInsideTls) {
+  SmtpServerConfig c = DefaultConfig();
+  c.starttls_available = true;
+  c.auth_available = true;
+  Make(c);
+  EXPECT_EQ(Cmd("EHLO x").find("AUTH"), std::string::npos);
+  EXPECT_EQ(Cmd("AUTH PLAIN " + Plain("u@example.test", "pw")),
+            "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
+  EXPECT_TRUE(host_->auth_requests.empty());
+  EXPECT_EQ(Code("STARTTLS"), 220);
+  session_->OnTlsEstablished();
+  EXPECT_NE(Cmd("EHLO x").find("250-AUTH PLAIN LOGIN\r\n"), std::string::npos);
+}
+
+TEST_F(SmtpServerSessionTest, AuthNotEnabled) {
+  SmtpServerConfig c = DefaultConfig();
+  c.implicit_tls = true;
+  Make(c);
+  EXPECT_EQ(Cmd("EHLO x").find("AUTH"), std::string::npos);
+  EXPECT_EQ(Code("AUTH PLAIN " + Plain("u", "p")), 502);
+}
+
+TEST_F(SmtpServerSessionTest, SubmissionNeedsAuthBeforeMail) {
+  Make(SubmissionConfig());
+  ASSERT_EQ(Code("EHLO x"), 250);
+  EXPECT_EQ(Cmd("MAIL FROM:<u@example.test>"), "530 5.7.0 Authentication required\r\n");
+  host_->auth_answer = SmtpAuthResult::kOk;
+  EXPECT_EQ(Cmd("AUTH PLAIN " + Plain("u@example.test", "pw")),
+            "235 2.7.0 Authentication successful\r\n");
+  ASSERT_EQ(host_->auth_requests.size(), 1u);
+  EXPECT_EQ(host_->auth_requests[0].mechanism, "PLAIN");
+  EXPECT_EQ(host_->auth_requests[0].user, "u@example.test");
+  EXPECT_EQ(host_->auth_requests[0].password, "pw");
+  EXPECT_EQ(session_->envelope().auth_user, "u@example.test");
+  // The sender rule is the host's; the session asks it for every MAIL of the session.
+  EXPECT_EQ(Code("MAIL FROM:<other@example.test>"), 553);
+  EXPECT_EQ(Code("MAIL FROM:<u@example.test> AUTH=<>"), 250);
+  EXPECT_EQ(Code("RSET"), 250);
+  EXPECT_EQ(session_->envelope().auth_user, "u@example.test");  // RSET keeps AUTH
+  EXPECT_EQ(Code("AUTH PLAIN " + Plain("u@example.test", "pw")), 503);  // already done
+}
+
+TEST_F(SmtpServerSessionTest, AuthPlainWithoutInitialResponse) {
+  Make(SubmissionConfig());
+  ASSERT_EQ(Code("EHLO x"), 250);
+  EXPECT_EQ(Cmd("AUTH plain"), "334 \r\n");
+  EXPECT_EQ(session_->phase(), Phase::kCommand);
+  // Answered later (the backend runs off the reactor): input waits meanwhile.
+  session_->Feed(Plain("u@example.test", "pw") + "\r\nNOOP\r\n");
+  EXPECT_EQ(session_->phase(), Phase::kAwaitingAuth);
+  EXPECT_FALSE(session_->WantsMoreInput());
+  EXPECT_TRUE(host_->TakeSent().empty());
+  session_->CompleteAuth(SmtpAuthResult::kOk, "canonical@example.test");
+  EXPECT_EQ(host_->TakeSent(), "235 2.7.0 Authentication successful\r\n250 2.0.0 Ok\r\n");
+  EXPECT_EQ(session_->envelope().auth_user, "canonical@example.test");
+}
+
+TEST_F(SmtpServerSessionTest, AuthLoginOutlookAndThunderbirdStyles) {
+  Make(SubmissionConfig());
+  host_->auth_answer = SmtpAuthResult::kOk;
+  ASSERT_EQ(Code("EHLO x"), 250);
+  // Outlook: AUTH LOGIN, then user and password as answers to the two challenges.
+  EXPECT_EQ(Cmd("AUTH LOGIN"), "334 VXNlcm5hbWU6\r\n");
+  EXPECT_EQ(Cmd(EncodeSaslBase64("u@example.test")), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(Code(EncodeSaslBase64("pw")), 235);
+  EXPECT_EQ(host_->auth_requests.back().mechanism, "LOGIN");
+  EXPECT_EQ(host_->auth_requests.back().password, "pw");
+  // Thunderbird and others: the user name as an initial response.
+  Make(SubmissionConfig());
+  host_->auth_answer = SmtpAuthResult::kOk;
+  ASSERT_EQ(Code("EHLO x"), 250);
+  EXPECT_EQ(Cmd("AUTH LOGIN " + EncodeSaslBase64("u@example.test")), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(Code(EncodeSaslBase64("pw")), 235);
+  EXPECT_EQ(host_->auth_requests.back().user, "u@example.test");
+}
+
+TEST_F(SmtpServerSessionTest, AuthBadInputAnsweredPerRfc4954) {
+  Make(SubmissionConfig());
+  ASSERT_EQ(Code("EHLO x"), 250);
+  EXPECT_EQ(Code("AUTH"), 501);
+  EXPECT_EQ(Cmd("AUTH CRAM-MD5"), "504 5.5.4 Unrecognized authentication type\r\n");
+  EXPECT_EQ(Cmd("AUTH PLAIN"), "334 \r\n");
+  EXPECT_EQ(Cmd("*"), "501 5.7.0 Authentication cancelled\r\n");
+  EXPECT_EQ(Code("AUTH PLAIN *"), 501);
+  EXPECT_EQ(Cmd("AUTH PLAIN dXNlcg"), "501 5.5.2 Cannot decode response\r\n");
+  EXPECT_EQ(Cmd("AUTH PLAIN " + EncodeSaslBase64("no nul")), "501 5.5.2 Invalid PLAIN response\r\n");
+  EXPECT_EQ(Code("AUTH PLAIN ="), 501);
+  EXPECT_EQ(Code("AUTH LOGIN"), 334);
+  EXPECT_EQ(Code("not base64!"), 501);
+  EXPECT_EQ(Code("AUTH PLAIN a b"), 501);
+  EXPECT_TRUE(host_->auth_requests.empty());
+  // Every exchange ended: commands are commands again.
+  EXPECT_EQ(Code("NOOP"), 250);
+}
+
+TEST_F(SmtpServerSessionTest, AuthDuringTransactionRefused) {
+  SmtpServerConfig c = SubmissionConfig();
+  c.auth_required = false;
+  Make(c);
+  Envelope("MAIL FROM:<s@example.org>");
+  EXPECT_EQ(Cmd("AUTH PLAIN " + Plain("u", "p")), "503 5.5.1 Error: MAIL transaction in progress\r\n");
+  EXPECT_TRUE(host_->auth_requests.empty());
+}
+
+TEST_F(SmtpServerSessionTest, AuthOverlongLines) {
+  SmtpServerConfig c = SubmissionConfig();
+  c.limits.max_command_line_bytes = 600;
+  Make(c);
+  ASSERT_EQ(Code("EHLO x"), 250);
+  EXPECT_EQ(Cmd("AUTH PLAIN " + std::string(2000, 'A')),
+            "500 5.5.6 Authentication Exchange line is too long\r\n");
+  EXPECT_EQ(Code("AUTH LOGIN"), 334);
+  // Fed in pieces, the way a slow client sends it.
+  host_->sent.clear();
+  for (int i = 0; i < 10; ++i) session_->Feed(std::string(100, 'Q'));
+  session_->Feed("\r\n");
+  EXPECT_EQ(host_->TakeSent(), "500 5.5.6 Authentication Exchange line is too long\r\n");
+  EXPECT_EQ(Code("NOOP"), 250);
+  EXPECT_TRUE(host_->auth_requests.empty());
+}
+
+TEST_F(SmtpServerSessionTest, AuthFailuresCloseTheSession) {
+  Make(SubmissionConfig());
+  ASSERT_EQ(Code("EHLO x"), 250);
+  host_->auth_answer = SmtpAuthResult::kFailed;
+  EXPECT_EQ(Cmd("AUTH PLAIN " + Plain("u", "bad")), "535 5.7.8 Error: authentication failed\r\n");
+  host_->auth_answer = SmtpAuthResult::kTempFail;
+  EXPECT_EQ(Cmd("AUTH PLAIN " + Plain("u", "bad")), "454 4.7.0 Temporary authentication failure\r\n");
+  host_->auth_answer = SmtpAuthResult::kFailed;
+  EXPECT_EQ(Cmd("AUTH PLAIN " + Plain("u", "bad")),
+            "535 5.7.8 Error: authentication failed\r\n"
+            "421 4.7.0 Error: too many failed authentications\r\n");
+  EXPECT_EQ(session_->phase(), Phase::kClosed);
+  EXPECT_EQ(host_->closes, 1);
+}
+
+TEST_F(SmtpServerSessionTest, StartTlsForgetsNothingItShouldKeepAndAuthNeedsNewEhlo) {
+  SmtpServerConfig c = DefaultConfig();
+  c.starttls_available = true;
+  c.auth_available = true;
+  c.auth_required = true;
+  Make(c);
+  ASSERT_EQ(Code("EHLO x"), 250);
+  EXPECT_EQ(Code("MAIL FROM:<u@example.test>"), 530);
+  // AUTH pipelined behind STARTTLS is an injection: discarded, never reaches the host.
+  session_->Feed("STARTTLS\r\nAUTH PLAIN " + Plain("u", "p") + "\r\n");
+  session_->OnTlsEstablished();
+  EXPECT_TRUE(host_->auth_requests.empty());
+  EXPECT_EQ(Code("AUTH PLAIN " + Plain("u", "p")), 503);  // EHLO first
+}
 }  // namespace
 }  // namespace kensa::net

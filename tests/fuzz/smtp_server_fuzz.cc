@@ -8,6 +8,8 @@
 // after a 0x1f may be an event instead of data:
 //   'T' OnTlsEstablished()   'C' CompleteMessage(queue id)   'E' CompleteMessage(error)
 //   'S' Shutdown()           'O' OnTimeout()                 anything else: a plain cut
+//   'A' CompleteAuth(ok)     'F' CompleteAuth(failed)        'P' CompleteAuth(temporary)
+// AUTH is always available (it needs TLS); flag bits 0x01 and 0x02 together make it required.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +22,8 @@
 
 namespace {
 
+using kensa::net::SmtpAuthRequest;
+using kensa::net::SmtpAuthResult;
 using kensa::net::SmtpEnvelope;
 using kensa::net::SmtpRecipient;
 using kensa::net::SmtpReply;
@@ -106,6 +110,27 @@ class FuzzHost : public SmtpServerHost {
     Check(!closed);
     closed = true;
   }
+  void Authenticate(const SmtpAuthRequest& request) override {
+    // Credentials are only ever taken inside TLS, outside a transaction, one at a time.
+    Check(!closed && !tls_pending && !open && !committing && !authenticating);
+    Check(session->envelope().tls && session->envelope().auth_user.empty());
+    Check(!request.user.empty() && !request.password.empty());
+    Check(request.mechanism == "PLAIN" || request.mechanism == "LOGIN");
+    if (sync_commit) {
+      session->CompleteAuth(request.password == "good" ? SmtpAuthResult::kOk
+                                                       : SmtpAuthResult::kFailed,
+                            request.user);
+      return;
+    }
+    authenticating = true;
+  }
+  std::optional<SmtpReply> CheckSender(const SmtpEnvelope& env) override {
+    Check(!closed && !open && !env.auth_user.empty());
+    if (!env.sender.empty() && env.sender[0] == 'x') {
+      return SmtpReply{553, "5.7.1", "Sender address rejected"};
+    }
+    return std::nullopt;
+  }
 
   SmtpServerSession* session = nullptr;
   bool refuse_some = false;
@@ -115,6 +140,7 @@ class FuzzHost : public SmtpServerHost {
   uint64_t max_message_bytes = 0;
   bool open = false;
   bool committing = false;
+  bool authenticating = false;
   bool closed = false;
   bool tls_pending = false;
   bool allow_send_while_tls_pending = false;
@@ -125,7 +151,9 @@ void Feed(SmtpServerSession& s, FuzzHost& host, std::string_view bytes) {
   if (bytes.empty()) return;
   s.Feed(bytes);
   Check(s.WantsMoreInput() == (s.phase() != Phase::kAwaitingCommit &&
+                               s.phase() != Phase::kAwaitingAuth &&
                                s.phase() != Phase::kClosed));
+  Check(host.authenticating == (s.phase() == Phase::kAwaitingAuth) || host.closed);
   Check(host.closed == (s.phase() == Phase::kClosed));
   Check(host.open == (s.phase() == Phase::kData || s.phase() == Phase::kBdat) || !host.open);
 }
@@ -142,6 +170,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.starttls_available = (flags & 0x01) != 0;
   config.implicit_tls = (flags & 0x02) != 0;
   config.reject_bare_line_endings = (flags & 0x04) == 0;
+  config.auth_available = true;
+  config.auth_required = (flags & 0x03) == 0x03;
   if ((flags & 0x10) != 0) {  // small limits, so the fuzzer reaches them
     config.limits.max_command_line_bytes = 64;
     config.limits.max_recipients = 3;
@@ -189,6 +219,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           }
         }
         break;
+      case 'A':
+      case 'F':
+      case 'P':
+        if (host.authenticating) {
+          host.authenticating = false;
+          session.CompleteAuth(ev == 'A'   ? SmtpAuthResult::kOk
+                               : ev == 'F' ? SmtpAuthResult::kFailed
+                                           : SmtpAuthResult::kTempFail,
+                               "user@fuzz.test");
+          Check(ev != 'A' || session.phase() == Phase::kClosed ||
+                session.envelope().auth_user == "user@fuzz.test");
+        }
+        break;
       case 'S':
         host.allow_send_while_tls_pending = true;
         session.Shutdown();
@@ -207,6 +250,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (host.committing) {
     host.committing = false;
     session.CompleteMessage(std::string("END"));
+  }
+  if (host.authenticating) {
+    host.authenticating = false;
+    session.CompleteAuth(SmtpAuthResult::kFailed, "");
   }
   host.allow_send_while_tls_pending = true;
   session.OnTimeout();
