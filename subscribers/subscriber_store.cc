@@ -83,7 +83,7 @@ struct StoreState {
     return mdb_env_info(env, &info) == 0 ? info.me_mapsize : 0;
   }
 
-  void LogReadError(const std::string& dir, std::string_view what, int rc) {
+  void LogReadError(const std::string& dir, std::string_view what, std::string_view error) {
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now().time_since_epoch())
                             .count();
@@ -96,7 +96,7 @@ struct StoreState {
     KLOG(kError, "subscriber_lookup_failed")
         .Kv("db", dir)
         .Kv("what", what)
-        .Kv("error", mdb_strerror(rc))
+        .Kv("error", error)
         .Kv("not_logged", errors_not_logged.exchange(0, std::memory_order_relaxed));
   }
 };
@@ -142,7 +142,7 @@ MDB_txn* RenewedReader(const std::shared_ptr<StoreState>& state, const std::stri
     if (r.store_id != s.id) continue;
     const int rc = mdb_txn_renew(r.txn);
     if (rc != 0) {
-      s.LogReadError(dir, "txn_renew", rc);
+      s.LogReadError(dir, "txn_renew", mdb_strerror(rc));
       return nullptr;
     }
     return r.txn;
@@ -151,7 +151,7 @@ MDB_txn* RenewedReader(const std::shared_ptr<StoreState>& state, const std::stri
   std::erase_if(thread_readers.list, [](const ThreadReader& r) { return r.owner.expired(); });
   MDB_txn* txn = nullptr;
   if (int rc = mdb_txn_begin(s.env, nullptr, MDB_RDONLY, &txn); rc != 0) {
-    s.LogReadError(dir, "txn_begin", rc);
+    s.LogReadError(dir, "txn_begin", mdb_strerror(rc));
     return nullptr;
   }
   {
@@ -170,12 +170,12 @@ Found FindIn(StoreState& s, const std::string& dir, MDB_txn* txn,
   const int rc = mdb_get(txn, s.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return Found::kNo;
   if (rc != 0) {
-    s.LogReadError(dir, "get", rc);
+    s.LogReadError(dir, "get", mdb_strerror(rc));
     return Found::kError;
   }
   absl::StatusOr<SubscriberEntry> e = DecodeEntry(View(v));
   if (!e.ok()) {
-    s.LogReadError(dir, "decode", MDB_CORRUPTED);
+    s.LogReadError(dir, "decode", absl::StrCat(std::string(key), ": ", e.status().message()));
     return Found::kError;
   }
   *entry = *e;
