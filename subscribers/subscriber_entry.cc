@@ -32,10 +32,14 @@ absl::Status Bad(std::string_view address, std::string_view why) {
 
 std::string_view SubscriberActionName(SubscriberAction action) {
   switch (action) {
-    case SubscriberAction::kDefault: return "default";
-    case SubscriberAction::kRemove: return "remove";
-    case SubscriberAction::kReject: return "reject";
-    case SubscriberAction::kQuarantine: return "quarantine";
+    case SubscriberAction::kDefault:
+      return "default";
+    case SubscriberAction::kRemove:
+      return "remove";
+    case SubscriberAction::kReject:
+      return "reject";
+    case SubscriberAction::kQuarantine:
+      return "quarantine";
   }
   return "default";
 }
@@ -68,9 +72,8 @@ absl::StatusOr<SubscriberEntry> DecodeEntry(std::string_view value) {
   if (value.empty()) return absl::DataLossError("empty subscriber value");
   const auto version = static_cast<uint8_t>(value[0]);
   if (version != kEntryVersion) {
-    return absl::DataLossError(
-        absl::StrCat("subscriber value of version ", version, " (this kensa reads version ",
-                     kEntryVersion, ")"));
+    return absl::DataLossError(absl::StrCat("subscriber value of version ", version,
+                                            " (this kensa reads version ", kEntryVersion, ")"));
   }
   if (value.size() != kEncodedEntryBytes) {
     return absl::DataLossError(absl::StrCat("subscriber value of ", value.size(),

@@ -27,9 +27,7 @@ constexpr unsigned kMaxReaders = 1024;
 
 std::atomic<uint64_t> next_store_id{1};
 
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view View(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
@@ -42,14 +40,18 @@ absl::Status MdbError(std::string_view what, int rc, uint64_t map_bytes = 0) {
           text, " (the map of ", map_bytes,
           " bytes is full: raise policy.subscriber_db_map_bytes for every program that opens "
           "the store)"));
-    case ENOENT: return absl::NotFoundError(text);
+    case ENOENT:
+      return absl::NotFoundError(text);
     case EACCES:
-    case EPERM: return absl::PermissionDeniedError(text);
+    case EPERM:
+      return absl::PermissionDeniedError(text);
     case MDB_MAP_RESIZED:
-      return absl::FailedPreconditionError(absl::StrCat(
-          text, " (another program grew the store past this one's map: restart it, or give "
-                "both the same policy.subscriber_db_map_bytes)"));
-    default: return absl::InternalError(text);
+      return absl::FailedPreconditionError(
+          absl::StrCat(text,
+                       " (another program grew the store past this one's map: restart it, or give "
+                       "both the same policy.subscriber_db_map_bytes)"));
+    default:
+      return absl::InternalError(text);
   }
 }
 
@@ -164,8 +166,8 @@ MDB_txn* RenewedReader(const std::shared_ptr<StoreState>& state, const std::stri
 
 enum class Found { kYes, kNo, kError };
 
-Found FindIn(StoreState& s, const std::string& dir, MDB_txn* txn,
-             std::string_view key, SubscriberEntry* entry) {
+Found FindIn(StoreState& s, const std::string& dir, MDB_txn* txn, std::string_view key,
+             SubscriberEntry* entry) {
   MDB_val k = Val(key), v;
   const int rc = mdb_get(txn, s.dbi, &k, &v);
   if (rc == MDB_NOTFOUND) return Found::kNo;

@@ -36,11 +36,11 @@ struct LookupResult {
 enum class ImportMode { kMerge, kReplace };
 
 struct ImportStats {
-  uint64_t rows = 0;         // data rows in the file
-  uint64_t added = 0;        // keys that were not in the store before
-  uint64_t updated = 0;      // keys that were (kMerge)
-  uint64_t removed = 0;      // entries dropped because the file lacks them (kReplace)
-  uint64_t entries = 0;      // entries in the store afterwards
+  uint64_t rows = 0;     // data rows in the file
+  uint64_t added = 0;    // keys that were not in the store before
+  uint64_t updated = 0;  // keys that were (kMerge)
+  uint64_t removed = 0;  // entries dropped because the file lacks them (kReplace)
+  uint64_t entries = 0;  // entries in the store afterwards
 };
 
 class SubscriberStore {

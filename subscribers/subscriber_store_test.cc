@@ -49,9 +49,9 @@ TEST(NormalizeAddress, TrimsBracketsLowercasesAndDropsTheRootDot) {
 }
 
 TEST(NormalizeAddress, RejectsWhatCannotBeAKey) {
-  for (const char* bad : {"", "<>", "   ", "user", "user@", "user@.", "a@b@c", "a b@c.test",
-                          "a@c\x01.test", "\"open@x.test", "a@\"x\".test", "a@.x.test",
-                          "a@x..test", "@"}) {
+  for (const char* bad :
+       {"", "<>", "   ", "user", "user@", "user@.", "a@b@c", "a b@c.test", "a@c\x01.test",
+        "\"open@x.test", "a@\"x\".test", "a@.x.test", "a@x..test", "@"}) {
     EXPECT_FALSE(NormalizeAddress(bad).ok()) << bad;
   }
   EXPECT_FALSE(NormalizeAddress(std::string(600, 'a') + "@x.test").ok());
