@@ -13,6 +13,7 @@
 #include <toml++/toml.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -147,6 +148,13 @@ std::string ListenerTlsName(ListenerTls t) {
   return "none";
 }
 
+absl::StatusOr<ListenerAuth> ParseListenerAuth(std::string_view v) {
+  if (v == "off") return ListenerAuth::kOff;
+  if (v == "optional") return ListenerAuth::kOptional;
+  if (v == "required") return ListenerAuth::kRequired;
+  return absl::InvalidArgumentError("must be \"off\", \"optional\" or \"required\"");
+}
+
 const toml::table* SubTable(const toml::table& root, std::string_view name, absl::Status* err) {
   const toml::node* n = root.get(name);
   if (n == nullptr) return nullptr;
@@ -192,10 +200,18 @@ absl::Status ReadDelivery(TableReader& r, KensaConfig& c) {
       return r.Error("relay_next_hop", h.status().message());
     }
   }
-  KENSA_RETURN_IF_ERROR(r.String("tls", &c.delivery_tls));
-  if (c.delivery_tls != "none" && c.delivery_tls != "opportunistic" &&
-      c.delivery_tls != "required") {
-    return r.Error("tls", "must be \"none\", \"opportunistic\" or \"required\"");
+  KENSA_RETURN_IF_ERROR(r.String("outbound_next_hop", &c.outbound_next_hop));
+  if (!c.outbound_next_hop.empty()) {
+    if (absl::StatusOr<net::NextHop> h = net::ParseNextHop(c.outbound_next_hop); !h.ok()) {
+      return r.Error("outbound_next_hop", h.status().message());
+    }
+  }
+  for (auto [key, value] : {std::pair{"tls", &c.delivery_tls},
+                            std::pair{"outbound_tls", &c.outbound_tls}}) {
+    KENSA_RETURN_IF_ERROR(r.String(key, value));
+    if (*value != "none" && *value != "opportunistic" && *value != "required") {
+      return r.Error(key, "must be \"none\", \"opportunistic\" or \"required\"");
+    }
   }
   KENSA_RETURN_IF_ERROR(r.Duration("connect_timeout", &c.connect_timeout, absl::Milliseconds(100)));
   KENSA_RETURN_IF_ERROR(r.Duration("reply_timeout", &c.reply_timeout, absl::Seconds(1)));
@@ -277,6 +293,48 @@ absl::Status ReadPolicy(TableReader& r, KensaConfig& c) {
     return r.Error("unscannable", "must be \"infected\" or \"pass\"");
   }
   KENSA_RETURN_IF_ERROR(r.String("quarantine_dir", &c.quarantine_dir));
+  KENSA_RETURN_IF_ERROR(r.String("subscriber_db", &c.subscriber_db));
+  KENSA_RETURN_IF_ERROR(r.Integer("subscriber_db_map_bytes", &c.subscriber_db_map_bytes,
+                                  1 << 20, int64_t{1} << 42));
+  return r.CheckNoUnknownKeys();
+}
+
+absl::Status ReadAuth(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.String("backend", &c.auth_backend));
+  if (c.auth_backend != "none" && c.auth_backend != "file" && c.auth_backend != "dovecot") {
+    return r.Error("backend", "must be \"none\", \"file\" or \"dovecot\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.String("passwd_file", &c.auth_passwd_file));
+  if (c.auth_backend == "file" && c.auth_passwd_file.empty()) {
+    return r.Error("passwd_file", "needed with backend = \"file\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.String("dovecot_socket", &c.auth_dovecot_socket));
+  if (c.auth_backend == "dovecot" && !absl::StartsWith(c.auth_dovecot_socket, "unix:") &&
+      !absl::StartsWith(c.auth_dovecot_socket, "inet:")) {
+    return r.Error("dovecot_socket", "must be \"unix:/path\" or \"inet:host:port\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.Duration("timeout", &c.auth_timeout, absl::Milliseconds(100)));
+  std::string rule = SenderRuleName(c.auth_sender_rule);
+  KENSA_RETURN_IF_ERROR(r.String("sender_rule", &rule));
+  if (rule == "own") {
+    c.auth_sender_rule = SenderRule::kOwn;
+  } else if (rule == "domain") {
+    c.auth_sender_rule = SenderRule::kDomain;
+  } else if (rule == "any") {
+    c.auth_sender_rule = SenderRule::kAny;
+  } else {
+    return r.Error("sender_rule", "must be \"own\", \"domain\" or \"any\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.Integer("max_failures", &c.auth_max_failures, 1, 1000000));
+  KENSA_RETURN_IF_ERROR(r.Duration("failure_window", &c.auth_failure_window, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Duration("failure_delay", &c.auth_failure_delay, absl::ZeroDuration()));
+  KENSA_RETURN_IF_ERROR(r.Duration("max_failure_delay", &c.auth_max_failure_delay,
+                                   absl::ZeroDuration()));
+  if (c.auth_max_failure_delay < c.auth_failure_delay) {
+    return r.Error("max_failure_delay", "must not be less than failure_delay");
+  }
+  KENSA_RETURN_IF_ERROR(r.Integer("max_failures_per_session", &c.auth_max_failures_per_session,
+                                  1, 1000));
   return r.CheckNoUnknownKeys();
 }
 
@@ -300,6 +358,15 @@ absl::Status ReadListeners(const toml::node& n, KensaConfig& c) {
     absl::StatusOr<ListenerTls> lt = ParseListenerTls(tls);
     if (!lt.ok()) return r.Error("tls", lt.status().message());
     l.tls = *lt;
+    std::string auth = ListenerAuthName(l.auth);
+    KENSA_RETURN_IF_ERROR(r.String("auth", &auth));
+    absl::StatusOr<ListenerAuth> la = ParseListenerAuth(auth);
+    if (!la.ok()) return r.Error("auth", la.status().message());
+    l.auth = *la;
+    if (l.auth == ListenerAuth::kRequired && l.tls == ListenerTls::kNone) {
+      return r.Error("auth", "\"required\" needs tls = \"starttls\" or \"implicit\" (AUTH is "
+                             "only accepted inside TLS)");
+    }
     KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys());
     for (const ListenerConfig& other : c.listeners) {
       if (other.name == l.name) return r.Error("name", absl::StrCat("duplicate listener name \"", l.name, "\""));
@@ -319,6 +386,7 @@ void ResolveDerived(KensaConfig& c) {
   if (c.scan_temp_dir.empty()) c.scan_temp_dir = c.state_dir + "/tmp";
   if (c.prefilter_cache_dir.empty()) c.prefilter_cache_dir = c.state_dir + "/prefilter";
   if (c.quarantine_dir.empty()) c.quarantine_dir = c.state_dir + "/quarantine";
+  if (c.subscriber_db.empty()) c.subscriber_db = c.state_dir + "/subscribers";
 }
 
 std::string Quote(std::string_view s) {
@@ -349,6 +417,24 @@ std::string ScanActionName(ScanAction a) {
   return "remove";
 }
 
+std::string SenderRuleName(SenderRule r) {
+  switch (r) {
+    case SenderRule::kOwn: return "own";
+    case SenderRule::kDomain: return "domain";
+    case SenderRule::kAny: return "any";
+  }
+  return "own";
+}
+
+std::string ListenerAuthName(ListenerAuth a) {
+  switch (a) {
+    case ListenerAuth::kOff: return "off";
+    case ListenerAuth::kOptional: return "optional";
+    case ListenerAuth::kRequired: return "required";
+  }
+  return "off";
+}
+
 std::string UnscannableActionName(UnscannableAction a) {
   return a == UnscannableAction::kPass ? "pass" : "infected";
 }
@@ -377,11 +463,18 @@ KensaConfig EmbeddedDefaultConfig() {
   c.state_dir = "./kensa-data";
   c.reactors = 0;
   c.pin_reactors = false;  // a demo shares the machine with its clients
-  c.listeners = {{"mx", "127.0.0.1:2525", ListenerTls::kStartTls}};
+  c.listeners = {{"mx", "127.0.0.1:2525", ListenerTls::kStartTls, ListenerAuth::kOptional},
+                 {"submission", "127.0.0.1:2587", ListenerTls::kStartTls, ListenerAuth::kRequired},
+                 {"submissions", "127.0.0.1:2465", ListenerTls::kImplicit, ListenerAuth::kRequired}};
+  // The loopback-only demo user demo@example.test / demo (yescrypt hash in the source tree).
+  c.auth_backend = "file";
+  c.auth_passwd_file = KENSA_DEMO_PASSWD_FILE;
   c.local_domains = {"example.test"};
   c.connection_limit_exempt = {"127.0.0.0/8", "::1/128"};
   c.tls_self_signed = true;
   c.next_hop = "maildir:./kensa-data/maildir";
+  // The demo's "ISP relay" is the demo Maildir: outbound mail of the demo user lands there.
+  c.outbound_next_hop = "maildir:./kensa-data/maildir";
   c.retry_min = absl::Seconds(10);
   c.retry_max = absl::Minutes(5);
   c.drain_timeout = absl::Seconds(10);
@@ -463,8 +556,19 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadPolicy(pr, c));
   }
   KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "auth", &err); t != nullptr) {
+    TableReader ar(*t, "auth");
+    KENSA_RETURN_IF_ERROR(ReadAuth(ar, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
   KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
-      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy"}));
+      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "auth"}));
+  for (const ListenerConfig& l : c.listeners) {
+    if (l.auth == ListenerAuth::kRequired && c.auth_backend == "none") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "listener \"", l.name, "\": auth = \"required\" needs an [auth] backend"));
+    }
+  }
 
   ResolveDerived(c);
   bool any_tls = false;
@@ -495,7 +599,8 @@ std::string DescribeConfig(const KensaConfig& c) {
                   Dur(c.drain_timeout), "\n");
   for (const ListenerConfig& l : c.listeners) {
     absl::StrAppend(&out, "\n[[listener]]\nname = ", Quote(l.name), "\naddress = ",
-                    Quote(l.address), "\ntls = ", Quote(ListenerTlsName(l.tls)), "\n");
+                    Quote(l.address), "\ntls = ", Quote(ListenerTlsName(l.tls)),
+                    "\nauth = ", Quote(ListenerAuthName(l.auth)), "\n");
   }
   absl::StrAppend(
       &out, "\n[smtp]\nlocal_domains = ", QuoteList(c.local_domains),
@@ -514,7 +619,9 @@ std::string DescribeConfig(const KensaConfig& c) {
   absl::StrAppend(&out, "\n[spool]\ndir = ", Quote(c.spool_dir),
                   "\nmin_free_bytes = ", c.spool_min_free_bytes, "\n");
   absl::StrAppend(&out, "\n[delivery]\nnext_hop = ", Quote(c.next_hop),
-                  "\nrelay_next_hop = ", Quote(c.relay_next_hop), "\ntls = ", Quote(c.delivery_tls),
+                  "\nrelay_next_hop = ", Quote(c.relay_next_hop),
+                  "\noutbound_next_hop = ", Quote(c.outbound_next_hop),
+                  "\noutbound_tls = ", Quote(c.outbound_tls), "\ntls = ", Quote(c.delivery_tls),
                   "\nconnect_timeout = ", Dur(c.connect_timeout),
                   "\nreply_timeout = ", Dur(c.reply_timeout), "\nretry_min = ", Dur(c.retry_min),
                   "\nretry_max = ", Dur(c.retry_max),
@@ -543,7 +650,19 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\noutbound_domains = ", QuoteList(c.outbound_domains),
                   "\naction = ", Quote(ScanActionName(c.scan_action)),
                   "\nunscannable = ", Quote(UnscannableActionName(c.unscannable_action)),
-                  "\nquarantine_dir = ", Quote(c.quarantine_dir), "\n");
+                  "\nquarantine_dir = ", Quote(c.quarantine_dir),
+                  "\nsubscriber_db = ", Quote(c.subscriber_db),
+                  "\nsubscriber_db_map_bytes = ", c.subscriber_db_map_bytes, "\n");
+  absl::StrAppend(&out, "\n[auth]\nbackend = ", Quote(c.auth_backend),
+                  "\npasswd_file = ", Quote(c.auth_passwd_file),
+                  "\ndovecot_socket = ", Quote(c.auth_dovecot_socket),
+                  "\ntimeout = ", Dur(c.auth_timeout),
+                  "\nsender_rule = ", Quote(SenderRuleName(c.auth_sender_rule)),
+                  "\nmax_failures = ", c.auth_max_failures,
+                  "\nfailure_window = ", Dur(c.auth_failure_window),
+                  "\nfailure_delay = ", Dur(c.auth_failure_delay),
+                  "\nmax_failure_delay = ", Dur(c.auth_max_failure_delay),
+                  "\nmax_failures_per_session = ", c.auth_max_failures_per_session, "\n");
   return out;
 }
 

@@ -5,14 +5,15 @@
 //
 // TOML layout (every key optional):
 //   hostname, state_dir, reactors, pin_reactors, log_file, log_level, drain_timeout
-//   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit")
+//   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit"),
+//                 auth ("off" | "optional" | "required": required = submission, MAIL needs AUTH)
 //   [smtp]        local_domains, max_command_line_bytes, max_recipients, max_message_bytes,
 //                 max_commands_per_session, max_errors_per_session, command_timeout,
 //                 data_timeout, reject_bare_line_endings, max_connections,
 //                 max_connections_per_client, connection_limit_exempt
 //   [tls]         cert_file, key_file, self_signed
 //   [spool]       dir, min_free_bytes
-//   [delivery]    next_hop, relay_next_hop, tls, connect_timeout, reply_timeout, retry_min,
+//   [delivery]    next_hop, relay_next_hop, outbound_next_hop, outbound_tls, tls, connect_timeout, reply_timeout, retry_min,
 //                 retry_max, max_queue_lifetime, max_connections_per_next_hop
 //   [scan]        enabled, signature_dir, check_canaries, temp_dir, max_scan_bytes,
 //                 max_file_bytes, max_recursion, max_files, max_scan_time, part_memory_bytes,
@@ -22,7 +23,11 @@
 //                 max_bytes_in_flight
 //   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
 //                 action ("remove" | "reject" | "quarantine"), unscannable ("infected" |
-//                 "pass"), quarantine_dir
+//                 "pass"), quarantine_dir, subscriber_db, subscriber_db_map_bytes
+//   [auth]        backend ("none" | "file" | "dovecot"), passwd_file, dovecot_socket
+//                 ("unix:/path" | "inet:host:port"), timeout, sender_rule ("own" | "domain" |
+//                 "any"), max_failures, failure_window, failure_delay, max_failure_delay,
+//                 max_failures_per_session
 // Durations are strings with a unit: "300ms", "30s", "5m", "1h", "5d".
 #ifndef KENSA_APPLIANCE_CONFIG_H_
 #define KENSA_APPLIANCE_CONFIG_H_
@@ -38,12 +43,21 @@
 namespace kensa {
 
 enum class ListenerTls { kNone, kStartTls, kImplicit };
+// kOptional: AUTH is offered (inside TLS) when a backend is configured, and unauthenticated
+// mail is still accepted for local domains (MX on 25). kRequired: MAIL needs AUTH (submission).
+enum class ListenerAuth { kOff, kOptional, kRequired };
 
 struct ListenerConfig {
   std::string name = "mx";
   std::string address = "0.0.0.0:25";
   ListenerTls tls = ListenerTls::kStartTls;
+  ListenerAuth auth = ListenerAuth::kOptional;
 };
+
+// Which envelope senders an authenticated user may use: its own addresses (the login name and
+// the addresses its backend lists, plus "+tag" forms), any address in those addresses'
+// domains, or anything.
+enum class SenderRule { kOwn, kDomain, kAny };
 
 enum class ScanAction { kRemove, kReject, kQuarantine };
 enum class UnscannableAction { kInfected, kPass };
@@ -86,6 +100,9 @@ struct KensaConfig {
   // delivery
   std::string next_hop = "smtp://127.0.0.1:10025";
   std::string relay_next_hop;  // empty = next_hop
+  // Where mail from authenticated senders goes (the ISP's outbound relay); empty = relay hop.
+  std::string outbound_next_hop;
+  std::string outbound_tls = "required";  // none | opportunistic | required
   std::string delivery_tls = "opportunistic";  // none | opportunistic | required
   absl::Duration connect_timeout = absl::Seconds(30);
   absl::Duration reply_timeout = absl::Minutes(5);
@@ -130,6 +147,22 @@ struct KensaConfig {
   ScanAction scan_action = ScanAction::kRemove;
   UnscannableAction unscannable_action = UnscannableAction::kInfected;
   std::string quarantine_dir;  // default <state_dir>/quarantine
+  // The LMDB subscriber store (kensa-subscribers writes it); default <state_dir>/subscribers.
+  // Looked up first; the lists above still apply to addresses it does not know.
+  std::string subscriber_db;
+  uint64_t subscriber_db_map_bytes = 4ull << 30;
+
+  // auth (SMTP AUTH for submission and for subscribers on 25)
+  std::string auth_backend = "none";  // none | file | dovecot
+  std::string auth_passwd_file;       // user:crypt-hash[:address,...] lines
+  std::string auth_dovecot_socket;    // "unix:/run/dovecot/auth-client" or "inet:host:port"
+  absl::Duration auth_timeout = absl::Seconds(10);
+  SenderRule auth_sender_rule = SenderRule::kOwn;
+  size_t auth_max_failures = 10;  // per client address and per user within the window
+  absl::Duration auth_failure_window = absl::Minutes(10);
+  absl::Duration auth_failure_delay = absl::Seconds(1);  // first failure; doubles each time
+  absl::Duration auth_max_failure_delay = absl::Seconds(30);
+  size_t auth_max_failures_per_session = 3;  // then 421 and close
 };
 
 // 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),
@@ -145,6 +178,8 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view 
 // The effective configuration as TOML (what --check-config prints).
 std::string DescribeConfig(const KensaConfig& config);
 std::string ScanActionName(ScanAction a);
+std::string SenderRuleName(SenderRule r);
+std::string ListenerAuthName(ListenerAuth a);
 std::string UnscannableActionName(UnscannableAction a);
 // "30s", "5m", "1h", "5d", "250ms".
 absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text);

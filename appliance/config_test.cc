@@ -8,9 +8,19 @@ namespace {
 
 TEST(ConfigTest, EmbeddedDefaultIsLoopbackOnlyWithMaildirDelivery) {
   KensaConfig c = EmbeddedDefaultConfig();
-  ASSERT_EQ(c.listeners.size(), 1u);
+  ASSERT_EQ(c.listeners.size(), 3u);
   EXPECT_EQ(c.listeners[0].address, "127.0.0.1:2525");
   EXPECT_EQ(c.listeners[0].tls, ListenerTls::kStartTls);
+  EXPECT_EQ(c.listeners[0].auth, ListenerAuth::kOptional);
+  EXPECT_EQ(c.listeners[1].address, "127.0.0.1:2587");
+  EXPECT_EQ(c.listeners[1].tls, ListenerTls::kStartTls);
+  EXPECT_EQ(c.listeners[1].auth, ListenerAuth::kRequired);
+  EXPECT_EQ(c.listeners[2].address, "127.0.0.1:2465");
+  EXPECT_EQ(c.listeners[2].tls, ListenerTls::kImplicit);
+  EXPECT_EQ(c.listeners[2].auth, ListenerAuth::kRequired);
+  EXPECT_EQ(c.auth_backend, "file");
+  EXPECT_EQ(c.outbound_next_hop, "maildir:./kensa-data/maildir");
+  EXPECT_EQ(c.subscriber_db, "./kensa-data/subscribers");
   EXPECT_EQ(c.local_domains, std::vector<std::string>{"example.test"});
   EXPECT_EQ(c.next_hop, "maildir:./kensa-data/maildir");
   EXPECT_EQ(c.spool_dir, "./kensa-data/spool");
@@ -95,6 +105,70 @@ TEST(ConfigTest, Durations) {
   EXPECT_FALSE(ParseConfigDuration("-1s").ok());
   EXPECT_FALSE(ParseConfigDuration("10").ok());
   EXPECT_FALSE(ParseConfigDuration("").ok());
+}
+
+TEST(ConfigTest, AuthAndSubmissionSettings) {
+  absl::StatusOr<KensaConfig> c = ParseConfig(R"(
+[[listener]]
+name = "submission"
+address = "127.0.0.1:2587"
+tls = "starttls"
+auth = "required"
+[auth]
+backend = "dovecot"
+dovecot_socket = "unix:/run/dovecot/auth-client"
+sender_rule = "domain"
+max_failures = 5
+failure_delay = "2s"
+max_failure_delay = "1m"
+[delivery]
+outbound_next_hop = "smtp://relay.isp.example:25"
+outbound_tls = "opportunistic"
+[policy]
+subscriber_db = "/var/lib/kensa/subs"
+)", "test.toml", ConfigUse::kScanOnly);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listeners[0].auth, ListenerAuth::kRequired);
+  EXPECT_EQ(c->auth_backend, "dovecot");
+  EXPECT_EQ(c->auth_sender_rule, SenderRule::kDomain);
+  EXPECT_EQ(c->auth_max_failures, 5u);
+  EXPECT_EQ(c->auth_max_failure_delay, absl::Minutes(1));
+  EXPECT_EQ(c->outbound_next_hop, "smtp://relay.isp.example:25");
+  EXPECT_EQ(c->outbound_tls, "opportunistic");
+  EXPECT_EQ(c->subscriber_db, "/var/lib/kensa/subs");
+  // The description round-trips.
+  absl::StatusOr<KensaConfig> again = ParseConfig(DescribeConfig(*c), "again", ConfigUse::kScanOnly);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(DescribeConfig(*again), DescribeConfig(*c));
+}
+
+TEST(ConfigTest, AuthSettingsAreChecked) {
+  struct Case {
+    const char* toml;
+    const char* error;
+  };
+  for (const Case& k : {
+           Case{"[auth]\nbackend = \"ldap\"\n", "auth.backend"},
+           Case{"[auth]\nbackend = \"file\"\n", "auth.passwd_file"},
+           Case{"[auth]\nbackend = \"dovecot\"\ndovecot_socket = \"/run/x\"\n",
+                "auth.dovecot_socket"},
+           Case{"[auth]\nsender_rule = \"mine\"\n", "auth.sender_rule"},
+           Case{"[auth]\nfailure_delay = \"10s\"\nmax_failure_delay = \"1s\"\n",
+                "auth.max_failure_delay"},
+           Case{"[auth]\nbogus = 1\n", "auth.bogus: unknown setting"},
+           Case{"[[listener]]\naddress = \"127.0.0.1:1\"\nauth = \"maybe\"\n", "listener[0].auth"},
+           Case{"[[listener]]\naddress = \"127.0.0.1:1\"\ntls = \"none\"\nauth = \"required\"\n",
+                "listener[0].auth"},
+           Case{"[[listener]]\naddress = \"127.0.0.1:1\"\nauth = \"required\"\n",
+                "needs an [auth] backend"},
+           Case{"[delivery]\noutbound_next_hop = \"ftp://x\"\n", "delivery.outbound_next_hop"},
+           Case{"[delivery]\noutbound_tls = \"always\"\n", "delivery.outbound_tls"},
+       }) {
+    absl::StatusOr<KensaConfig> c = ParseConfig(k.toml, "t.toml", ConfigUse::kScanOnly);
+    ASSERT_FALSE(c.ok()) << k.toml;
+    EXPECT_NE(std::string(c.status().message()).find(k.error), std::string::npos)
+        << k.toml << " -> " << c.status();
+  }
 }
 
 }  // namespace

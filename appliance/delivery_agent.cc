@@ -177,8 +177,12 @@ void DeliveryAgent::Attempt(const std::string& id) {
   });
 }
 
-const net::NextHop& DeliveryAgent::HopFor(std::string_view address) const {
+const net::NextHop& DeliveryAgent::HopFor(const spool::QueueEnvelope& envelope,
+                                          std::string_view address) const {
   const Runtime& rt = shard_->runtime();
+  // Submission: the ISP's outbound relay takes all of it, local recipients too (it delivers
+  // them as it delivers any subscriber's mail).
+  if (!envelope.auth_user.empty()) return rt.outbound_hop;
   std::string_view domain = net::DomainOf(address);
   if (domain.empty() || rt.IsLocalDomain(domain)) return rt.local_hop;
   return rt.relay_hop;
@@ -222,7 +226,7 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
   std::vector<Group> groups;
   for (size_t i = 0; i < m.info.envelope.recipients.size(); ++i) {
     if (i < m.info.recipient_done.size() && m.info.recipient_done[i]) continue;
-    const net::NextHop* hop = &HopFor(m.info.envelope.recipients[i].address);
+    const net::NextHop* hop = &HopFor(m.info.envelope, m.info.envelope.recipients[i].address);
     const size_t variant = m.VariantOf(i);
     auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& e) {
       return e.hop == hop && e.variant == variant;

@@ -51,7 +51,7 @@ class DeliveryAgent {
                 std::vector<std::shared_ptr<const std::string>> contents);
   void OnGroupDone(const std::string& id, std::vector<Outcome> outcomes);
   void FinishAttempt(const std::string& id);
-  const net::NextHop& HopFor(std::string_view address) const;
+  const net::NextHop& HopFor(const spool::QueueEnvelope& envelope, std::string_view address) const;
   SmtpHopPool& PoolFor(const net::NextHop& hop);
 
   Shard* shard_;

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "auth/auth_backend_factory.h"
 #include "appliance/runtime.h"
 #include "appliance/shard.h"
 #include "core/io_uring_probe.h"
@@ -57,13 +58,14 @@ absl::Status MakeDirs(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<net::NextHop> HopFromConfig(const std::string& uri, const KensaConfig& c) {
+// `tls` ([delivery] tls or outbound_tls) applies unless the URI says "?tls=" itself.
+absl::StatusOr<net::NextHop> HopFromConfig(const std::string& uri, const std::string& tls) {
   absl::StatusOr<net::NextHop> hop = net::ParseNextHop(uri);
   if (!hop.ok()) return hop.status();
   if (!absl::StrContains(uri, "tls=")) {
-    if (c.delivery_tls == "none") hop->tls = net::TlsPolicy::kNone;
-    if (c.delivery_tls == "required") hop->tls = net::TlsPolicy::kRequired;
-    if (c.delivery_tls == "opportunistic") hop->tls = net::TlsPolicy::kOpportunistic;
+    if (tls == "none") hop->tls = net::TlsPolicy::kNone;
+    if (tls == "required") hop->tls = net::TlsPolicy::kRequired;
+    if (tls == "opportunistic") hop->tls = net::TlsPolicy::kOpportunistic;
   }
   return hop;
 }
@@ -122,7 +124,7 @@ absl::Status SetUpRuntime(Runtime& rt) {
   if (!client.ok()) return client.status();
   rt.client_tls = *client;
 
-  absl::StatusOr<net::NextHop> local = HopFromConfig(c.next_hop, c);
+  absl::StatusOr<net::NextHop> local = HopFromConfig(c.next_hop, c.delivery_tls);
   if (!local.ok()) return local.status();
   rt.local_hop = *local;
   if (rt.local_hop.kind == net::NextHop::Kind::kMaildir) {
@@ -131,10 +133,40 @@ absl::Status SetUpRuntime(Runtime& rt) {
   if (c.relay_next_hop.empty()) {
     rt.relay_hop = rt.local_hop;
   } else {
-    absl::StatusOr<net::NextHop> relay = HopFromConfig(c.relay_next_hop, c);
+    absl::StatusOr<net::NextHop> relay = HopFromConfig(c.relay_next_hop, c.delivery_tls);
     if (!relay.ok()) return relay.status();
     rt.relay_hop = *relay;
   }
+  if (c.outbound_next_hop.empty()) {
+    rt.outbound_hop = rt.relay_hop;
+  } else {
+    absl::StatusOr<net::NextHop> out = HopFromConfig(c.outbound_next_hop, c.outbound_tls);
+    if (!out.ok()) return out.status();
+    rt.outbound_hop = *out;
+    if (rt.outbound_hop.kind == net::NextHop::Kind::kMaildir) {
+      if (absl::Status s = MakeDirs(rt.outbound_hop.path); !s.ok()) return s;
+    }
+  }
+  if (c.auth_backend != "none") {
+    auth::AuthBackendOptions o;
+    o.kind = c.auth_backend;
+    o.passwd_file = c.auth_passwd_file;
+    o.dovecot_endpoint = c.auth_dovecot_socket;
+    o.timeout = c.auth_timeout;
+    absl::StatusOr<std::unique_ptr<auth::AuthBackend>> backend = auth::MakeAuthBackend(o);
+    if (!backend.ok()) {
+      return absl::Status(backend.status().code(),
+                          absl::StrCat("auth: ", backend.status().message()));
+    }
+    rt.auth = std::move(*backend);
+    KLOG(kInfo, "auth_backend").Kv("backend", rt.auth->Describe());
+  }
+  auth::AuthFailureLimiterOptions lo;
+  lo.max_failures = c.auth_max_failures;
+  lo.window = c.auth_failure_window;
+  lo.base_delay = c.auth_failure_delay;
+  lo.max_delay = c.auth_max_failure_delay;
+  rt.auth_limiter = std::make_unique<auth::AuthFailureLimiter>(lo);
 
   std::vector<CidrBlock> exempt;
   for (const std::string& cidr : c.connection_limit_exempt) {
@@ -177,9 +209,22 @@ absl::Status SetUpRuntime(Runtime& rt) {
       rt.counters.Register("signature_reloads_total", "signature sets published by a reload");
   ids.signature_reload_failures = rt.counters.Register(
       "signature_reload_failures_total", "reloads that failed and kept the old set");
+  ids.auth_ok = rt.counters.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
+  ids.auth_failed =
+      rt.counters.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
+  ids.auth_tempfail = rt.counters.Register(
+      "smtp_auth_tempfail_total", "SMTP AUTH attempts refused for now (backend down, blocked)");
   rt.counters.Resize(rt.reactors);
 
-  rt.policy = std::make_unique<ConfigSubscriberPolicy>(c);
+  // The store is created empty when missing, so kensa-subscribers and kensad agree on it.
+  absl::StatusOr<std::unique_ptr<subscribers::SubscriberStore>> store =
+      subscribers::SubscriberStore::Open(c.subscriber_db, subscribers::OpenMode::kReadWrite,
+                                         c.subscriber_db_map_bytes);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        absl::StrCat("policy.subscriber_db: ", store.status().message()));
+  }
+  rt.policy = std::make_unique<StoreSubscriberPolicy>(std::move(*store), c);
   rt.clam_limits.max_scan_bytes = c.max_scan_bytes;
   rt.clam_limits.max_file_bytes = c.max_file_bytes;
   rt.clam_limits.max_recursion = c.max_recursion;

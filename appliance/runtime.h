@@ -10,6 +10,8 @@
 #include "appliance/config.h"
 #include "appliance/subscriber_policy.h"
 #include "appliance/connection_limiter.h"
+#include "auth/auth_backend.h"
+#include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
 #include "net/next_hop.h"
 #include "net/tls_context.h"
@@ -23,7 +25,8 @@ struct CounterIds {
       bytes_received = 0, deliveries_ok = 0, deliveries_deferred = 0, deliveries_bounced = 0,
       dsns_created = 0, messages_clean = 0, messages_infected = 0, messages_unscannable = 0,
       messages_unscanned = 0, messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0, fast_path = 0,
-      verdict_cache_hits = 0, signature_reloads = 0, signature_reload_failures = 0;
+      verdict_cache_hits = 0, signature_reloads = 0, signature_reload_failures = 0, auth_ok = 0,
+      auth_failed = 0, auth_tempfail = 0;
 };
 
 struct Runtime {
@@ -32,6 +35,9 @@ struct Runtime {
   std::shared_ptr<net::TlsContext> client_tls;
   net::NextHop local_hop;
   net::NextHop relay_hop;
+  net::NextHop outbound_hop;  // mail of authenticated senders
+  std::unique_ptr<auth::AuthBackend> auth;  // null: no AUTH anywhere
+  std::unique_ptr<auth::AuthFailureLimiter> auth_limiter;
   std::unique_ptr<ConnectionLimiter> limiter;
   CounterSet counters;
   CounterIds ids;

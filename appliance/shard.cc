@@ -29,6 +29,7 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
                  ? std::make_unique<scan::VerdictCache>(runtime->config.verdict_cache_entries)
                  : nullptr),
       scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
+      auth_worker_(absl::StrCat("kensa-auth-", reactor->index())),
       delivery_(std::make_unique<DeliveryAgent>(this)) {}
 
 Shard::~Shard() {

@@ -42,6 +42,9 @@ class Shard {
   Worker& worker() { return worker_; }
   // libclamav scans run here, so a long scan never delays the file work on worker().
   Worker& scan_worker() { return scan_worker_; }
+  // SMTP AUTH backends block (password hashing, the Dovecot socket): their own thread, so a
+  // slow backend delays neither file work nor scans.
+  Worker& auth_worker() { return auth_worker_; }
   // Only scan_worker()'s thread touches it.
   scan::VerdictCache* verdict_cache() { return cache_.get(); }
   // Message bytes handed to the scan worker and not yet scanned, all sessions together.
@@ -64,6 +67,7 @@ class Shard {
   std::unique_ptr<scan::VerdictCache> cache_;  // declared before the scan worker: outlives it
   std::atomic<size_t> scan_bytes_in_flight_{0};
   Worker scan_worker_;
+  Worker auth_worker_;
   std::unique_ptr<DeliveryAgent> delivery_;
   struct Listener {
     ListenerConfig config;

@@ -2,6 +2,7 @@
 #include "appliance/smtp_connection.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,15 @@ std::string HeaderSafe(std::string_view text) {
   return out.empty() ? "unknown" : out;
 }
 
+// "user%other@local", "other!user@local", "\"user@other\"@local": local parts that a mailbox
+// MTA behind kensa may route onwards (percent hack, UUCP bang paths, quoted addresses). For an
+// unauthenticated client they are relay attempts, whatever the domain says.
+bool HasRoutingLocalPart(std::string_view address) {
+  const size_t at = address.rfind('@');
+  std::string_view local = address.substr(0, at == std::string_view::npos ? 0 : at);
+  return local.find_first_of("%!@") != std::string_view::npos;
+}
+
 }  // namespace
 
 SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> stream,
@@ -37,6 +47,7 @@ SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<Socket
 
 SmtpConnection::~SmtpConnection() {
   if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  if (auth_timer_ != 0) shard_->reactor()->CancelTimer(auth_timer_);
   stream_->Close(false);
   CancelScan();
   if (spool_ != nullptr) spool_->Abort();
@@ -56,6 +67,9 @@ void SmtpConnection::Start() {
   const bool have_tls = shard_->runtime().server_tls != nullptr;
   sc.starttls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
   sc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
+  sc.auth_available = shard_->runtime().auth != nullptr && listener_.auth != ListenerAuth::kOff;
+  sc.auth_required = listener_.auth == ListenerAuth::kRequired;
+  sc.limits.max_auth_failures = c.auth_max_failures_per_session;
   session_ = std::make_unique<net::SmtpServerSession>(sc, this, peer_host_);
   if (sc.implicit_tls) {
     tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
@@ -205,6 +219,10 @@ void SmtpConnection::Finish() {
     shard_->reactor()->CancelTimer(timer_);
     timer_ = 0;
   }
+  if (auth_timer_ != 0) {
+    shard_->reactor()->CancelTimer(auth_timer_);
+    auth_timer_ = 0;
+  }
   shard_->runtime().limiter->Release(peer_);
   shard_->ConnectionFinished(id_);
 }
@@ -239,13 +257,127 @@ void SmtpConnection::OnTimer() {
   session_->OnTimeout();
 }
 
+// --- AUTH ----------------------------------------------------------------------------------
+
+void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
+  Runtime& rt = shard_->runtime();
+  std::string user = request.user;
+  std::string mechanism = request.mechanism;
+  if (rt.auth_limiter->Blocked(peer_host_, user)) {
+    // Too many recent failures from this client or for this user: the backend is not asked,
+    // so guessing gains nothing, and the answer is as slow as a failure.
+    auth::AuthOutcome outcome;
+    outcome.kind = auth::AuthOutcome::Kind::kTempFail;
+    outcome.reason = "too many recent failures";
+    OnAuthOutcome(mechanism, user, std::move(outcome));
+    return;
+  }
+  auth::AuthRequest r;
+  r.authzid = request.authzid;
+  r.user = request.user;
+  r.password = request.password;
+  r.client_address = peer_host_;
+  r.local_address = listener_.address;
+  r.secured = session_->envelope().tls;
+  std::weak_ptr<SocketStream> alive = stream_;
+  Reactor* reactor = shard_->reactor();
+  // Backends block (crypt hashing, the Dovecot socket): off the reactor.
+  shard_->auth_worker().Submit([reactor, backend = rt.auth.get(), r = std::move(r), alive, mechanism,
+                          user, this]() mutable {
+    auth::AuthOutcome outcome = backend->Verify(r);
+    reactor->Post([alive, mechanism, user, outcome = std::move(outcome), this]() mutable {
+      auto stream = alive.lock();
+      if (stream == nullptr || stream->closed()) return;  // the connection is gone
+      OnAuthOutcome(mechanism, user, std::move(outcome));
+    });
+  });
+}
+
+void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::string& user,
+                                   auth::AuthOutcome outcome) {
+  Runtime& rt = shard_->runtime();
+  if (closing_) return;
+  if (outcome.kind == auth::AuthOutcome::Kind::kOk) {
+    rt.auth_limiter->RecordSuccess(peer_host_, user);
+    shard_->Count(rt.ids.auth_ok);
+    KLOG(kInfo, "auth")
+        .Kv("client", peer_host_)
+        .Kv("listener", listener_.name)
+        .Kv("mechanism", mechanism)
+        .Kv("user", outcome.user)
+        .Kv("result", "ok");
+    auth_addresses_ = std::move(outcome.addresses);
+    if (absl::StrContains(outcome.user, "@")) {
+      auth_addresses_.push_back(absl::AsciiStrToLower(outcome.user));
+    }
+    session_->CompleteAuth(net::SmtpAuthResult::kOk, outcome.user);
+    UpdateInputFlow();
+    return;
+  }
+  const bool temp = outcome.kind == auth::AuthOutcome::Kind::kTempFail;
+  // The delay grows with this client's and this user's recent failures; it is what makes
+  // guessing slow, so a temporary failure costs the same.
+  if (!temp) rt.auth_limiter->RecordFailure(peer_host_, user);
+  const absl::Duration delay = rt.auth_limiter->FailureDelay(peer_host_, user);
+  shard_->Count(temp ? rt.ids.auth_tempfail : rt.ids.auth_failed);
+  KLOG(kWarning, "auth_failed")
+      .Kv("client", peer_host_)
+      .Kv("listener", listener_.name)
+      .Kv("mechanism", mechanism)
+      .Kv("user", user)
+      .Kv("result", temp ? "tempfail" : "failed")
+      .Kv("reason", outcome.reason)
+      .Kv("delay", delay);
+  const net::SmtpAuthResult result =
+      temp ? net::SmtpAuthResult::kTempFail : net::SmtpAuthResult::kFailed;
+  std::weak_ptr<SocketStream> alive = stream_;
+  auth_timer_ = shard_->reactor()->RunAfter(delay, [alive, result, this] {
+    auth_timer_ = 0;
+    auto stream = alive.lock();
+    if (stream == nullptr || stream->closed() || closing_) return;
+    session_->CompleteAuth(result, "");
+    UpdateInputFlow();
+  });
+}
+
+std::optional<net::SmtpReply> SmtpConnection::CheckSender(const net::SmtpEnvelope& env) {
+  const SenderRule rule = shard_->config().auth_sender_rule;
+  if (rule == SenderRule::kAny || env.sender.empty()) return std::nullopt;
+  const std::string sender = absl::AsciiStrToLower(env.sender);
+  // "user+tag@domain" is the user's too (plus addressing reaches the same mailbox).
+  std::string base = sender;
+  if (size_t at = sender.rfind('@'), plus = sender.find('+');
+      at != std::string::npos && plus != std::string::npos && plus < at) {
+    base = absl::StrCat(sender.substr(0, plus), sender.substr(at));
+  }
+  for (const std::string& own : auth_addresses_) {
+    if (rule == SenderRule::kOwn && (own == sender || own == base)) return std::nullopt;
+    if (rule == SenderRule::kDomain && !net::DomainOf(own).empty() &&
+        net::DomainOf(own) == net::DomainOf(sender)) {
+      return std::nullopt;
+    }
+  }
+  KLOG(kInfo, "reject")
+      .Kv("client", peer_host_)
+      .Kv("user", env.auth_user)
+      .Kv("from", absl::StrCat("<", env.sender, ">"))
+      .Kv("reason", "sender not owned by user");
+  return net::SmtpReply{553, "5.7.1",
+                        absl::StrCat("<", env.sender, ">: Sender address rejected: not owned by user ",
+                                     env.auth_user)};
+}
+
 // --- the transaction -----------------------------------------------------------------------
 
 std::optional<net::SmtpReply> SmtpConnection::CheckRecipient(const net::SmtpEnvelope& env,
                                                              const net::SmtpRecipient& rcpt) {
+  // An authenticated subscriber may relay anywhere; everyone else only reaches local domains.
+  if (!env.auth_user.empty()) return std::nullopt;
   std::string_view domain = net::DomainOf(rcpt.address);
   if (domain.empty() && absl::AsciiStrToLower(rcpt.address) == "postmaster") return std::nullopt;
-  if (shard_->runtime().IsLocalDomain(domain)) return std::nullopt;
+  if (shard_->runtime().IsLocalDomain(domain) && !HasRoutingLocalPart(rcpt.address)) {
+    return std::nullopt;
+  }
   KLOG(kInfo, "reject")
       .Kv("client", peer_host_)
       .Kv("from", absl::StrCat("<", env.sender, ">"))
@@ -258,6 +390,7 @@ std::string SmtpConnection::TraceHeader(const std::string& queue_id,
                                         const net::SmtpEnvelope& env) const {
   std::string proto = env.esmtp ? "ESMTP" : "SMTP";
   if (env.tls) proto += "S";
+  if (!env.auth_user.empty()) proto += "A";  // RFC 3848
   std::string tls_note;
   if (env.tls && tls_ != nullptr) tls_note = absl::StrCat("\r\n\t(using ", tls_->Describe(), ")");
   std::string for_clause;
@@ -295,6 +428,8 @@ absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
   q.client_address = peer_host_;
   q.helo = env.helo;
   q.protocol = env.esmtp ? (env.tls ? "ESMTPS" : "ESMTP") : "SMTP";
+  if (!env.auth_user.empty()) q.protocol += "A";
+  q.auth_user = env.auth_user;
   q.trace_header = TraceHeader(q.queue_id, env);
   absl::StatusOr<std::shared_ptr<SpoolWriter>> w =
       SpoolWriter::Create(shard_->reactor(), &shard_->syncer(), shard_->spool(), q);
@@ -315,8 +450,10 @@ void SmtpConnection::StartScan(const net::SmtpEnvelope& env) {
   if (!shard_->config().scan_enabled) return;
   // Outbound: the sender subscribed, so every copy it sends is scanned. Inbound: each
   // recipient's own subscription, nobody else's (a family member is not covered).
-  const Subscription sender =
-      env.sender.empty() ? Subscription{} : rt.policy->Lookup(env.sender);
+  // Submission: the sender rule made the envelope sender the user's own, so its outbound
+  // subscription is the user's (<> falls back to the login name).
+  const std::string& from = env.sender.empty() ? env.auth_user : env.sender;
+  const Subscription sender = from.empty() ? Subscription{} : rt.policy->Lookup(from);
   bool any = false;
   for (const net::SmtpRecipient& r : env.recipients) {
     RecipientScan rs;

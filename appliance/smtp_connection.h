@@ -11,6 +11,7 @@
 #include <string>
 
 #include "appliance/config.h"
+#include "auth/auth_backend.h"
 #include "appliance/scan_decision.h"
 #include "appliance/scan_session.h"
 #include "appliance/spool_writer.h"
@@ -51,6 +52,8 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
   void EndMessage() override;
   void AbortMessage() override;
   void CloseConnection() override;
+  void Authenticate(const net::SmtpAuthRequest& request) override;
+  std::optional<net::SmtpReply> CheckSender(const net::SmtpEnvelope& env) override;
 
   // SocketStream::Handler
   void OnReceive(std::string_view bytes) override;
@@ -81,6 +84,8 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
   void CommitMessage(ScanReport report);
   void Reply(const std::string& queue_id, absl::Status s);
   void CountScan(const ScanReport& report);
+  void OnAuthOutcome(const std::string& mechanism, const std::string& user,
+                     auth::AuthOutcome outcome);
 
   Shard* shard_;
   uint64_t id_;
@@ -102,6 +107,9 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
   bool finished_ = false;
   bool closing_ = false;
   uint64_t messages_ = 0;
+  // What the backend said the authenticated user owns (the sender rule checks against it).
+  std::vector<std::string> auth_addresses_;
+  uint64_t auth_timer_ = 0;  // the delay before a failed AUTH is answered
 };
 
 }  // namespace kensa

@@ -46,4 +46,27 @@ Subscription ConfigSubscriberPolicy::Lookup(std::string_view address) const {
   return s;
 }
 
+StoreSubscriberPolicy::StoreSubscriberPolicy(std::unique_ptr<subscribers::SubscriberStore> store,
+                                             const KensaConfig& config)
+    : store_(std::move(store)),
+      lists_(config),
+      action_(config.scan_action),
+      unscannable_(config.unscannable_action) {}
+
+Subscription StoreSubscriberPolicy::Lookup(std::string_view address) const {
+  std::optional<subscribers::LookupResult> found = store_->Lookup(address);
+  if (!found) return lists_.Lookup(address);
+  Subscription s;
+  s.inbound = found->entry.inbound;
+  s.outbound = found->entry.outbound;
+  s.unscannable = unscannable_;
+  switch (found->entry.action) {
+    case subscribers::SubscriberAction::kDefault: s.action = action_; break;
+    case subscribers::SubscriberAction::kRemove: s.action = ScanAction::kRemove; break;
+    case subscribers::SubscriberAction::kReject: s.action = ScanAction::kReject; break;
+    case subscribers::SubscriberAction::kQuarantine: s.action = ScanAction::kQuarantine; break;
+  }
+  return s;
+}
+
 }  // namespace kensa

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // SubscriberPolicy: who bought the virus-check option. The one question the data path asks,
-// behind one small interface: the configuration lists today, the LMDB subscriber store later.
-// Lookups are read-only and safe from every reactor at once.
+// behind one small interface: the LMDB subscriber store, with the configuration lists for the
+// addresses it does not know. Lookups are read-only and safe from every reactor at once.
 #ifndef KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_
 #define KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_
 
@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "appliance/config.h"
+#include "subscribers/subscriber_store.h"
 
 namespace kensa {
 
@@ -37,6 +38,22 @@ class ConfigSubscriberPolicy : public SubscriberPolicy {
  private:
   absl::flat_hash_set<std::string> inbound_addresses_, inbound_domains_;
   absl::flat_hash_set<std::string> outbound_addresses_, outbound_domains_;
+  ScanAction action_;
+  UnscannableAction unscannable_;
+};
+
+// The subscriber store first (exact address, then without "+tag", then the domain default);
+// an address it knows nothing of is decided by the configuration lists. An entry's "default"
+// action is [policy] action.
+class StoreSubscriberPolicy : public SubscriberPolicy {
+ public:
+  StoreSubscriberPolicy(std::unique_ptr<subscribers::SubscriberStore> store,
+                        const KensaConfig& config);
+  Subscription Lookup(std::string_view address) const override;
+
+ private:
+  std::unique_ptr<subscribers::SubscriberStore> store_;
+  ConfigSubscriberPolicy lists_;
   ScanAction action_;
   UnscannableAction unscannable_;
 };

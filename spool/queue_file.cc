@@ -158,6 +158,7 @@ bool ApplyHeaderRecord(char type, std::string_view p, QueueEnvelope* env) {
     case rec::kHelo: env->helo.assign(p); return true;
     case rec::kProtocol: env->protocol.assign(p); return true;
     case rec::kTrace: env->trace_header.assign(p); return true;
+    case rec::kAuthUser: env->auth_user.assign(p); return true;
     case rec::kSmtpUtf8: return ParseBool(p, &env->smtputf8);
     case rec::kIsBounce: return ParseBool(p, &env->is_bounce);
     case rec::kArrival:
@@ -331,6 +332,7 @@ std::string QueueFileWriter::TakeHeader() {
   rec::Append(&out, rec::kProtocol, env_.protocol);
   rec::Append(&out, rec::kTrace, env_.trace_header);
   rec::Append(&out, rec::kIsBounce, std::string_view(env_.is_bounce ? "\1" : "\0", 1));
+  if (!env_.auth_user.empty()) rec::Append(&out, rec::kAuthUser, env_.auth_user);
   return out;
 }
 

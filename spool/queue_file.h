@@ -40,6 +40,9 @@ struct QueueEnvelope {
   std::string protocol;      // "SMTP", "ESMTP", "ESMTPS", "local"
   std::string trace_header;  // the Received: header kensa prepends on delivery (CRLF lines)
   bool is_bounce = false;    // a DSN kensa generated: never bounced again
+  // Who authenticated (SMTP AUTH) to send it, or empty: such mail leaves through the
+  // outbound next hop.
+  std::string auth_user;
 };
 
 // A replacement of original content bytes [begin, end) (offsets in the message as received,

@@ -30,6 +30,7 @@ inline constexpr char kHelo = 'H';
 inline constexpr char kProtocol = 'P';
 inline constexpr char kTrace = 'X';
 inline constexpr char kIsBounce = 'b';    // one byte, 0 or 1
+inline constexpr char kAuthUser = 'L';    // the SMTP AUTH identity; absent = not authenticated
 
 inline constexpr char kContent = 'D';
 // What scanning decided (ScanOutcome), after the last CONTENT record and before END, at most

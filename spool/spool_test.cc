@@ -42,6 +42,7 @@ QueueEnvelope FullEnvelope() {
   e.protocol = "ESMTPS";
   e.trace_header = "Received: from mx.example.org\r\n\tby kensa; now\r\n";
   e.is_bounce = true;
+  e.auth_user = "alice@example.org";
   return e;
 }
 
@@ -79,6 +80,7 @@ void ExpectSameEnvelope(const QueueEnvelope& a, const QueueEnvelope& b) {
   EXPECT_EQ(a.protocol, b.protocol);
   EXPECT_EQ(a.trace_header, b.trace_header);
   EXPECT_EQ(a.is_bounce, b.is_bounce);
+  EXPECT_EQ(a.auth_user, b.auth_user);
 }
 
 class TempDir {
