@@ -6,10 +6,14 @@
 #include <crypt.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "auth/crypt_hash.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -157,6 +161,45 @@ TEST_F(PasswdFileTest, MalformedLinesNameTheLine) {
   auto long_line = PasswdFileBackend::Parse(text_, "users.txt", small);
   ASSERT_FALSE(long_line.ok());
   EXPECT_THAT(long_line.status().message(), HasSubstr("line 3: longer than 16 bytes"));
+}
+
+TEST_F(PasswdFileTest, UnknownUserCostsAHashToo) {
+  auto backend = PasswdFileBackend::Parse(text_, "mem");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  auto fastest = [&](const AuthRequest& r) {
+    absl::Duration best = absl::InfiniteDuration();
+    for (int i = 0; i < 3; ++i) {
+      absl::Time start = absl::Now();
+      (void)(*backend)->Verify(r);
+      best = std::min(best, absl::Now() - start);
+    }
+    return best;
+  };
+  absl::Duration known = fastest(Req("demo@example.test", "not it"));
+  absl::Duration unknown = fastest(Req("ghost@example.test", "not it"));
+  absl::Duration locked = fastest(Req("locked@example.test", "not it"));
+  // Without the dummy hash an unknown user would answer in microseconds, not milliseconds.
+  EXPECT_GT(unknown, known * 0.3) << "known " << known << " unknown " << unknown;
+  EXPECT_GT(locked, known * 0.3) << "known " << known << " locked " << locked;
+}
+
+TEST_F(PasswdFileTest, ConcurrentVerifies) {
+  auto backend = PasswdFileBackend::Parse(text_, "mem");
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  std::atomic<int> right{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2; ++i) {
+        bool good = (t + i) % 2 == 0;
+        AuthOutcome o = (*backend)->Verify(Req(t % 2 ? "bob" : "demo@example.test",
+                                               good ? (t % 2 ? "s3cret pass" : "demo") : "bad"));
+        if (o.kind == (good ? Kind::kOk : Kind::kFailed)) ++right;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(right.load(), 8);
 }
 
 TEST_F(PasswdFileTest, EmptyFileRefusesEveryone) {
