@@ -238,12 +238,16 @@ int Cli::Export() {
 }  // namespace
 
 std::string SubscribersCliUsage(const std::string& program) {
-  const std::string& p = program;
   return absl::StrCat(
-      "usage: ", p, " add ADDRESS|@DOMAIN [--inbound on|off] [--outbound on|off]\n",
-      "           [--action default|remove|reject|quarantine]\n", "       ", p,
-      " remove ADDRESS|@DOMAIN\n", "       ", p, " show ADDRESS\n", "       ", p, " list\n",
-      "       ", p, " import FILE.csv [--replace]\n", "       ", p, " export [FILE]\n",
+      "usage: ", program,
+      " COMMAND ...\n"
+      "  add ADDRESS|@DOMAIN [--inbound on|off] [--outbound on|off]\n"
+      "      [--action default|remove|reject|quarantine]\n"
+      "  remove ADDRESS|@DOMAIN\n"
+      "  show ADDRESS\n"
+      "  list\n"
+      "  import FILE.csv [--replace]\n"
+      "  export [FILE]\n"
       "add creates an entry (inbound and outbound on, the configured action unless given) or\n"
       "changes only what is given of an existing one; @DOMAIN is the default for the domain's\n"
       "addresses that have no entry. show says what the mail path decides for an address: its\n"

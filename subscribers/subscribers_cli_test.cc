@@ -103,7 +103,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithTheUsage) {
            {"export", "a", "b"},
        }) {
     EXPECT_EQ(Run(args), 2) << ::testing::PrintToString(args);
-    EXPECT_THAT(err_.str(), HasSubstr("usage: kensa-subscribers add")) << err_.str();
+    EXPECT_THAT(err_.str(), HasSubstr("usage: kensa-subscribers COMMAND ...\n  add ADDRESS")) << err_.str();
   }
   EXPECT_EQ(Run({"help"}), 0);
   EXPECT_THAT(out_.str(), StartsWith("usage: "));
