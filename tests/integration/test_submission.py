@@ -11,7 +11,7 @@ import os
 import re
 import smtplib
 import socket
-import ssl
+import subprocess
 import time
 import unittest
 
@@ -420,6 +420,65 @@ class FailureLimitTest(SubmissionBase):
     def _auth_ok(self):
         with contextlib.closing(sub.smtp_client(self.sub_port)) as s:
             return s.docmd("AUTH", "PLAIN " + plain(ALICE, ALICE_PW))[0] == 235
+
+
+class OutboundRelayTest(unittest.TestCase):
+    """Authenticated mail leaves through outbound_next_hop, which requires STARTTLS by
+    default: a real Postfix relay offering it gets the mail (over TLS); smtp-sink, which
+    does not offer it, gets nothing and the message stays queued."""
+
+    def setUp(self):
+        self.tmp = h.make_tmpdir("kensa-outbound-")
+        self.addCleanup(h.remove_tmpdir, self.tmp)
+        self.passwd = os.path.join(self.tmp, "passwd")
+        sub.write_passwd_file(self.passwd, [(ALICE, ALICE_PW, "$6$", [])])
+
+    def kensad(self, relay_port):
+        ports = [h.free_port() for _ in range(3)]
+        k = h.Kensad({"listener": sub.submission_listeners(*ports),
+                      "auth": {"backend": "file", "passwd_file": self.passwd},
+                      "delivery": {"outbound_next_hop": f"smtp://127.0.0.1:{relay_port}"}},
+                     port=ports[0])
+        self.addCleanup(k.close)
+        k.start()
+        return k, ports[1]
+
+    def test_postfix_relay_with_starttls(self):
+        cert = os.path.join(self.tmp, "relay.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=relay.postfix.test", "-keyout", cert, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
+        os.chmod(cert, 0o644)
+        relay = h.Postfix("kensa-outbound-relay", mailboxes=[BOB], extra_main={
+            "smtpd_tls_cert_file": cert, "smtpd_tls_key_file": cert,
+            "smtpd_tls_security_level": "may", "smtpd_tls_loglevel": "1"})
+        self.addCleanup(relay.close)
+        relay.start()
+        k, port = self.kensad(relay.port)
+        data = clean_message("via-postfix", to=BOB)
+        sub.smtplib_send(port, ALICE, ALICE_PW, ALICE, [BOB], data)
+        ok = h.wait_until(lambda: relay.maildir_messages(BOB), DELIVERY_TIMEOUT, 0.2)
+        self.assertTrue(ok, k.diagnostics() + relay.diagnostics())
+        self.assertIn(b"via-postfix", relay.maildir_messages(BOB)[0][1])
+        log = k.log
+        self.assertRegex(
+            log, r'event=delivery .*relay="smtp://127\.0\.0\.1:\d+\?tls=required" result=delivered')
+        with open(relay.log_path, encoding="utf-8", errors="replace") as f:
+            self.assertIn("TLS connection established from", f.read())
+
+    def test_relay_without_starttls_is_not_used(self):
+        sink = h.SmtpSink()
+        self.addCleanup(sink.close)
+        sink.start()
+        k, port = self.kensad(sink.port)
+        sub.smtplib_send(port, ALICE, ALICE_PW, ALICE, [REMOTE], clean_message("no-tls"))
+        deferred = h.wait_until(
+            lambda: [l for l in k.log_events("delivery") if "result=deferred" in l],
+            DELIVERY_TIMEOUT, 0.2)
+        self.assertTrue(deferred, k.diagnostics())
+        self.assertRegex(deferred[0], r"(?i)tls")
+        self.assertFalse(sink.messages())
+        self.assertTrue(k.spool_files(), "the message must stay queued")
 
 
 if __name__ == "__main__":
