@@ -341,24 +341,27 @@ class DovecotBackendTest(SubmissionBase):
             self.wait_outbound(REMOTE, "dovecot-tcp")
 
     def test_clients_authenticate_through_dovecot(self):
-        qid = sub.smtplib_send(self.sub_port, ALICE, ALICE_PW, ALICE, [REMOTE],
-                               clean_message("dovecot-smtplib"), mechanism="PLAIN")
-        self.assertTrue(qid)
-        self.wait_outbound(REMOTE, "dovecot-smtplib")
-        sub.smtplib_send(self.subs_port, BOB, BOB_PW, BOB, [REMOTE],
-                         clean_message("dovecot-465", sender=BOB), implicit_tls=True,
-                         mechanism="LOGIN")
-        self.wait_outbound(REMOTE, "dovecot-465")
-        path = os.path.join(self.kensad.dir, "dovecot-swaks.eml")
-        with open(path, "wb") as f:
-            f.write(clean_message("dovecot-swaks"))
-        rc, out = sub.swaks(self.sub_port, ALICE, ALICE_PW, ALICE, REMOTE, path)
-        self.assertEqual(rc, 0, out)
-        self.wait_outbound(REMOTE, "dovecot-swaks")
-        rc, out = sub.msmtp(self.kensad.dir, self.subs_port, BOB, BOB_PW, BOB, [REMOTE],
-                            clean_message("dovecot-msmtp", sender=BOB), tls="implicit")
-        self.assertEqual(rc, 0, out)
-        self.wait_outbound(REMOTE, "dovecot-msmtp")
+        for port, tls in ((self.sub_port, "starttls"), (self.subs_port, "implicit")):
+            implicit = tls == "implicit"
+            for mech in ("PLAIN", "LOGIN"):
+                token = f"dovecot-smtplib-{port}-{mech}"
+                sub.smtplib_send(port, ALICE, ALICE_PW, ALICE, [REMOTE], clean_message(token),
+                                 implicit_tls=implicit, mechanism=mech)
+                self.wait_outbound(REMOTE, token)
+                token = f"dovecot-swaks-{port}-{mech}"
+                path = os.path.join(self.kensad.dir, f"{token}.eml")
+                with open(path, "wb") as f:
+                    f.write(clean_message(token))
+                rc, out = sub.swaks(port, ALICE, ALICE_PW, ALICE, REMOTE, path, tls=tls,
+                                    mechanism=mech)
+                self.assertEqual(rc, 0, out)
+                self.wait_outbound(REMOTE, token)
+                token = f"dovecot-msmtp-{port}-{mech}"
+                rc, out = sub.msmtp(self.kensad.dir, port, BOB, BOB_PW, BOB, [REMOTE],
+                                    clean_message(token, sender=BOB), tls=tls,
+                                    mechanism=mech.lower())
+                self.assertEqual(rc, 0, out)
+                self.wait_outbound(REMOTE, token)
 
     def test_wrong_password_and_unknown_user(self):
         with contextlib.closing(sub.smtp_client(self.sub_port)) as s:
