@@ -277,7 +277,11 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
   r.user = request.user;
   r.password = request.password;
   r.client_address = peer_host_;
-  r.local_address = listener_.address;
+  // The backend wants an IP (Dovecot's lip=); a wildcard listener has none worth sending.
+  if (absl::StatusOr<SocketAddress> local = ParseSocketAddress(listener_.address); local.ok()) {
+    const std::string host = local->HostString();
+    if (host != "0.0.0.0" && host != "::") r.local_address = host;
+  }
   r.secured = session_->envelope().tls;
   std::weak_ptr<SocketStream> alive = stream_;
   Reactor* reactor = shard_->reactor();

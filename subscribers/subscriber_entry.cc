@@ -134,7 +134,10 @@ absl::Status NormalizeAddressTo(std::string_view address, std::string* out) {
   std::string_view domain = a.substr(at + 1);
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty()) return Bad(address, "empty domain");
-  if (domain.front() == '.' || domain.find("..") != std::string_view::npos) {
+  // One trailing dot is the root ("example.test."); a second is an empty label, and keeping
+  // it would make normalising twice differ from normalising once.
+  if (domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
     return Bad(address, "empty label in the domain");
   }
   out->clear();

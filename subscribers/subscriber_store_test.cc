@@ -51,11 +51,22 @@ TEST(NormalizeAddress, TrimsBracketsLowercasesAndDropsTheRootDot) {
 TEST(NormalizeAddress, RejectsWhatCannotBeAKey) {
   for (const char* bad :
        {"", "<>", "   ", "user", "user@", "user@.", "a@b@c", "a b@c.test", "a@c\x01.test",
-        "\"open@x.test", "a@\"x\".test", "a@.x.test", "a@x..test", "@"}) {
+        "\"open@x.test", "a@\"x\".test", "a@.x.test", "a@x..test", "@", "a@x.test..",
+        "@x.test.."}) {
     EXPECT_FALSE(NormalizeAddress(bad).ok()) << bad;
   }
   EXPECT_FALSE(NormalizeAddress(std::string(600, 'a') + "@x.test").ok());
   EXPECT_THAT(std::string(NormalizeAddress("a@b@c").status().message()), HasSubstr("one '@'"));
+}
+
+// Found by subscriber_csv_fuzz: "a@x.test.." once normalised to "a@x.test.", which normalised
+// again to "a@x.test", so an export did not import back to the same key.
+TEST(NormalizeAddress, IsIdempotent) {
+  for (const char* a : {"A@X.Test.", "<b+tag@Y.test>", "\"q\\\"x\"@z.TEST", "@D.test."}) {
+    absl::StatusOr<std::string> once = NormalizeAddress(a);
+    ASSERT_TRUE(once.ok()) << a;
+    EXPECT_EQ(*NormalizeAddress(*once), *once) << a;
+  }
 }
 
 TEST(StripPlusTag, OnlyATagInAnUnquotedLocalPart) {
