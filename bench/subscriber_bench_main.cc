@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // kensa-subscriber-bench: the subscriber store's figures on one thread.
-//   kensa-subscriber-bench [--subscribers N] [--lookups L] [--rounds R] [--dir DIR] [--keep]
+//   kensa-subscriber-bench [--subscribers N] [--lookups L] [--rounds R] [--kinds K,...]
+//                          [--dir DIR] [--keep]
 // Generates N subscribers as CSV (deterministic: ~94 % addresses over N/20 domains, 5 % plus
 // addresses, domain defaults for one domain in ten), times ImportCsv into an empty store, the
 // same file again (every row an update), ExportCsv, and then Lookup per recipient: a mix
@@ -150,7 +151,7 @@ uint64_t DiskBytes(const std::string& dir) {
 int Run(int argc, char** argv) {
   uint64_t n = 1000000, lookups = 4000000;
   int rounds = 5;
-  std::string dir;
+  std::string dir, kinds_arg;
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -162,12 +163,14 @@ int Run(int argc, char** argv) {
       rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--dir" && i + 1 < argc)
       dir = argv[++i];
+    else if (a == "--kinds" && i + 1 < argc)
+      kinds_arg = argv[++i];
     else if (a == "--keep")
       keep = true;
     else {
       std::fprintf(stderr,
                    "usage: kensa-subscriber-bench [--subscribers N] [--lookups L] [--rounds R] "
-                   "[--dir DIR] [--keep]\n");
+                   "[--kinds mix,exact,plus,domain,miss] [--dir DIR] [--keep]\n");
       return 2;
     }
   }
@@ -217,7 +220,17 @@ int Run(int argc, char** argv) {
   const uint64_t disk = DiskBytes(db);
 
   // The lookups, each kind in rounds of `lookups`, cycling through its recipients.
-  const std::vector<std::string> kinds = {"mix", "exact", "plus", "domain", "miss"};
+  std::vector<std::string> kinds;
+  for (const std::string& k : {"mix", "exact", "plus", "domain", "miss"}) {
+    if (kinds_arg.empty() || ("," + kinds_arg + ",").find("," + k + ",") != std::string::npos) {
+      kinds.push_back(k);
+    }
+  }
+  if (!kinds_arg.empty()) {  // in the order given
+    std::sort(kinds.begin(), kinds.end(), [&](const std::string& a, const std::string& b) {
+      return kinds_arg.find(a) < kinds_arg.find(b);
+    });
+  }
   std::map<std::string, double> ns;
   std::map<std::string, double> found_share;
   std::map<std::string, std::vector<double>> per_round;
