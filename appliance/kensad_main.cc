@@ -127,25 +127,20 @@ absl::Status SetUpRuntime(Runtime& rt) {
   absl::StatusOr<net::NextHop> local = HopFromConfig(c.next_hop, c.delivery_tls);
   if (!local.ok()) return local.status();
   rt.local_hop = *local;
-  if (rt.local_hop.kind == net::NextHop::Kind::kMaildir) {
-    if (absl::Status s = MakeDirs(rt.local_hop.path); !s.ok()) return s;
-  }
-  if (c.relay_next_hop.empty()) {
-    rt.relay_hop = rt.local_hop;
-  } else {
-    absl::StatusOr<net::NextHop> relay = HopFromConfig(c.relay_next_hop, c.delivery_tls);
-    if (!relay.ok()) return relay.status();
-    rt.relay_hop = *relay;
-  }
-  if (c.outbound_next_hop.empty()) {
-    rt.outbound_hop = rt.relay_hop;
-  } else {
-    absl::StatusOr<net::NextHop> out = HopFromConfig(c.outbound_next_hop, c.outbound_tls);
-    if (!out.ok()) return out.status();
-    rt.outbound_hop = *out;
-    if (rt.outbound_hop.kind == net::NextHop::Kind::kMaildir) {
-      if (absl::Status s = MakeDirs(rt.outbound_hop.path); !s.ok()) return s;
-    }
+  // relay_next_hop defaults to next_hop, and outbound_next_hop to the relay hop.
+  absl::StatusOr<net::NextHop> relay =
+      c.relay_next_hop.empty() ? absl::StatusOr<net::NextHop>(rt.local_hop)
+                               : HopFromConfig(c.relay_next_hop, c.delivery_tls);
+  if (!relay.ok()) return relay.status();
+  rt.relay_hop = *relay;
+  absl::StatusOr<net::NextHop> outbound =
+      c.outbound_next_hop.empty() ? absl::StatusOr<net::NextHop>(rt.relay_hop)
+                                  : HopFromConfig(c.outbound_next_hop, c.outbound_tls);
+  if (!outbound.ok()) return outbound.status();
+  rt.outbound_hop = *outbound;
+  for (const net::NextHop* hop : {&rt.local_hop, &rt.relay_hop, &rt.outbound_hop}) {
+    if (hop->kind != net::NextHop::Kind::kMaildir) continue;
+    if (absl::Status s = MakeDirs(hop->path); !s.ok()) return s;
   }
   if (c.auth_backend != "none") {
     auth::AuthBackendOptions o;

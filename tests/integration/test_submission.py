@@ -84,6 +84,18 @@ class SubmissionBase(h.KensadTestCase):
     def outbound(self, address):
         return h.read_maildirs(self.outbound_dir, address)
 
+    def swaks_send(self, port, tls, mechanism, token, user=ALICE, password=ALICE_PW):
+        """swaks authenticates and sends a clean message; returns its transcript once the
+        message reached the outbound hop."""
+        path = os.path.join(self.tmp, f"{token}.eml")
+        with open(path, "wb") as f:
+            f.write(clean_message(token, sender=user))
+        rc, out = sub.swaks(port, user, password, user, REMOTE, path, tls=tls,
+                            mechanism=mechanism)
+        self.assertEqual(rc, 0, out)
+        self.wait_outbound(REMOTE, token)
+        return out
+
     def wait_outbound(self, address, token):
         def found():
             return [d for _p, d in self.outbound(address) if token.encode() in d]
@@ -121,15 +133,8 @@ class FileBackendTest(SubmissionBase):
     def test_swaks_587_and_465(self):
         for port, tls in ((self.sub_port, "starttls"), (self.subs_port, "implicit")):
             for mech in ("PLAIN", "LOGIN"):
-                token = f"swaks-{port}-{mech}"
-                path = os.path.join(self.kensad.dir, f"{token}.eml")
-                with open(path, "wb") as f:
-                    f.write(clean_message(token))
-                rc, out = sub.swaks(port, ALICE, ALICE_PW, ALICE, REMOTE, path, tls=tls,
-                                    mechanism=mech)
-                self.assertEqual(rc, 0, out)
+                out = self.swaks_send(port, tls, mech, f"swaks-{port}-{mech}")
                 self.assertRegex(out, r"<~\s+235 ")
-                self.wait_outbound(REMOTE, token)
 
     def test_msmtp_587_and_465(self):
         for port, tls in ((self.sub_port, "starttls"), (self.subs_port, "implicit")):
@@ -348,14 +353,7 @@ class DovecotBackendTest(SubmissionBase):
                 sub.smtplib_send(port, ALICE, ALICE_PW, ALICE, [REMOTE], clean_message(token),
                                  implicit_tls=implicit, mechanism=mech)
                 self.wait_outbound(REMOTE, token)
-                token = f"dovecot-swaks-{port}-{mech}"
-                path = os.path.join(self.kensad.dir, f"{token}.eml")
-                with open(path, "wb") as f:
-                    f.write(clean_message(token))
-                rc, out = sub.swaks(port, ALICE, ALICE_PW, ALICE, REMOTE, path, tls=tls,
-                                    mechanism=mech)
-                self.assertEqual(rc, 0, out)
-                self.wait_outbound(REMOTE, token)
+                self.swaks_send(port, tls, mech, f"dovecot-swaks-{port}-{mech}")
                 token = f"dovecot-msmtp-{port}-{mech}"
                 rc, out = sub.msmtp(self.kensad.dir, port, BOB, BOB_PW, BOB, [REMOTE],
                                     clean_message(token, sender=BOB), tls=tls,
