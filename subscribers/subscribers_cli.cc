@@ -28,6 +28,8 @@ struct Cli {
   std::ostream& out;
   std::ostream& err;
   uint64_t map_bytes;
+  SubscriberStore* open_store;  // the caller's, when it has the store open already
+  std::unique_ptr<SubscriberStore> owned;
 
   int Usage(std::string_view why) {
     err << "kensa-subscribers: " << why << "\n" << SubscribersCliUsage("kensa-subscribers");
@@ -37,14 +39,16 @@ struct Cli {
     err << "kensa-subscribers: " << s.message() << "\n";
     return kError;
   }
-  std::unique_ptr<SubscriberStore> Open(OpenMode mode, int* status) {
+  SubscriberStore* Open(OpenMode mode, int* status) {
+    if (open_store != nullptr) return open_store;
     absl::StatusOr<std::unique_ptr<SubscriberStore>> s =
         SubscriberStore::Open(db_dir, mode, map_bytes);
     if (!s.ok()) {
       *status = Fail(s.status());
       return nullptr;
     }
-    return std::move(*s);
+    owned = std::move(*s);
+    return owned.get();
   }
 
   int Add();
@@ -91,7 +95,7 @@ int Cli::Add() {
   absl::StatusOr<std::string> key = NormalizeAddress(args[1]);
   if (!key.ok()) return Fail(key.status());
   int status = kOk;
-  std::unique_ptr<SubscriberStore> store = Open(OpenMode::kReadWrite, &status);
+  SubscriberStore* store = Open(OpenMode::kReadWrite, &status);
   if (!store) return status;
   // A new entry is a subscription to both; an update changes only what was given.
   SubscriberEntry entry{true, true, SubscriberAction::kDefault};
@@ -114,7 +118,7 @@ int Cli::Remove() {
   absl::StatusOr<std::string> key = NormalizeAddress(args[1]);
   if (!key.ok()) return Fail(key.status());
   int status = kOk;
-  std::unique_ptr<SubscriberStore> store = Open(OpenMode::kReadWrite, &status);
+  SubscriberStore* store = Open(OpenMode::kReadWrite, &status);
   if (!store) return status;
   absl::Status s = store->Remove(*key);
   if (s.code() == absl::StatusCode::kNotFound) {
@@ -131,7 +135,7 @@ int Cli::Show() {
   absl::StatusOr<std::string> key = NormalizeAddress(args[1]);
   if (!key.ok()) return Fail(key.status());
   int status = kOk;
-  std::unique_ptr<SubscriberStore> store = Open(OpenMode::kReadOnly, &status);
+  SubscriberStore* store = Open(OpenMode::kReadOnly, &status);
   if (!store) return status;
   // Lookup treats a read error as no entry (the data path must go on); tell them apart here.
   if (absl::StatusOr<uint64_t> n = store->Count(); !n.ok()) return Fail(n.status());
@@ -153,7 +157,7 @@ int Cli::Show() {
 int Cli::List() {
   if (args.size() != 1) return Usage("list takes no arguments");
   int status = kOk;
-  std::unique_ptr<SubscriberStore> store = Open(OpenMode::kReadOnly, &status);
+  SubscriberStore* store = Open(OpenMode::kReadOnly, &status);
   if (!store) return status;
   std::string line;
   absl::Status s = store->ForEach([&](std::string_view key, const SubscriberEntry& e) {
@@ -181,7 +185,7 @@ int Cli::Import() {
   std::ifstream in(file);
   if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", file)));
   int status = kOk;
-  std::unique_ptr<SubscriberStore> store = Open(OpenMode::kReadWrite, &status);
+  SubscriberStore* store = Open(OpenMode::kReadWrite, &status);
   if (!store) return status;
   const auto start = std::chrono::steady_clock::now();
   ImportStats st;
@@ -205,7 +209,7 @@ int Cli::Import() {
 int Cli::Export() {
   if (args.size() > 2) return Usage("export takes at most one file");
   int status = kOk;
-  std::unique_ptr<SubscriberStore> store = Open(OpenMode::kReadOnly, &status);
+  SubscriberStore* store = Open(OpenMode::kReadOnly, &status);
   if (!store) return status;
   if (args.size() == 1) {
     if (absl::Status s = store->ExportCsv(out); !s.ok()) return Fail(s);
@@ -257,13 +261,14 @@ std::string SubscribersCliUsage(const std::string& program) {
       "FILE.\n");
 }
 
-int RunSubscribersCli(const std::vector<std::string>& args, const std::string& db_dir,
-                      std::ostream& out, std::ostream& err, uint64_t map_bytes) {
-  Cli cli{args, db_dir, out, err, map_bytes};
+namespace {
+
+int Run(Cli& cli) {
+  const std::vector<std::string>& args = cli.args;
   if (args.empty()) return cli.Usage("no command");
   const std::string& command = args[0];
   if (command == "help" || command == "-h" || command == "--help") {
-    out << SubscribersCliUsage("kensa-subscribers");
+    cli.out << SubscribersCliUsage("kensa-subscribers");
     return kOk;
   }
   if (command == "add") return cli.Add();
@@ -273,6 +278,20 @@ int RunSubscribersCli(const std::vector<std::string>& args, const std::string& d
   if (command == "import") return cli.Import();
   if (command == "export") return cli.Export();
   return cli.Usage(absl::StrCat("unknown command \"", command, "\""));
+}
+
+}  // namespace
+
+int RunSubscribersCli(const std::vector<std::string>& args, const std::string& db_dir,
+                      std::ostream& out, std::ostream& err, uint64_t map_bytes) {
+  Cli cli{args, db_dir, out, err, map_bytes, nullptr, nullptr};
+  return Run(cli);
+}
+
+int RunSubscribersCli(const std::vector<std::string>& args, SubscriberStore& store,
+                      std::ostream& out, std::ostream& err) {
+  Cli cli{args, store.dir(), out, err, 0, &store, nullptr};
+  return Run(cli);
 }
 
 }  // namespace kensa::subscribers

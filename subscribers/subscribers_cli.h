@@ -19,6 +19,12 @@ int RunSubscribersCli(const std::vector<std::string>& args, const std::string& d
                       std::ostream& out, std::ostream& err,
                       uint64_t map_bytes = SubscriberStore::kDefaultMapBytes);
 
+// The same on a store the caller has open: a process must not open an LMDB store twice
+// (closing the second opening drops the locks that mark the first one's readers alive), so
+// kensad's admin shell passes the store its mail path uses.
+int RunSubscribersCli(const std::vector<std::string>& args, SubscriberStore& store,
+                      std::ostream& out, std::ostream& err);
+
 // The commands' usage, for --help and usage errors; program prefixes each command line.
 std::string SubscribersCliUsage(const std::string& program);
 

@@ -141,5 +141,18 @@ TEST_F(CliTest, ImportExportRoundTripAndAFailedImportChangesNothing) {
   EXPECT_EQ(Run({"export", dir_.path() + "/no/such/dir/out.csv"}), 1);
 }
 
+TEST_F(CliTest, OnAStoreTheCallerHasOpen) {
+  absl::StatusOr<std::unique_ptr<SubscriberStore>> store =
+      SubscriberStore::Open(db_, OpenMode::kReadWrite, kTestMap);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::ostringstream out, err;
+  EXPECT_EQ(RunSubscribersCli({"add", "a@x.test", "--outbound", "off"}, **store, out, err), 0);
+  EXPECT_EQ(out.str(), "added a@x.test: inbound=on outbound=off action=default\n");
+  std::optional<LookupResult> r = (*store)->Lookup("a+b@x.test");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->entry, (SubscriberEntry{true, false, SubscriberAction::kDefault}));
+  EXPECT_EQ(RunSubscribersCli({"bogus"}, **store, out, err), 2);
+}
+
 }  // namespace
 }  // namespace kensa::subscribers
