@@ -149,7 +149,8 @@ absl::StatusOr<std::vector<CsvRow>> ParseSubscriberCsv(std::istream& in) {
 
 void FormatCsvRow(std::string_view key, const SubscriberEntry& entry, std::string* line) {
   line->clear();
-  if (key.find_first_of(",\"") != std::string_view::npos) {
+  // A leading '#' unquoted would read back as a comment line.
+  if (key.find_first_of(",\"") != std::string_view::npos || key.front() == '#') {
     line->push_back('"');
     for (char c : key) {
       if (c == '"') line->push_back('"');

@@ -29,7 +29,8 @@ struct CsvRow {
 // a key given twice (after normalisation) is an error, since which row was meant is unknown.
 absl::StatusOr<std::vector<CsvRow>> ParseSubscriberCsv(std::istream& in);
 
-// One data row without the newline, quoting the address when it holds ',' or '"'.
+// One data row without the newline, quoting the address when it holds ',' or '"' or starts
+// with '#'.
 void FormatCsvRow(std::string_view key, const SubscriberEntry& entry, std::string* line);
 
 }  // namespace kensa::subscribers

@@ -127,6 +127,9 @@ absl::Status NormalizeAddressTo(std::string_view address, std::string* out) {
     } else if (c == '@') {
       if (at != std::string_view::npos) return Bad(address, "more than one '@'");
       at = i;
+    } else if (c == '<' || c == '>') {
+      // Kept, "<<a@b>>" would become "<a@b>", which normalises again to "a@b".
+      return Bad(address, "'<' or '>' inside the address");
     }
   }
   if (quoted) return Bad(address, "unterminated quote");

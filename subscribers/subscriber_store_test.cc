@@ -52,7 +52,7 @@ TEST(NormalizeAddress, RejectsWhatCannotBeAKey) {
   for (const char* bad :
        {"", "<>", "   ", "user", "user@", "user@.", "a@b@c", "a b@c.test", "a@c\x01.test",
         "\"open@x.test", "a@\"x\".test", "a@.x.test", "a@x..test", "@", "a@x.test..",
-        "@x.test.."}) {
+        "@x.test..", "<<a@x.test>>", "a<b@x.test", "a@x.test>"}) {
     EXPECT_FALSE(NormalizeAddress(bad).ok()) << bad;
   }
   EXPECT_FALSE(NormalizeAddress(std::string(600, 'a') + "@x.test").ok());
@@ -62,7 +62,8 @@ TEST(NormalizeAddress, RejectsWhatCannotBeAKey) {
 // Found by subscriber_csv_fuzz: "a@x.test.." once normalised to "a@x.test.", which normalised
 // again to "a@x.test", so an export did not import back to the same key.
 TEST(NormalizeAddress, IsIdempotent) {
-  for (const char* a : {"A@X.Test.", "<b+tag@Y.test>", "\"q\\\"x\"@z.TEST", "@D.test."}) {
+  for (const char* a : {"A@X.Test.", "<b+tag@Y.test>", "\"q\\\"x\"@z.TEST", "@D.test.",
+                        "\"<a>\"@x.test"}) {
     absl::StatusOr<std::string> once = NormalizeAddress(a);
     ASSERT_TRUE(once.ok()) << a;
     EXPECT_EQ(*NormalizeAddress(*once), *once) << a;
@@ -367,6 +368,7 @@ TEST(ExportCsv, ExportThenImportIsByteForByte) {
   ASSERT_TRUE(a->Put("ann+news@example.test", E(true, true, SubscriberAction::kQuarantine)).ok());
   ASSERT_TRUE(a->Put("\"o,\"\"dd\"@example.test", E(false, true, SubscriberAction::kReject)).ok());
   ASSERT_TRUE(a->Put("1@example.test", E(true, true)).ok());
+  ASSERT_TRUE(a->Put("#hash@example.test", E(true, false)).ok());  // not a comment line
   std::ostringstream first;
   ASSERT_TRUE(a->ExportCsv(first).ok());
   EXPECT_EQ(first.str().substr(0, first.str().find('\n')), kCsvHeader);
