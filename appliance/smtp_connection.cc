@@ -286,8 +286,8 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
   std::weak_ptr<SocketStream> alive = stream_;
   Reactor* reactor = shard_->reactor();
   // Backends block (crypt hashing, the Dovecot socket): off the reactor.
-  shard_->auth_worker().Submit([reactor, backend = rt.auth.get(), r = std::move(r), alive, mechanism,
-                          user, this]() mutable {
+  shard_->auth_worker().Submit([reactor, backend = rt.auth.get(), r = std::move(r), alive,
+                                mechanism, user, this]() mutable {
     auth::AuthOutcome outcome = backend->Verify(r);
     reactor->Post([alive, mechanism, user, outcome = std::move(outcome), this]() mutable {
       auto stream = alive.lock();
@@ -367,8 +367,8 @@ std::optional<net::SmtpReply> SmtpConnection::CheckSender(const net::SmtpEnvelop
       .Kv("from", absl::StrCat("<", env.sender, ">"))
       .Kv("reason", "sender not owned by user");
   return net::SmtpReply{553, "5.7.1",
-                        absl::StrCat("<", env.sender, ">: Sender address rejected: not owned by user ",
-                                     env.auth_user)};
+                        absl::StrCat("<", env.sender, ">: Sender address rejected: not owned by ",
+                                     "user ", env.auth_user)};
 }
 
 // --- the transaction -----------------------------------------------------------------------
