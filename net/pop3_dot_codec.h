@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// POP3 multi-line responses (RFC 1939 section 3): lines that start with '.' are byte-stuffed
+// and CRLF "." CRLF ends the response. The decoder undoes the stuffing as bytes arrive, cut
+// anywhere; the encoder stuffs a whole message for the client.
+#ifndef KENSA_NET_POP3_DOT_CODEC_H_
+#define KENSA_NET_POP3_DOT_CODEC_H_
+
+#include <string>
+#include <string_view>
+
+namespace kensa::net {
+
+class Pop3DotDecoder {
+ public:
+  // Appends the unstuffed content of `in` to *out, up to and without the terminating "."
+  // line. Returns how many bytes of `in` it consumed: all of them, or up to and with the
+  // terminator once it is seen (then done() is true and the rest belongs to what follows).
+  size_t Feed(std::string_view in, std::string* out);
+  bool done() const { return state_ == State::kDone; }
+  void Reset() { state_ = State::kLineStart; }
+
+ private:
+  enum class State { kLineStart, kMid, kDot, kDotCr, kDone };
+  State state_ = State::kLineStart;
+};
+
+// The message as the client must receive it after a "+OK" line: every line starting with '.'
+// gets another '.', a last line without its CRLF gets one, and ".\r\n" ends it.
+std::string Pop3DotStuff(std::string_view message);
+
+}  // namespace kensa::net
+
+#endif  // KENSA_NET_POP3_DOT_CODEC_H_

@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The POP3 proxy's state machine: client lines are processed one command at a time (the next
+// waits until the backend's whole answer went back), backend bytes are read as status lines
+// or as multi-line bodies found with the dot decoder.
+#include "net/pop3_proxy_session.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "net/sasl.h"
+
+namespace kensa::net {
+namespace {
+
+// Client input that may wait behind a command in flight (pipelining), beyond one line.
+constexpr size_t kMaxPendingClientBytes = 64 * 1024;
+
+bool IsOk(std::string_view line) { return line.substr(0, 3) == "+OK"; }
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = absl::ascii_toupper(static_cast<unsigned char>(c));
+  return out;
+}
+
+// Message numbers and line counts: 1 to 10 digits, nothing else (so nothing else reaches the
+// backend on a command line).
+bool IsNumber(std::string_view s) {
+  if (s.empty() || s.size() > 10) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+size_t CountWords(std::string_view s) {
+  size_t n = 0;
+  bool in_word = false;
+  for (char c : s) {
+    const bool space = c == ' ';
+    if (!space && !in_word) ++n;
+    in_word = !space;
+  }
+  return n;
+}
+
+}  // namespace
+
+Pop3ProxySession::Pop3ProxySession(const Pop3ProxyConfig& config, Pop3ProxyHost* host)
+    : config_(config), host_(host), client_tls_(config.implicit_tls) {}
+
+void Pop3ProxySession::Start() {
+  ReplyClient(absl::StrCat("+OK ", config_.hostname, " POP3 kensa ready"));
+}
+
+bool Pop3ProxySession::WantsClientInput() const {
+  switch (phase_) {
+    case Phase::kAuthorization:
+      return !awaiting_client_tls_;
+    case Phase::kTransaction:
+      return backend_ == Backend::kIdle;
+    case Phase::kRelay:
+      return true;
+    case Phase::kLoggingIn:
+    case Phase::kClosed:
+      return false;
+  }
+  return false;
+}
+
+// --- client side ---------------------------------------------------------------------------
+
+void Pop3ProxySession::FeedClient(std::string_view bytes) {
+  if (phase_ == Phase::kClosed || bytes.empty()) return;
+  if (awaiting_client_tls_) return;  // RFC 2595: plaintext after STLS is an injection attempt
+  if (phase_ == Phase::kRelay) {
+    host_->SendToBackend(bytes);
+    return;
+  }
+  if (client_in_.size() + bytes.size() > kMaxPendingClientBytes + config_.max_line_bytes) {
+    Fail("-ERR Too much pipelined input");
+    return;
+  }
+  client_in_.append(bytes);
+  ProcessClient();
+}
+
+void Pop3ProxySession::OnClientTlsEstablished() {
+  if (!awaiting_client_tls_ || phase_ == Phase::kClosed) return;
+  awaiting_client_tls_ = false;
+  client_tls_ = true;
+  // RFC 2595 section 4: whatever was learnt before TLS is forgotten.
+  user_.clear();
+}
+
+void Pop3ProxySession::ProcessClient() {
+  if (busy_) return;
+  busy_ = true;
+  while (phase_ != Phase::kClosed && WantsClientInput() && phase_ != Phase::kRelay) {
+    const size_t lf = client_in_.find('\n');
+    if (lf == std::string::npos) {
+      if (!skipping_line_ && client_in_.size() > config_.max_line_bytes) {
+        skipping_line_ = true;
+        ReplyClient("-ERR Line too long");
+      }
+      if (skipping_line_) client_in_.clear();
+      break;
+    }
+    std::string line = client_in_.substr(0, lf);
+    client_in_.erase(0, lf + 1);
+    if (skipping_line_) {
+      skipping_line_ = false;
+      continue;
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() + 2 > config_.max_line_bytes) {
+      ReplyClient("-ERR Line too long");
+      continue;
+    }
+    HandleClientLine(line);
+  }
+  busy_ = false;
+}
+
+void Pop3ProxySession::HandleClientLine(std::string_view line) {
+  if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
+    ReplyClient("-ERR Bad characters in command");
+    return;
+  }
+  if (awaiting_auth_response_) {
+    HandleAuthResponse(line);
+    return;
+  }
+  const size_t sp = line.find(' ');
+  const std::string verb = Upper(line.substr(0, sp));
+  std::string_view arg = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+  if (phase_ == Phase::kAuthorization) {
+    Authorization(verb, arg);
+  } else {
+    Transaction(verb, arg, line);
+  }
+}
+
+void Pop3ProxySession::Authorization(std::string_view verb, std::string_view arg) {
+  const bool auth_allowed = client_tls_ || config_.plaintext_auth;
+  if (verb == "CAPA") {
+    std::string capa = "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+                       "AUTH-RESP-CODE\r\nPIPELINING\r\n";
+    if (auth_allowed) capa += "USER\r\nSASL PLAIN\r\n";
+    if (config_.stls_available && !client_tls_) capa += "STLS\r\n";
+    capa += "IMPLEMENTATION kensa\r\n.\r\n";
+    host_->SendToClient(capa);
+  } else if (verb == "STLS") {
+    if (!config_.stls_available || client_tls_) {
+      ReplyClient(client_tls_ ? "-ERR Command not permitted when TLS active"
+                              : "-ERR STLS not available");
+      return;
+    }
+    ReplyClient("+OK Begin TLS negotiation");
+    awaiting_client_tls_ = true;
+    client_in_.clear();  // pipelined behind STLS: discarded
+    host_->StartClientTls();
+  } else if (verb == "USER" || verb == "PASS" || verb == "AUTH") {
+    if (!auth_allowed) {
+      ReplyClient("-ERR [AUTH] Plaintext authentication disallowed without TLS (use STLS)");
+      return;
+    }
+    if (verb == "USER") {
+      if (arg.empty()) {
+        ReplyClient("-ERR Syntax: USER name");
+        return;
+      }
+      user_ = std::string(arg);
+      ReplyClient("+OK");
+    } else if (verb == "PASS") {
+      if (user_.empty()) {
+        ReplyClient("-ERR USER first");
+        return;
+      }
+      password_ = std::string(arg);
+      auth_plain_.clear();
+      BeginLogin();
+    } else {
+      const size_t sp = arg.find(' ');
+      const std::string mech = Upper(arg.substr(0, sp));
+      if (mech != "PLAIN") {
+        ReplyClient("-ERR Unsupported authentication mechanism");
+        return;
+      }
+      if (sp == std::string_view::npos) {
+        host_->SendToClient("+ \r\n");
+        awaiting_auth_response_ = true;
+        return;
+      }
+      HandleAuthResponse(arg.substr(sp + 1));
+    }
+  } else if (verb == "QUIT") {
+    ReplyClient(absl::StrCat("+OK ", config_.hostname, " POP3 kensa signing off"));
+    Close();
+  } else {
+    ReplyClient("-ERR Unknown command or not logged in");
+  }
+}
+
+void Pop3ProxySession::HandleAuthResponse(std::string_view line) {
+  awaiting_auth_response_ = false;
+  if (line == "*") {
+    ReplyClient("-ERR Authentication cancelled");
+    return;
+  }
+  std::optional<std::string> decoded = DecodeSaslBase64(line == "=" ? std::string_view() : line);
+  std::optional<SaslPlain> plain;
+  if (decoded) plain = ParseSaslPlain(*decoded);
+  if (!plain) {
+    ReplyClient("-ERR Invalid AUTH PLAIN response");
+    return;
+  }
+  user_ = plain->user;
+  auth_plain_ = std::string(line);
+  password_.clear();
+  BeginLogin();
+}
+
+void Pop3ProxySession::BeginLogin() {
+  phase_ = Phase::kLoggingIn;
+  if (backend_connected_) {
+    SendLogin();
+    return;
+  }
+  backend_ = Backend::kGreeting;
+  host_->ConnectBackend();
+}
+
+void Pop3ProxySession::SendLogin() {
+  if (!auth_plain_.empty()) {
+    host_->SendToBackend(absl::StrCat("AUTH PLAIN ", auth_plain_, "\r\n"));
+    backend_ = Backend::kPass;
+  } else {
+    host_->SendToBackend(absl::StrCat("USER ", user_, "\r\n"));
+    backend_ = Backend::kUser;
+  }
+}
+
+void Pop3ProxySession::Transaction(std::string_view verb, std::string_view arg,
+                                   std::string_view line) {
+  (void)line;
+  const size_t words = CountWords(arg);
+  auto numbers_ok = [&](size_t min, size_t max) {
+    if (words < min || words > max) return false;
+    std::string_view rest = arg;
+    while (!rest.empty()) {
+      while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+      const size_t end = rest.find(' ');
+      if (!IsNumber(rest.substr(0, end))) return false;
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    }
+    return true;
+  };
+  Backend expect;
+  if (verb == "CAPA") {
+    host_->SendToClient("+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+                        "AUTH-RESP-CODE\r\nPIPELINING\r\nIMPLEMENTATION kensa\r\n.\r\n");
+    return;
+  } else if (verb == "STAT" || verb == "RSET" || verb == "NOOP") {
+    if (words != 0) {
+      ReplyClient("-ERR Syntax: " + std::string(verb));
+      return;
+    }
+    expect = Backend::kSingle;
+  } else if (verb == "DELE") {
+    if (!numbers_ok(1, 1)) {
+      ReplyClient("-ERR Syntax: DELE msg");
+      return;
+    }
+    expect = Backend::kSingle;
+  } else if (verb == "LIST" || verb == "UIDL") {
+    if (!numbers_ok(0, 1)) {
+      ReplyClient("-ERR Syntax: " + std::string(verb) + " [msg]");
+      return;
+    }
+    expect = words == 0 ? Backend::kMultiStatus : Backend::kSingle;
+  } else if (verb == "RETR" || verb == "TOP") {
+    if (!numbers_ok(verb == "RETR" ? 1 : 2, verb == "RETR" ? 1 : 2)) {
+      ReplyClient(verb == "RETR" ? "-ERR Syntax: RETR msg" : "-ERR Syntax: TOP msg lines");
+      return;
+    }
+    expect = Backend::kScanStatus;
+  } else if (verb == "QUIT") {
+    if (words != 0) {
+      ReplyClient("-ERR Syntax: QUIT");
+      return;
+    }
+    expect = Backend::kQuit;
+  } else if (verb == "USER" || verb == "PASS" || verb == "AUTH" || verb == "STLS" ||
+             verb == "APOP") {
+    ReplyClient("-ERR Command not valid in this state");
+    return;
+  } else {
+    ReplyClient("-ERR Unknown command");
+    return;
+  }
+  command_ = std::string(verb);
+  if (words != 0) command_ += " " + std::string(arg);
+  backend_ = expect;
+  host_->SendToBackend(absl::StrCat(command_, "\r\n"));
+}
+
+// --- backend side --------------------------------------------------------------------------
+
+void Pop3ProxySession::OnBackendConnected() {
+  if (phase_ != Phase::kLoggingIn) return;
+  backend_connected_ = true;
+  backend_ = Backend::kGreeting;
+  ProcessBackend();
+}
+
+void Pop3ProxySession::OnBackendFailed(std::string_view why) {
+  (void)why;  // the host logs it
+  backend_connected_ = false;
+  backend_in_.clear();
+  if (phase_ == Phase::kLoggingIn) {
+    phase_ = Phase::kAuthorization;
+    backend_ = Backend::kIdle;
+    password_.clear();
+    ReplyClient("-ERR [SYS/TEMP] Mail server unavailable, try again later");
+    ProcessClient();
+    return;
+  }
+  OnBackendClosed();
+}
+
+void Pop3ProxySession::OnBackendTlsEstablished() {
+  if (backend_ != Backend::kTlsHandshake || phase_ != Phase::kLoggingIn) return;
+  SendLogin();
+}
+
+void Pop3ProxySession::OnBackendClosed() {
+  backend_connected_ = false;
+  switch (phase_) {
+    case Phase::kAuthorization:
+      backend_ = Backend::kIdle;  // connected again at the next login
+      return;
+    case Phase::kLoggingIn:
+      OnBackendFailed("closed");
+      return;
+    case Phase::kRelay:
+      Close();
+      return;
+    case Phase::kTransaction:
+      if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody) {
+        Close();  // no final ".": the client must not take what it has for a whole message
+      } else if (backend_ == Backend::kQuit) {
+        Close();
+      } else {
+        Fail("-ERR [SYS/TEMP] Mail server closed the connection");
+      }
+      return;
+    case Phase::kClosed:
+      return;
+  }
+}
+
+void Pop3ProxySession::FeedBackend(std::string_view bytes) {
+  if (phase_ == Phase::kClosed || bytes.empty()) return;
+  if (phase_ == Phase::kRelay) {
+    host_->SendToClient(bytes);
+    return;
+  }
+  backend_in_.append(bytes);
+  ProcessBackend();
+}
+
+bool Pop3ProxySession::TakeBackendLine(std::string* line) {
+  const size_t lf = backend_in_.find('\n');
+  if (lf == std::string::npos) return false;
+  line->assign(backend_in_, 0, lf);
+  backend_in_.erase(0, lf + 1);
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  return true;
+}
+
+void Pop3ProxySession::ProcessBackend() {
+  while (phase_ != Phase::kClosed && !backend_in_.empty()) {
+    if (phase_ == Phase::kRelay) {
+      std::string rest;
+      rest.swap(backend_in_);
+      host_->SendToClient(rest);
+      return;
+    }
+    if (backend_ == Backend::kMultiBody) {
+      std::string scratch;
+      const size_t n = decoder_.Feed(backend_in_, &scratch);
+      host_->SendToClient(std::string_view(backend_in_).substr(0, n));
+      backend_in_.erase(0, n);
+      if (decoder_.done()) FinishCommand();
+      continue;
+    }
+    if (backend_ == Backend::kScanBody) {
+      const size_t n = decoder_.Feed(backend_in_, &message_);
+      backend_in_.erase(0, n);
+      if (message_.size() > config_.max_message_bytes) {
+        Close();  // without the final ".": better no message than a truncated one
+        return;
+      }
+      if (decoder_.done()) {
+        backend_ = Backend::kScanning;
+        host_->ScanMessage(command_);
+      }
+      continue;
+    }
+    if (backend_ == Backend::kIdle || backend_ == Backend::kScanning ||
+        backend_ == Backend::kTlsHandshake) {
+      return;  // nothing was asked: kept until something is
+    }
+    std::string line;
+    if (!TakeBackendLine(&line)) {
+      if (backend_in_.size() > config_.max_line_bytes) {
+        Fail("-ERR [SYS/TEMP] Mail server sent an overlong line");
+      }
+      return;
+    }
+    OnBackendLine(line);
+  }
+}
+
+void Pop3ProxySession::OnBackendLine(const std::string& line) {
+  switch (backend_) {
+    case Backend::kGreeting:
+      if (!IsOk(line)) {
+        OnBackendFailed("greeting");
+        return;
+      }
+      if (config_.backend_stls) {
+        host_->SendToBackend("STLS\r\n");
+        backend_ = Backend::kStls;
+      } else {
+        SendLogin();
+      }
+      return;
+    case Backend::kStls:
+      if (!IsOk(line)) {
+        OnBackendFailed("STLS refused");
+        return;
+      }
+      backend_ = Backend::kTlsHandshake;
+      backend_in_.clear();
+      host_->StartBackendTls();
+      return;
+    case Backend::kUser:
+      if (IsOk(line)) {
+        host_->SendToBackend(absl::StrCat("PASS ", password_, "\r\n"));
+        backend_ = Backend::kPass;
+        return;
+      }
+      [[fallthrough]];
+    case Backend::kPass:
+      password_.clear();
+      backend_ = Backend::kIdle;
+      if (!IsOk(line)) {
+        phase_ = Phase::kAuthorization;
+        auth_plain_.clear();
+        ReplyClient(line);
+        ProcessClient();
+        return;
+      }
+      scanned_ = host_->MailboxScanned(user_);
+      ReplyClient(line);
+      if (scanned_) {
+        phase_ = Phase::kTransaction;
+        ProcessClient();
+        return;
+      }
+      phase_ = Phase::kRelay;
+      if (!client_in_.empty()) {
+        std::string rest;
+        rest.swap(client_in_);
+        host_->SendToBackend(rest);
+      }
+      return;
+    case Backend::kSingle:
+      ReplyClient(line);
+      FinishCommand();
+      return;
+    case Backend::kMultiStatus:
+      ReplyClient(line);
+      if (IsOk(line)) {
+        decoder_.Reset();
+        backend_ = Backend::kMultiBody;
+      } else {
+        FinishCommand();
+      }
+      return;
+    case Backend::kScanStatus:
+      // The status line goes out now: the client hears from kensa at once, whatever the
+      // size of the message and however long the scan takes.
+      ReplyClient(line);
+      if (IsOk(line)) {
+        decoder_.Reset();
+        message_.clear();
+        backend_ = Backend::kScanBody;
+      } else {
+        FinishCommand();
+      }
+      return;
+    case Backend::kQuit:
+      ReplyClient(line);
+      Close();
+      return;
+    case Backend::kIdle:
+    case Backend::kTlsHandshake:
+    case Backend::kMultiBody:
+    case Backend::kScanBody:
+    case Backend::kScanning:
+      return;
+  }
+}
+
+void Pop3ProxySession::DeliverMessage(std::string_view message) {
+  if (backend_ != Backend::kScanning || phase_ == Phase::kClosed) return;
+  host_->SendToClient(Pop3DotStuff(message));
+  std::string().swap(message_);
+  FinishCommand();
+  ProcessBackend();
+}
+
+void Pop3ProxySession::FinishCommand() {
+  backend_ = Backend::kIdle;
+  command_.clear();
+  ProcessClient();
+}
+
+// --- ends ----------------------------------------------------------------------------------
+
+void Pop3ProxySession::OnClientTimeout() {
+  if (phase_ == Phase::kClosed) return;
+  // RFC 1939 section 3: an autologout does not enter the UPDATE state (nothing is deleted).
+  Fail("-ERR Autologout; idle for too long");
+}
+
+void Pop3ProxySession::OnBackendTimeout() {
+  if (phase_ == Phase::kClosed) return;
+  if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody) {
+    Close();
+    return;
+  }
+  if (phase_ == Phase::kLoggingIn) {
+    OnBackendFailed("timeout");
+    return;
+  }
+  Fail("-ERR [SYS/TEMP] Mail server timed out");
+}
+
+void Pop3ProxySession::Shutdown() {
+  if (phase_ == Phase::kClosed) return;
+  if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
+      backend_ == Backend::kScanning) {
+    Close();
+    return;
+  }
+  Fail("-ERR [SYS/TEMP] Server shutting down");
+}
+
+void Pop3ProxySession::ReplyClient(std::string_view line) {
+  std::string out(line);
+  out += "\r\n";
+  host_->SendToClient(out);
+}
+
+void Pop3ProxySession::Fail(std::string_view client_reply) {
+  if (phase_ == Phase::kClosed) return;
+  ReplyClient(client_reply);
+  Close();
+}
+
+void Pop3ProxySession::Close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  password_.clear();
+  client_in_.clear();
+  backend_in_.clear();
+  std::string().swap(message_);
+  host_->CloseConnection();
+}
+
+}  // namespace kensa::net

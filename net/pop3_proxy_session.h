@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Pop3ProxySession: kensa between a POP3 client and the ISP's POP3 server, as a sans-I/O state
+// machine. Client bytes go in through FeedClient(), backend bytes through FeedBackend();
+// everything else (sockets, TLS, the scanner, timers) is the host's.
+//
+// Before login kensa itself speaks POP3 (RFC 1939, CAPA RFC 2449, STLS RFC 2595, AUTH PLAIN
+// RFC 5034) and offers only what it supports. Credentials are not checked here: at PASS or
+// AUTH the host connects to the backend and the same credentials are presented there; its
+// answer is the client's answer. After login one command is in flight at a time (pipelined
+// input waits its turn): STAT LIST UIDL DELE RSET NOOP QUIT CAPA pass through with their
+// responses; for a mailbox that is scanned, RETR and TOP responses are read from the backend
+// whole (dot-unstuffed), handed to the host to scan, and what the host returns is sent
+// (dot-stuffed). The "+OK" line goes out at once, so the client hears from kensa promptly; if
+// the backend fails mid-message the connection is closed without the final ".", so a client
+// never takes a truncated message for a complete one. A mailbox that is not scanned gets the
+// backend's bytes as they are, in both directions, from the login on.
+#ifndef KENSA_NET_POP3_PROXY_SESSION_H_
+#define KENSA_NET_POP3_PROXY_SESSION_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "net/pop3_dot_codec.h"
+
+namespace kensa::net {
+
+struct Pop3ProxyConfig {
+  std::string hostname = "localhost";
+  size_t max_line_bytes = 1024;              // client command lines and backend status lines
+  uint64_t max_message_bytes = 100ull << 20;  // larger RETR/TOP responses: connection closed
+  bool stls_available = false;               // offer STLS (not when already in TLS)
+  bool implicit_tls = false;                 // the session starts inside TLS (port 995)
+  bool plaintext_auth = false;               // USER/PASS/AUTH also outside TLS
+  bool backend_stls = false;                 // say STLS to the backend before the credentials
+};
+
+class Pop3ProxyHost {
+ public:
+  virtual ~Pop3ProxyHost() = default;
+  virtual void SendToClient(std::string_view bytes) = 0;
+  // The client's STLS got "+OK": every later byte with the client is TLS; the host calls
+  // OnClientTlsEstablished() after the handshake.
+  virtual void StartClientTls() = 0;
+  // Connect to the backend (implicit TLS included); answer OnBackendConnected() or
+  // OnBackendFailed().
+  virtual void ConnectBackend() = 0;
+  virtual void SendToBackend(std::string_view bytes) = 0;
+  // The backend answered STLS with "+OK"; the host calls OnBackendTlsEstablished().
+  virtual void StartBackendTls() = 0;
+  // The backend accepted `user`: whether this mailbox's RETR/TOP are scanned.
+  virtual bool MailboxScanned(const std::string& user) = 0;
+  // A scanned RETR/TOP response is complete: the host scans message() and answers with
+  // DeliverMessage() (or closes).
+  virtual void ScanMessage(std::string_view command) = 0;
+  // The host closes both connections after flushing what was sent to the client.
+  virtual void CloseConnection() = 0;
+};
+
+class Pop3ProxySession {
+ public:
+  enum class Phase {
+    kAuthorization,  // kensa speaks POP3 itself
+    kLoggingIn,      // the credentials are on their way to the backend
+    kTransaction,    // logged in, commands checked and passed on
+    kRelay,          // logged in, a mailbox that is not scanned: bytes pass as they are
+    kClosed,
+  };
+
+  Pop3ProxySession(const Pop3ProxyConfig& config, Pop3ProxyHost* host);
+
+  void Start();  // the greeting
+  void FeedClient(std::string_view bytes);
+  void FeedBackend(std::string_view bytes);
+  void OnClientTlsEstablished();
+  void OnBackendConnected();
+  void OnBackendFailed(std::string_view why);
+  void OnBackendTlsEstablished();
+  void OnBackendClosed();
+  // The scanned response to send for the message ScanMessage() announced (unstuffed).
+  void DeliverMessage(std::string_view message);
+  // Autologout (RFC 1939 section 3) or drain: "-ERR" and close.
+  void OnClientTimeout();
+  void OnBackendTimeout();
+  void Shutdown();
+
+  // False while kensa waits on the backend or the scanner: the host stops reading the client.
+  bool WantsClientInput() const;
+  // The complete (unstuffed) message of the response being scanned.
+  const std::string& message() const { return message_; }
+  Phase phase() const { return phase_; }
+  const std::string& user() const { return user_; }
+  bool scanned() const { return scanned_; }
+  bool client_tls() const { return client_tls_; }
+
+ private:
+  // What the backend's next bytes are.
+  enum class Backend {
+    kIdle,         // nothing asked
+    kGreeting,     // its "+OK" greeting
+    kStls,         // the answer to STLS
+    kTlsHandshake,
+    kUser,         // the answer to USER
+    kPass,         // the answer to PASS or AUTH PLAIN (the login)
+    kSingle,       // a one-line answer to pass on
+    kMultiStatus,  // the status line of a possibly multi-line answer
+    kMultiBody,    // a multi-line body passed on as it comes
+    kScanStatus,   // the status line of RETR/TOP (scanned mailbox)
+    kScanBody,     // a RETR/TOP body collected for the scanner
+    kScanning,     // waiting for DeliverMessage()
+    kQuit,         // the answer to QUIT, then close
+  };
+
+  void ProcessClient();
+  void HandleClientLine(std::string_view line);
+  void Authorization(std::string_view verb, std::string_view arg);
+  void Transaction(std::string_view verb, std::string_view arg, std::string_view line);
+  void HandleAuthResponse(std::string_view line);
+  void BeginLogin();
+  void SendLogin();
+  void ProcessBackend();
+  bool TakeBackendLine(std::string* line);
+  void OnBackendLine(const std::string& line);
+  void FinishCommand();
+  void ReplyClient(std::string_view line);
+  void Fail(std::string_view client_reply);
+  void Close();
+
+  Pop3ProxyConfig config_;
+  Pop3ProxyHost* host_;
+  Phase phase_ = Phase::kAuthorization;
+  Backend backend_ = Backend::kIdle;
+  bool client_tls_ = false;
+  bool awaiting_client_tls_ = false;
+  bool busy_ = false;          // inside ProcessClient
+  bool scanned_ = false;
+
+  std::string client_in_;      // client bytes not yet processed (one command at a time)
+  bool skipping_line_ = false;
+  std::string backend_in_;     // backend bytes not yet processed
+
+  // Login.
+  std::string user_;
+  std::string password_;
+  std::string auth_plain_;      // the client's AUTH PLAIN response (base64) when it used AUTH
+  bool awaiting_auth_response_ = false;
+  bool backend_connected_ = false;  // kept across a failed login, for the next try
+
+  // The command in flight after login.
+  std::string command_;         // as sent to the backend, without CRLF
+  Pop3DotDecoder decoder_;
+  std::string message_;
+};
+
+}  // namespace kensa::net
+
+#endif  // KENSA_NET_POP3_PROXY_SESSION_H_

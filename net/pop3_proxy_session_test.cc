@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "net/pop3_proxy_session.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "net/pop3_dot_codec.h"
+#include "net/sasl.h"
+
+namespace kensa::net {
+namespace {
+
+using Phase = Pop3ProxySession::Phase;
+
+class FakeHost : public Pop3ProxyHost {
+ public:
+  void SendToClient(std::string_view b) override { client.append(b); }
+  void StartClientTls() override { ++client_tls; }
+  void ConnectBackend() override { ++connects; }
+  void SendToBackend(std::string_view b) override { backend.append(b); }
+  void StartBackendTls() override { ++backend_tls; }
+  bool MailboxScanned(const std::string& user) override {
+    users.push_back(user);
+    return scan;
+  }
+  void ScanMessage(std::string_view command) override { scans.emplace_back(command); }
+  void CloseConnection() override { ++closes; }
+
+  std::string TakeClient() { return std::exchange(client, {}); }
+  std::string TakeBackend() { return std::exchange(backend, {}); }
+
+  std::string client, backend;
+  int client_tls = 0, connects = 0, backend_tls = 0, closes = 0;
+  bool scan = true;
+  std::vector<std::string> users, scans;
+};
+
+class Pop3ProxyTest : public ::testing::Test {
+ protected:
+  void Make(Pop3ProxyConfig c) {
+    host_ = std::make_unique<FakeHost>();
+    s_ = std::make_unique<Pop3ProxySession>(c, host_.get());
+    s_->Start();
+    host_->TakeClient();
+  }
+  void SetUp() override {
+    Pop3ProxyConfig c;
+    c.hostname = "pop.example.test";
+    c.implicit_tls = true;
+    c.max_line_bytes = 200;
+    Make(c);
+  }
+  std::string Client(std::string_view line) {
+    s_->FeedClient(std::string(line) + "\r\n");
+    return host_->TakeClient();
+  }
+  // USER/PASS through a backend that greets and accepts.
+  void Login(bool scanned = true) {
+    host_->scan = scanned;
+    EXPECT_EQ(Client("USER alice@example.test"), "+OK\r\n");
+    EXPECT_EQ(Client("PASS pw with spaces"), "");
+    EXPECT_EQ(host_->connects, 1);
+    EXPECT_EQ(s_->phase(), Phase::kLoggingIn);
+    EXPECT_FALSE(s_->WantsClientInput());
+    s_->OnBackendConnected();
+    s_->FeedBackend("+OK Dovecot ready.\r\n");
+    EXPECT_EQ(host_->TakeBackend(), "USER alice@example.test\r\n");
+    s_->FeedBackend("+OK\r\n");
+    EXPECT_EQ(host_->TakeBackend(), "PASS pw with spaces\r\n");
+    s_->FeedBackend("+OK Logged in.\r\n");
+    EXPECT_EQ(host_->TakeClient(), "+OK Logged in.\r\n");
+    EXPECT_EQ(s_->phase(), scanned ? Phase::kTransaction : Phase::kRelay);
+  }
+
+  std::unique_ptr<FakeHost> host_;
+  std::unique_ptr<Pop3ProxySession> s_;
+};
+
+TEST(Pop3DotCodec, DecodesAcrossAnyCut) {
+  const std::string wire = "a\r\n..b\r\n.\rx\r\n..\r\nlast\r\n.\r\nNEXT";
+  const std::string want = "a\r\n.b\r\n\rx\r\n.\r\nlast\r\n";
+  for (size_t cut = 0; cut <= wire.size(); ++cut) {
+    Pop3DotDecoder d;
+    std::string out;
+    size_t n = d.Feed(std::string_view(wire).substr(0, cut), &out);
+    if (!d.done()) n += d.Feed(std::string_view(wire).substr(cut), &out);
+    EXPECT_TRUE(d.done()) << cut;
+    EXPECT_EQ(out, want) << cut;
+    EXPECT_EQ(wire.substr(n), cut <= wire.size() - 4 ? "NEXT" : wire.substr(n)) << cut;
+  }
+  EXPECT_EQ(Pop3DotStuff("a\r\n.b\r\n."), "a\r\n..b\r\n..\r\n.\r\n");
+  EXPECT_EQ(Pop3DotStuff(""), ".\r\n");
+  Pop3DotDecoder d;
+  std::string out;
+  d.Feed(Pop3DotStuff(want), &out);
+  EXPECT_TRUE(d.done());
+  EXPECT_EQ(out, want);
+}
+
+TEST_F(Pop3ProxyTest, CapaBeforeAndAfterTls) {
+  Pop3ProxyConfig c;
+  c.stls_available = true;
+  Make(c);
+  std::string capa = Client("CAPA");
+  EXPECT_NE(capa.find("STLS\r\n"), std::string::npos);
+  EXPECT_EQ(capa.find("USER"), std::string::npos);
+  EXPECT_EQ(capa.find("SASL"), std::string::npos);
+  EXPECT_EQ(Client("USER a@example.test").substr(0, 10), "-ERR [AUTH");
+  EXPECT_EQ(Client("AUTH PLAIN").substr(0, 10), "-ERR [AUTH");
+  // STLS; what is pipelined behind it is an injection and is dropped.
+  s_->FeedClient("STLS\r\nUSER injected@example.test\r\nPASS x\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK Begin TLS negotiation\r\n");
+  EXPECT_EQ(host_->client_tls, 1);
+  s_->FeedClient("PASS y\r\n");  // still before the handshake
+  s_->OnClientTlsEstablished();
+  EXPECT_TRUE(s_->client_tls());
+  EXPECT_EQ(host_->connects, 0);
+  EXPECT_EQ(Client("PASS y"), "-ERR USER first\r\n");
+  capa = Client("CAPA");
+  EXPECT_EQ(capa.find("STLS"), std::string::npos);
+  EXPECT_NE(capa.find("USER\r\nSASL PLAIN\r\n"), std::string::npos);
+  EXPECT_EQ(Client("STLS").substr(0, 4), "-ERR");
+}
+
+TEST_F(Pop3ProxyTest, LoginFailurePassesTheBackendAnswerAndAllowsAnotherTry) {
+  EXPECT_EQ(Client("USER bob@example.test"), "+OK\r\n");
+  Client("PASS wrong");
+  s_->OnBackendConnected();
+  s_->FeedBackend("+OK ready\r\n+OK\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "USER bob@example.test\r\nPASS wrong\r\n");
+  s_->FeedBackend("-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_EQ(s_->phase(), Phase::kAuthorization);
+  // The backend connection is reused for the next try.
+  Client("PASS right");
+  EXPECT_EQ(host_->connects, 1);
+  EXPECT_EQ(host_->TakeBackend(), "USER bob@example.test\r\n");
+}
+
+TEST_F(Pop3ProxyTest, BackendDownIsATemporaryError) {
+  Client("USER bob@example.test");
+  Client("PASS pw");
+  s_->OnBackendFailed("connection refused");
+  EXPECT_EQ(host_->TakeClient(), "-ERR [SYS/TEMP] Mail server unavailable, try again later\r\n");
+  EXPECT_EQ(s_->phase(), Phase::kAuthorization);
+  EXPECT_EQ(host_->closes, 0);
+}
+
+TEST_F(Pop3ProxyTest, AuthPlainGoesToTheBackendAsIs) {
+  const std::string resp = EncodeSaslBase64(std::string("\0carol@example.test\0pw", 22));
+  EXPECT_EQ(Client("AUTH PLAIN"), "+ \r\n");
+  Client(resp);
+  s_->OnBackendConnected();
+  s_->FeedBackend("+OK ready\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "AUTH PLAIN " + resp + "\r\n");
+  s_->FeedBackend("+OK Logged in.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK Logged in.\r\n");
+  EXPECT_EQ(s_->user(), "carol@example.test");
+  ASSERT_EQ(host_->users.size(), 1u);
+  EXPECT_EQ(Client("AUTH PLAIN ===="), "-ERR Command not valid in this state\r\n");
+}
+
+TEST_F(Pop3ProxyTest, BadAuthInput) {
+  EXPECT_EQ(Client("AUTH CRAM-MD5"), "-ERR Unsupported authentication mechanism\r\n");
+  EXPECT_EQ(Client("AUTH PLAIN not-base64"), "-ERR Invalid AUTH PLAIN response\r\n");
+  EXPECT_EQ(Client("AUTH PLAIN"), "+ \r\n");
+  EXPECT_EQ(Client("*"), "-ERR Authentication cancelled\r\n");
+  EXPECT_EQ(host_->connects, 0);
+}
+
+TEST_F(Pop3ProxyTest, ScannedRetrIsCollectedScannedAndStuffedAgain) {
+  Login();
+  EXPECT_EQ(Client("RETR 1"), "");
+  EXPECT_EQ(host_->TakeBackend(), "RETR 1\r\n");
+  s_->FeedBackend("+OK 20 octets\r\nSubject: x\r\n\r\n..dot\r\n");
+  // The status line went out at once; the body waits for the scan.
+  EXPECT_EQ(host_->TakeClient(), "+OK 20 octets\r\n");
+  s_->FeedBackend(".\r\n");
+  ASSERT_EQ(host_->scans.size(), 1u);
+  EXPECT_EQ(host_->scans[0], "RETR 1");
+  EXPECT_EQ(s_->message(), "Subject: x\r\n\r\n.dot\r\n");
+  EXPECT_FALSE(s_->WantsClientInput());
+  s_->FeedClient("STAT\r\n");  // pipelined: waits for the message
+  EXPECT_EQ(host_->TakeBackend(), "");
+  s_->DeliverMessage("X-Virus-Status: Clean\r\n" + s_->message());
+  EXPECT_EQ(host_->TakeClient(), "X-Virus-Status: Clean\r\nSubject: x\r\n\r\n..dot\r\n.\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "STAT\r\n");
+  s_->FeedBackend("+OK 1 20\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK 1 20\r\n");
+}
+
+TEST_F(Pop3ProxyTest, MultiLineAnswersPassThroughAndCommandsAreChecked) {
+  Login();
+  s_->FeedClient("UIDL\r\nLIST 1\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "UIDL\r\n");
+  s_->FeedBackend("+OK\r\n1 abc\r\n2 def\r\n.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK\r\n1 abc\r\n2 def\r\n.\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "LIST 1\r\n");
+  s_->FeedBackend("+OK 1 20\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK 1 20\r\n");
+  EXPECT_EQ(Client("RETR 1 2"), "-ERR Syntax: RETR msg\r\n");
+  EXPECT_EQ(Client("DELE x"), "-ERR Syntax: DELE msg\r\n");
+  EXPECT_EQ(Client("XTND XMIT"), "-ERR Unknown command\r\n");
+  EXPECT_EQ(Client("STLS"), "-ERR Command not valid in this state\r\n");
+  EXPECT_EQ(Client(std::string(300, 'N')), "-ERR Line too long\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "");
+  EXPECT_EQ(Client("NOOP"), "");
+  EXPECT_EQ(host_->TakeBackend(), "NOOP\r\n");
+}
+
+TEST_F(Pop3ProxyTest, BackendDroppingMidMessageNeverEndsTheMessage) {
+  Login();
+  Client("RETR 1");
+  s_->FeedBackend("+OK\r\nSubject: x\r\n\r\nbody\r\n");
+  host_->TakeClient();
+  s_->OnBackendClosed();
+  EXPECT_EQ(host_->closes, 1);
+  EXPECT_EQ(host_->TakeClient(), "");  // no "." and no -ERR after the +OK
+  EXPECT_TRUE(host_->scans.empty());
+}
+
+TEST_F(Pop3ProxyTest, NotScannedMailboxIsRelayedByteForByte) {
+  Login(/*scanned=*/false);
+  s_->FeedClient("RETR 1\r\nXTND anything\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "RETR 1\r\nXTND anything\r\n");
+  s_->FeedBackend("+OK\r\n..x\r\n.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK\r\n..x\r\n.\r\n");
+  EXPECT_TRUE(host_->scans.empty());
+}
+
+TEST_F(Pop3ProxyTest, QuitAndTimeouts) {
+  Login();
+  Client("QUIT");
+  EXPECT_EQ(host_->TakeBackend(), "QUIT\r\n");
+  s_->FeedBackend("+OK Logging out.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK Logging out.\r\n");
+  EXPECT_EQ(host_->closes, 1);
+  SetUp();
+  s_->OnClientTimeout();
+  EXPECT_EQ(host_->TakeClient(), "-ERR Autologout; idle for too long\r\n");
+  EXPECT_EQ(s_->phase(), Phase::kClosed);
+}
+
+TEST_F(Pop3ProxyTest, OversizedMessageClosesWithoutTheFinalDot) {
+  Pop3ProxyConfig c;
+  c.implicit_tls = true;
+  c.max_message_bytes = 100;
+  Make(c);
+  Login();
+  Client("RETR 1");
+  s_->FeedBackend("+OK\r\n" + std::string(150, 'a') + "\r\n");
+  EXPECT_EQ(host_->closes, 1);
+  EXPECT_EQ(host_->TakeClient(), "+OK\r\n");
+}
+
+}  // namespace
+}  // namespace kensa::net
