@@ -174,6 +174,26 @@ class Dovecot:
     def home(self, address):
         return os.path.join(self.dir, "home", address)
 
+    def deliver(self, address, data):
+        """Plants data (bytes, stored as given) in address's Maildir new/, written in tmp/ and
+        renamed like an MDA does, owned by the dovecot uid. Names sort in delivery order, so
+        Dovecot numbers the messages in that order. Returns the file's path."""
+        self._delivered = getattr(self, "_delivered", 0) + 1
+        name = f"{1700000000 + self._delivered}.M{self._delivered:06d}P{os.getpid()}.kensa-test"
+        home = self.home(address)
+        tmp = os.path.join(home, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, self.uid, self.gid)
+        path = os.path.join(home, "new", name)
+        os.rename(tmp, path)
+        return path
+
+    def maildir_count(self, address):
+        """Messages in address's Maildir (new/ and cur/), as on disk."""
+        return sum(len(os.listdir(os.path.join(self.home(address), sub)))
+                   for sub in ("new", "cur"))
+
     def _config(self):
         d = self.dir
         return f"""protocols = pop3
