@@ -130,7 +130,7 @@ for s in $SIZES; do
     echo "b$s$i@example.test:$HASH:$DUID:$DGID::$DC/home/b$s$i@example.test"
   done
 done >"$DC/passwd"
-# Realistic MIME, clean: a text/plain part and a base64 application/octet-stream attachment of
+# Realistic MIME, clean: a text/plain part (with lines starting with "." to be dot-stuffed) and a base64 application/octet-stream attachment of
 # random bytes (its own bytes in every message), LF line ends as Maildir stores them; the file
 # name carries S= (size) and W= (size with CRLF) so Dovecot need not read a file for STAT/LIST.
 for s in $SIZES; do
@@ -139,7 +139,9 @@ import base64, os, sys, time
 home, tag, target, boxes, per = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 prose = ("Hello,\n\nplease find attached the figures for this quarter. The totals in the second "
          "sheet are provisional until the audit closes; the first sheet is final. Tell me if "
-         "anything does not add up.\n\nBest regards,\nTaro Yamada\nAccounts, Example Trading\n")
+         "anything does not add up.\n\nBest regards,\nTaro Yamada\nAccounts, Example Trading\n"
+         # Lines that POP3 must dot-stuff (a lone "." would end the response early).
+         ".\n..\n.signature follows\n")
 now = int(time.time())
 n = 0
 for b in range(boxes):
@@ -274,6 +276,8 @@ stop_kensad() {
   stop_pid "$KENSAD_PID"
   KENSAD_PID=""
 }
+# Busy and total jiffies of the whole machine so far (/proc/stat's first line).
+machine_jiffies() { awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
 # CPU seconds (user + system) of a process so far.
 cpu_s() {
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo NA
@@ -289,28 +293,33 @@ done
 
 # --- one measured point -------------------------------------------------------------------
 RESULTS=$WORK/results.tsv
-printf 'target\tsize\tclients\trep\tmsgs\tbytes\tsecs\tp50_ms\tp99_ms\tsessions\terrors\tcpu_s\n' >"$RESULTS"
+printf 'target\tsize\tclients\trep\tmsgs\tbytes\tsecs\tp50_ms\tp99_ms\tsessions\terrors\tkensad_cpu_s\tclient_cpu_s\tbusy\n' >"$RESULTS"
 field() { grep -o " $1=[0-9.]*" "$2" | head -1 | cut -d= -f2; }
 # run_point TARGET PORT SIZE CLIENTS REP
 run_point() {
-  local target=$1 port=$2 size=$3 clients=$4 rep=$5 out rc c0 c1 cpu msgs distinct
+  local target=$1 port=$2 size=$3 clients=$4 rep=$5 out rc c0 c1 cpu msgs distinct m0 m1 busy
   out=$WORK/$target-$size-$clients-$rep.out
   [ "$target" = kensa ] && { stop_kensad; start_kensad; c0=$(cpu_s "$KENSAD_PID"); }
   rc=0
+  m0=$(machine_jiffies)
   timeout $((DURATION + CLIENT_TIMEOUT + 30)) "$BENCH" --server 127.0.0.1:"$port" --clients "$clients" \
     --duration_s "$DURATION" --user_format "b$size%d@example.test" --mailboxes $MAILBOXES \
     --password $PASSWORD --timeout_s $CLIENT_TIMEOUT --label "$target" >"$out" 2>&1 || rc=$?
+  m1=$(machine_jiffies)
+  # Share of both cores busy during the point (everything on the machine, the load included).
+  busy=$(python3 -c "a, b = '$m0'.split(), '$m1'.split(); print(f'{(int(b[0]) - int(a[0])) / max(1, int(b[1]) - int(a[1])):.2f}')")
   cpu=NA
   if [ "$target" = kensa ]; then
     c1=$(cpu_s "$KENSAD_PID")
     cpu=$(python3 -c "print(f'{$c1 - $c0:.2f}')" 2>/dev/null || echo NA)
   fi
   msgs=$(field msgs "$out"); msgs=${msgs:-0}
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$size" "$clients" "$rep" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$size" "$clients" "$rep" \
     "$msgs" "$(field bytes "$out")" "$(field secs "$out")" "$(field retr_p50_ms "$out")" \
-    "$(field retr_p99_ms "$out")" "$(field sessions "$out")" "$(field errors "$out")" "$cpu" >>"$RESULTS"
-  printf '  %-7s %3s %2s clients rep %s: %s\n' "$target" "$size" "$clients" "$rep" \
-    "$(grep -o 'msgs=.*' "$out" | head -1)" >&2
+    "$(field retr_p99_ms "$out")" "$(field sessions "$out")" "$(field errors "$out")" "$cpu" \
+    "$(field client_cpu_s "$out")" "$busy" >>"$RESULTS"
+  printf '  %-7s %3s %2s clients rep %s: %s busy=%s\n' "$target" "$size" "$clients" "$rep" \
+    "$(grep -o 'msgs=.*' "$out" | head -1)" "$busy" >&2
   if [ "$target" = kensa ]; then
     printf '  %-7s CPU %ss, VmHWM %s, open descriptors %s after the point\n' kensa "$cpu" \
       "$(awk '/VmHWM/ { print $2 $3 }' /proc/$KENSAD_PID/status 2>/dev/null)" \
@@ -363,6 +372,7 @@ reps = len({r["rep"] for r in rows})
 print(f"Medians of {reps} repetition(s). msgs/s and MB/s (10^6 bytes of RETR body) over the whole point.")
 print("| size | clients | Dovecot msgs/s | kensa msgs/s | Dovecot MB/s | kensa MB/s | kensa/Dovecot | Dovecot RETR p99 ms | kensa RETR p99 ms | errors (Dovecot/kensa) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
+extra = []
 for s, c in points:
     dm, km = med("dovecot", s, c, msgs), med("kensa", s, c, msgs)
     db, kb = med("dovecot", s, c, mbs), med("kensa", s, c, mbs)
@@ -371,5 +381,14 @@ for s, c in points:
     label = "10 KB" if s == "10k" else "5 MB"
     print(f"| {label} | {c} | {fmt(dm)} | {fmt(km)} | {fmt(db, 1)} | {fmt(kb, 1)} | {ratio(km, dm)} "
           f"| {fmt(med('dovecot', s, c, p99), 1)} | {fmt(med('kensa', s, c, p99), 1)} | {de}/{ke} |")
+    per = lambda r: int(r["bytes"] or 0) / int(r["msgs"]) if int(r["msgs"] or 0) else None
+    busy = lambda r: float(r["busy"]) if r["busy"] else None
+    kcpu = lambda r: float(r["kensad_cpu_s"]) / float(r["secs"]) if r["kensad_cpu_s"] not in ("", "NA") else None
+    ccpu = lambda r: float(r["client_cpu_s"]) / float(r["secs"]) if r["client_cpu_s"] else None
+    extra.append(f"{label} x {c}: bytes/RETR Dovecot {fmt(med('dovecot', s, c, per))}, kensa {fmt(med('kensa', s, c, per))}; "
+                 f"machine busy (of 2 cores = 1.00) Dovecot {fmt(med('dovecot', s, c, busy), 2)}, kensa {fmt(med('kensa', s, c, busy), 2)}; "
+                 f"cores used by kensad {fmt(med('kensa', s, c, kcpu), 2)}, by the client {fmt(med('dovecot', s, c, ccpu), 2)} (Dovecot) / {fmt(med('kensa', s, c, ccpu), 2)} (kensa)")
+print()
+print("\n".join(extra))
 EOF
 echo "pop3_bench: per-run rows in $RESULTS (kept with --keep)" >&2
