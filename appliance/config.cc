@@ -299,6 +299,25 @@ absl::Status ReadPolicy(TableReader& r, KensaConfig& c) {
   return r.CheckNoUnknownKeys();
 }
 
+absl::Status ReadPop3(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.String("backend", &c.pop3_backend));
+  if (absl::StatusOr<SocketAddress> a = ParseSocketAddress(c.pop3_backend); !a.ok()) {
+    return r.Error("backend", a.status().message());
+  }
+  KENSA_RETURN_IF_ERROR(r.String("backend_tls", &c.pop3_backend_tls));
+  if (c.pop3_backend_tls != "none" && c.pop3_backend_tls != "starttls" &&
+      c.pop3_backend_tls != "implicit") {
+    return r.Error("backend_tls", "must be \"none\", \"starttls\" or \"implicit\"");
+  }
+  KENSA_RETURN_IF_ERROR(r.Bool("plaintext_auth", &c.pop3_plaintext_auth));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_line_bytes", &c.pop3_max_line_bytes, 256, 1 << 20));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_message_bytes", &c.pop3_max_message_bytes, 1024,
+                                  int64_t{1} << 40));
+  KENSA_RETURN_IF_ERROR(r.Duration("command_timeout", &c.pop3_command_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Duration("backend_timeout", &c.pop3_backend_timeout, absl::Seconds(1)));
+  return r.CheckNoUnknownKeys();
+}
+
 absl::Status ReadAuth(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.String("backend", &c.auth_backend));
   if (c.auth_backend != "none" && c.auth_backend != "file" && c.auth_backend != "dovecot") {
@@ -363,7 +382,17 @@ absl::Status ReadListeners(const toml::node& n, KensaConfig& c) {
     absl::StatusOr<ListenerAuth> la = ParseListenerAuth(auth);
     if (!la.ok()) return r.Error("auth", la.status().message());
     l.auth = *la;
-    if (l.auth == ListenerAuth::kRequired && l.tls == ListenerTls::kNone) {
+    std::string protocol = l.protocol == ListenerProtocol::kPop3 ? "pop3" : "smtp";
+    KENSA_RETURN_IF_ERROR(r.String("protocol", &protocol));
+    if (protocol == "smtp") {
+      l.protocol = ListenerProtocol::kSmtp;
+    } else if (protocol == "pop3") {
+      l.protocol = ListenerProtocol::kPop3;
+    } else {
+      return r.Error("protocol", "must be \"smtp\" or \"pop3\"");
+    }
+    if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
+        l.tls == ListenerTls::kNone) {
       return r.Error("auth", "\"required\" needs tls = \"starttls\" or \"implicit\" (AUTH is "
                              "only accepted inside TLS)");
     }
@@ -465,7 +494,13 @@ KensaConfig EmbeddedDefaultConfig() {
   c.pin_reactors = false;  // a demo shares the machine with its clients
   c.listeners = {{"mx", "127.0.0.1:2525", ListenerTls::kStartTls, ListenerAuth::kOptional},
                  {"submission", "127.0.0.1:2587", ListenerTls::kStartTls, ListenerAuth::kRequired},
-                 {"submissions", "127.0.0.1:2465", ListenerTls::kImplicit, ListenerAuth::kRequired}};
+                 {"submissions", "127.0.0.1:2465", ListenerTls::kImplicit, ListenerAuth::kRequired},
+                 {"pop3", "127.0.0.1:2110", ListenerTls::kStartTls, ListenerAuth::kOff,
+                  ListenerProtocol::kPop3},
+                 {"pop3s", "127.0.0.1:2995", ListenerTls::kImplicit, ListenerAuth::kOff,
+                  ListenerProtocol::kPop3}};
+  // scripts/demo starts Dovecot there, on the demo Maildir.
+  c.pop3_backend = "127.0.0.1:2111";
   // The loopback-only demo user demo@example.test / demo (yescrypt hash in the source tree).
   c.auth_backend = "file";
   c.auth_passwd_file = KENSA_DEMO_PASSWD_FILE;
@@ -556,15 +591,21 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadPolicy(pr, c));
   }
   KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "pop3", &err); t != nullptr) {
+    TableReader pr(*t, "pop3");
+    KENSA_RETURN_IF_ERROR(ReadPop3(pr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
   if (const toml::table* t = SubTable(root, "auth", &err); t != nullptr) {
     TableReader ar(*t, "auth");
     KENSA_RETURN_IF_ERROR(ReadAuth(ar, c));
   }
   KENSA_RETURN_IF_ERROR(err);
   KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
-      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "auth"}));
+      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "pop3", "auth"}));
   for (const ListenerConfig& l : c.listeners) {
-    if (l.auth == ListenerAuth::kRequired && c.auth_backend == "none") {
+    if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
+        c.auth_backend == "none") {
       return absl::InvalidArgumentError(absl::StrCat(
           "listener \"", l.name, "\": auth = \"required\" needs an [auth] backend"));
     }
@@ -600,7 +641,8 @@ std::string DescribeConfig(const KensaConfig& c) {
   for (const ListenerConfig& l : c.listeners) {
     absl::StrAppend(&out, "\n[[listener]]\nname = ", Quote(l.name), "\naddress = ",
                     Quote(l.address), "\ntls = ", Quote(ListenerTlsName(l.tls)),
-                    "\nauth = ", Quote(ListenerAuthName(l.auth)), "\n");
+                    "\nauth = ", Quote(ListenerAuthName(l.auth)), "\nprotocol = ",
+                    Quote(l.protocol == ListenerProtocol::kPop3 ? "pop3" : "smtp"), "\n");
   }
   absl::StrAppend(
       &out, "\n[smtp]\nlocal_domains = ", QuoteList(c.local_domains),
@@ -653,6 +695,13 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nquarantine_dir = ", Quote(c.quarantine_dir),
                   "\nsubscriber_db = ", Quote(c.subscriber_db),
                   "\nsubscriber_db_map_bytes = ", c.subscriber_db_map_bytes, "\n");
+  absl::StrAppend(&out, "\n[pop3]\nbackend = ", Quote(c.pop3_backend),
+                  "\nbackend_tls = ", Quote(c.pop3_backend_tls),
+                  "\nplaintext_auth = ", c.pop3_plaintext_auth ? "true" : "false",
+                  "\nmax_line_bytes = ", c.pop3_max_line_bytes,
+                  "\nmax_message_bytes = ", c.pop3_max_message_bytes,
+                  "\ncommand_timeout = ", Dur(c.pop3_command_timeout),
+                  "\nbackend_timeout = ", Dur(c.pop3_backend_timeout), "\n");
   absl::StrAppend(&out, "\n[auth]\nbackend = ", Quote(c.auth_backend),
                   "\npasswd_file = ", Quote(c.auth_passwd_file),
                   "\ndovecot_socket = ", Quote(c.auth_dovecot_socket),

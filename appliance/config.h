@@ -6,7 +6,8 @@
 // TOML layout (every key optional):
 //   hostname, state_dir, reactors, pin_reactors, log_file, log_level, drain_timeout
 //   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit"),
-//                 auth ("off" | "optional" | "required": required = submission, MAIL needs AUTH)
+//                 auth ("off" | "optional" | "required": required = submission, MAIL needs AUTH),
+//                 protocol ("smtp" | "pop3"; for pop3, starttls means STLS)
 //   [smtp]        local_domains, max_command_line_bytes, max_recipients, max_message_bytes,
 //                 max_commands_per_session, max_errors_per_session, command_timeout,
 //                 data_timeout, reject_bare_line_endings, max_connections,
@@ -24,6 +25,9 @@
 //   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
 //                 action ("remove" | "reject" | "quarantine"), unscannable ("infected" |
 //                 "pass"), quarantine_dir, subscriber_db, subscriber_db_map_bytes
+//   [pop3]        backend ("127.0.0.1:110"), backend_tls ("none" | "starttls" | "implicit"),
+//                 plaintext_auth, max_line_bytes, max_message_bytes, command_timeout,
+//                 backend_timeout
 //   [auth]        backend ("none" | "file" | "dovecot"), passwd_file, dovecot_socket
 //                 ("unix:/path" | "inet:host:port"), timeout, sender_rule ("own" | "domain" |
 //                 "any"), max_failures, failure_window, failure_delay, max_failure_delay,
@@ -46,12 +50,14 @@ enum class ListenerTls { kNone, kStartTls, kImplicit };
 // kOptional: AUTH is offered (inside TLS) when a backend is configured, and unauthenticated
 // mail is still accepted for local domains (MX on 25). kRequired: MAIL needs AUTH (submission).
 enum class ListenerAuth { kOff, kOptional, kRequired };
+enum class ListenerProtocol { kSmtp, kPop3 };
 
 struct ListenerConfig {
   std::string name = "mx";
   std::string address = "0.0.0.0:25";
   ListenerTls tls = ListenerTls::kStartTls;
   ListenerAuth auth = ListenerAuth::kOptional;
+  ListenerProtocol protocol = ListenerProtocol::kSmtp;
 };
 
 // Which envelope senders an authenticated user may use: its own addresses (the login name and
@@ -151,6 +157,15 @@ struct KensaConfig {
   // Looked up first; the lists above still apply to addresses it does not know.
   std::string subscriber_db;
   uint64_t subscriber_db_map_bytes = 4ull << 30;
+
+  // pop3 (the proxy in front of the ISP's POP3 server)
+  std::string pop3_backend = "127.0.0.1:110";      // an IP literal and port
+  std::string pop3_backend_tls = "none";           // none | starttls | implicit
+  bool pop3_plaintext_auth = false;                // USER/PASS/AUTH also outside TLS
+  size_t pop3_max_line_bytes = 1024;
+  uint64_t pop3_max_message_bytes = 100ull << 20;  // larger scanned RETR/TOP: connection closed
+  absl::Duration pop3_command_timeout = absl::Minutes(10);  // RFC 1939's autologout minimum
+  absl::Duration pop3_backend_timeout = absl::Seconds(60);
 
   // auth (SMTP AUTH for submission and for subscribers on 25)
   std::string auth_backend = "none";  // none | file | dovecot

@@ -8,7 +8,13 @@ namespace {
 
 TEST(ConfigTest, EmbeddedDefaultIsLoopbackOnlyWithMaildirDelivery) {
   KensaConfig c = EmbeddedDefaultConfig();
-  ASSERT_EQ(c.listeners.size(), 3u);
+  ASSERT_EQ(c.listeners.size(), 5u);
+  EXPECT_EQ(c.listeners[3].address, "127.0.0.1:2110");
+  EXPECT_EQ(c.listeners[3].protocol, ListenerProtocol::kPop3);
+  EXPECT_EQ(c.listeners[3].tls, ListenerTls::kStartTls);
+  EXPECT_EQ(c.listeners[4].address, "127.0.0.1:2995");
+  EXPECT_EQ(c.listeners[4].tls, ListenerTls::kImplicit);
+  EXPECT_EQ(c.pop3_backend, "127.0.0.1:2111");
   EXPECT_EQ(c.listeners[0].address, "127.0.0.1:2525");
   EXPECT_EQ(c.listeners[0].tls, ListenerTls::kStartTls);
   EXPECT_EQ(c.listeners[0].auth, ListenerAuth::kOptional);
@@ -126,6 +132,10 @@ outbound_next_hop = "smtp://relay.isp.example:25"
 outbound_tls = "opportunistic"
 [policy]
 subscriber_db = "/var/lib/kensa/subs"
+[pop3]
+backend = "[::1]:110"
+backend_tls = "starttls"
+plaintext_auth = true
 )", "test.toml", ConfigUse::kScanOnly);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->listeners[0].auth, ListenerAuth::kRequired);
@@ -136,6 +146,9 @@ subscriber_db = "/var/lib/kensa/subs"
   EXPECT_EQ(c->outbound_next_hop, "smtp://relay.isp.example:25");
   EXPECT_EQ(c->outbound_tls, "opportunistic");
   EXPECT_EQ(c->subscriber_db, "/var/lib/kensa/subs");
+  EXPECT_EQ(c->pop3_backend, "[::1]:110");
+  EXPECT_EQ(c->pop3_backend_tls, "starttls");
+  EXPECT_TRUE(c->pop3_plaintext_auth);
   // The description round-trips.
   absl::StatusOr<KensaConfig> again = ParseConfig(DescribeConfig(*c), "again", ConfigUse::kScanOnly);
   ASSERT_TRUE(again.ok()) << again.status();
@@ -163,6 +176,10 @@ TEST(ConfigTest, AuthSettingsAreChecked) {
                 "needs an [auth] backend"},
            Case{"[delivery]\noutbound_next_hop = \"ftp://x\"\n", "delivery.outbound_next_hop"},
            Case{"[delivery]\noutbound_tls = \"always\"\n", "delivery.outbound_tls"},
+           Case{"[pop3]\nbackend = \"pop.isp.example\"\n", "pop3.backend"},
+           Case{"[pop3]\nbackend_tls = \"yes\"\n", "pop3.backend_tls"},
+           Case{"[[listener]]\naddress = \"127.0.0.1:1\"\nprotocol = \"imap\"\n",
+                "listener[0].protocol"},
        }) {
     absl::StatusOr<KensaConfig> c = ParseConfig(k.toml, "t.toml", ConfigUse::kScanOnly);
     ASSERT_FALSE(c.ok()) << k.toml;

@@ -207,6 +207,9 @@ absl::Status SetUpRuntime(Runtime& rt) {
   ids.auth_ok = rt.counters.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
   ids.auth_failed =
       rt.counters.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
+  ids.pop3_logins = rt.counters.Register("pop3_logins_total", "POP3 logins through the proxy");
+  ids.pop3_scanned = rt.counters.Register("pop3_messages_scanned_total",
+                                          "RETR/TOP responses scanned at retrieval");
   ids.auth_tempfail = rt.counters.Register(
       "smtp_auth_tempfail_total", "SMTP AUTH attempts refused for now (backend down, blocked)");
   rt.counters.Resize(rt.reactors);

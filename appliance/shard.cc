@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "appliance/delivery_agent.h"
+#include "appliance/pop3_connection.h"
 #include "appliance/smtp_connection.h"
 #include "core/log.h"
 #include "core/socket_stream.h"
@@ -116,9 +117,14 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Count(runtime_->ids.connections);
   uint64_t id = next_connection_id_++;
-  auto conn = std::make_unique<SmtpConnection>(this, id, SocketStream::Create(reactor_, fd), *peer,
-                                               listeners_[listener_index].config);
-  SmtpConnection* raw = conn.get();
+  const ListenerConfig& lc = listeners_[listener_index].config;
+  std::unique_ptr<ClientConnection> conn;
+  if (lc.protocol == ListenerProtocol::kPop3) {
+    conn = std::make_unique<Pop3Connection>(this, id, SocketStream::Create(reactor_, fd), *peer, lc);
+  } else {
+    conn = std::make_unique<SmtpConnection>(this, id, SocketStream::Create(reactor_, fd), *peer, lc);
+  }
+  ClientConnection* raw = conn.get();
   connections_[id] = std::move(conn);
   raw->Start();
 }

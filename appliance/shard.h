@@ -19,7 +19,7 @@
 
 namespace kensa {
 
-class SmtpConnection;
+class ClientConnection;
 class DeliveryAgent;
 
 class Shard {
@@ -76,7 +76,7 @@ class Shard {
   };
   std::vector<Listener> listeners_;
   uint64_t next_connection_id_ = 1;
-  absl::flat_hash_map<uint64_t, std::unique_ptr<SmtpConnection>> connections_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<ClientConnection>> connections_;
   bool draining_ = false;
   absl::AnyInvocable<void()> drained_;
   uint64_t drain_timer_ = 0;

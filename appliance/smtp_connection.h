@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "appliance/client_connection.h"
 #include "appliance/config.h"
 #include "auth/auth_backend.h"
 #include "appliance/scan_decision.h"
@@ -24,7 +25,9 @@ namespace kensa {
 
 class Shard;
 
-class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler {
+class SmtpConnection : public ClientConnection,
+                       public net::SmtpServerHost,
+                       public SocketStream::Handler {
  public:
   static constexpr size_t kMaxSpoolBytesInFlight = 4 * 1024 * 1024;
   static constexpr size_t kMaxUnsentReplyBytes = 256 * 1024;
@@ -35,11 +38,11 @@ class SmtpConnection : public net::SmtpServerHost, public SocketStream::Handler 
                  const SocketAddress& peer, const ListenerConfig& listener);
   ~SmtpConnection() override;
 
-  void Start();
+  void Start() override;
   // SIGTERM: an idle session gets 421 now; one mid-transaction may finish until the shard's
   // drain deadline, when ForceClose() answers 421.
-  void Drain();
-  void ForceClose();
+  void Drain() override;
+  void ForceClose() override;
   bool idle() const;
 
   // net::SmtpServerHost

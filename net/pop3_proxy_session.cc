@@ -56,7 +56,7 @@ void Pop3ProxySession::Start() {
 bool Pop3ProxySession::WantsClientInput() const {
   switch (phase_) {
     case Phase::kAuthorization:
-      return !awaiting_client_tls_;
+      return true;  // also while awaiting TLS: the handshake must be read
     case Phase::kTransaction:
       return backend_ == Backend::kIdle;
     case Phase::kRelay:
@@ -396,15 +396,19 @@ void Pop3ProxySession::ProcessBackend() {
       continue;
     }
     if (backend_ == Backend::kScanBody) {
+      const size_t before = message_.size();
       const size_t n = decoder_.Feed(backend_in_, &message_);
       backend_in_.erase(0, n);
+      if (message_.size() > before && message_.size() <= config_.max_message_bytes) {
+        host_->ScanData(std::string_view(message_).substr(before));
+      }
       if (message_.size() > config_.max_message_bytes) {
         Close();  // without the final ".": better no message than a truncated one
         return;
       }
       if (decoder_.done()) {
         backend_ = Backend::kScanning;
-        host_->ScanMessage(command_);
+        host_->EndScan();
       }
       continue;
     }
@@ -498,6 +502,7 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
         decoder_.Reset();
         message_.clear();
         backend_ = Backend::kScanBody;
+        host_->BeginScan(command_);
       } else {
         FinishCommand();
       }

@@ -50,9 +50,12 @@ class Pop3ProxyHost {
   virtual void StartBackendTls() = 0;
   // The backend accepted `user`: whether this mailbox's RETR/TOP are scanned.
   virtual bool MailboxScanned(const std::string& user) = 0;
-  // A scanned RETR/TOP response is complete: the host scans message() and answers with
-  // DeliverMessage() (or closes).
-  virtual void ScanMessage(std::string_view command) = 0;
+  // A scanned RETR/TOP response: its content (dot-unstuffed) as it arrives, so the scan runs
+  // while the backend sends; at EndScan() it is complete (message()) and the host answers
+  // with DeliverMessage() (or closes).
+  virtual void BeginScan(std::string_view command) = 0;
+  virtual void ScanData(std::string_view bytes) = 0;
+  virtual void EndScan() = 0;
   // The host closes both connections after flushing what was sent to the client.
   virtual void CloseConnection() = 0;
 };
@@ -77,14 +80,15 @@ class Pop3ProxySession {
   void OnBackendFailed(std::string_view why);
   void OnBackendTlsEstablished();
   void OnBackendClosed();
-  // The scanned response to send for the message ScanMessage() announced (unstuffed).
+  // The scanned response to send for the message EndScan() announced (unstuffed).
   void DeliverMessage(std::string_view message);
   // Autologout (RFC 1939 section 3) or drain: "-ERR" and close.
   void OnClientTimeout();
   void OnBackendTimeout();
   void Shutdown();
 
-  // False while kensa waits on the backend or the scanner: the host stops reading the client.
+  // False while kensa waits on the backend or the scanner: the host stops reading the client
+  // (input pipelined meanwhile stays in the kernel's buffer, bounded).
   bool WantsClientInput() const;
   // The complete (unstuffed) message of the response being scanned.
   const std::string& message() const { return message_; }

@@ -24,7 +24,12 @@ class FakeHost : public Pop3ProxyHost {
     users.push_back(user);
     return scan;
   }
-  void ScanMessage(std::string_view command) override { scans.emplace_back(command); }
+  void BeginScan(std::string_view command) override {
+    begun.emplace_back(command);
+    scanned_bytes.clear();
+  }
+  void ScanData(std::string_view bytes) override { scanned_bytes.append(bytes); }
+  void EndScan() override { scans.push_back(begun.back()); }
   void CloseConnection() override { ++closes; }
 
   std::string TakeClient() { return std::exchange(client, {}); }
@@ -33,7 +38,8 @@ class FakeHost : public Pop3ProxyHost {
   std::string client, backend;
   int client_tls = 0, connects = 0, backend_tls = 0, closes = 0;
   bool scan = true;
-  std::vector<std::string> users, scans;
+  std::vector<std::string> users, scans, begun;
+  std::string scanned_bytes;
 };
 
 class Pop3ProxyTest : public ::testing::Test {
@@ -180,6 +186,7 @@ TEST_F(Pop3ProxyTest, ScannedRetrIsCollectedScannedAndStuffedAgain) {
   ASSERT_EQ(host_->scans.size(), 1u);
   EXPECT_EQ(host_->scans[0], "RETR 1");
   EXPECT_EQ(s_->message(), "Subject: x\r\n\r\n.dot\r\n");
+  EXPECT_EQ(host_->scanned_bytes, s_->message());
   EXPECT_FALSE(s_->WantsClientInput());
   s_->FeedClient("STAT\r\n");  // pipelined: waits for the message
   EXPECT_EQ(host_->TakeBackend(), "");

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/pop3_connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "appliance/scan_decision.h"
+#include "appliance/shard.h"
+#include "core/log.h"
+#include "scan/rewrite.h"
+#include "spool/queue_file.h"
+
+namespace kensa {
+
+Pop3Connection::Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> client,
+                               const SocketAddress& peer, const ListenerConfig& listener)
+    : shard_(shard),
+      id_(id),
+      client_(std::move(client)),
+      peer_(peer),
+      peer_host_(peer.HostString()),
+      listener_(listener) {}
+
+Pop3Connection::~Pop3Connection() {
+  alive_.reset();
+  if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  if (scan_ != nullptr) scan_->Cancel();
+  client_->Close(false);
+  if (backend_ != nullptr) backend_->Close(false);
+  if (!finished_) shard_->runtime().limiter->Release(peer_);
+}
+
+void Pop3Connection::Start() {
+  const KensaConfig& c = shard_->config();
+  net::Pop3ProxyConfig pc;
+  pc.hostname = c.hostname;
+  pc.max_line_bytes = c.pop3_max_line_bytes;
+  pc.max_message_bytes = c.pop3_max_message_bytes;
+  const bool have_tls = shard_->runtime().server_tls != nullptr;
+  pc.stls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
+  pc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
+  pc.plaintext_auth = c.pop3_plaintext_auth;
+  pc.backend_stls = c.pop3_backend_tls == "starttls";
+  session_ = std::make_unique<net::Pop3ProxySession>(pc, this);
+  if (pc.implicit_tls) {
+    client_tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
+    client_tls_announced_ = true;
+  }
+  KLOG(kInfo, "connect")
+      .Kv("client", peer_host_)
+      .Kv("listener", listener_.name)
+      .Kv("reactor", shard_->index());
+  client_->Start(&client_side_);
+  Touch();
+  ArmTimer();
+  session_->Start();
+}
+
+void Pop3Connection::Drain() {
+  draining_ = true;
+  using Phase = net::Pop3ProxySession::Phase;
+  const Phase p = session_->phase();
+  if (p == Phase::kAuthorization || (p == Phase::kTransaction && session_->WantsClientInput())) {
+    session_->Shutdown();
+  }
+}
+
+void Pop3Connection::ForceClose() {
+  if (session_->phase() == net::Pop3ProxySession::Phase::kRelay) {
+    CloseConnection();  // a reply now could land inside a relayed message
+  } else {
+    session_->Shutdown();
+  }
+}
+
+// --- the two sides -------------------------------------------------------------------------
+
+void Pop3Connection::Side::OnReceive(std::string_view bytes) {
+  if (backend_) {
+    c_->OnBackendBytes(bytes);
+  } else {
+    c_->OnClientBytes(bytes);
+  }
+}
+
+void Pop3Connection::Side::OnStreamClosed(int error) {
+  if (backend_) {
+    c_->OnBackendClosed(error);
+  } else {
+    c_->OnClientClosed(error);
+  }
+}
+
+void Pop3Connection::Side::OnSendDrained() { c_->UpdateFlow(); }
+
+void Pop3Connection::OnClientBytes(std::string_view bytes) {
+  if (closing_) return;
+  Touch();
+  if (client_tls_ == nullptr) {
+    session_->FeedClient(bytes);
+    UpdateFlow();
+    return;
+  }
+  std::string plain;
+  absl::Status s = client_tls_->FeedCiphertext(bytes, &plain);
+  FlushClientTls();
+  if (!s.ok()) {
+    KLOG(kInfo, "tls_failed").Kv("client", peer_host_).Kv("error", s);
+    CloseConnection();
+    return;
+  }
+  if (client_tls_->handshake_done() && !client_tls_announced_) {
+    client_tls_announced_ = true;
+    KLOG(kInfo, "stls").Kv("client", peer_host_).Kv("tls", client_tls_->Describe());
+    session_->OnClientTlsEstablished();
+  }
+  if (!plain.empty()) session_->FeedClient(plain);
+  if (client_tls_ != nullptr && client_tls_->peer_closed() && !closing_) CloseConnection();
+  UpdateFlow();
+}
+
+void Pop3Connection::OnBackendBytes(std::string_view bytes) {
+  if (closing_) return;
+  Touch();
+  if (backend_tls_ == nullptr) {
+    session_->FeedBackend(bytes);
+    UpdateFlow();
+    return;
+  }
+  std::string plain;
+  absl::Status s = backend_tls_->FeedCiphertext(bytes, &plain);
+  FlushBackendTls();
+  if (!s.ok()) {
+    KLOG(kWarning, "pop3_backend_tls_failed").Kv("client", peer_host_).Kv("error", s);
+    CloseBackend();
+    session_->OnBackendClosed();
+    return;
+  }
+  if (backend_tls_->handshake_done() && !backend_tls_announced_) {
+    backend_tls_announced_ = true;
+    if (backend_implicit_tls_) {
+      session_->OnBackendConnected();
+    } else {
+      session_->OnBackendTlsEstablished();
+    }
+  }
+  if (!plain.empty()) session_->FeedBackend(plain);
+  UpdateFlow();
+}
+
+void Pop3Connection::OnClientClosed(int error) {
+  if (closing_) return;
+  // A client gone without QUIT: the backend connection is closed without QUIT too, so the
+  // backend deletes nothing (RFC 1939 section 6).
+  KLOG(kInfo, "disconnect")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("messages", messages_)
+      .Kv("error", error == 0 ? std::string("eof") : std::string(strerror(-error)));
+  closing_ = true;
+  if (scan_ != nullptr) {
+    scan_->Cancel();
+    scan_.reset();
+  }
+  client_->Close(false);
+  CloseBackend();
+  Finish();
+}
+
+void Pop3Connection::OnBackendClosed(int error) {
+  if (closing_) return;
+  KLOG(kInfo, "pop3_backend_closed")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("error", error == 0 ? std::string("eof") : std::string(strerror(-error)));
+  CloseBackend();
+  session_->OnBackendClosed();
+  UpdateFlow();
+}
+
+// --- output --------------------------------------------------------------------------------
+
+void Pop3Connection::SendToClient(std::string_view bytes) {
+  if (client_tls_ != nullptr) {
+    absl::Status s = client_tls_->WritePlaintext(bytes);
+    if (!s.ok()) KLOG(kInfo, "tls_write_failed").Kv("client", peer_host_).Kv("error", s);
+    FlushClientTls();
+  } else {
+    client_->Send(bytes);
+  }
+}
+
+void Pop3Connection::SendToBackend(std::string_view bytes) {
+  if (backend_ == nullptr) return;
+  if (backend_tls_ != nullptr) {
+    absl::Status s = backend_tls_->WritePlaintext(bytes);
+    if (!s.ok()) KLOG(kWarning, "pop3_backend_tls_failed").Kv("error", s);
+    FlushBackendTls();
+  } else {
+    backend_->Send(bytes);
+  }
+}
+
+void Pop3Connection::FlushClientTls() {
+  if (client_tls_ == nullptr || !client_tls_->HasCiphertext()) return;
+  std::string out;
+  client_tls_->TakeCiphertext(&out);
+  client_->Send(out);
+}
+
+void Pop3Connection::FlushBackendTls() {
+  if (backend_tls_ == nullptr || backend_ == nullptr || !backend_tls_->HasCiphertext()) return;
+  std::string out;
+  backend_tls_->TakeCiphertext(&out);
+  backend_->Send(out);
+}
+
+void Pop3Connection::StartClientTls() {
+  // "+OK Begin TLS negotiation" is queued in plaintext; every byte from now on is TLS.
+  client_tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
+  client_tls_announced_ = false;
+}
+
+// --- the backend connection ----------------------------------------------------------------
+
+void Pop3Connection::ConnectBackend() {
+  const KensaConfig& c = shard_->config();
+  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(c.pop3_backend);
+  if (!addr.ok()) {
+    session_->OnBackendFailed("bad backend address");
+    return;
+  }
+  int fd = socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    session_->OnBackendFailed("socket");
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  auto target = std::make_shared<SocketAddress>(*addr);
+  std::weak_ptr<bool> alive = alive_;
+  Touch();
+  shard_->reactor()->Connect(
+      fd, target->get(), target->length, c.pop3_backend_timeout,
+      [this, fd, alive, target](int res) {
+        if (alive.expired() || closing_) {
+          close(fd);
+          return;
+        }
+        if (res < 0) {
+          close(fd);
+          const std::string why =
+              res == -ECANCELED ? "connect timeout" : absl::StrCat("connect: ", strerror(-res));
+          KLOG(kWarning, "pop3_backend_failed")
+              .Kv("client", peer_host_)
+              .Kv("backend", target->ToString())
+              .Kv("error", why);
+          session_->OnBackendFailed(why);
+          UpdateFlow();
+          return;
+        }
+        backend_ = SocketStream::Create(shard_->reactor(), fd);
+        backend_tls_.reset();
+        backend_tls_announced_ = false;
+        backend_->Start(&backend_side_);
+        if (shard_->config().pop3_backend_tls == "implicit" &&
+            shard_->runtime().client_tls != nullptr) {
+          backend_implicit_tls_ = true;
+          backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls,
+                                                    target->HostString());
+          backend_tls_->StartHandshake();
+          FlushBackendTls();
+          return;
+        }
+        session_->OnBackendConnected();
+        UpdateFlow();
+      });
+}
+
+void Pop3Connection::StartBackendTls() {
+  if (backend_ == nullptr || shard_->runtime().client_tls == nullptr) {
+    session_->OnBackendFailed("no TLS");
+    return;
+  }
+  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(shard_->config().pop3_backend);
+  backend_implicit_tls_ = false;
+  backend_tls_announced_ = false;
+  backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls,
+                                            addr.ok() ? addr->HostString() : std::string());
+  backend_tls_->StartHandshake();
+  FlushBackendTls();
+}
+
+void Pop3Connection::CloseBackend() {
+  if (backend_ == nullptr) return;
+  backend_->Close(false);
+  backend_.reset();
+  backend_tls_.reset();
+}
+
+// --- scanning ------------------------------------------------------------------------------
+
+bool Pop3Connection::MailboxScanned(const std::string& user) {
+  Runtime& rt = shard_->runtime();
+  subscription_ = rt.policy->Lookup(user);
+  const bool scanned = subscription_.inbound && shard_->config().scan_enabled;
+  shard_->Count(rt.ids.pop3_logins);
+  KLOG(kInfo, "pop3_login")
+      .Kv("client", peer_host_)
+      .Kv("listener", listener_.name)
+      .Kv("user", user)
+      .Kv("scanned", scanned ? "yes" : "no");
+  return scanned;
+}
+
+void Pop3Connection::BeginScan(std::string_view command) {
+  Runtime& rt = shard_->runtime();
+  scan_command_ = std::string(command);
+  scan_start_ = absl::Now();
+  std::shared_ptr<const sigs::SignatureSet> set = rt.signatures.Current();
+  scan_.reset();
+  if (set == nullptr) return;  // no signatures loaded (yet): EndScan passes the message on
+  scan_ = ScanSession::Start(shard_->reactor(), &shard_->scan_worker(), std::move(set),
+                             shard_->verdict_cache(), rt.scan_settings,
+                             shard_->scan_bytes_in_flight());
+}
+
+void Pop3Connection::ScanData(std::string_view bytes) {
+  if (scan_ != nullptr) scan_->Feed(bytes);
+}
+
+void Pop3Connection::EndScan() {
+  if (scan_ == nullptr) {
+    KLOG(kWarning, "pop3_message").Kv("user", session_->user()).Kv("verdict", "unscanned")
+        .Kv("reason", "no signatures loaded");
+    session_->DeliverMessage(session_->message());
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  scan_->Finish([this, alive](scan::MessageVerdict v) {
+    if (alive.expired() || closing_) return;
+    OnVerdict(std::move(v));
+  });
+}
+
+void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
+  std::shared_ptr<ScanSession> scan = std::move(scan_);
+  ++messages_;
+  scan::NoticeContext ctx;
+  ctx.queue_id = absl::StrCat("pop3-", shard_->index(), "-", id_, "-", messages_);
+  ctx.hostname = shard_->config().hostname;
+  ctx.signature_version = scan->signature_version();
+  // Nothing can be refused or held back at retrieval: reject and quarantine clean the copy.
+  RecipientScan rs;
+  rs.scanned = true;
+  rs.subscription = subscription_;
+  rs.subscription.action = ScanAction::kRemove;
+  ScanDecision d = DecideScan(verdict, {rs}, ctx);
+  const spool::ContentVariant& v = d.outcome.variants[d.outcome.recipient_variant[0]];
+  const std::string& message = session_->message();
+  absl::StatusOr<std::string> edited = spool::ApplyEdits(message, v.edits);
+  std::vector<std::string> names;
+  for (const scan::PartFinding& f : verdict.findings) {
+    if (std::find(names.begin(), names.end(), f.result.name) == names.end()) {
+      names.push_back(f.result.name);
+    }
+  }
+  auto line = KLOG(kInfo, "pop3_message");
+  line.Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("command", scan_command_)
+      .Kv("size", message.size())
+      .Kv("verdict", d.result)
+      .Kv("viruses", absl::StrJoin(names, ","))
+      .Kv("signatures", ctx.signature_version)
+      .Kv("parts", verdict.parts)
+      .Kv("scans", verdict.engine_scans)
+      .Kv("cache_hits", verdict.cache_hits)
+      .Kv("scan_wait", absl::Trunc(absl::Now() - scan_start_, absl::Microseconds(100)));
+  if (!edited.ok()) {
+    // Never send a message that could not be cleaned as asked: the client gets no message.
+    line.Kv("result", "failed").Kv("error", edited.status());
+    CloseConnection();
+    return;
+  }
+  line.Kv("result", "sent");
+  shard_->Count(shard_->runtime().ids.pop3_scanned);
+  session_->DeliverMessage(absl::StrCat(v.headers, *edited));
+  UpdateFlow();
+}
+
+// --- flow, timers, the end -----------------------------------------------------------------
+
+void Pop3Connection::UpdateFlow() {
+  if (closing_) return;
+  const bool client_full = client_->queued_bytes() > kMaxQueuedBytes;
+  const bool scan_full =
+      scan_ != nullptr && (scan_->bytes_in_flight() > kMaxQueuedBytes * 4 ||
+                           shard_->scan_bytes_in_flight()->load(std::memory_order_relaxed) >
+                               shard_->config().max_scan_bytes_in_flight);
+  if (backend_ != nullptr) {
+    if (client_full || scan_full) {
+      backend_->PauseReceive();
+      if (scan_full) {
+        // The scanner has no progress callback; look again shortly.
+        std::weak_ptr<bool> alive = alive_;
+        shard_->reactor()->RunAfter(absl::Milliseconds(1), [this, alive] {
+          if (!alive.expired()) UpdateFlow();
+        });
+      }
+    } else {
+      backend_->ResumeReceive();
+    }
+  }
+  const bool backend_full = backend_ != nullptr && backend_->queued_bytes() > kMaxQueuedBytes;
+  if (!session_->WantsClientInput() || backend_full || client_full) {
+    client_->PauseReceive();
+  } else {
+    client_->ResumeReceive();
+  }
+}
+
+bool Pop3Connection::WaitingOnBackend() const {
+  using Phase = net::Pop3ProxySession::Phase;
+  const Phase p = session_->phase();
+  return p == Phase::kLoggingIn ||
+         (p == Phase::kTransaction && !session_->WantsClientInput() && scan_ == nullptr);
+}
+
+void Pop3Connection::Touch() {
+  deadline_ = absl::Now() + (WaitingOnBackend() ? shard_->config().pop3_backend_timeout
+                                                : shard_->config().pop3_command_timeout);
+}
+
+void Pop3Connection::ArmTimer() {
+  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
+    timer_ = 0;
+    OnTimer();
+  });
+}
+
+void Pop3Connection::OnTimer() {
+  if (closing_) return;
+  if (absl::Now() < deadline_ || scan_ != nullptr) {
+    if (scan_ != nullptr) Touch();  // libclamav's own time limit bounds a scan
+    ArmTimer();
+    return;
+  }
+  KLOG(kInfo, "timeout")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("waiting_on", WaitingOnBackend() ? "backend" : "client");
+  if (WaitingOnBackend()) {
+    session_->OnBackendTimeout();
+  } else {
+    session_->OnClientTimeout();
+  }
+  if (!closing_) {
+    Touch();
+    ArmTimer();
+  }
+}
+
+void Pop3Connection::CloseConnection() {
+  if (closing_) return;
+  closing_ = true;
+  KLOG(kInfo, "disconnect")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("messages", messages_)
+      .Kv("by", "server");
+  if (scan_ != nullptr) {
+    scan_->Cancel();
+    scan_.reset();
+  }
+  if (client_tls_ != nullptr) {
+    client_tls_->Shutdown();
+    FlushClientTls();
+  }
+  client_->Close(true);
+  CloseBackend();
+  Finish();
+}
+
+void Pop3Connection::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (timer_ != 0) {
+    shard_->reactor()->CancelTimer(timer_);
+    timer_ = 0;
+  }
+  shard_->runtime().limiter->Release(peer_);
+  shard_->ConnectionFinished(id_);
+}
+
+}  // namespace kensa

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Pop3Connection: one POP3 client on a reactor and its connection to the ISP's POP3 server.
+// It joins the two sockets, TLS on either side, the sans-I/O proxy session and the scan
+// pipeline (the same ScanSession and cleaning decision as SMTP), and owns the timers and the
+// back-pressure between the two sides.
+#ifndef KENSA_APPLIANCE_POP3_CONNECTION_H_
+#define KENSA_APPLIANCE_POP3_CONNECTION_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "appliance/client_connection.h"
+#include "appliance/config.h"
+#include "appliance/scan_session.h"
+#include "appliance/subscriber_policy.h"
+#include "core/socket_address.h"
+#include "core/socket_stream.h"
+#include "net/pop3_proxy_session.h"
+#include "net/tls_session.h"
+
+namespace kensa {
+
+class Shard;
+
+class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
+ public:
+  // Bytes queued towards one side: above this the other side stops being read.
+  static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
+
+  Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> client,
+                 const SocketAddress& peer, const ListenerConfig& listener);
+  ~Pop3Connection() override;
+
+  void Start() override;
+  void Drain() override;
+  void ForceClose() override;
+
+  // net::Pop3ProxyHost
+  void SendToClient(std::string_view bytes) override;
+  void StartClientTls() override;
+  void ConnectBackend() override;
+  void SendToBackend(std::string_view bytes) override;
+  void StartBackendTls() override;
+  bool MailboxScanned(const std::string& user) override;
+  void BeginScan(std::string_view command) override;
+  void ScanData(std::string_view bytes) override;
+  void EndScan() override;
+  void CloseConnection() override;
+
+ private:
+  // The two sockets' callbacks, told apart.
+  class Side : public SocketStream::Handler {
+   public:
+    Side(Pop3Connection* c, bool backend) : c_(c), backend_(backend) {}
+    void OnReceive(std::string_view bytes) override;
+    void OnStreamClosed(int error) override;
+    void OnSendDrained() override;
+
+   private:
+    Pop3Connection* c_;
+    bool backend_;
+  };
+
+  void OnClientBytes(std::string_view bytes);
+  void OnBackendBytes(std::string_view bytes);
+  void OnClientClosed(int error);
+  void OnBackendClosed(int error);
+  void OnVerdict(scan::MessageVerdict verdict);
+  void FlushClientTls();
+  void FlushBackendTls();
+  void UpdateFlow();
+  void Touch();
+  void ArmTimer();
+  void OnTimer();
+  bool WaitingOnBackend() const;
+  void CloseBackend();
+  void Finish();
+
+  Shard* shard_;
+  uint64_t id_;
+  std::shared_ptr<SocketStream> client_;
+  SocketAddress peer_;
+  std::string peer_host_;
+  ListenerConfig listener_;
+  Side client_side_{this, false};
+  Side backend_side_{this, true};
+  std::unique_ptr<net::Pop3ProxySession> session_;
+  std::unique_ptr<net::TlsSession> client_tls_;
+  bool client_tls_announced_ = false;
+
+  std::shared_ptr<SocketStream> backend_;
+  std::unique_ptr<net::TlsSession> backend_tls_;
+  bool backend_tls_announced_ = false;
+  bool backend_implicit_tls_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  Subscription subscription_;
+  std::shared_ptr<ScanSession> scan_;
+  std::string scan_command_;
+  absl::Time scan_start_;
+  uint64_t messages_ = 0;
+
+  absl::Time deadline_;
+  uint64_t timer_ = 0;
+  bool draining_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace kensa
+
+#endif  // KENSA_APPLIANCE_POP3_CONNECTION_H_
