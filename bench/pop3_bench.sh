@@ -6,13 +6,14 @@
 # of 10 KB messages and 64 of 5 MB messages (text + a base64 attachment of random bytes, every
 # message its own bytes); kensa-pop3-bench runs 1 and 64 clients, each doing sessions back to
 # back (USER/PASS, STAT, RETR 1..n, QUIT) for a fixed time. Every point runs against Dovecot
-# direct and against kensad, interleaved, R times, and the medians are printed with the ratio
-# kensa/Dovecot. Everything runs on 127.0.0.1 from a temporary directory; every process started
+# direct, against kensad with scanning on, and against kensad with nobody subscribed (the proxy
+# alone, bytes relayed unscanned), interleaved, R times, and the medians are printed with the
+# ratio kensa/Dovecot. Everything runs on 127.0.0.1 from a temporary directory; every process started
 # here is stopped on exit, whatever happens.
 #
 # usage: bench/pop3_bench.sh [-r R] [--quick] [--duration S] [--clients "1 64"]
 #                            [--sizes "10k 5m"] [--kensad PATH] [--bench PATH]
-#                            [--no-kensa] [--keep]
+#                            [--no-kensa] [--no-scan-off] [--keep]
 # Needs root (Dovecot's mail processes run as the dovecot user), dovecot-core and python3.
 set -euo pipefail
 
@@ -24,6 +25,7 @@ SIZES="10k 5m"
 KENSAD=$ROOT/build/default/appliance/kensad
 BENCH=""
 DO_KENSA=1
+DO_OFF=1
 KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -34,7 +36,8 @@ while [ $# -gt 0 ]; do
     --sizes) SIZES=$2; shift ;;
     --kensad) KENSAD=$2; shift ;;
     --bench) BENCH=$2; shift ;;
-    --no-kensa) DO_KENSA=0 ;;
+    --no-kensa) DO_KENSA=0; DO_OFF=0 ;;
+    --no-scan-off) DO_OFF=0 ;;
     --keep) KEEP=1 ;;
     -h|--help) sed -n 3,17p "$0"; exit 0 ;;
     *) echo "pop3_bench: unknown argument $1" >&2; exit 2 ;;
@@ -227,7 +230,11 @@ KENSAD_PID=""
 if [ $DO_KENSA = 1 ]; then
   KENSA_PORT=$(free_port)
   SMTP_PORT=$(free_port)
-  cat >"$WORK/kensad.toml" <<EOF
+  # A copy, so that a rebuild of build/default during the run cannot change the binary.
+  cp "$KENSAD" "$WORK/kensad"
+  echo "pop3_bench: kensad $KENSAD ($(stat -c %y "$KENSAD" | cut -c1-19), sha256 $(sha256sum "$KENSAD" | cut -c1-12))" >&2
+  KENSAD=$WORK/kensad
+  cat >"$WORK/kensad-base.toml" <<EOF
 hostname = "kensa.bench.test"
 state_dir = "$WORK/kensa"
 reactors = 2
@@ -253,20 +260,20 @@ local_domains = ["example.test"]
 backend = "127.0.0.1:$DC_PORT"
 plaintext_auth = true
 
-# Every mailbox subscribes to inbound: every RETR is scanned.
-[policy]
-inbound_domains = ["example.test"]
-
 [scan]
 signature_dir = "$ROOT/sigs/test"
 engine_temp_dir = "/dev/shm"
 EOF
+  # scan on: every mailbox subscribes to inbound, so every RETR is scanned.
+  { cat "$WORK/kensad-base.toml"; printf '\n[policy]\ninbound_domains = ["example.test"]\n'; } >"$WORK/kensad-kensa.toml"
+  # scan off: no [policy], nobody subscribes: the proxy relays RETR bytes unscanned.
+  cp "$WORK/kensad-base.toml" "$WORK/kensad-kensa_off.toml"
 fi
 # A fresh kensad before every kensa point: caches (its verdict cache, libclamav's clean-file
 # cache) start empty, and one point's leftovers cannot skew the next.
 start_kensad() {
   rm -rf "$WORK/kensa" && mkdir -p "$WORK/kensa"
-  "$KENSAD" --config "$WORK/kensad.toml" >>"$WORK/kensad.log" 2>&1 &
+  "$KENSAD" --config "$WORK/kensad-$1.toml" >>"$WORK/kensad.log" 2>&1 &
   KENSAD_PID=$!
   PIDS+=($KENSAD_PID)
   wait_pop3 "$KENSA_PORT" 30 || { echo "pop3_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
@@ -299,7 +306,7 @@ field() { grep -o " $1=[0-9.]*" "$2" | head -1 | cut -d= -f2; }
 run_point() {
   local target=$1 port=$2 size=$3 clients=$4 rep=$5 out rc c0 c1 cpu msgs distinct m0 m1 busy
   out=$WORK/$target-$size-$clients-$rep.out
-  [ "$target" = kensa ] && { stop_kensad; start_kensad; c0=$(cpu_s "$KENSAD_PID"); }
+  case $target in kensa*) stop_kensad; start_kensad "$target"; c0=$(cpu_s "$KENSAD_PID") ;; esac
   rc=0
   m0=$(machine_jiffies)
   timeout $((DURATION + CLIENT_TIMEOUT + 30)) "$BENCH" --server 127.0.0.1:"$port" --clients "$clients" \
@@ -309,7 +316,7 @@ run_point() {
   # Share of both cores busy during the point (everything on the machine, the load included).
   busy=$(python3 -c "a, b = '$m0'.split(), '$m1'.split(); print(f'{(int(b[0]) - int(a[0])) / max(1, int(b[1]) - int(a[1])):.2f}')")
   cpu=NA
-  if [ "$target" = kensa ]; then
+  if [ "$target" != dovecot ]; then
     c1=$(cpu_s "$KENSAD_PID")
     cpu=$(python3 -c "print(f'{$c1 - $c0:.2f}')" 2>/dev/null || echo NA)
   fi
@@ -318,14 +325,14 @@ run_point() {
     "$msgs" "$(field bytes "$out")" "$(field secs "$out")" "$(field retr_p50_ms "$out")" \
     "$(field retr_p99_ms "$out")" "$(field sessions "$out")" "$(field errors "$out")" "$cpu" \
     "$(field client_cpu_s "$out")" "$busy" >>"$RESULTS"
-  printf '  %-7s %3s %2s clients rep %s: %s busy=%s\n' "$target" "$size" "$clients" "$rep" \
+  printf '  %-9s %3s %2s clients rep %s: %s busy=%s\n' "$target" "$size" "$clients" "$rep" \
     "$(grep -o 'msgs=.*' "$out" | head -1)" "$busy" >&2
-  if [ "$target" = kensa ]; then
-    printf '  %-7s CPU %ss, VmHWM %s, open descriptors %s after the point\n' kensa "$cpu" \
+  if [ "$target" != dovecot ]; then
+    printf '  %-9s CPU %ss, VmHWM %s, open descriptors %s after the point\n' "$target" "$cpu" \
       "$(awk '/VmHWM/ { print $2 $3 }' /proc/$KENSAD_PID/status 2>/dev/null)" \
       "$(ls /proc/$KENSAD_PID/fd 2>/dev/null | wc -l)" >&2
     distinct=$((MAILBOXES * $(per_box "$size")))
-    [ "$msgs" -le "$distinct" ] || printf '  %-7s retrieved %s messages of %s distinct ones: caches may have answered some\n' \
+    [ "$target" != kensa ] || [ "$msgs" -le "$distinct" ] || printf '  %-7s retrieved %s messages of %s distinct ones: caches may have answered some\n' \
       kensa "$msgs" "$distinct" >&2
   fi
   if [ $rc != 0 ]; then sed 's/^/    | /' "$out" | tail -6 >&2; fi
@@ -335,14 +342,15 @@ echo "pop3_bench: Dovecot 127.0.0.1:$DC_PORT${KENSA_PORT:+, kensad :$KENSA_PORT}
 for rep in $(seq "$REPS"); do
   for size in $SIZES; do
     for c in $CLIENTS; do
-      # Alternate which target goes first, so a drift in background load hits both alike.
-      if [ $DO_KENSA = 1 ] && [ $((rep % 2)) = 0 ]; then
-        run_point kensa "$KENSA_PORT" "$size" "$c" "$rep"
-        run_point dovecot "$DC_PORT" "$size" "$c" "$rep"
-      else
-        run_point dovecot "$DC_PORT" "$size" "$c" "$rep"
-        [ $DO_KENSA = 0 ] || run_point kensa "$KENSA_PORT" "$size" "$c" "$rep"
-      fi
+      # Alternate the order, so a drift in background load hits every target alike.
+      order="dovecot"
+      [ $DO_KENSA = 0 ] || order="$order kensa"
+      [ $DO_OFF = 0 ] || order="$order kensa_off"
+      [ $((rep % 2)) = 1 ] || order=$(echo $order | tr ' ' '\n' | tac | tr '\n' ' ')
+      for t in $order; do
+        if [ $t = dovecot ]; then run_point dovecot "$DC_PORT" "$size" "$c" "$rep"
+        else run_point "$t" "$KENSA_PORT" "$size" "$c" "$rep"; fi
+      done
     done
   done
 done
@@ -370,24 +378,28 @@ ratio = lambda a, b: f"{a / b:.2f}" if a and b else "NA"
 points = sorted({(r["size"], r["clients"]) for r in rows}, key=lambda p: (p[0] != "10k", int(p[1])))
 reps = len({r["rep"] for r in rows})
 print(f"Medians of {reps} repetition(s). msgs/s and MB/s (10^6 bytes of RETR body) over the whole point.")
-print("| size | clients | Dovecot msgs/s | kensa msgs/s | Dovecot MB/s | kensa MB/s | kensa/Dovecot | Dovecot RETR p99 ms | kensa RETR p99 ms | errors (Dovecot/kensa) |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| size | clients | Dovecot msgs/s (MB/s) | kensa scan on msgs/s (MB/s) | kensa scan off msgs/s (MB/s) | on/Dovecot | off/Dovecot | RETR p99 ms Dovecot / on / off | errors Dovecot / on / off |")
+print("|---|---|---|---|---|---|---|---|---|")
 extra = []
 for s, c in points:
-    dm, km = med("dovecot", s, c, msgs), med("kensa", s, c, msgs)
-    db, kb = med("dovecot", s, c, mbs), med("kensa", s, c, mbs)
-    de = sum(int(r["errors"] or 0) for r in rows if (r["target"], r["size"], r["clients"]) == ("dovecot", s, c))
-    ke = sum(int(r["errors"] or 0) for r in rows if (r["target"], r["size"], r["clients"]) == ("kensa", s, c))
+    T = ("dovecot", "kensa", "kensa_off")
+    m = {t: med(t, s, c, msgs) for t in T}
+    b = {t: med(t, s, c, mbs) for t in T}
+    e = {t: sum(int(r["errors"] or 0) for r in rows if (r["target"], r["size"], r["clients"]) == (t, s, c)) for t in T}
     label = "10 KB" if s == "10k" else "5 MB"
-    print(f"| {label} | {c} | {fmt(dm)} | {fmt(km)} | {fmt(db, 1)} | {fmt(kb, 1)} | {ratio(km, dm)} "
-          f"| {fmt(med('dovecot', s, c, p99), 1)} | {fmt(med('kensa', s, c, p99), 1)} | {de}/{ke} |")
+    d = 0 if s == "10k" else 1
+    cell = lambda t: f"{fmt(m[t], d)} ({fmt(b[t], 1)})"
+    print(f"| {label} | {c} | {cell('dovecot')} | {cell('kensa')} | {cell('kensa_off')} "
+          f"| {ratio(m['kensa'], m['dovecot'])} | {ratio(m['kensa_off'], m['dovecot'])} "
+          f"| {' / '.join(fmt(med(t, s, c, p99), 1) for t in T)} | {' / '.join(str(e[t]) for t in T)} |")
     per = lambda r: int(r["bytes"] or 0) / int(r["msgs"]) if int(r["msgs"] or 0) else None
     busy = lambda r: float(r["busy"]) if r["busy"] else None
     kcpu = lambda r: float(r["kensad_cpu_s"]) / float(r["secs"]) if r["kensad_cpu_s"] not in ("", "NA") else None
     ccpu = lambda r: float(r["client_cpu_s"]) / float(r["secs"]) if r["client_cpu_s"] else None
-    extra.append(f"{label} x {c}: bytes/RETR Dovecot {fmt(med('dovecot', s, c, per))}, kensa {fmt(med('kensa', s, c, per))}; "
-                 f"machine busy (of 2 cores = 1.00) Dovecot {fmt(med('dovecot', s, c, busy), 2)}, kensa {fmt(med('kensa', s, c, busy), 2)}; "
-                 f"cores used by kensad {fmt(med('kensa', s, c, kcpu), 2)}, by the client {fmt(med('dovecot', s, c, ccpu), 2)} (Dovecot) / {fmt(med('kensa', s, c, ccpu), 2)} (kensa)")
+    extra.append(f"{label} x {c} (Dovecot / on / off): bytes per RETR {' / '.join(fmt(med(t, s, c, per)) for t in T)}; "
+                 f"machine busy (both cores = 1.00) {' / '.join(fmt(med(t, s, c, busy), 2) for t in T)}; "
+                 f"cores used by kensad - / {' / '.join(fmt(med(t, s, c, kcpu), 2) for t in T[1:])}, "
+                 f"by the client {' / '.join(fmt(med(t, s, c, ccpu), 2) for t in T)}")
 print()
 print("\n".join(extra))
 EOF
