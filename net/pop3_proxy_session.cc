@@ -211,7 +211,9 @@ void Pop3ProxySession::HandleAuthResponse(std::string_view line) {
   std::optional<std::string> decoded = DecodeSaslBase64(line == "=" ? std::string_view() : line);
   std::optional<SaslPlain> plain;
   if (decoded) plain = ParseSaslPlain(*decoded);
-  if (!plain) {
+  // The user may reach the backend on a USER line later (a PASS after a failed AUTH): it
+  // must not be able to end that line.
+  if (!plain || plain->user.find_first_of("\r\n") != std::string::npos) {
     ReplyClient("-ERR Invalid AUTH PLAIN response");
     return;
   }
@@ -462,6 +464,7 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
       backend_ = Backend::kIdle;
       if (!IsOk(line)) {
         phase_ = Phase::kAuthorization;
+        if (!auth_plain_.empty()) user_.clear();  // a later PASS needs its own USER
         auth_plain_.clear();
         ReplyClient(line);
         ProcessClient();

@@ -167,6 +167,21 @@ TEST_F(Pop3ProxyTest, AuthPlainGoesToTheBackendAsIs) {
   EXPECT_EQ(Client("AUTH PLAIN ===="), "-ERR Command not valid in this state\r\n");
 }
 
+// Found by pop3_proxy_fuzz: a SASL user name holding CRLF, and after a failed AUTH a PASS
+// that sent that name on a USER line to the backend.
+TEST_F(Pop3ProxyTest, SaslUserCannotInjectBackendCommands) {
+  const std::string evil = EncodeSaslBase64(std::string("\0a@b\r\nDELE 1\0pw", 17));
+  EXPECT_EQ(Client("AUTH PLAIN " + evil), "-ERR Invalid AUTH PLAIN response\r\n");
+  const std::string ok = EncodeSaslBase64(std::string("\0a@b\0pw", 8));
+  Client("AUTH PLAIN " + ok);
+  s_->OnBackendConnected();
+  s_->FeedBackend("+OK ready\r\n-ERR [AUTH] Authentication failed.\r\n");
+  host_->TakeBackend();
+  EXPECT_EQ(host_->TakeClient(), "-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_EQ(Client("PASS pw"), "-ERR USER first\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "");
+}
+
 TEST_F(Pop3ProxyTest, BadAuthInput) {
   EXPECT_EQ(Client("AUTH CRAM-MD5"), "-ERR Unsupported authentication mechanism\r\n");
   EXPECT_EQ(Client("AUTH PLAIN not-base64"), "-ERR Invalid AUTH PLAIN response\r\n");
