@@ -321,13 +321,27 @@ bool Pop3Connection::MailboxScanned(const std::string& user) {
   return scanned;
 }
 
-void Pop3Connection::BeginScan(std::string_view command) {
+void Pop3Connection::BeginScan(std::string_view command, std::string_view uid) {
   Runtime& rt = shard_->runtime();
   scan_command_ = std::string(command);
   scan_start_ = absl::Now();
-  std::shared_ptr<const sigs::SignatureSet> set = rt.signatures.Current();
   scan_.reset();
-  if (set == nullptr) return;  // no signatures loaded (yet): EndScan passes the message on
+  cached_.reset();
+  cache_key_.clear();
+  scan_set_ = rt.signatures.Current();
+  if (scan_set_ == nullptr) return;  // no signatures loaded (yet): EndScan passes it on
+  if (!uid.empty()) {
+    cache_key_ = Pop3VerdictCache::Key(session_->user(), uid, scan_set_->version(), command);
+    if (const CachedRetrieval* hit = shard_->pop3_cache().Find(cache_key_)) {
+      cached_ = *hit;  // no scan: the copy is rebuilt from the bytes and the cached edits
+      return;
+    }
+  }
+  StartScan(scan_set_);
+}
+
+void Pop3Connection::StartScan(std::shared_ptr<const sigs::SignatureSet> set) {
+  Runtime& rt = shard_->runtime();
   scan_ = ScanSession::Start(shard_->reactor(), &shard_->scan_worker(), std::move(set),
                              shard_->verdict_cache(), rt.scan_settings,
                              shard_->scan_bytes_in_flight());
@@ -338,8 +352,23 @@ void Pop3Connection::ScanData(std::string_view bytes) {
 }
 
 void Pop3Connection::EndScan() {
+  if (cached_ && cached_->size == session_->message().size()) {
+    CachedRetrieval c = std::move(*cached_);
+    cached_.reset();
+    Deliver(c.headers, c.edits, c.result, c.viruses, /*from_cache=*/true);
+    return;
+  }
+  if (cached_) {
+    // Same UIDL, other bytes (a backend that reuses UIDLs): scanned after all.
+    cached_.reset();
+    cache_key_.clear();
+    StartScan(scan_set_);
+    scan_->Feed(session_->message());
+  }
   if (scan_ == nullptr) {
-    KLOG(kWarning, "pop3_message").Kv("user", session_->user()).Kv("verdict", "unscanned")
+    KLOG(kWarning, "pop3_message")
+        .Kv("user", session_->user())
+        .Kv("verdict", "unscanned")
         .Kv("reason", "no signatures loaded");
     session_->DeliverMessage(session_->message());
     return;
@@ -353,9 +382,8 @@ void Pop3Connection::EndScan() {
 
 void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   std::shared_ptr<ScanSession> scan = std::move(scan_);
-  ++messages_;
   scan::NoticeContext ctx;
-  ctx.queue_id = absl::StrCat("pop3-", shard_->index(), "-", id_, "-", messages_);
+  ctx.queue_id = absl::StrCat("pop3-", shard_->index(), "-", id_, "-", messages_ + 1);
   ctx.hostname = shard_->config().hostname;
   ctx.signature_version = scan->signature_version();
   // Nothing can be refused or held back at retrieval: reject and quarantine clean the copy.
@@ -365,35 +393,46 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   rs.subscription.action = ScanAction::kRemove;
   ScanDecision d = DecideScan(verdict, {rs}, ctx);
   const spool::ContentVariant& v = d.outcome.variants[d.outcome.recipient_variant[0]];
-  const std::string& message = session_->message();
-  absl::StatusOr<std::string> edited = spool::ApplyEdits(message, v.edits);
   std::vector<std::string> names;
   for (const scan::PartFinding& f : verdict.findings) {
     if (std::find(names.begin(), names.end(), f.result.name) == names.end()) {
       names.push_back(f.result.name);
     }
   }
+  const std::string viruses = absl::StrJoin(names, ",");
+  if (!cache_key_.empty()) {
+    shard_->pop3_cache().Put(cache_key_, CachedRetrieval{session_->message().size(), d.result,
+                                                         viruses, v.headers, v.edits});
+  }
+  Deliver(v.headers, v.edits, d.result, viruses, /*from_cache=*/false);
+}
+
+void Pop3Connection::Deliver(const std::string& headers,
+                             const std::vector<spool::ContentEdit>& edits,
+                             const std::string& result, const std::string& viruses,
+                             bool from_cache) {
+  ++messages_;
+  const std::string& message = session_->message();
+  absl::StatusOr<std::string> edited = spool::ApplyEdits(message, edits);
   auto line = KLOG(kInfo, "pop3_message");
   line.Kv("client", peer_host_)
       .Kv("user", session_->user())
       .Kv("command", scan_command_)
       .Kv("size", message.size())
-      .Kv("verdict", d.result)
-      .Kv("viruses", absl::StrJoin(names, ","))
-      .Kv("signatures", ctx.signature_version)
-      .Kv("parts", verdict.parts)
-      .Kv("scans", verdict.engine_scans)
-      .Kv("cache_hits", verdict.cache_hits)
+      .Kv("verdict", result)
+      .Kv("viruses", viruses)
+      .Kv("signatures", scan_set_ != nullptr ? scan_set_->version() : std::string())
+      .Kv("cache", from_cache ? "hit" : "miss")
       .Kv("scan_wait", absl::Trunc(absl::Now() - scan_start_, absl::Microseconds(100)));
   if (!edited.ok()) {
-    // Never send a message that could not be cleaned as asked: the client gets no message.
+    // Never send a message that could not be cleaned as decided: the client gets none.
     line.Kv("result", "failed").Kv("error", edited.status());
     CloseConnection();
     return;
   }
   line.Kv("result", "sent");
   shard_->Count(shard_->runtime().ids.pop3_scanned);
-  session_->DeliverMessage(absl::StrCat(v.headers, *edited));
+  session_->DeliverMessage(absl::StrCat(headers, *edited));
   UpdateFlow();
 }
 

@@ -7,11 +7,14 @@
 #define KENSA_APPLIANCE_POP3_CONNECTION_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "appliance/client_connection.h"
 #include "appliance/config.h"
+#include "appliance/pop3_verdict_cache.h"
 #include "appliance/scan_session.h"
 #include "appliance/subscriber_policy.h"
 #include "core/socket_address.h"
@@ -43,7 +46,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void SendToBackend(std::string_view bytes) override;
   void StartBackendTls() override;
   bool MailboxScanned(const std::string& user) override;
-  void BeginScan(std::string_view command) override;
+  void BeginScan(std::string_view command, std::string_view uid) override;
   void ScanData(std::string_view bytes) override;
   void EndScan() override;
   void CloseConnection() override;
@@ -66,7 +69,10 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void OnBackendBytes(std::string_view bytes);
   void OnClientClosed(int error);
   void OnBackendClosed(int error);
+  void StartScan(std::shared_ptr<const sigs::SignatureSet> set);
   void OnVerdict(scan::MessageVerdict verdict);
+  void Deliver(const std::string& headers, const std::vector<spool::ContentEdit>& edits,
+               const std::string& result, const std::string& viruses, bool from_cache);
   void FlushClientTls();
   void FlushBackendTls();
   void UpdateFlow();
@@ -98,6 +104,9 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   Subscription subscription_;
   std::shared_ptr<ScanSession> scan_;
   std::string scan_command_;
+  std::string cache_key_;                    // "" when the message has no UIDL
+  std::optional<CachedRetrieval> cached_;    // a verdict-cache hit for this retrieval
+  std::shared_ptr<const sigs::SignatureSet> scan_set_;
   absl::Time scan_start_;
   uint64_t messages_ = 0;
 

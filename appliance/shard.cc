@@ -31,7 +31,8 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
                  : nullptr),
       scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
       auth_worker_(absl::StrCat("kensa-auth-", reactor->index())),
-      delivery_(std::make_unique<DeliveryAgent>(this)) {}
+      delivery_(std::make_unique<DeliveryAgent>(this)),
+      pop3_cache_(runtime->config.verdict_cache_entries) {}
 
 Shard::~Shard() {
   for (Listener& l : listeners_) {

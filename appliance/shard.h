@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "appliance/dir_syncer.h"
+#include "appliance/pop3_verdict_cache.h"
 #include "appliance/runtime.h"
 #include "core/reactor.h"
 #include "core/worker.h"
@@ -50,6 +51,7 @@ class Shard {
   // Message bytes handed to the scan worker and not yet scanned, all sessions together.
   std::atomic<size_t>* scan_bytes_in_flight() { return &scan_bytes_in_flight_; }
   DeliveryAgent& delivery() { return *delivery_; }
+  Pop3VerdictCache& pop3_cache() { return pop3_cache_; }
   void Count(int counter_id, uint64_t n = 1) { runtime_->counters.Add(index(), counter_id, n); }
 
   // Called by a connection when it is over; the object is destroyed after the current batch.
@@ -69,6 +71,7 @@ class Shard {
   Worker scan_worker_;
   Worker auth_worker_;
   std::unique_ptr<DeliveryAgent> delivery_;
+  Pop3VerdictCache pop3_cache_;
   struct Listener {
     ListenerConfig config;
     int fd = -1;

@@ -17,6 +17,8 @@ namespace {
 
 // Client input that may wait behind a command in flight (pipelining), beyond one line.
 constexpr size_t kMaxPendingClientBytes = 64 * 1024;
+// UIDLs remembered per session (a mailbox with more only misses the verdict cache).
+constexpr size_t kMaxUids = 1000000;
 
 bool IsOk(std::string_view line) { return line.substr(0, 3) == "+OK"; }
 
@@ -303,6 +305,16 @@ void Pop3ProxySession::Transaction(std::string_view verb, std::string_view arg,
   }
   command_ = std::string(verb);
   if (words != 0) command_ += " " + std::string(arg);
+  command_uid_.clear();
+  if (expect == Backend::kScanStatus) {
+    std::string_view n = arg;
+    while (!n.empty() && n.front() == ' ') n.remove_prefix(1);
+    n = n.substr(0, n.find(' '));
+    // "007" and "7" are the same message; UIDL lists "7".
+    while (n.size() > 1 && n.front() == '0') n.remove_prefix(1);
+    auto it = uids_.find(std::string(n));
+    if (it != uids_.end()) command_uid_ = it->second;
+  }
   backend_ = expect;
   host_->SendToBackend(absl::StrCat(command_, "\r\n"));
 }
@@ -473,8 +485,11 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
       scanned_ = host_->MailboxScanned(user_);
       ReplyClient(line);
       if (scanned_) {
+        // The message numbers' UIDLs key the host's verdict cache; the client's commands
+        // wait until they are known.
         phase_ = Phase::kTransaction;
-        ProcessClient();
+        backend_ = Backend::kUidlStatus;
+        host_->SendToBackend("UIDL\r\n");
         return;
       }
       phase_ = Phase::kRelay;
@@ -505,11 +520,29 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
         decoder_.Reset();
         message_.clear();
         backend_ = Backend::kScanBody;
-        host_->BeginScan(command_);
+        host_->BeginScan(command_, command_uid_);
       } else {
         FinishCommand();
       }
       return;
+    case Backend::kUidlStatus:
+      if (IsOk(line)) {
+        backend_ = Backend::kUidlBody;
+      } else {
+        FinishCommand();  // no UIDL at this backend: no cache, nothing else changes
+      }
+      return;
+    case Backend::kUidlBody: {
+      if (line == ".") {
+        FinishCommand();
+        return;
+      }
+      const size_t sp = line.find(' ');
+      if (sp != std::string::npos && uids_.size() < kMaxUids) {
+        uids_[line.substr(0, sp)] = line.substr(sp + 1);
+      }
+      return;
+    }
     case Backend::kQuit:
       ReplyClient(line);
       Close();
@@ -534,6 +567,7 @@ void Pop3ProxySession::DeliverMessage(std::string_view message) {
 void Pop3ProxySession::FinishCommand() {
   backend_ = Backend::kIdle;
   command_.clear();
+  command_uid_.clear();
   ProcessClient();
 }
 

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "net/pop3_dot_codec.h"
 
 namespace kensa::net {
@@ -53,7 +54,9 @@ class Pop3ProxyHost {
   // A scanned RETR/TOP response: its content (dot-unstuffed) as it arrives, so the scan runs
   // while the backend sends; at EndScan() it is complete (message()) and the host answers
   // with DeliverMessage() (or closes).
-  virtual void BeginScan(std::string_view command) = 0;
+  // `uid` is the message's UIDL (RFC 1939: unique and persistent in its mailbox) when the
+  // backend gave one, so the host can answer a re-fetch from a verdict cache.
+  virtual void BeginScan(std::string_view command, std::string_view uid) = 0;
   virtual void ScanData(std::string_view bytes) = 0;
   virtual void EndScan() = 0;
   // The host closes both connections after flushing what was sent to the client.
@@ -110,6 +113,8 @@ class Pop3ProxySession {
     kMultiStatus,  // the status line of a possibly multi-line answer
     kMultiBody,    // a multi-line body passed on as it comes
     kScanStatus,   // the status line of RETR/TOP (scanned mailbox)
+    kUidlStatus,   // kensa's own UIDL after the login (scanned mailbox)
+    kUidlBody,
     kScanBody,     // a RETR/TOP body collected for the scanner
     kScanning,     // waiting for DeliverMessage()
     kQuit,         // the answer to QUIT, then close
@@ -152,6 +157,8 @@ class Pop3ProxySession {
 
   // The command in flight after login.
   std::string command_;         // as sent to the backend, without CRLF
+  std::string command_uid_;     // the UIDL of the message RETR/TOP asks for, or ""
+  absl::flat_hash_map<std::string, std::string> uids_;  // message number -> UIDL
   Pop3DotDecoder decoder_;
   std::string message_;
 };

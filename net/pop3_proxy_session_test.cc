@@ -24,8 +24,9 @@ class FakeHost : public Pop3ProxyHost {
     users.push_back(user);
     return scan;
   }
-  void BeginScan(std::string_view command) override {
+  void BeginScan(std::string_view command, std::string_view uid) override {
     begun.emplace_back(command);
+    uids.emplace_back(uid);
     scanned_bytes.clear();
   }
   void ScanData(std::string_view bytes) override { scanned_bytes.append(bytes); }
@@ -38,7 +39,7 @@ class FakeHost : public Pop3ProxyHost {
   std::string client, backend;
   int client_tls = 0, connects = 0, backend_tls = 0, closes = 0;
   bool scan = true;
-  std::vector<std::string> users, scans, begun;
+  std::vector<std::string> users, scans, begun, uids;
   std::string scanned_bytes;
 };
 
@@ -77,6 +78,13 @@ class Pop3ProxyTest : public ::testing::Test {
     s_->FeedBackend("+OK Logged in.\r\n");
     EXPECT_EQ(host_->TakeClient(), "+OK Logged in.\r\n");
     EXPECT_EQ(s_->phase(), scanned ? Phase::kTransaction : Phase::kRelay);
+    if (!scanned) return;
+    // kensa learns the UIDLs first (the verdict cache's key); the client waits meanwhile.
+    EXPECT_EQ(host_->TakeBackend(), "UIDL\r\n");
+    EXPECT_FALSE(s_->WantsClientInput());
+    s_->FeedBackend("+OK\r\n1 uid-one\r\n2 uid-two\r\n.\r\n");
+    EXPECT_EQ(host_->TakeClient(), "");
+    EXPECT_TRUE(s_->WantsClientInput());
   }
 
   std::unique_ptr<FakeHost> host_;
@@ -160,8 +168,9 @@ TEST_F(Pop3ProxyTest, AuthPlainGoesToTheBackendAsIs) {
   s_->OnBackendConnected();
   s_->FeedBackend("+OK ready\r\n");
   EXPECT_EQ(host_->TakeBackend(), "AUTH PLAIN " + resp + "\r\n");
-  s_->FeedBackend("+OK Logged in.\r\n");
+  s_->FeedBackend("+OK Logged in.\r\n-ERR no UIDL here\r\n");
   EXPECT_EQ(host_->TakeClient(), "+OK Logged in.\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "UIDL\r\n");
   EXPECT_EQ(s_->user(), "carol@example.test");
   ASSERT_EQ(host_->users.size(), 1u);
   EXPECT_EQ(Client("AUTH PLAIN ===="), "-ERR Command not valid in this state\r\n");
@@ -200,6 +209,7 @@ TEST_F(Pop3ProxyTest, ScannedRetrIsCollectedScannedAndStuffedAgain) {
   s_->FeedBackend(".\r\n");
   ASSERT_EQ(host_->scans.size(), 1u);
   EXPECT_EQ(host_->scans[0], "RETR 1");
+  EXPECT_EQ(host_->uids[0], "uid-one");
   EXPECT_EQ(s_->message(), "Subject: x\r\n\r\n.dot\r\n");
   EXPECT_EQ(host_->scanned_bytes, s_->message());
   EXPECT_FALSE(s_->WantsClientInput());

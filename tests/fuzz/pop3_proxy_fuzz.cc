@@ -55,7 +55,7 @@ class FuzzHost : public Pop3ProxyHost {
     Check(!user.empty());
     return scan;
   }
-  void BeginScan(std::string_view command) override {
+  void BeginScan(std::string_view command, std::string_view uid) override {
     Check(!scanning);
     scanning = true;
     bytes = 0;
