@@ -311,11 +311,21 @@ class Pop3ProxyTest(Pop3Base):
                      "dotted": dotted_message("dotted", to),
                      "big": big_message("big", to, cls.rnd)}
         cls.infected = eicar_message("infected", to, cls.rnd)
+        # Stored without a final line break, and with LF line ends: Dovecot serves both with
+        # CRLF line ends (and a final CRLF), which is what kensa must keep.
+        cls.clean["noeol"] = h.make_message("noeol", to=to)[:-2]
+        cls.clean["lf"] = h.make_message("lf", to=to, body_lines=[
+            "line one", ".", "..dot", "", "last"]).replace(CRLF, b"\n")
         for mailbox in (SUB, PLAIN):
             for token in ("small", "dotted", "big"):
                 d.deliver(mailbox, cls.clean[token])
             d.deliver(mailbox, cls.infected.data)
-        cls.index = {"small": 1, "dotted": 2, "big": 3, "infected": 4}
+            for token in ("noeol", "lf"):
+                d.deliver(mailbox, cls.clean[token])
+        cls.index = {"small": 1, "dotted": 2, "big": 3, "infected": 4, "noeol": 5, "lf": 6}
+        cls.served = dict(cls.clean)  # what Dovecot's RETR gives
+        cls.served["noeol"] = cls.clean["noeol"] + CRLF
+        cls.served["lf"] = cls.clean["lf"].replace(b"\n", CRLF)
         # LATE: one clean message whose attachment carries a marker no signature knows yet.
         cls.marker = b"kensa-pop3-late-" + os.urandom(12).hex().encode()
         payload = cls.rnd.randbytes(4000) + cls.marker + cls.rnd.randbytes(4000)
@@ -382,10 +392,10 @@ class Pop3ProxyTest(Pop3Base):
         for implicit in (False, True):
             p = self.proxy(SUB, SUB_PW, implicit=implicit)
             try:
-                for token in ("small", "dotted", "big"):
+                for token in ("small", "dotted", "big", "noeol", "lf"):
                     with self.subTest(token=token, implicit=implicit):
                         want = self.dovecot_retr(SUB, SUB_PW, self.index[token])
-                        self.assertEqual(want, self.clean[token])
+                        self.assertEqual(want, self.served[token])
                         _, got = long_raw(p, f"RETR {self.index[token]}")
                         fields, rest = split_pop_scan_headers(got)
                         self.assertTrue(fields["X-Virus-Status"].startswith("Clean"), fields)
@@ -396,7 +406,7 @@ class Pop3ProxyTest(Pop3Base):
                 # poplib's own retr() (lines, dot-unstuffed) agrees.
                 _, lines, _ = p.retr(self.index["dotted"])
                 got = CRLF.join(lines) + CRLF
-                self.assertEqual(split_pop_scan_headers(got)[1], self.clean["dotted"])
+                self.assertEqual(split_pop_scan_headers(got)[1], self.served["dotted"])
             finally:
                 quit_quietly(p)
 
@@ -456,7 +466,7 @@ class Pop3ProxyTest(Pop3Base):
                     self.assertEqual(p.stat(), d.stat())
                     self.assertEqual(p.list()[1], d.list()[1])
                     self.assertEqual(p.uidl()[1], d.uidl()[1])
-                    for n in (1, 3, 4):
+                    for n in self.index.values():
                         self.assertEqual(p.list(n), d.list(n))
                         self.assertEqual(p.uidl(n), d.uidl(n))
                     for bad in ("LIST 99", "UIDL 99", "RETR 99", "TOP 99 0", "DELE 99"):
@@ -550,7 +560,7 @@ class Pop3ProxyTest(Pop3Base):
             r.starttls()
             self.assertTrue(r.cmd(f"USER {SUB}").startswith("+OK"))
             self.assertTrue(r.cmd(f"PASS {SUB_PW}").startswith("+OK"))
-            self.assertTrue(r.cmd("STAT").startswith("+OK 4 "))
+            self.assertTrue(r.cmd("STAT").startswith(f"+OK {len(self.index)} "))
             self.assertTrue(r.cmd("QUIT").startswith("+OK"))
 
     def test_user_pass_and_wrong_password(self):
@@ -573,7 +583,7 @@ class Pop3ProxyTest(Pop3Base):
                     finally:
                         quit_quietly(p)
                 p = self.proxy(SUB, SUB_PW, implicit=implicit)
-                self.assertEqual(p.stat()[0], 4)
+                self.assertEqual(p.stat()[0], len(self.index))
                 quit_quietly(p)
 
     def test_auth_plain(self):
@@ -583,7 +593,7 @@ class Pop3ProxyTest(Pop3Base):
                 try:
                     resp = p._shortcmd(f"AUTH PLAIN {plain_response(SUB, SUB_PW)}")
                     self.assertTrue(resp.startswith(b"+OK"), resp)
-                    self.assertEqual(p.stat()[0], 4)
+                    self.assertEqual(p.stat()[0], len(self.index))
                 finally:
                     quit_quietly(p)
             with self.subTest(implicit=implicit, form="continuation (Thunderbird)"):
@@ -595,7 +605,7 @@ class Pop3ProxyTest(Pop3Base):
                     self.assertFalse(cont.startswith(b"+OK"), cont)
                     resp = p._shortcmd(plain_response(PLAIN, PLAIN_PW))
                     self.assertTrue(resp.startswith(b"+OK"), resp)
-                    self.assertEqual(p.stat()[0], 4)
+                    self.assertEqual(p.stat()[0], len(self.index))
                 finally:
                     quit_quietly(p)
             with self.subTest(implicit=implicit, form="wrong password"):
@@ -606,7 +616,7 @@ class Pop3ProxyTest(Pop3Base):
                     # the session goes on: a good login afterwards
                     p.user(SUB)
                     p.pass_(SUB_PW)
-                    self.assertEqual(p.stat()[0], 4)
+                    self.assertEqual(p.stat()[0], len(self.index))
                 finally:
                     quit_quietly(p)
             with self.subTest(implicit=implicit, form="unsupported mechanism"):
@@ -651,7 +661,7 @@ class Pop3ProxyTest(Pop3Base):
                 d = os.path.join(self.tmp, f"fetchmail-{implicit}")
                 rc, out, msgs = self.fetchmail(SUB, SUB_PW, implicit, d)
                 self.assertEqual(rc, 0, out)
-                self.assertEqual(len(msgs), 4, out[-3000:])
+                self.assertEqual(len(msgs), len(self.index), out[-3000:])
                 if not implicit:
                     self.assertIn("STLS", out)
                 by_token = {}
@@ -672,7 +682,7 @@ class Pop3ProxyTest(Pop3Base):
                         self.assertNotIn(base64.b64encode(sh.EICAR)[:40], m)
                     else:
                         self.assertTrue(fields["X-Virus-Status"].startswith("Clean"), fields)
-                        self.assertTrue(rest == self.clean[token], f"{token} changed")
+                        self.assertTrue(rest == self.served[token], f"{token} changed")
 
     def test_openssl_s_client(self):
         script = (f"USER {SUB}\nPASS {SUB_PW}\nSTAT\nRETR {self.index['dotted']}\n"
@@ -749,7 +759,7 @@ class Pop3ProxyTest(Pop3Base):
             for cmd in ("XYZZY", "STLS", "USER again", "LAST", "NOOP " + "y" * 5000):
                 with self.subTest(cmd=cmd[:10]):
                     self.assertTrue(r.cmd(cmd).startswith("-ERR"), cmd[:20])
-            self.assertTrue(r.cmd("STAT").startswith("+OK 4 "))
+            self.assertTrue(r.cmd("STAT").startswith(f"+OK {len(self.index)} "))
             self.assertTrue(r.cmd("QUIT").startswith("+OK"))
 
     def send_capa_in_step(self, r):
@@ -763,13 +773,13 @@ class Pop3ProxyTest(Pop3Base):
                    f"RETR {self.index['small']}\r\nNOOP\r\nLIST 99\r\nQUIT\r\n")
             self.assertTrue(r.line().startswith("+OK"))                       # USER
             self.assertTrue(r.line().startswith("+OK"))                       # PASS
-            self.assertTrue(r.line().startswith("+OK 4 "))                    # STAT
+            self.assertTrue(r.line().startswith(f"+OK {len(self.index)} "))                    # STAT
             self.assertEqual(r.line().split()[:2], ["+OK", "2"])              # LIST 2
             self.assertTrue(r.line().startswith("-ERR"))                      # XYZZY
             self.assertEqual(r.line().split()[:2], ["+OK", "1"])              # UIDL 1
             self.assertTrue(r.line().startswith("+OK"))                       # RETR
             fields, rest = split_pop_scan_headers(r.multiline())
-            self.assertEqual(rest, self.clean["small"])
+            self.assertEqual(rest, self.served["small"])
             self.assertTrue(r.line().startswith("+OK"))                       # NOOP
             self.assertTrue(r.line().startswith("-ERR"))                      # LIST 99
             self.assertTrue(r.line().startswith("+OK"))                       # QUIT
@@ -791,12 +801,75 @@ class Pop3ProxyTest(Pop3Base):
             self.assertTrue(r.cmd(f"PASS {SUB_PW}").startswith("+OK"))
             self.assertTrue(r.cmd("QUIT").startswith("+OK"))
 
+    def test_odd_arguments_stay_in_step(self):
+        """Arguments that could make a proxy take a one-line answer for a multi-line one (or
+        the other way round): whatever the answer, the NOOP after it is answered next."""
+        multi_if_ok = {"LIST ", "UIDL ", "list", "Retr 1", "TOP 1 4294967297", "CAPA",
+                       "LIST", "uidl"}
+        cmds = ["LIST ", "UIDL ", "LIST 1 ", "LIST  1", "LIST 1 2", "UIDL 1 2", "TOP 1",
+                "TOP 1 -1", "TOP 1 x", "TOP 1 0 extra", "RETR 0", "RETR 1 2", "RETR",
+                "STAT 1", "list", "Retr 1", "DELE", "DELE 1 2", "LIST 4294967297",
+                "TOP 1 4294967297", "LIST +1", "LIST 01", "LIST\t1", "CAPA", "uidl",
+                "LIST 1\x00", "RETR 1\rNOOP"]
+        with RawPop3(self.pop3s_port, implicit=True) as r:
+            self.assertTrue(r.line().startswith("+OK"))
+            self.assertTrue(r.cmd(f"USER {SUB}").startswith("+OK"))
+            self.assertTrue(r.cmd(f"PASS {SUB_PW}").startswith("+OK"))
+            for cmd in cmds:
+                with self.subTest(cmd=cmd):
+                    r.send(cmd + "\r\nNOOP\r\n")
+                    answer = r.line()
+                    self.assertTrue(answer.startswith(("+OK", "-ERR")), answer)
+                    if answer.startswith("+OK") and cmd in multi_if_ok:
+                        r.multiline()
+                    self.assertEqual(r.line(), "+OK", f"out of step after {cmd!r}")
+            self.assertTrue(r.cmd("STAT").startswith(f"+OK {len(self.index)} "))
+            self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+
+    def test_other_sessions_answered_while_big_retrs_wait(self):
+        """One client asks for the 5 MB message three times and does not read; another
+        logs in and is answered promptly; the first then gets all three whole, and a client
+        that leaves in the middle of a RETR changes nothing in Dovecot."""
+        big = self.index["big"]
+        slow = self.proxy(SUB, SUB_PW, implicit=True)
+        try:
+            slow._putcmd(f"RETR {big}\r\nRETR {big}\r\nRETR {big}")
+            time.sleep(0.3)
+            start = time.monotonic()
+            p = self.proxy(SUB, SUB_PW)
+            self.assertEqual(p.stat()[0], len(self.index))
+            self.assertTrue(p.noop().startswith(b"+OK"))
+            quit_quietly(p)
+            self.assertLess(time.monotonic() - start, 3, "a second session waited")
+            for _ in range(3):
+                slow._getresp()
+                got = read_multiline(slow.file.readline)
+                self.assertEqual(split_pop_scan_headers(got)[1], self.served["big"])
+        finally:
+            quit_quietly(slow)
+        for implicit in (False, True):
+            with self.subTest(leave_after=implicit):
+                p = self.proxy(SUB, SUB_PW, implicit=implicit)
+                p._putcmd(f"RETR {big}")
+                if implicit:
+                    p._getresp()
+                    p.file.read(100000)
+                p.close()
+        p = self.proxy(SUB, SUB_PW)
+        try:
+            self.assertEqual(p.stat()[0], len(self.index))
+            _, got = long_raw(p, f"RETR {self.index['small']}")
+            self.assertEqual(split_pop_scan_headers(got)[1], self.served["small"])
+        finally:
+            quit_quietly(p)
+
 
 # --- the backend failing -------------------------------------------------------------------------
 
 class Pop3BackendDownTest(Pop3Base):
-    """A real Dovecot stopped under kensa: in the middle of a large RETR, and then down."""
-    pop3_extra = {"backend_timeout": "5s"}
+    """A real Dovecot stopped under kensa: in the middle of a large RETR, and then down.
+    First, a subscriber's message over [pop3] max_message_bytes."""
+    pop3_extra = {"backend_timeout": "5s", "max_message_bytes": 16 * 1024 * 1024}
 
     @classmethod
     def setUpClass(cls):
@@ -806,6 +879,10 @@ class Pop3BackendDownTest(Pop3Base):
             rnd = random.Random("down")
             cls.big = big_message("huge", PLAIN, rnd, size=40 * 1024 * 1024)
             cls.dovecot.deliver(PLAIN, cls.big)
+            cls.oversized = big_message("oversized", SUB, rnd, size=20 * 1024 * 1024)
+            cls.after = h.make_message("after-oversized", to=SUB)
+            cls.dovecot.deliver(SUB, cls.oversized)
+            cls.dovecot.deliver(SUB, cls.after)
             cls.dovecot.start()
             cls.start_proxy(cls.dovecot.pop3_port)
         except Exception:
@@ -816,6 +893,27 @@ class Pop3BackendDownTest(Pop3Base):
     def tearDownClass(cls):
         super().tearDownClass()
         cls.dovecot.close()
+
+    def test_0_oversized_scanned_message_does_not_block_the_mailbox(self):
+        """A subscriber's message larger than max_message_bytes is not scanned whole: by the
+        design's rule for what cannot be scanned (limits exceeded: the unscannable action,
+        default treated as infected) the client gets a complete answer in its place, and
+        the session goes on to the next message. Closing the connection after "+OK" would
+        fail every session that fetches in order, for good: the mail never arrives."""
+        p = self.proxy(SUB, SUB_PW, implicit=True)
+        try:
+            try:
+                _, got = long_raw(p, "RETR 1")
+            except (poplib.error_proto, OSError) as e:
+                self.fail(f"RETR of a message over max_message_bytes: {e} (the connection was "
+                          f"closed; the mailbox cannot be fetched past it)")
+            fields, _ = split_pop_scan_headers(got)
+            self.assertFalse(fields["X-Virus-Status"].startswith("Clean"), fields)
+            self.assertNotEqual(got, self.oversized)
+            _, got = long_raw(p, "RETR 2")
+            self.assertEqual(split_pop_scan_headers(got)[1], self.after)
+        finally:
+            quit_quietly(p)
 
     def test_1_backend_stopped_mid_retr(self):
         r = RawPop3(self.pop3s_port, implicit=True, timeout=20)
