@@ -8,12 +8,13 @@
 # back (USER/PASS, STAT, RETR 1..n, QUIT) for a fixed time. Every point runs against Dovecot
 # direct, against kensad with scanning on, and against kensad with nobody subscribed (the proxy
 # alone, bytes relayed unscanned), interleaved, R times, and the medians are printed with the
-# ratio kensa/Dovecot. Everything runs on 127.0.0.1 from a temporary directory; every process started
-# here is stopped on exit, whatever happens.
+# ratio kensa/Dovecot. Everything runs on 127.0.0.1 from a temporary directory; every process
+# started here is stopped on exit, whatever happens.
 #
 # usage: bench/pop3_bench.sh [-r R] [--quick] [--duration S] [--clients "1 64"]
 #                            [--sizes "10k 5m"] [--kensad PATH] [--bench PATH]
-#                            [--no-kensa] [--no-scan-off] [--keep]
+#                            [--no-kensa] [--no-scan-off] [--scan-opts "KEY = VALUE"]
+#                            [--log-level info] [--keep]
 # Needs root (Dovecot's mail processes run as the dovecot user), dovecot-core and python3.
 set -euo pipefail
 
@@ -26,6 +27,8 @@ KENSAD=$ROOT/build/default/appliance/kensad
 BENCH=""
 DO_KENSA=1
 DO_OFF=1
+SCAN_OPTS=""   # extra lines for kensad's [scan] table, e.g. "whole_message_check = false"
+LOG_LEVEL=warning   # kensad's; info logs every session (with --keep: $WORK/kensad.log)
 KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -39,7 +42,9 @@ while [ $# -gt 0 ]; do
     --no-kensa) DO_KENSA=0; DO_OFF=0 ;;
     --no-scan-off) DO_OFF=0 ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n 3,17p "$0"; exit 0 ;;
+    --scan-opts) SCAN_OPTS=$2; shift ;;
+    --log-level) LOG_LEVEL=$2; shift ;;
+    -h|--help) sed -n 3,18p "$0"; exit 0 ;;
     *) echo "pop3_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -133,8 +138,9 @@ for s in $SIZES; do
     echo "b$s$i@example.test:$HASH:$DUID:$DGID::$DC/home/b$s$i@example.test"
   done
 done >"$DC/passwd"
-# Realistic MIME, clean: a text/plain part (with lines starting with "." to be dot-stuffed) and a base64 application/octet-stream attachment of
-# random bytes (its own bytes in every message), LF line ends as Maildir stores them; the file
+# Realistic MIME, clean: a text/plain part (with lines starting with "." to be dot-stuffed) and
+# a base64 application/octet-stream attachment of random bytes (its own bytes in every
+# message), LF line ends as Maildir stores them; the file
 # name carries S= (size) and W= (size with CRLF) so Dovecot need not read a file for STAT/LIST.
 for s in $SIZES; do
   python3 - "$DC/home" "$s" "$(size_bytes "$s")" "$MAILBOXES" "$(per_box "$s")" <<'EOF'
@@ -239,7 +245,7 @@ hostname = "kensa.bench.test"
 state_dir = "$WORK/kensa"
 reactors = 2
 pin_reactors = false
-log_level = "warning"
+log_level = "$LOG_LEVEL"
 drain_timeout = "2s"
 
 [[listener]]
@@ -263,6 +269,7 @@ plaintext_auth = true
 [scan]
 signature_dir = "$ROOT/sigs/test"
 engine_temp_dir = "/dev/shm"
+$SCAN_OPTS
 EOF
   # scan on: every mailbox subscribes to inbound, so every RETR is scanned.
   { cat "$WORK/kensad-base.toml"; printf '\n[policy]\ninbound_domains = ["example.test"]\n'; } >"$WORK/kensad-kensa.toml"
