@@ -454,6 +454,15 @@ class Pop3ProxyTest(Pop3Base):
         finally:
             quit_quietly(p)
             quit_quietly(d)
+        # Fetched again (kensa's verdict cache may rebuild it from the cached edits): the
+        # same cleaning, every time, in other sessions too.
+        for implicit in (True, False):
+            p = self.proxy(SUB, SUB_PW, implicit=implicit)
+            try:
+                for _ in range(2):
+                    self.assert_cleaned(long_raw(p, f"RETR {n}")[1], self.infected)
+            finally:
+                quit_quietly(p)
 
     # the rest of the transaction state passes through
 
