@@ -139,13 +139,23 @@ def pop3_answers(port):
 class Dovecot:
     """A real Dovecot (../shared/PEERS.md recipe) in its own directory: POP3 on a free port and
     the authentication service on a UNIX socket and a TCP port, for users given as
-    [(address, password)] with SHA512-CRYPT hashes, each with a Maildir home."""
+    [(address, password)] with SHA512-CRYPT hashes, each with a Maildir home.
+    tls=True: a self-signed certificate, STLS on pop3_port (plaintext still allowed) and
+    implicit TLS on pop3s_port."""
 
-    def __init__(self, users):
+    def __init__(self, users, tls=False):
         if not h.have(DOVECOT):
             raise FileNotFoundError(f"{DOVECOT} (scripts/deps installs dovecot-core)")
         self.dir = h.make_tmpdir("dovecot-")
         self.pop3_port = h.free_port()
+        self.tls = tls
+        self.pop3s_port = h.free_port() if tls else None
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-subj", "/CN=pop3.example.test", "-days", "2",
+                            "-keyout", os.path.join(self.dir, "key.pem"),
+                            "-out", os.path.join(self.dir, "cert.pem")],
+                           check=True, capture_output=True, timeout=60)
         self.auth_port = h.free_port()
         self.auth_socket = os.path.join(self.dir, "auth-client")
         self.log_path = os.path.join(self.dir, "dovecot.log")
@@ -194,6 +204,17 @@ class Dovecot:
         return sum(len(os.listdir(os.path.join(self.home(address), sub)))
                    for sub in ("new", "cur"))
 
+    def _ssl_config(self):
+        if not self.tls:
+            return "ssl = no"
+        return (f"ssl = yes\nssl_cert = <{self.dir}/cert.pem\n"
+                f"ssl_key = <{self.dir}/key.pem")
+
+    def _pop3s_listener(self):
+        if not self.tls:
+            return ""
+        return f"  inet_listener pop3s {{\n    port = {self.pop3s_port}\n    ssl = yes\n  }}\n"
+
     def _config(self):
         d = self.dir
         return f"""protocols = pop3
@@ -201,7 +222,7 @@ listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/run
 log_path = {d}/dovecot.log
-ssl = no
+{self._ssl_config()}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -214,7 +235,7 @@ service pop3-login {{
   inet_listener pop3 {{
     port = {self.pop3_port}
   }}
-  chroot =
+{self._pop3s_listener()}  chroot =
 }}
 service anvil {{
   chroot =
