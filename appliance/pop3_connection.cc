@@ -328,6 +328,7 @@ void Pop3Connection::BeginScan(std::string_view command, std::string_view uid) {
   scan_.reset();
   cached_.reset();
   cache_key_.clear();
+  oversized_ = false;
   scan_set_ = rt.signatures.Current();
   if (scan_set_ == nullptr) return;  // no signatures loaded (yet): EndScan passes it on
   if (!uid.empty()) {
@@ -351,14 +352,43 @@ void Pop3Connection::ScanData(std::string_view bytes) {
   if (scan_ != nullptr) scan_->Feed(bytes);
 }
 
+bool Pop3Connection::PassOversized() {
+  if (scan_ != nullptr) {
+    scan_->Cancel();
+    scan_.reset();
+  }
+  cached_.reset();
+  cache_key_.clear();
+  oversized_ = true;
+  if (subscription_.unscannable != UnscannableAction::kPass) return false;
+  ++messages_;
+  KLOG(kInfo, "pop3_message")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("command", scan_command_)
+      .Kv("verdict", "unscannable")
+      .Kv("reason", "larger than pop3.max_message_bytes")
+      .Kv("result", "passed");
+  return true;
+}
+
 void Pop3Connection::EndScan() {
-  if (cached_ && cached_->size == session_->message().size()) {
+  if (oversized_) {
+    // Unscannable, treated as infected: the notice, on the message's own header block, is
+    // what the client gets (DESIGN section 3: if nothing safe is left, the notice is the
+    // message).
+    if (scan_set_ == nullptr) {
+      CloseConnection();
+      return;
+    }
+    StartScan(scan_set_);
+    scan_->Feed(session_->message());
+  } else if (cached_ && cached_->size == session_->message().size()) {
     CachedRetrieval c = std::move(*cached_);
     cached_.reset();
     Deliver(c.headers, c.edits, c.result, c.viruses, /*from_cache=*/true);
     return;
-  }
-  if (cached_) {
+  } else if (cached_) {
     // Same UIDL, other bytes (a backend that reuses UIDLs): scanned after all.
     cached_.reset();
     cache_key_.clear();
@@ -382,6 +412,11 @@ void Pop3Connection::EndScan() {
 
 void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   std::shared_ptr<ScanSession> scan = std::move(scan_);
+  if (oversized_) {
+    verdict.findings = {scan::PartFinding{
+        verdict.root, scan::ScanResult{scan::ScanResult::Kind::kUnscannable,
+                                       "Kensa.Limits.MessageSize"}}};
+  }
   scan::NoticeContext ctx;
   ctx.queue_id = absl::StrCat("pop3-", shard_->index(), "-", id_, "-", messages_ + 1);
   ctx.hostname = shard_->config().hostname;
@@ -400,7 +435,7 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
     }
   }
   const std::string viruses = absl::StrJoin(names, ",");
-  if (!cache_key_.empty()) {
+  if (!cache_key_.empty() && !oversized_) {
     shard_->pop3_cache().Put(cache_key_, CachedRetrieval{session_->message().size(), d.result,
                                                          viruses, v.headers, v.edits});
   }
@@ -440,6 +475,7 @@ void Pop3Connection::Deliver(const std::string& headers,
 
 void Pop3Connection::UpdateFlow() {
   if (closing_) return;
+  Touch();  // called after every event: the deadline follows what the session waits for
   const bool client_full = client_->queued_bytes() > kMaxQueuedBytes;
   const bool scan_full =
       scan_ != nullptr && (scan_->bytes_in_flight() > kMaxQueuedBytes * 4 ||
@@ -477,9 +513,16 @@ bool Pop3Connection::WaitingOnBackend() const {
 void Pop3Connection::Touch() {
   deadline_ = absl::Now() + (WaitingOnBackend() ? shard_->config().pop3_backend_timeout
                                                 : shard_->config().pop3_command_timeout);
+  // The timer is re-armed lazily when the deadline moves later; a deadline that moved
+  // earlier (a command now waits on the backend) needs it now.
+  if (timer_ != 0 && deadline_ < timer_at_) {
+    shard_->reactor()->CancelTimer(timer_);
+    ArmTimer();
+  }
 }
 
 void Pop3Connection::ArmTimer() {
+  timer_at_ = deadline_;
   timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
     timer_ = 0;
     OnTimer();

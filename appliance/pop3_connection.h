@@ -49,6 +49,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void BeginScan(std::string_view command, std::string_view uid) override;
   void ScanData(std::string_view bytes) override;
   void EndScan() override;
+  bool PassOversized() override;
   void CloseConnection() override;
 
  private:
@@ -107,10 +108,12 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   std::string cache_key_;                    // "" when the message has no UIDL
   std::optional<CachedRetrieval> cached_;    // a verdict-cache hit for this retrieval
   std::shared_ptr<const sigs::SignatureSet> scan_set_;
+  bool oversized_ = false;  // this response outgrew [pop3] max_message_bytes
   absl::Time scan_start_;
   uint64_t messages_ = 0;
 
   absl::Time deadline_;
+  absl::Time timer_at_;  // when the armed timer fires
   uint64_t timer_ = 0;
   bool draining_ = false;
   bool closing_ = false;

@@ -57,6 +57,13 @@ size_t Pop3DotDecoder::Feed(std::string_view in, std::string* out) {
 }
 
 std::string Pop3DotStuff(std::string_view message) {
+  std::string out = Pop3DotStuffPrefix(message);
+  if (!message.empty() && message.back() != '\n') out.append("\r\n");
+  out.append(".\r\n");
+  return out;
+}
+
+std::string Pop3DotStuffPrefix(std::string_view message) {
   std::string out;
   out.reserve(message.size() + message.size() / 64 + 8);
   bool line_start = true;
@@ -69,8 +76,6 @@ std::string Pop3DotStuff(std::string_view message) {
     line_start = lf != std::string_view::npos;
     i = end;
   }
-  if (!message.empty() && message.back() != '\n') out.append("\r\n");
-  out.append(".\r\n");
   return out;
 }
 

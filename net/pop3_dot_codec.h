@@ -17,6 +17,11 @@ class Pop3DotDecoder {
   // terminator once it is seen (then done() is true and the rest belongs to what follows).
   size_t Feed(std::string_view in, std::string* out);
   bool done() const { return state_ == State::kDone; }
+  // Input bytes consumed but not yet decided ("." or ".\r" at a line start): whoever switches
+  // from decoding to passing the raw bytes on must send these first.
+  std::string_view held() const {
+    return state_ == State::kDot ? "." : state_ == State::kDotCr ? ".\r" : "";
+  }
   void Reset() { state_ = State::kLineStart; }
 
  private:
@@ -27,6 +32,9 @@ class Pop3DotDecoder {
 // The message as the client must receive it after a "+OK" line: every line starting with '.'
 // gets another '.', a last line without its CRLF gets one, and ".\r\n" ends it.
 std::string Pop3DotStuff(std::string_view message);
+// The stuffing alone, for a prefix of a message whose rest follows as raw (stuffed) bytes:
+// `message` starts at a line start; nothing is added at its end.
+std::string Pop3DotStuffPrefix(std::string_view message);
 
 }  // namespace kensa::net
 

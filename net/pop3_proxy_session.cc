@@ -361,7 +361,8 @@ void Pop3ProxySession::OnBackendClosed() {
       Close();
       return;
     case Phase::kTransaction:
-      if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody) {
+      if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
+          backend_ == Backend::kScanDiscard) {
         Close();  // no final ".": the client must not take what it has for a whole message
       } else if (backend_ == Backend::kQuit) {
         Close();
@@ -413,13 +414,20 @@ void Pop3ProxySession::ProcessBackend() {
       const size_t before = message_.size();
       const size_t n = decoder_.Feed(backend_in_, &message_);
       backend_in_.erase(0, n);
-      if (message_.size() > before && message_.size() <= config_.max_message_bytes) {
-        host_->ScanData(std::string_view(message_).substr(before));
-      }
       if (message_.size() > config_.max_message_bytes) {
-        Close();  // without the final ".": better no message than a truncated one
-        return;
+        OnOversized();
+        continue;
       }
+      if (message_.size() > before) host_->ScanData(std::string_view(message_).substr(before));
+      if (decoder_.done()) {
+        backend_ = Backend::kScanning;
+        host_->EndScan();
+      }
+      continue;
+    }
+    if (backend_ == Backend::kScanDiscard) {
+      std::string scratch;
+      backend_in_.erase(0, decoder_.Feed(backend_in_, &scratch));
       if (decoder_.done()) {
         backend_ = Backend::kScanning;
         host_->EndScan();
@@ -439,6 +447,25 @@ void Pop3ProxySession::ProcessBackend() {
     }
     OnBackendLine(line);
   }
+}
+
+void Pop3ProxySession::OnOversized() {
+  if (host_->PassOversized()) {
+    // What was decoded goes out stuffed again, then the decoder's held bytes and the raw
+    // rest: together exactly the backend's bytes.
+    std::string out = Pop3DotStuffPrefix(message_);
+    out.append(decoder_.held());
+    host_->SendToClient(out);
+    std::string().swap(message_);
+    backend_ = Backend::kMultiBody;
+    return;
+  }
+  // Only the header block is kept: the notice that replaces the message is built on it.
+  size_t end = message_.find("\r\n\r\n");
+  end = end == std::string::npos ? message_.find("\n\n") : end + 2;
+  message_.resize(end == std::string::npos ? 0 : end + 2);
+  message_.shrink_to_fit();
+  backend_ = Backend::kScanDiscard;
 }
 
 void Pop3ProxySession::OnBackendLine(const std::string& line) {
@@ -551,6 +578,7 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
     case Backend::kTlsHandshake:
     case Backend::kMultiBody:
     case Backend::kScanBody:
+    case Backend::kScanDiscard:
     case Backend::kScanning:
       return;
   }
@@ -581,7 +609,8 @@ void Pop3ProxySession::OnClientTimeout() {
 
 void Pop3ProxySession::OnBackendTimeout() {
   if (phase_ == Phase::kClosed) return;
-  if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody) {
+  if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
+      backend_ == Backend::kScanDiscard) {
     Close();
     return;
   }
@@ -595,7 +624,7 @@ void Pop3ProxySession::OnBackendTimeout() {
 void Pop3ProxySession::Shutdown() {
   if (phase_ == Phase::kClosed) return;
   if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
-      backend_ == Backend::kScanning) {
+      backend_ == Backend::kScanDiscard || backend_ == Backend::kScanning) {
     Close();
     return;
   }

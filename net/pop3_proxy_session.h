@@ -59,6 +59,10 @@ class Pop3ProxyHost {
   virtual void BeginScan(std::string_view command, std::string_view uid) = 0;
   virtual void ScanData(std::string_view bytes) = 0;
   virtual void EndScan() = 0;
+  // The response outgrew max_message_bytes: true passes it on unscanned from here (the bytes
+  // so far, then the rest as the backend sends it); false keeps only its header block in
+  // message(), drops the rest, and EndScan() follows at its end (the host sends a notice).
+  virtual bool PassOversized() = 0;
   // The host closes both connections after flushing what was sent to the client.
   virtual void CloseConnection() = 0;
 };
@@ -116,6 +120,7 @@ class Pop3ProxySession {
     kUidlStatus,   // kensa's own UIDL after the login (scanned mailbox)
     kUidlBody,
     kScanBody,     // a RETR/TOP body collected for the scanner
+    kScanDiscard,  // an oversized body: read to its end, dropped
     kScanning,     // waiting for DeliverMessage()
     kQuit,         // the answer to QUIT, then close
   };
@@ -130,6 +135,7 @@ class Pop3ProxySession {
   void ProcessBackend();
   bool TakeBackendLine(std::string* line);
   void OnBackendLine(const std::string& line);
+  void OnOversized();
   void FinishCommand();
   void ReplyClient(std::string_view line);
   void Fail(std::string_view client_reply);

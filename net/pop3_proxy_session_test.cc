@@ -31,6 +31,10 @@ class FakeHost : public Pop3ProxyHost {
   }
   void ScanData(std::string_view bytes) override { scanned_bytes.append(bytes); }
   void EndScan() override { scans.push_back(begun.back()); }
+  bool PassOversized() override {
+    ++oversized;
+    return pass_oversized;
+  }
   void CloseConnection() override { ++closes; }
 
   std::string TakeClient() { return std::exchange(client, {}); }
@@ -39,6 +43,8 @@ class FakeHost : public Pop3ProxyHost {
   std::string client, backend;
   int client_tls = 0, connects = 0, backend_tls = 0, closes = 0;
   bool scan = true;
+  bool pass_oversized = false;
+  int oversized = 0;
   std::vector<std::string> users, scans, begun, uids;
   std::string scanned_bytes;
 };
@@ -274,16 +280,41 @@ TEST_F(Pop3ProxyTest, QuitAndTimeouts) {
   EXPECT_EQ(s_->phase(), Phase::kClosed);
 }
 
-TEST_F(Pop3ProxyTest, OversizedMessageClosesWithoutTheFinalDot) {
+TEST_F(Pop3ProxyTest, OversizedMessageKeepsItsHeadersForTheNotice) {
   Pop3ProxyConfig c;
   c.implicit_tls = true;
   c.max_message_bytes = 100;
   Make(c);
   Login();
   Client("RETR 1");
-  s_->FeedBackend("+OK\r\n" + std::string(150, 'a') + "\r\n");
-  EXPECT_EQ(host_->closes, 1);
+  s_->FeedBackend("+OK\r\nSubject: big\r\n\r\n" + std::string(150, 'a') + "\r\n");
+  EXPECT_EQ(host_->oversized, 1);
   EXPECT_EQ(host_->TakeClient(), "+OK\r\n");
+  EXPECT_TRUE(host_->scans.empty());
+  s_->FeedBackend(std::string(1000, 'b') + "\r\n.\r\n");
+  ASSERT_EQ(host_->scans.size(), 1u);
+  EXPECT_EQ(s_->message(), "Subject: big\r\n\r\n");
+  s_->DeliverMessage("Subject: big\r\n\r\nnotice\r\n");
+  EXPECT_EQ(host_->TakeClient(), "Subject: big\r\n\r\nnotice\r\n.\r\n");
+  EXPECT_EQ(host_->closes, 0);
+}
+
+TEST_F(Pop3ProxyTest, OversizedMessagePassedOnIsTheBackendsBytesExactly) {
+  Pop3ProxyConfig c;
+  c.implicit_tls = true;
+  c.max_message_bytes = 100;
+  Make(c);
+  Login();
+  host_->pass_oversized = true;
+  Client("RETR 1");
+  // Cut right after a held "." of a stuffed line, the case that needs held().
+  const std::string body = "Subject: big\r\n\r\n" + std::string(120, 'a') + "\r\n..dot\r\nend\r\n.\r\n";
+  const size_t cut = body.find("..dot") + 1;
+  s_->FeedBackend("+OK\r\n" + body.substr(0, cut));
+  s_->FeedBackend(body.substr(cut));
+  EXPECT_EQ(host_->TakeClient(), "+OK\r\n" + body);
+  EXPECT_TRUE(host_->scans.empty());
+  EXPECT_TRUE(s_->WantsClientInput());
 }
 
 }  // namespace

@@ -65,11 +65,23 @@ class FuzzHost : public Pop3ProxyHost {
     bytes += b.size();
   }
   void EndScan() override {
+    if (oversized) {  // only the header block is left
+      oversized = false;
+      Check(session->message().size() <= max_message);
+      awaiting_delivery = true;
+      return;
+    }
     Check(scanning);
     Check(bytes == session->message().size());
     Check(bytes <= max_message);
     scanning = false;
     awaiting_delivery = true;
+  }
+  bool PassOversized() override {
+    Check(scanning);
+    scanning = false;
+    oversized = true;
+    return pass_oversized;
   }
   void CloseConnection() override {
     Check(!closed);
@@ -79,7 +91,7 @@ class FuzzHost : public Pop3ProxyHost {
   Pop3ProxySession* session = nullptr;
   bool scan = true;
   bool closed = false, connecting = false, tls_pending = false, backend_tls_pending = false;
-  bool scanning = false, awaiting_delivery = false;
+  bool scanning = false, awaiting_delivery = false, oversized = false, pass_oversized = false;
   uint64_t bytes = 0, to_client = 0, max_message = 0;
 };
 
@@ -99,6 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzHost host;
   host.scan = (flags & 64) == 0;
   host.max_message = c.max_message_bytes;
+  host.pass_oversized = (flags & 128) != 0;
   Pop3ProxySession s(c, &host);
   host.session = &s;
   s.Start();
