@@ -215,11 +215,14 @@ void Pop3ProxySession::HandleAuthResponse(std::string_view line) {
   if (decoded) plain = ParseSaslPlain(*decoded);
   // The user may reach the backend on a USER line later (a PASS after a failed AUTH): it
   // must not be able to end that line.
-  if (!plain || plain->user.find_first_of("\r\n") != std::string::npos) {
+  if (!plain || plain->user.find_first_of("\r\n") != std::string::npos ||
+      plain->authzid.find_first_of("\r\n") != std::string::npos) {
     ReplyClient("-ERR Invalid AUTH PLAIN response");
     return;
   }
-  user_ = plain->user;
+  // With an authorization identity (a Dovecot master user logging in for someone) the
+  // mailbox, and so the subscription, is the authzid's.
+  user_ = plain->authzid.empty() ? plain->user : plain->authzid;
   auth_plain_ = std::string(line);
   password_.clear();
   BeginLogin();
@@ -463,7 +466,9 @@ void Pop3ProxySession::OnOversized() {
   // Only the header block is kept: the notice that replaces the message is built on it.
   size_t end = message_.find("\r\n\r\n");
   end = end == std::string::npos ? message_.find("\n\n") : end + 2;
-  message_.resize(end == std::string::npos ? 0 : end + 2);
+  // A header block beyond the limit is not kept either: the notice then has no headers.
+  const bool fits = end != std::string::npos && end + 2 <= config_.max_message_bytes;
+  message_.resize(fits ? end + 2 : 0);
   message_.shrink_to_fit();
   backend_ = Backend::kScanDiscard;
 }

@@ -197,6 +197,15 @@ TEST_F(Pop3ProxyTest, SaslUserCannotInjectBackendCommands) {
   EXPECT_EQ(host_->TakeBackend(), "");
 }
 
+TEST_F(Pop3ProxyTest, AuthzidNamesTheMailbox) {
+  Client("AUTH PLAIN " + EncodeSaslBase64(std::string("box@x\0master\0pw", 15)));
+  s_->OnBackendConnected();
+  s_->FeedBackend("+OK ready\r\n+OK Logged in.\r\n");
+  EXPECT_EQ(s_->user(), "box@x");
+  ASSERT_EQ(host_->users.size(), 1u);
+  EXPECT_EQ(host_->users[0], "box@x");
+}
+
 TEST_F(Pop3ProxyTest, BadAuthInput) {
   EXPECT_EQ(Client("AUTH CRAM-MD5"), "-ERR Unsupported authentication mechanism\r\n");
   EXPECT_EQ(Client("AUTH PLAIN not-base64"), "-ERR Invalid AUTH PLAIN response\r\n");

@@ -80,7 +80,7 @@ class FuzzHost : public Pop3ProxyHost {
   bool PassOversized() override {
     Check(scanning);
     scanning = false;
-    oversized = true;
+    oversized = !pass_oversized;  // passed on: no EndScan follows
     return pass_oversized;
   }
   void CloseConnection() override {
