@@ -340,7 +340,7 @@ run_point() {
     printf '  %-9s CPU %ss, VmHWM %s, open descriptors %s after the point\n' "$target" "$cpu" \
       "$(awk '/VmHWM/ { print $2 $3 }' /proc/$KENSAD_PID/status 2>/dev/null)" \
       "$(ls /proc/$KENSAD_PID/fd 2>/dev/null | wc -l)" >&2
-    opened=$(( $(field sessions "$out") + $(field errors "$out") ))
+    opened=$(field opened "$out"); opened=${opened:-0}
     [ "$target" != kensa ] || [ "$opened" -le "$(boxes "$size")" ] || printf '  %-9s %s sessions on %s mailboxes: some opened twice, caches may have answered RETRs\n' \
       kensa "$opened" "$(boxes "$size")" >&2
   fi

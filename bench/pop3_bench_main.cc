@@ -7,9 +7,10 @@
 // run's time is from the start until the last client has finished its last RETR, so every
 // counted byte is inside the measured time.
 // It prints one line of key=value pairs (msgs, bytes, secs, msgs_per_s, mb_per_s with MB =
-// 10^6 bytes, RETR latency percentiles, sessions, errors, its own CPU seconds) so scripts can
-// pick fields out of it; errors go to stderr (the first few in full). Every run is bounded:
-// --duration_s plus --timeout_s for a server that stops answering.
+// 10^6 bytes, RETR latency percentiles, sessions that reached STAT, failed sessions, opened: how
+// many sessions picked a mailbox, its own CPU seconds) so scripts can pick fields out of it;
+// errors go to stderr (the first few in full). Every run is bounded: --duration_s plus
+// --timeout_s for a server that stops answering.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -363,11 +364,12 @@ int main(int argc, char** argv) {
   std::string label = absl::GetFlag(FLAGS_label);
   std::printf("%sclients=%d msgs=%lld bytes=%lld secs=%.3f msgs_per_s=%.1f mb_per_s=%.2f "
               "retr_p50_ms=%.3f retr_p99_ms=%.3f retr_max_ms=%.3f sessions=%lld errors=%lld "
-              "client_cpu_s=%.2f\n",
+              "opened=%llu client_cpu_s=%.2f\n",
               label.empty() ? "" : absl::StrFormat("label=%s ", label).c_str(), clients,
               static_cast<long long>(total.msgs), static_cast<long long>(total.bytes), secs,
               secs > 0 ? static_cast<double>(total.msgs) / secs : 0,
               secs > 0 ? static_cast<double>(total.bytes) / secs / 1e6 : 0, p50, p99, pmax,
-              static_cast<long long>(total.sessions), static_cast<long long>(total.errors), cpu);
+              static_cast<long long>(total.sessions), static_cast<long long>(total.errors),
+              static_cast<unsigned long long>(sh.next_mailbox.load()), cpu);
   return total.errors > 0 || total.msgs == 0 ? 1 : 0;
 }
