@@ -284,7 +284,7 @@ start_kensad() {
   rm -rf "$WORK/kensa" && mkdir -p "$WORK/kensa"
   "$KENSAD" --config "$WORK/kensad-$1.toml" >>"$WORK/kensad.log" 2>&1 &
   KENSAD_PID=$!
-  PIDS+=($KENSAD_PID)
+  PIDS+=("$KENSAD_PID")
   wait_pop3 "$KENSA_PORT" 30 || { echo "pop3_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
 }
 stop_kensad() {
@@ -355,9 +355,9 @@ for rep in $(seq "$REPS"); do
       order="dovecot"
       [ $DO_KENSA = 0 ] || order="$order kensa"
       [ $DO_OFF = 0 ] || order="$order kensa_off"
-      [ $((rep % 2)) = 1 ] || order=$(echo $order | tr ' ' '\n' | tac | tr '\n' ' ')
+      [ $((rep % 2)) = 1 ] || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
       for t in $order; do
-        if [ $t = dovecot ]; then run_point dovecot "$DC_PORT" "$size" "$c" "$rep"
+        if [ "$t" = dovecot ]; then run_point dovecot "$DC_PORT" "$size" "$c" "$rep"
         else run_point "$t" "$KENSA_PORT" "$size" "$c" "$rep"; fi
       done
     done
