@@ -14,7 +14,9 @@
 # usage: bench/pop3_bench.sh [-r R] [--quick] [--duration S] [--clients "1 64"]
 #                            [--sizes "10k 5m"] [--kensad PATH] [--bench PATH]
 #                            [--no-kensa] [--no-scan-off] [--scan-opts "KEY = VALUE"]
-#                            [--log-level info] [--keep]
+#                            [--log-level info] [--tls] [--keep]
+# --tls: the clients speak implicit TLS (as on port 995) to Dovecot's pop3s listener and to
+# kensad's POP3 listener (tls = "implicit"); kensad -> Dovecot stays plaintext.
 # Needs root (Dovecot's mail processes run as the dovecot user), dovecot-core and python3.
 set -euo pipefail
 
@@ -29,6 +31,7 @@ DO_KENSA=1
 DO_OFF=1
 SCAN_OPTS=""   # extra lines for kensad's [scan] table, e.g. "whole_message_check = false"
 LOG_LEVEL=warning   # kensad's; info logs every session (with --keep: $WORK/kensad.log)
+TLS=0
 KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -44,7 +47,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --scan-opts) SCAN_OPTS=$2; shift ;;
     --log-level) LOG_LEVEL=$2; shift ;;
-    -h|--help) sed -n 3,18p "$0"; exit 0 ;;
+    --tls) TLS=1 ;;
+    -h|--help) sed -n 3,20p "$0"; exit 0 ;;
     *) echo "pop3_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -110,15 +114,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits for a +OK greeting on 127.0.0.1:$1 (up to $2 seconds).
+# Waits for a +OK greeting on 127.0.0.1:$1 (up to $2 seconds; $3 = tls: implicit TLS).
 wait_pop3() {
-  python3 - "$1" "$2" <<'EOF'
-import socket, sys, time
-port, limit = int(sys.argv[1]), float(sys.argv[2])
+  python3 - "$1" "$2" "${3:-plain}" <<'EOF'
+import socket, ssl, sys, time
+port, limit, tls = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "tls"
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
 end = time.time() + limit
 while time.time() < end:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+            s = ctx.wrap_socket(raw) if tls else raw
             if s.recv(512).startswith(b"+OK"):
                 s.sendall(b"QUIT\r\n")
                 sys.exit(0)
@@ -195,13 +203,32 @@ done
 chown -R dovecot:dovecot "$DC/home"
 
 DC_PORT=$(free_port)
+DC_CLIENT_PORT=$DC_PORT   # where the clients go for Dovecot direct
+DC_SSL="ssl = no"
+DC_POP3S=""
+BENCH_TLS=()
+if [ $TLS = 1 ]; then
+  command -v openssl >/dev/null || { echo "pop3_bench: --tls needs openssl" >&2; exit 2; }
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" 2>/dev/null
+  DC_CLIENT_PORT=$(free_port)
+  DC_SSL="ssl = yes
+ssl_cert = <$WORK/tls/cert.pem
+ssl_key = <$WORK/tls/key.pem"
+  DC_POP3S="  inet_listener pop3s {
+    port = $DC_CLIENT_PORT
+    ssl = yes
+  }"
+  BENCH_TLS=(--tls)
+fi
 cat >"$DC/dovecot.conf" <<EOF
 protocols = pop3
 listen = 127.0.0.1
 base_dir = $DC/run
 state_dir = $DC/run
 log_path = $DC/dovecot.log
-ssl = no
+$DC_SSL
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -214,6 +241,7 @@ service pop3-login {
   inet_listener pop3 {
     port = $DC_PORT
   }
+$DC_POP3S
   chroot =
 }
 service anvil {
@@ -232,6 +260,9 @@ EOF
 "$DOVECOT" -c "$DC/dovecot.conf" >"$DC/dovecot.out" 2>&1 </dev/null || {
   echo "pop3_bench: dovecot did not start" >&2; cat "$DC/dovecot.out" >&2; tail "$DC/dovecot.log" >&2; exit 1; }
 wait_pop3 "$DC_PORT" 20 || { echo "pop3_bench: Dovecot is not answering" >&2; tail "$DC/dovecot.log" >&2; exit 1; }
+if [ $TLS = 1 ]; then
+  wait_pop3 "$DC_CLIENT_PORT" 20 tls || { echo "pop3_bench: Dovecot's pop3s is not answering" >&2; tail "$DC/dovecot.log" >&2; exit 1; }
+fi
 
 # --- kensad: one SMTP listener (its startup checks need one), the POP3 proxy to Dovecot ------
 KENSAD_PID=""
@@ -259,7 +290,8 @@ tls = "none"
 name = "pop3"
 address = "127.0.0.1:$KENSA_PORT"
 protocol = "pop3"
-tls = "none"
+tls = "$([ $TLS = 1 ] && echo implicit || echo none)"
+$([ $TLS = 1 ] && printf '\n[tls]\ncert_file = "%s"\nkey_file = "%s"\n' "$WORK/tls/cert.pem" "$WORK/tls/key.pem")
 
 [smtp]
 local_domains = ["example.test"]
@@ -285,7 +317,7 @@ start_kensad() {
   "$KENSAD" --config "$WORK/kensad-$1.toml" >>"$WORK/kensad.log" 2>&1 &
   KENSAD_PID=$!
   PIDS+=("$KENSAD_PID")
-  wait_pop3 "$KENSA_PORT" 30 || { echo "pop3_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
+  wait_pop3 "$KENSA_PORT" 30 "$([ $TLS = 1 ] && echo tls || echo plain)" || { echo "pop3_bench: kensad did not start" >&2; tail -20 "$WORK/kensad.log" >&2; exit 1; }
 }
 stop_kensad() {
   [ -n "$KENSAD_PID" ] || return 0
@@ -320,7 +352,7 @@ run_point() {
   m0=$(machine_jiffies)
   timeout $((DURATION + CLIENT_TIMEOUT + 30)) "$BENCH" --server 127.0.0.1:"$port" --clients "$clients" \
     --duration_s "$DURATION" --user_format "b$size%d@example.test" --mailboxes "$(boxes "$size")" \
-    --password $PASSWORD --timeout_s $CLIENT_TIMEOUT --label "$target" >"$out" 2>&1 || rc=$?
+    --password $PASSWORD --timeout_s $CLIENT_TIMEOUT "${BENCH_TLS[@]}" --label "$target" >"$out" 2>&1 || rc=$?
   m1=$(machine_jiffies)
   # Share of both cores busy during the point (everything on the machine, the load included).
   busy=$(python3 -c "a, b = '$m0'.split(), '$m1'.split(); print(f'{(int(b[0]) - int(a[0])) / max(1, int(b[1]) - int(a[1])):.2f}')")
@@ -347,7 +379,7 @@ run_point() {
   if [ $rc != 0 ]; then sed 's/^/    | /' "$out" | tail -6 >&2; fi
 }
 
-echo "pop3_bench: Dovecot 127.0.0.1:$DC_PORT${KENSA_PORT:+, kensad :$KENSA_PORT}; ${DURATION}s per point, $REPS repetitions; work dir $WORK" >&2
+echo "pop3_bench: Dovecot 127.0.0.1:$DC_CLIENT_PORT${KENSA_PORT:+, kensad :$KENSA_PORT}; clients $([ $TLS = 1 ] && echo "with implicit TLS" || echo plaintext); ${DURATION}s per point, $REPS repetitions; work dir $WORK" >&2
 for rep in $(seq "$REPS"); do
   for size in $SIZES; do
     for c in $CLIENTS; do
@@ -357,7 +389,7 @@ for rep in $(seq "$REPS"); do
       [ $DO_OFF = 0 ] || order="$order kensa_off"
       [ $((rep % 2)) = 1 ] || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
       for t in $order; do
-        if [ "$t" = dovecot ]; then run_point dovecot "$DC_PORT" "$size" "$c" "$rep"
+        if [ "$t" = dovecot ]; then run_point dovecot "$DC_CLIENT_PORT" "$size" "$c" "$rep"
         else run_point "$t" "$KENSA_PORT" "$size" "$c" "$rep"; fi
       done
     done

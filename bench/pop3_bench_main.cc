@@ -6,6 +6,7 @@
 // is read in full, up to the CRLF.CRLF that ends it. No RETR starts after the deadline; the
 // run's time is from the start until the last client has finished its last RETR, so every
 // counted byte is inside the measured time.
+// --tls: implicit TLS on every connection (a full handshake per session, no resumption).
 // It prints one line of key=value pairs (msgs, bytes, secs, msgs_per_s, mb_per_s with MB =
 // 10^6 bytes, RETR latency percentiles, sessions that reached STAT, failed sessions, opened: how
 // many sessions picked a mailbox, its own CPU seconds) so scripts can pick fields out of it;
@@ -38,6 +39,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "openssl/err.h"
+#include "openssl/ssl.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:110", "POP3 server, IPv4 address:port");
 ABSL_FLAG(int, clients, 1, "concurrent POP3 clients, one thread each");
@@ -49,6 +52,8 @@ ABSL_FLAG(std::string, password, "bench", "every mailbox's password");
 ABSL_FLAG(int, max_retr_per_session, 0, "QUIT after this many RETRs (0: every message)");
 ABSL_FLAG(double, timeout_s, 60, "a socket read or write that waits this long fails the session");
 ABSL_FLAG(int, max_errors, 100, "stop the run after this many failed sessions");
+ABSL_FLAG(bool, tls, false,
+          "implicit TLS (as on port 995) on every connection, certificate not verified");
 ABSL_FLAG(std::string, label, "", "free text echoed as label= (scripts use it to tag a point)");
 
 namespace {
@@ -73,6 +78,7 @@ struct Shared {
   int max_retr = 0;
   int timeout_ms = 60000;
   int max_errors = 100;
+  SSL_CTX* tls = nullptr;  // set: implicit TLS
   Clock::time_point deadline;
   std::atomic<uint64_t> next_mailbox{0};
   std::atomic<int64_t> errors{0};
@@ -92,6 +98,7 @@ class Conn {
  public:
   explicit Conn(const Shared& sh) : sh_(sh), chunk_(256 * 1024) {}
   ~Conn() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
     if (fd_ >= 0) close(fd_);
   }
 
@@ -106,12 +113,21 @@ class Conn {
     if (connect(fd_, reinterpret_cast<const sockaddr*>(&sh_.addr), sizeof sh_.addr) != 0) {
       return Fail(err, "connect");
     }
+    if (sh_.tls != nullptr) {
+      ssl_ = SSL_new(sh_.tls);
+      if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return Fail(err, "SSL_new", false);
+      if (SSL_connect(ssl_) != 1) {
+        *err = absl::StrFormat("TLS handshake: %s", ERR_reason_error_string(ERR_get_error()));
+        return false;
+      }
+    }
     return true;
   }
 
   bool Send(std::string_view line, std::string* err) {
     while (!line.empty()) {
-      ssize_t n = send(fd_, line.data(), line.size(), MSG_NOSIGNAL);
+      ssize_t n = ssl_ != nullptr ? SSL_write(ssl_, line.data(), static_cast<int>(line.size()))
+                                  : send(fd_, line.data(), line.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return Fail(err, "send");
       line.remove_prefix(static_cast<size_t>(n));
@@ -185,7 +201,7 @@ class Conn {
     buf_.clear();
     pos_ = 0;
     for (;;) {
-      ssize_t n = recv(fd_, chunk_.data(), chunk_.size(), 0);
+      ssize_t n = Recv(chunk_.data(), chunk_.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Fail(err, "recv in a multi-line response");
       if (n == 0) return Fail(err, "connection closed in a multi-line response", false);
@@ -201,10 +217,21 @@ class Conn {
   }
 
  private:
+  // recv() or SSL_read(): > 0 bytes, 0 at the end of the stream, < 0 an error.
+  ssize_t Recv(char* buf, size_t len) {
+    if (ssl_ == nullptr) return recv(fd_, buf, len, 0);
+    int n = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(len, 1 << 30)));
+    if (n > 0) return n;
+    int e = SSL_get_error(ssl_, n);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    if (e == SSL_ERROR_SYSCALL && errno == 0) return 0;  // closed without close_notify
+    if (e != SSL_ERROR_SYSCALL) errno = EPROTO;
+    return -1;
+  }
   bool Fill(std::string* err) {
     char tmp[16384];
     for (;;) {
-      ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+      ssize_t n = Recv(tmp, sizeof tmp);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return Fail(err, "recv");
       if (n == 0) return Fail(err, "connection closed", false);
@@ -219,6 +246,7 @@ class Conn {
 
   const Shared& sh_;
   int fd_ = -1;
+  SSL* ssl_ = nullptr;
   std::string buf_;
   size_t pos_ = 0;
   std::vector<char> chunk_;
@@ -333,6 +361,14 @@ int main(int argc, char** argv) {
   sh.timeout_ms = static_cast<int>(std::max(0.001, absl::GetFlag(FLAGS_timeout_s)) * 1000);
   sh.max_errors = std::max(1, absl::GetFlag(FLAGS_max_errors));
   int clients = std::clamp(absl::GetFlag(FLAGS_clients), 1, 4096);
+  if (absl::GetFlag(FLAGS_tls)) {
+    sh.tls = SSL_CTX_new(TLS_client_method());
+    if (sh.tls == nullptr) {
+      std::fprintf(stderr, "kensa-pop3-bench: SSL_CTX_new failed\n");
+      return 2;
+    }
+    SSL_CTX_set_verify(sh.tls, SSL_VERIFY_NONE, nullptr);  // loopback, a throwaway certificate
+  }
 
   std::vector<ClientStats> stats(static_cast<size_t>(clients));
   std::vector<std::thread> threads;
