@@ -221,7 +221,8 @@ int Run(int argc, char** argv) {
 
   // The lookups, each kind in rounds of `lookups`, cycling through its recipients.
   std::vector<std::string> kinds;
-  for (const std::string& k : {"mix", "exact", "plus", "domain", "miss"}) {
+  for (const char* name : {"mix", "exact", "plus", "domain", "miss"}) {
+    const std::string k = name;
     if (kinds_arg.empty() || ("," + kinds_arg + ",").find("," + k + ",") != std::string::npos) {
       kinds.push_back(k);
     }
