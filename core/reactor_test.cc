@@ -95,6 +95,60 @@ TEST_F(ReactorTest, EchoesManyConnectionsAndLargePayloads) {
   close(*lfd);
 }
 
+// A handler that, on the first bytes, pauses its receive and closes with a flush of a large
+// reply: the pause's cancel lands while the reply is still being sent, the way a POP3
+// session's last "+OK" raced its close under load. The whole reply must arrive.
+class ReplyThenClose : public SocketStream::Handler {
+ public:
+  ReplyThenClose(std::shared_ptr<SocketStream> s, size_t bytes) : s_(std::move(s)), bytes_(bytes) {}
+  void OnReceive(std::string_view) override {
+    s_->PauseReceive();
+    s_->Send(std::string(bytes_, 'r'));
+    s_->Send("+OK bye\r\n");
+    s_->Close(true);
+  }
+  void OnStreamClosed(int) override {}
+  std::shared_ptr<SocketStream> s_;
+  size_t bytes_;
+};
+
+TEST_F(ReactorTest, CloseWithFlushSurvivesAReceiveEndingMeanwhile) {
+  auto addr = ParseSocketAddress("127.0.0.1:0");
+  ASSERT_TRUE(addr.ok());
+  auto lfd = OpenListenSocket(*addr, 16);
+  ASSERT_TRUE(lfd.ok());
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  getsockname(*lfd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+  constexpr size_t kReply = 8 << 20;  // more than the socket buffers hold: the send waits
+  std::vector<std::unique_ptr<ReplyThenClose>> handlers;
+  auto pool = ReactorPool::Start(1, ReactorOptions{}, false, [&](Reactor& r) {
+    r.Accept(*lfd, [&r, &handlers, kReply](int fd) {
+      if (fd < 0) return;
+      auto s = SocketStream::Create(&r, fd);
+      handlers.push_back(std::make_unique<ReplyThenClose>(s, kReply));
+      s->Start(handlers.back().get());
+    });
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  for (int round = 0; round < 5; ++round) {
+    int fd = ConnectTo(bound);
+    ASSERT_EQ(write(fd, "QUIT\r\n", 6), 6);
+    usleep(20000);  // let the cancel land before the client reads
+    std::string got;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, n);
+    close(fd);
+    EXPECT_EQ(got.size(), kReply + 9) << round;
+    EXPECT_EQ(got.substr(got.size() > 9 ? got.size() - 9 : 0), "+OK bye\r\n") << round;
+  }
+  (*pool)->StopAll();
+  (*pool)->Join();
+  close(*lfd);
+}
+
 TEST_F(ReactorTest, TimersFireInOrderAndCancelledOnesNever) {
   std::vector<int> fired;
   std::atomic<bool> done{false};

@@ -130,6 +130,10 @@ void SocketStream::Close(bool flush, absl::Duration linger) {
 
 void SocketStream::FinishClose() {
   if (fd_closed_) return;
+  // A flush that Close(true) started is finished by the send path (or given up by the linger
+  // timer); a receive ending meanwhile (a pause's cancel landing, EOF) must not cut it short,
+  // or the last reply (221, "+OK" to QUIT) would be lost under load.
+  if (linger_timer_ != 0 && (send_in_flight_ || queued_bytes() > 0)) return;
   // Wake any receive or send still in the kernel; the fd is closed once none refers to it.
   shutdown(fd_, SHUT_RDWR);
   if (recv_active_) {
