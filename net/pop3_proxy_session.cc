@@ -439,7 +439,11 @@ void Pop3ProxySession::ProcessBackend() {
     }
     if (backend_ == Backend::kIdle || backend_ == Backend::kScanning ||
         backend_ == Backend::kTlsHandshake) {
-      return;  // nothing was asked: kept until something is
+      // Nothing was asked: kept until something is, but not without bound.
+      if (backend_in_.size() > config_.max_line_bytes) {
+        Fail("-ERR [SYS/TEMP] Mail server sent unexpected data");
+      }
+      return;
     }
     std::string line;
     if (!TakeBackendLine(&line)) {
@@ -458,9 +462,11 @@ void Pop3ProxySession::OnOversized() {
     // rest: together exactly the backend's bytes.
     std::string out = Pop3DotStuffPrefix(message_);
     out.append(decoder_.held());
+    if (decoder_.done()) out.append(".\r\n");  // the terminator came in the same piece
     host_->SendToClient(out);
     std::string().swap(message_);
     backend_ = Backend::kMultiBody;
+    if (decoder_.done()) FinishCommand();
     return;
   }
   // Only the header block is kept: the notice that replaces the message is built on it.
@@ -471,6 +477,10 @@ void Pop3ProxySession::OnOversized() {
   message_.resize(fits ? end + 2 : 0);
   message_.shrink_to_fit();
   backend_ = Backend::kScanDiscard;
+  if (decoder_.done()) {
+    backend_ = Backend::kScanning;
+    host_->EndScan();
+  }
 }
 
 void Pop3ProxySession::OnBackendLine(const std::string& line) {

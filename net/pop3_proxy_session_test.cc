@@ -308,6 +308,36 @@ TEST_F(Pop3ProxyTest, OversizedMessageKeepsItsHeadersForTheNotice) {
   EXPECT_EQ(host_->closes, 0);
 }
 
+TEST_F(Pop3ProxyTest, OversizedMessageEndingInTheSamePieceFinishes) {
+  Pop3ProxyConfig c;
+  c.implicit_tls = true;
+  c.max_message_bytes = 100;
+  for (bool pass : {false, true}) {
+    Make(c);
+    Login();
+    host_->pass_oversized = pass;
+    Client("RETR 1");
+    const std::string body = "Subject: big\r\n\r\n" + std::string(150, 'a') + "\r\n.\r\n";
+    s_->FeedBackend("+OK\r\n" + body);
+    if (pass) {
+      EXPECT_EQ(host_->TakeClient(), "+OK\r\n" + body);
+    } else {
+      ASSERT_EQ(host_->scans.size(), 1u);
+      s_->DeliverMessage("notice\r\n");
+      EXPECT_EQ(host_->TakeClient(), "+OK\r\nnotice\r\n.\r\n");
+    }
+    EXPECT_TRUE(s_->WantsClientInput()) << pass;
+    Client("NOOP");
+    EXPECT_EQ(host_->TakeBackend(), "RETR 1\r\nNOOP\r\n");
+  }
+}
+
+TEST_F(Pop3ProxyTest, UnsolicitedBackendDataIsBounded) {
+  Login();
+  s_->FeedBackend(std::string(500, 'x'));
+  EXPECT_EQ(host_->closes, 1);
+}
+
 TEST_F(Pop3ProxyTest, OversizedMessagePassedOnIsTheBackendsBytesExactly) {
   Pop3ProxyConfig c;
   c.implicit_tls = true;
