@@ -428,13 +428,7 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   rs.subscription.action = ScanAction::kRemove;
   ScanDecision d = DecideScan(verdict, {rs}, ctx);
   const spool::ContentVariant& v = d.outcome.variants[d.outcome.recipient_variant[0]];
-  std::vector<std::string> names;
-  for (const scan::PartFinding& f : verdict.findings) {
-    if (std::find(names.begin(), names.end(), f.result.name) == names.end()) {
-      names.push_back(f.result.name);
-    }
-  }
-  const std::string viruses = absl::StrJoin(names, ",");
+  const std::string viruses = absl::StrJoin(VirusNames(verdict), ",");
   if (!cache_key_.empty() && !oversized_) {
     shard_->pop3_cache().Put(cache_key_, CachedRetrieval{session_->message().size(), d.result,
                                                          viruses, v.headers, v.edits});

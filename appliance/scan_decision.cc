@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "appliance/scan_decision.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -74,6 +76,16 @@ ScanDecision DecideScan(const scan::MessageVerdict& verdict,
     d.outcome.recipient_variant.push_back(static_cast<uint32_t>(variant_for[slot]));
   }
   return d;
+}
+
+std::vector<std::string> VirusNames(const scan::MessageVerdict& verdict) {
+  std::vector<std::string> names;
+  for (const scan::PartFinding& f : verdict.findings) {
+    if (std::find(names.begin(), names.end(), f.result.name) == names.end()) {
+      names.push_back(f.result.name);
+    }
+  }
+  return names;
 }
 
 }  // namespace kensa

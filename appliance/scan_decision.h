@@ -34,6 +34,9 @@ ScanDecision DecideScan(const scan::MessageVerdict& verdict,
                         const std::vector<RecipientScan>& recipients,
                         const scan::NoticeContext& notice);
 
+// The names the verdict's findings report, each once, in order: for log lines.
+std::vector<std::string> VirusNames(const scan::MessageVerdict& verdict);
+
 }  // namespace kensa
 
 #endif  // KENSA_APPLIANCE_SCAN_DECISION_H_

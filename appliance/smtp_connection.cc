@@ -12,6 +12,7 @@
 #include "net/smtp_address.h"
 #include "appliance/quarantine.h"
 #include "spool/queue_id.h"
+#include "subscribers/subscriber_entry.h"
 
 namespace kensa {
 namespace {
@@ -350,10 +351,7 @@ std::optional<net::SmtpReply> SmtpConnection::CheckSender(const net::SmtpEnvelop
   const std::string sender = absl::AsciiStrToLower(env.sender);
   // "user+tag@domain" is the user's too (plus addressing reaches the same mailbox).
   std::string base = sender;
-  if (size_t at = sender.rfind('@'), plus = sender.find('+');
-      at != std::string::npos && plus != std::string::npos && plus < at) {
-    base = absl::StrCat(sender.substr(0, plus), sender.substr(at));
-  }
+  subscribers::StripPlusTag(sender, '+', &base);
   for (const std::string& own : auth_addresses_) {
     if (rule == SenderRule::kOwn && (own == sender || own == base)) return std::nullopt;
     if (rule == SenderRule::kDomain && !net::DomainOf(own).empty() &&
@@ -522,11 +520,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
   ScanReport report;
   report.scanned = true;
   report.result = d.result;
-  for (const scan::PartFinding& f : verdict.findings) {
-    if (std::find(report.names.begin(), report.names.end(), f.result.name) == report.names.end()) {
-      report.names.push_back(f.result.name);
-    }
-  }
+  report.names = VirusNames(verdict);
   report.wait = absl::Now() - data_end_;
   report.quarantine = d.quarantine;
   report.verdict = std::move(verdict);
