@@ -365,6 +365,24 @@ def crlf_normalise(data):
 
 # --- comparing ---------------------------------------------------------------------------------
 
+def check_cleaned(tc, fields, body, rendered, status="Infected"):
+    """A scanned copy split into its scan header fields and the rest: the status says
+    `status`, only the rendered message's target part changed, and it became a UTF-8
+    text/plain notice. Asserts through the TestCase `tc`; returns the notice text."""
+    tc.assertTrue(fields["X-Virus-Status"].startswith(status), fields)
+    start, end = changed_region(rendered.data, body)
+    t0, t1 = rendered.target_range
+    tc.assertLess(start, end, "the copy is unchanged")
+    tc.assertTrue(t0 <= start and end <= t1,
+                  f"changed {start}-{end} outside the target part {t0}-{t1}")
+    leaves = leaves_of(body)
+    tc.assertEqual(len(leaves), rendered.leaves)
+    notice = leaves[rendered.target_leaf]
+    tc.assertEqual(notice.get_content_type(), "text/plain")
+    tc.assertEqual((notice.get_content_charset() or "").lower(), "utf-8")
+    return notice.get_payload(decode=True).decode("utf-8")
+
+
 def changed_region(original, delivered):
     """(start, end) in `original` outside of which original and delivered are identical:
     the longest common prefix and then the longest common suffix of what is left."""

@@ -365,18 +365,7 @@ class Pop3ProxyTest(Pop3Base):
         """Like test_scan_policy's: scan headers, only the target part replaced by a
         UTF-8 text/plain notice. Returns the notice."""
         fields, body = split_pop_scan_headers(got)
-        self.assertTrue(fields["X-Virus-Status"].startswith("Infected"), fields)
-        start, end = sh.changed_region(rendered.data, body)
-        t0, t1 = rendered.target_range
-        self.assertLess(start, end, "the message is unchanged")
-        self.assertTrue(t0 <= start and end <= t1,
-                        f"changed {start}-{end} outside the target part {t0}-{t1}")
-        leaves = sh.leaves_of(body)
-        self.assertEqual(len(leaves), rendered.leaves)
-        notice = leaves[rendered.target_leaf]
-        self.assertEqual(notice.get_content_type(), "text/plain")
-        self.assertEqual((notice.get_content_charset() or "").lower(), "utf-8")
-        return notice.get_payload(decode=True).decode("utf-8")
+        return sh.check_cleaned(self, fields, body, rendered)
 
     def smtp_scan_fields(self):
         """The scan header fields an SMTP delivery of a clean message to SUB gets."""

@@ -79,18 +79,7 @@ class KensadCase(h.KensadTestCase):
         """The copy has the scan headers and only the target part replaced by a notice.
         Returns the notice text."""
         fields, body = sh.split_scan_headers(delivered)
-        self.assertTrue(fields["X-Virus-Status"].startswith(status), fields)
-        start, end = sh.changed_region(rendered.data, body)
-        t0, t1 = rendered.target_range
-        self.assertLess(start, end, "the copy is unchanged")
-        self.assertTrue(t0 <= start and end <= t1,
-                        f"changed {start}-{end} outside the target part {t0}-{t1}")
-        leaves = sh.leaves_of(body)
-        self.assertEqual(len(leaves), rendered.leaves)
-        notice = leaves[rendered.target_leaf]
-        self.assertEqual(notice.get_content_type(), "text/plain")
-        self.assertEqual((notice.get_content_charset() or "").lower(), "utf-8")
-        return notice.get_payload(decode=True).decode("utf-8")
+        return sh.check_cleaned(self, fields, body, rendered, status)
 
 
 class RemovePolicyTest(KensadCase):

@@ -105,12 +105,9 @@ class SubscriberMatrixTest(h.KensadTestCase):
 
     def assert_cleaned(self, delivered, rendered, who):
         fields, body = sh.split_scan_headers(delivered)
-        self.assertTrue(fields["X-Virus-Status"].startswith("Infected"), (who, fields))
         self.assertNotIn(b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE", body, who)
-        start, end = sh.changed_region(rendered.data, body)
-        t0, t1 = rendered.target_range
-        self.assertTrue(t0 <= start < end <= t1,
-                        f"{who}: changed {start}-{end} outside the infected part {t0}-{t1}")
+        with self.subTest(who=who):
+            sh.check_cleaned(self, fields, body, rendered)
 
     def submit(self, user, rcpts, data):
         return sub.smtplib_send(self.sub_port, user, PASSWORD, user, rcpts, data)
