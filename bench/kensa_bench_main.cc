@@ -20,6 +20,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "bench/load_tool.h"
 #include "bench/bench_message.h"
 #include "bench/smtp_load.h"
 
@@ -51,23 +52,8 @@ ABSL_FLAG(std::string, label, "", "free text echoed as label= (scripts use it to
 
 namespace {
 
-double Percentile(std::vector<uint32_t>& v, double q) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k] / 1000.0;
-}
-
-bool ParseServer(const std::string& text, sockaddr_in* out) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  int port = 0;
-  if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port <= 0 || port > 65535) return false;
-  *out = sockaddr_in{};
-  out->sin_family = AF_INET;
-  out->sin_port = htons(static_cast<uint16_t>(port));
-  return inet_pton(AF_INET, text.substr(0, colon).c_str(), &out->sin_addr) == 1;
-}
+using kensa::bench::ParseServer;
+using kensa::bench::PercentileMs;
 
 }  // namespace
 
@@ -158,11 +144,11 @@ int main(int argc, char** argv) {
   // With --duration_s the messages never started are not owed: the run ended on time.
   const int64_t unsent =
       absl::GetFlag(FLAGS_duration_s) > 0 ? 0 : messages - sum.ok - sum.failed;
-  const double p50 = Percentile(sum.latency_us, 0.50);
-  const double p99 = Percentile(sum.latency_us, 0.99);
-  const double eod_p50 = Percentile(sum.eod_latency_us, 0.50);
-  const double eod_p99 = Percentile(sum.eod_latency_us, 0.99);
-  const double eod_max = Percentile(sum.eod_latency_us, 1.0);
+  const double p50 = PercentileMs(sum.latency_us, 0.50);
+  const double p99 = PercentileMs(sum.latency_us, 0.99);
+  const double eod_p50 = PercentileMs(sum.eod_latency_us, 0.50);
+  const double eod_p99 = PercentileMs(sum.eod_latency_us, 0.99);
+  const double eod_max = PercentileMs(sum.eod_latency_us, 1.0);
   printf("%s\n",
          absl::StrFormat(
              "kensa-bench label=%s server=%s connections=%d threads=%d size=%d messages=%d "

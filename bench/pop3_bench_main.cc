@@ -38,6 +38,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "bench/load_tool.h"
 #include "absl/strings/str_split.h"
 #include "openssl/err.h"
 #include "openssl/ssl.h"
@@ -318,23 +319,8 @@ void Client(Shared& sh, ClientStats& st) {
   }
 }
 
-double Percentile(std::vector<uint32_t>& v, double q) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k] / 1000.0;
-}
-
-bool ParseServer(const std::string& text, sockaddr_in* out) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  int port = 0;
-  if (!absl::SimpleAtoi(text.substr(colon + 1), &port) || port <= 0 || port > 65535) return false;
-  *out = sockaddr_in{};
-  out->sin_family = AF_INET;
-  out->sin_port = htons(static_cast<uint16_t>(port));
-  return inet_pton(AF_INET, text.substr(0, colon).c_str(), &out->sin_addr) == 1;
-}
+using kensa::bench::ParseServer;
+using kensa::bench::PercentileMs;
 
 }  // namespace
 
@@ -390,8 +376,8 @@ int main(int argc, char** argv) {
     total.errors += s.errors;
     total.retr_us.insert(total.retr_us.end(), s.retr_us.begin(), s.retr_us.end());
   }
-  double p50 = Percentile(total.retr_us, 0.50);
-  double p99 = Percentile(total.retr_us, 0.99);
+  double p50 = PercentileMs(total.retr_us, 0.50);
+  double p99 = PercentileMs(total.retr_us, 0.99);
   double pmax = total.retr_us.empty() ? 0 : *std::max_element(total.retr_us.begin(), total.retr_us.end()) / 1000.0;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
