@@ -246,6 +246,7 @@ void Pop3Connection::ConnectBackend() {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto target = std::make_shared<SocketAddress>(*addr);
+  backend_host_ = addr->HostString();  // the TLS name, implicit or after STLS
   std::weak_ptr<bool> alive = alive_;
   Touch();
   shard_->reactor()->Connect(
@@ -274,8 +275,7 @@ void Pop3Connection::ConnectBackend() {
         if (shard_->config().pop3_backend_tls == "implicit" &&
             shard_->runtime().client_tls != nullptr) {
           backend_implicit_tls_ = true;
-          backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls,
-                                                    target->HostString());
+          backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls, backend_host_);
           backend_tls_->StartHandshake();
           FlushBackendTls();
           return;
@@ -290,11 +290,9 @@ void Pop3Connection::StartBackendTls() {
     session_->OnBackendFailed("no TLS");
     return;
   }
-  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(shard_->config().pop3_backend);
   backend_implicit_tls_ = false;
   backend_tls_announced_ = false;
-  backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls,
-                                            addr.ok() ? addr->HostString() : std::string());
+  backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls, backend_host_);
   backend_tls_->StartHandshake();
   FlushBackendTls();
 }

@@ -97,6 +97,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   bool client_tls_announced_ = false;
 
   std::shared_ptr<SocketStream> backend_;
+  std::string backend_host_;
   std::unique_ptr<net::TlsSession> backend_tls_;
   bool backend_tls_announced_ = false;
   bool backend_implicit_tls_ = false;
