@@ -4,16 +4,30 @@
 #ifndef KENSA_APPLIANCE_CLIENT_CONNECTION_H_
 #define KENSA_APPLIANCE_CLIENT_CONNECTION_H_
 
+#include <memory>
+
 namespace kensa {
 
 class ClientConnection {
  public:
+  // Expires when the connection is destroyed.
+  using Liveness = std::weak_ptr<const bool>;
+
   virtual ~ClientConnection() = default;
   virtual void Start() = 0;
   // SIGTERM: an idle session ends now; a busy one may finish until the drain deadline.
   virtual void Drain() = 0;
   // The drain deadline passed.
   virtual void ForceClose() = 0;
+
+ protected:
+  // The shard destroys a finished connection after the current batch, while work it started
+  // (a commit, an auth check, a timer) may still call back. Every callback that touches the
+  // connection captures this and tests it first; `this` alone is never enough.
+  Liveness liveness() const { return alive_; }
+
+ private:
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace kensa

@@ -30,7 +30,6 @@ Pop3Connection::Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<Socket
       listener_(listener) {}
 
 Pop3Connection::~Pop3Connection() {
-  alive_.reset();
   if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
   if (scan_ != nullptr) scan_->Cancel();
   client_->Close(false);
@@ -247,7 +246,7 @@ void Pop3Connection::ConnectBackend() {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto target = std::make_shared<SocketAddress>(*addr);
   backend_host_ = addr->HostString();  // the TLS name, implicit or after STLS
-  std::weak_ptr<bool> alive = alive_;
+  Liveness alive = liveness();
   Touch();
   shard_->reactor()->Connect(
       fd, target->get(), target->length, c.pop3_backend_timeout,
@@ -401,7 +400,7 @@ void Pop3Connection::EndScan() {
     session_->DeliverMessage(session_->message());
     return;
   }
-  std::weak_ptr<bool> alive = alive_;
+  Liveness alive = liveness();
   scan_->Finish([this, alive](scan::MessageVerdict v) {
     if (alive.expired() || closing_) return;
     OnVerdict(std::move(v));
@@ -478,7 +477,7 @@ void Pop3Connection::UpdateFlow() {
       backend_->PauseReceive();
       if (scan_full) {
         // The scanner has no progress callback; look again shortly.
-        std::weak_ptr<bool> alive = alive_;
+        Liveness alive = liveness();
         shard_->reactor()->RunAfter(absl::Milliseconds(1), [this, alive] {
           if (!alive.expired()) UpdateFlow();
         });

@@ -101,7 +101,6 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   std::unique_ptr<net::TlsSession> backend_tls_;
   bool backend_tls_announced_ = false;
   bool backend_implicit_tls_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   Subscription subscription_;
   std::shared_ptr<ScanSession> scan_;

@@ -145,8 +145,8 @@ void SmtpConnection::UpdateInputFlow() {
     stream_->PauseReceive();
     if (spool_full) {
       // Neither the spool writer nor the scanner has a progress callback; look again shortly.
-      shard_->reactor()->RunAfter(absl::Milliseconds(1), [alive = stream_, this] {
-        if (!alive->closed()) UpdateInputFlow();
+      shard_->reactor()->RunAfter(absl::Milliseconds(1), [alive = liveness(), this] {
+        if (!alive.expired()) UpdateInputFlow();
       });
     }
   } else {
@@ -240,7 +240,8 @@ void SmtpConnection::TouchDeadline() {
 
 void SmtpConnection::ArmTimer() {
   // One timer per connection, re-armed lazily: activity only moves deadline_.
-  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
+  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [alive = liveness(), this] {
+    if (alive.expired()) return;
     timer_ = 0;
     OnTimer();
   });
@@ -284,15 +285,14 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
     if (host != "0.0.0.0" && host != "::") r.local_address = host;
   }
   r.secured = session_->envelope().tls;
-  std::weak_ptr<SocketStream> alive = stream_;
+  Liveness alive = liveness();
   Reactor* reactor = shard_->reactor();
   // Backends block (crypt hashing, the Dovecot socket): off the reactor.
   shard_->auth_worker().Submit([reactor, backend = rt.auth.get(), r = std::move(r), alive,
                                 mechanism, user, this]() mutable {
     auth::AuthOutcome outcome = backend->Verify(r);
     reactor->Post([alive, mechanism, user, outcome = std::move(outcome), this]() mutable {
-      auto stream = alive.lock();
-      if (stream == nullptr || stream->closed()) return;  // the connection is gone
+      if (alive.expired()) return;  // the connection is gone
       OnAuthOutcome(mechanism, user, std::move(outcome));
     });
   });
@@ -335,11 +335,10 @@ void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::stri
       .Kv("delay", delay);
   const net::SmtpAuthResult result =
       temp ? net::SmtpAuthResult::kTempFail : net::SmtpAuthResult::kFailed;
-  std::weak_ptr<SocketStream> alive = stream_;
-  auth_timer_ = shard_->reactor()->RunAfter(delay, [alive, result, this] {
+  auth_timer_ = shard_->reactor()->RunAfter(delay, [alive = liveness(), result, this] {
+    if (alive.expired()) return;
     auth_timer_ = 0;
-    auto stream = alive.lock();
-    if (stream == nullptr || stream->closed() || closing_) return;
+    if (closing_) return;
     session_->CompleteAuth(result, "");
     UpdateInputFlow();
   });
@@ -506,7 +505,9 @@ void SmtpConnection::EndMessage() {
   }
   // The reply waits for the verdict; most of the scan ran while the data arrived.
   data_end_ = absl::Now();
-  scan_->Finish([this](scan::MessageVerdict v) { OnVerdict(std::move(v)); });
+  scan_->Finish([alive = liveness(), this](scan::MessageVerdict v) {
+    if (!alive.expired()) OnVerdict(std::move(v));
+  });
 }
 
 void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
@@ -538,7 +539,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
         .Kv("action", "reject")
         .Kv("result", "refused")
         .Kv("reply", absl::StrCat(d.reply.code, " ", d.reply.enhanced, " ", d.reply.text));
-    CountScan(report);
+    CountScan(shard_, report);
     shard_->Count(shard_->runtime().ids.messages_virus_rejected);
     spool_->Abort();
     spool_.reset();
@@ -571,28 +572,29 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
   CommitMessage(std::move(report));
 }
 
-void SmtpConnection::CountScan(const ScanReport& report) {
-  const CounterIds& ids = shard_->runtime().ids;
+void SmtpConnection::CountScan(Shard* shard, const ScanReport& report) {
+  const CounterIds& ids = shard->runtime().ids;
   if (!report.scanned) {
-    shard_->Count(ids.messages_unscanned);
+    shard->Count(ids.messages_unscanned);
     return;
   }
-  shard_->Count(report.result == "clean"      ? ids.messages_clean
-                : report.result == "infected" ? ids.messages_infected
-                                              : ids.messages_unscannable);
-  shard_->Count(ids.parts_scanned, report.verdict.parts);
-  shard_->Count(ids.engine_scans, report.verdict.engine_scans);
-  shard_->Count(ids.fast_path, report.verdict.fast_path);
-  shard_->Count(ids.verdict_cache_hits, report.verdict.cache_hits);
+  shard->Count(report.result == "clean"      ? ids.messages_clean
+               : report.result == "infected" ? ids.messages_infected
+                                             : ids.messages_unscannable);
+  shard->Count(ids.parts_scanned, report.verdict.parts);
+  shard->Count(ids.engine_scans, report.verdict.engine_scans);
+  shard->Count(ids.fast_path, report.verdict.fast_path);
+  shard->Count(ids.verdict_cache_hits, report.verdict.cache_hits);
 }
 
 void SmtpConnection::CommitMessage(ScanReport report) {
   std::shared_ptr<SpoolWriter> writer = std::move(spool_);
   Shard* shard = shard_;
-  std::weak_ptr<SocketStream> alive = stream_;
   std::string client = peer_host_;
   // The 250 waits for this callback; see SpoolWriter::Commit for what is on disk by then.
-  writer->Commit([shard, writer, alive, client, this,
+  // The client may be gone by then (the shard destroys the connection while the commit is
+  // on disk): everything up to the reply uses only what the callback holds.
+  writer->Commit([shard, writer, alive = liveness(), client, this,
                   report = std::move(report)](absl::Status s) mutable {
     const spool::QueueEnvelope& env = writer->envelope();
     Runtime& rt = shard->runtime();
@@ -619,7 +621,7 @@ void SmtpConnection::CommitMessage(ScanReport report) {
     if (s.ok()) {
       line.Kv("result", "queued");
       shard->Count(rt.ids.messages_queued);
-      CountScan(report);
+      CountScan(shard, report);
     } else {
       line.Kv("result", "failed").Kv("error", s);
       shard->Count(rt.ids.messages_rejected);
@@ -634,16 +636,14 @@ void SmtpConnection::CommitMessage(ScanReport report) {
         reactor->Post([alive, shard, path, id, q, this] {
           if (!q.ok()) KLOG(kError, "quarantine_failed").Kv("id", id).Kv("error", q);
           shard->delivery().Enqueue(path, id);
-          auto stream = alive.lock();
-          if (stream == nullptr || stream->closed()) return;
+          if (alive.expired() || closing_) return;  // the connection is gone
           Reply(id, absl::OkStatus());
         });
       });
       return;
     }
     if (s.ok()) shard->delivery().Enqueue(writer->path(), env.queue_id);
-    auto stream = alive.lock();
-    if (stream == nullptr || stream->closed()) return;  // the connection is gone
+    if (alive.expired() || closing_) return;  // the connection is gone
     Reply(env.queue_id, s);
   });
 }

@@ -86,7 +86,7 @@ class SmtpConnection : public ClientConnection,
   void OnVerdict(scan::MessageVerdict verdict);
   void CommitMessage(ScanReport report);
   void Reply(const std::string& queue_id, absl::Status s);
-  void CountScan(const ScanReport& report);
+  static void CountScan(Shard* shard, const ScanReport& report);
   void OnAuthOutcome(const std::string& mechanism, const std::string& user,
                      auth::AuthOutcome outcome);
 
