@@ -33,7 +33,7 @@ using Kind = ScanResult::Kind;
 
 const fs::path kClamTestFiles = "/usr/share/clamav-testfiles";
 
-fs::path BundledSigs() { return fs::path(__FILE__).parent_path().parent_path() / "sigs/test"; }
+fs::path BundledSigs() { return fs::path(KENSA_SOURCE_DIR) / "sigs/test"; }
 
 std::string Eicar() {
   std::string eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR";

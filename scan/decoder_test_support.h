@@ -43,7 +43,7 @@ inline std::optional<std::string> ReadCorpusFile(std::string_view relative) {
   const char* env = std::getenv("KENSA_CORPORA");
   const std::filesystem::path root =
       env != nullptr ? std::filesystem::path(env)
-                     : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared/corpora";
+                     : std::filesystem::path(KENSA_SOURCE_DIR).parent_path() / "shared/corpora";
   std::ifstream f(root / relative, std::ios::binary);
   if (!f) return std::nullopt;
   std::ostringstream s;

@@ -28,7 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path RepoRoot() { return fs::path(__FILE__).parent_path().parent_path(); }
+fs::path RepoRoot() { return fs::path(KENSA_SOURCE_DIR); }
 
 fs::path Corpora() {
   if (const char* env = std::getenv("KENSA_CORPORA")) return env;

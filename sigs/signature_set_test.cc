@@ -66,7 +66,7 @@ TEST(SignatureSetTest, BuildsTheBundledSet) {
 
 TEST(SignatureSetTest, BundledDirIsTheSourceTreeCopy) {
   EXPECT_EQ(fs::canonical(BundledSignatureDir()),
-            fs::canonical(fs::path(__FILE__).parent_path() / "test"));
+            fs::canonical(fs::path(KENSA_SOURCE_DIR) / "sigs" / "test"));
 }
 
 TEST(SignatureSetTest, SameContentSameVersionAndAnyChangeANewOne) {

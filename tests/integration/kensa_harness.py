@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -34,6 +35,9 @@ TEST_SIGS = os.path.join(SOURCE_DIR, "sigs", "test")
 # libclamav makes a directory per scan call: on a tmpfs that is cheap (see BENCHMARKS.md).
 ENGINE_TMP = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 KEEP_TMP = bool(os.environ.get("KENSA_KEEP_TMP"))
+# Set by ctest in the sanitizer tree (asan preset): each kensad writes its ASan/UBSan reports
+# into its own directory, and a report fails the test that ran it.
+SANITIZED = bool(os.environ.get("KENSA_SANITIZED"))
 
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -50,8 +54,48 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+# Ports for the servers a test starts. Tests run in parallel, and a port the kernel hands out
+# for bind(0) comes from the ephemeral range, where any client connection of a test running
+# beside it may take it as its source port before the server binds it. So listening ports
+# come from below the ephemeral range, and each is reserved across test processes by a lock
+# on a file held for the life of the process that picked it.
+PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "kensa-test-ports")
+_port_locks = []  # open lock files: the reservations of this process
+_port_rng = random.Random()
+
+
+def _port_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    return (10000, ephemeral_low) if ephemeral_low > 12000 else None
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral
+    range, and reserved for this process against every other test process."""
+    span = _port_range()
+    if span is not None:
+        os.makedirs(PORT_LOCK_DIR, mode=0o777, exist_ok=True)
+        for _ in range(500):
+            port = _port_rng.randrange(*span)
+            fd = os.open(os.path.join(PORT_LOCK_DIR, str(port)), os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    os.close(fd)
+                    continue
+            _port_locks.append(fd)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -308,7 +352,7 @@ class Kensad:
         try:
             self.proc = subprocess.Popen([KENSAD, "--config", self.config_path], stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, env=self.process_env())
         finally:
             out.close()
         self.starts += 1
@@ -321,6 +365,25 @@ class Kensad:
                 f"--- config\n{open(self.config_path).read()}\n"
                 f"--- output\n{tail(self.stdout_file)}\n--- log\n{tail(self.log_file)}")
         return self
+
+    def process_env(self):
+        env = dict(os.environ)
+        if SANITIZED:
+            log_path = os.path.join(self.dir, "sanitizer")
+            for var, base in (("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1"),
+                              ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")):
+                env[var] = f"{env.get(var) or base}:log_path={log_path}"
+        return env
+
+    def sanitizer_reports(self):
+        """The text of every ASan/UBSan report this kensad wrote (sanitizer tree only)."""
+        out = []
+        with contextlib.suppress(OSError):
+            for name in sorted(os.listdir(self.dir)):
+                if name.startswith("sanitizer."):
+                    with open(os.path.join(self.dir, name), "rb") as f:
+                        out.append(f.read().decode("utf-8", "replace"))
+        return out
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -353,15 +416,25 @@ class Kensad:
         self.stop()
         return self.start(timeout)
 
-    def close(self):
+    def close(self, check=True):
+        """Kills kensad and removes its directory. In the sanitizer tree, a report that kensad
+        wrote fails the caller (AssertionError with the report), unless check is False."""
         self.kill()
+        reports = self.sanitizer_reports()
         remove_tmpdir(self.dir)
+        if reports:
+            text = "\n".join(reports)
+            if not check:
+                print(f"--- sanitizer report of kensad\n{text}", flush=True)
+                return
+            raise AssertionError(f"kensad's sanitizer report:\n{text[:20000]}")
 
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        # An exception already on its way out wins; the report is printed beside it.
+        self.close(check=exc_type is None)
 
     # observation
 
@@ -431,7 +504,7 @@ class KensadTestCase(unittest.TestCase):
             cls.kensad.start()
             yield cls.kensad
         except Exception:
-            cls.kensad.close()
+            cls.kensad.close(check=False)
             raise
 
     @classmethod
