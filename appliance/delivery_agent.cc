@@ -73,6 +73,33 @@ absl::Status AppendStatus(const std::string& path, std::string_view records) {
   return absl::OkStatus();
 }
 
+// One copy of a queued message as it leaves kensa: the trace header, the copy's own headers
+// and the content with the copy's edits applied (variant 0 of an unscanned message is the
+// content as received). Reads the queue file: worker only.
+absl::StatusOr<std::string> LoadCopy(const std::string& path, const spool::QueueFileInfo& info,
+                                     size_t variant) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
+  absl::StatusOr<std::string> body = spool::ReadContent(fd, info);
+  close(fd);
+  if (!body.ok()) return body.status();
+  if (info.scan.variants.empty()) return absl::StrCat(info.envelope.trace_header, *body);
+  const spool::ContentVariant& v = info.scan.variants.at(variant);
+  absl::StatusOr<std::string> edited = spool::ApplyEdits(*body, v.edits);
+  if (!edited.ok()) return edited.status();
+  return absl::StrCat(info.envelope.trace_header, v.headers, *edited);
+}
+
+// LoadCopy(...).size() without reading the file (SIZE= goes out before the content).
+uint64_t CopySize(const spool::QueueFileInfo& info, size_t variant) {
+  uint64_t size = info.envelope.trace_header.size() + info.content_bytes;
+  if (info.scan.variants.empty()) return size;
+  const spool::ContentVariant& v = info.scan.variants.at(variant);
+  size += v.headers.size();
+  for (const spool::ContentEdit& e : v.edits) size += e.replacement.size() - (e.end - e.begin);
+  return size;
+}
+
 }  // namespace
 
 struct DeliveryAgent::Message {
@@ -81,9 +108,8 @@ struct DeliveryAgent::Message {
   bool in_progress = false;
   uint64_t timer = 0;
   spool::QueueFileInfo info;
-  // Per content variant (the scan's copies; one when the message was not scanned): trace
-  // header + variant headers + message with the variant's edits applied, during an attempt.
-  std::vector<std::shared_ptr<const std::string>> contents;
+  // What the copies of this attempt are made from (read from the queue file when sent).
+  std::shared_ptr<const spool::QueueFileInfo> snapshot;
   size_t VariantOf(size_t recipient) const {
     return info.scan.variants.empty() ? 0 : info.scan.recipient_variant[recipient];
   }
@@ -144,35 +170,21 @@ void DeliveryAgent::Attempt(const std::string& id) {
   Message& m = *messages_[id];
   m.in_progress = true;
   Reactor* reactor = shard_->reactor();
+  // Only the envelope and the scan's edits are read now; each copy's bytes are read when
+  // it is sent, so a message waiting for a next-hop connection holds none.
   shard_->worker().Submit([this, reactor, id, path = m.path] {
     absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(path);
-    std::vector<std::shared_ptr<const std::string>> contents;
     if (info.ok()) {
-      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      absl::StatusOr<std::string> body =
-          fd < 0 ? absl::StatusOr<std::string>(absl::NotFoundError(path))
-                 : spool::ReadContent(fd, *info);
-      if (fd >= 0) close(fd);
-      if (!body.ok()) {
-        info = body.status();
-      } else if (info->scan.variants.empty()) {
-        contents.push_back(
-            std::make_shared<const std::string>(info->envelope.trace_header + *body));
-      } else {
-        for (const spool::ContentVariant& v : info->scan.variants) {
-          absl::StatusOr<std::string> edited = spool::ApplyEdits(*body, v.edits);
-          if (!edited.ok()) {
-            info = edited.status();
-            contents.clear();
-            break;
-          }
-          contents.push_back(std::make_shared<const std::string>(
-              absl::StrCat(info->envelope.trace_header, v.headers, *edited)));
+      for (const spool::ContentVariant& v : info->scan.variants) {
+        absl::Status s = spool::CheckEdits(v.edits, info->content_bytes);
+        if (!s.ok()) {
+          info = s;
+          break;
         }
       }
     }
-    reactor->Post([this, id, info = std::move(info), contents = std::move(contents)]() mutable {
-      OnLoaded(id, std::move(info), std::move(contents));
+    reactor->Post([this, id, info = std::move(info)]() mutable {
+      OnLoaded(id, std::move(info));
     });
   });
 }
@@ -200,8 +212,7 @@ SmtpHopPool& DeliveryAgent::PoolFor(const net::NextHop& hop) {
   return ref;
 }
 
-void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info,
-                             std::vector<std::shared_ptr<const std::string>> contents) {
+void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info) {
   auto it = messages_.find(id);
   if (it == messages_.end()) return;
   Message& m = *it->second;
@@ -212,7 +223,7 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     return;
   }
   m.info = std::move(*info);
-  m.contents = std::move(contents);
+  m.snapshot = std::make_shared<const spool::QueueFileInfo>(m.info);
   m.outcomes.clear();
 
   // Group the recipients still to do by next hop and content variant: one transaction (or
@@ -248,14 +259,28 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     const net::NextHop* hop = group.hop;
     const std::vector<size_t> indices = group.indices;
     const std::string relay = hop->ToString();
-    const std::shared_ptr<const std::string> content = m.contents[group.variant];
+    const size_t variant = group.variant;
+    std::function<absl::StatusOr<std::string>()> load = [path = m.path, info = m.snapshot,
+                                                         variant] {
+      return LoadCopy(path, *info, variant);
+    };
     if (hop->kind == net::NextHop::Kind::kMaildir) {
       std::vector<std::string> addresses;
       for (size_t i : indices) addresses.push_back(m.info.envelope.recipients[i].address);
       shard_->worker().Submit([this, reactor, id, root = hop->path, addresses, indices, relay,
-                               content] {
-        std::vector<net::MaildirResult> results =
-            net::DeliverToMaildir(root, addresses, "", *content);
+                               load = std::move(load)] {
+        absl::StatusOr<std::string> content = load();
+        std::vector<net::MaildirResult> results;
+        if (content.ok()) {
+          results = net::DeliverToMaildir(root, addresses, "", *content);
+        } else {
+          KLOG(kError, "queue_file_unreadable").Kv("id", id).Kv("error", content.status());
+          results.assign(addresses.size(), net::MaildirResult{});
+          // A local read failure is temporary, whatever its code: retry, never bounce.
+          for (net::MaildirResult& r : results) {
+            r.status = absl::UnavailableError(content.status().message());
+          }
+        }
         std::vector<Outcome> outcomes;
         for (size_t k = 0; k < indices.size(); ++k) {
           net::RecipientResult r;
@@ -283,12 +308,12 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     job.message.envid = env.envid;
     job.message.body = env.body;
     job.message.smtputf8 = env.smtputf8;
-    job.message.size = content->size();
+    job.message.size = CopySize(*m.snapshot, variant);
     for (size_t i : indices) {
       const spool::QueuedRecipient& r = env.recipients[i];
       job.message.recipients.push_back({r.address, r.notify, r.orcpt});
     }
-    job.content = content;
+    job.load = std::move(load);
     job.done = [this, id, indices, relay](std::vector<net::RecipientResult> results) {
       std::vector<Outcome> outcomes;
       for (size_t k = 0; k < indices.size() && k < results.size(); ++k) {
@@ -373,9 +398,9 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
   // File work happens on the worker, in this order: the DSN is durable before the failed
   // recipients are marked done, so a crash in between repeats the DSN rather than losing it.
   spool::QueueEnvelope dsn_env;
-  std::string dsn_content;
+  net::DsnInput in;
+  size_t dsn_variant = 0;
   if (send_dsn) {
-    net::DsnInput in;
     in.reporting_mta = cfg.hostname;
     in.queue_id = id;
     in.envid = env.envid;
@@ -390,11 +415,8 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
         break;
       }
     }
-    std::string_view original(*m.contents[m.VariantOf(failed_index)]);
-    original.remove_prefix(std::min(original.size(), env.trace_header.size()));
-    in.original_message = original;
+    dsn_variant = m.VariantOf(failed_index);
     in.return_headers_only = absl::AsciiStrToUpper(env.ret) == "HDRS";
-    dsn_content = net::BuildDsn(in);
     dsn_env.queue_id = spool::NewQueueId(shard_->index());
     dsn_env.arrival_unix_micros = absl::ToUnixMicros(now);
     dsn_env.sender = "";
@@ -407,15 +429,27 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
         "Received: by ", cfg.hostname, " (kensa) id ", dsn_env.queue_id, "; ",
         absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n");
   }
-  m.contents.clear();
+  std::shared_ptr<const spool::QueueFileInfo> snapshot = std::move(m.snapshot);
   m.outcomes.clear();
   Reactor* reactor = shard_->reactor();
   spool::SpoolShard* spool = &shard_->spool();
   shard_->worker().Submit([this, reactor, spool, id, path = m.path, send_dsn,
-                           dsn_env = std::move(dsn_env), dsn_content = std::move(dsn_content),
-                           status_records = std::move(status_records), complete] {
+                           dsn_env = std::move(dsn_env), in = std::move(in), dsn_variant,
+                           snapshot = std::move(snapshot),
+                           status_records = std::move(status_records), complete]() mutable {
     absl::Status dsn_status = absl::OkStatus();
-    if (send_dsn) dsn_status = WriteQueueFileBlocking(*spool, dsn_env, dsn_content);
+    if (send_dsn) {
+      // The DSN quotes the copy the failed recipient was sent (a cleaned one when scanned).
+      absl::StatusOr<std::string> copy = LoadCopy(path, *snapshot, dsn_variant);
+      if (!copy.ok()) {
+        dsn_status = copy.status();
+      } else {
+        std::string_view original(*copy);
+        original.remove_prefix(std::min(original.size(), snapshot->envelope.trace_header.size()));
+        in.original_message = original;
+        dsn_status = WriteQueueFileBlocking(*spool, dsn_env, net::BuildDsn(in));
+      }
+    }
     absl::Status status;
     if (dsn_status.ok()) {
       status = complete ? spool::Unlink(spool->dir_fd(), id) : AppendStatus(path, status_records);

@@ -47,8 +47,7 @@ class DeliveryAgent {
   };
   void Schedule(const std::string& id, absl::Time when);
   void Attempt(const std::string& id);
-  void OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info,
-                std::vector<std::shared_ptr<const std::string>> contents);
+  void OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info);
   void OnGroupDone(const std::string& id, std::vector<Outcome> outcomes);
   void FinishAttempt(const std::string& id);
   const net::NextHop& HopFor(const spool::QueueEnvelope& envelope, std::string_view address) const;

@@ -186,11 +186,41 @@ void OutboundConnection::OnReady() {
 void OutboundConnection::WantContent() {
   sending_content_ = true;
   content_offset_ = 0;
+  if (job_->content != nullptr || !job_->load) {
+    PumpContent();
+    return;
+  }
+  loading_content_ = true;
+  Reactor* reactor = shard_->reactor();
+  std::weak_ptr<bool> alive = alive_;
+  shard_->worker().Submit([reactor, alive, load = job_->load, this] {
+    absl::StatusOr<std::string> content = load();
+    reactor->Post([alive, content = std::move(content), this]() mutable {
+      if (alive.expired()) return;
+      OnContentLoaded(std::move(content));
+    });
+  });
+}
+
+void OutboundConnection::OnContentLoaded(absl::StatusOr<std::string> content) {
+  loading_content_ = false;
+  if (closed_ || !job_.has_value() || !sending_content_) return;
+  if (!content.ok()) {
+    // The next hop has MAIL and RCPT but no data: ending the connection abandons the
+    // transaction there; the recipients are retried.
+    KLOG(kError, "queue_file_unreadable").Kv("relay", hop_.ToString()).Kv("error", content.status());
+    FailJob(TempResult(absl::StrCat("local error reading the queued message: ",
+                                    content.status().message())));
+    Close();
+    return;
+  }
+  Touch();
+  job_->content = std::make_shared<const std::string>(std::move(*content));
   PumpContent();
 }
 
 void OutboundConnection::PumpContent() {
-  if (!sending_content_ || !job_.has_value() || closed_) return;
+  if (!sending_content_ || !job_.has_value() || closed_ || job_->content == nullptr) return;
   const std::string& content = *job_->content;
   while (content_offset_ < content.size() && stream_->queued_bytes() < kMaxQueuedBytes) {
     size_t n = std::min(kContentChunk, content.size() - content_offset_);

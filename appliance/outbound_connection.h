@@ -48,6 +48,7 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
  private:
   void Connect(const SocketAddress& addr);
   void FailJob(const net::RecipientResult& r);
+  void OnContentLoaded(absl::StatusOr<std::string> content);
   void PumpContent();
   void FlushTls();
   void Touch();
@@ -64,6 +65,7 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   std::optional<DeliveryJob> job_;
   size_t content_offset_ = 0;
   bool sending_content_ = false;
+  bool loading_content_ = false;
   bool ready_ = false;
   bool closed_ = false;
   bool quitting_ = false;

@@ -6,12 +6,14 @@
 #define KENSA_APPLIANCE_SMTP_DELIVERY_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "core/socket_address.h"
 #include "net/next_hop.h"
 #include "net/smtp_client_session.h"
@@ -23,7 +25,11 @@ class OutboundConnection;
 
 struct DeliveryJob {
   net::OutboundMessage message;
-  std::shared_ptr<const std::string> content;  // trace header + message, CRLF lines
+  // Reads the copy to send (trace header + message, CRLF lines) from the queue file; blocks,
+  // so it runs on the worker. A job waiting for a connection holds no message bytes: the
+  // connection loads the content when the next hop asks for it and drops it after.
+  std::function<absl::StatusOr<std::string>()> load;
+  std::shared_ptr<const std::string> content;  // set by the connection while it sends
   absl::AnyInvocable<void(std::vector<net::RecipientResult>)> done;  // one per recipient
 };
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Clients that behave the way an attacker on port 25 would: they end a transaction and
-vanish before the reply. kensad must stay up (a remote crash once came from exactly this:
-the commit callback touched a connection the shard had already destroyed), and every
-message it committed is delivered whole."""
+"""Clients that behave the way an attacker on port 25 would. They end a transaction and
+vanish before the reply (a remote crash once came from exactly this: the commit callback
+touched a connection the shard had already destroyed); they send TLS garbage or stall in
+the handshake; they pipeline without ever reading a reply; they try relay tricks. kensad
+stays up, bounded, and serves the next client; what it committed it delivers whole."""
 import concurrent.futures
+import os
 import socket
 import struct
 import time
@@ -100,6 +102,78 @@ class CloseAfterFinalDotTest(h.KensadTestCase):
         self.assertLessEqual(len(delivered), sent)
         for path, data in delivered:
             self.assertTrue(data.endswith(b"\r\n") and b"body of flood-" in data, path)
+
+
+class HostileSessionTest(h.KensadTestCase):
+    COMMAND_TIMEOUT = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_kensad({"smtp": {"command_timeout": f"{cls.COMMAND_TIMEOUT}s"}})
+
+    def assert_still_serving(self):
+        with h.RawSmtp(self.kensad.port) as r:
+            self.assertEqual(r.reply()[0], 220)
+            self.assertEqual(r.cmd("EHLO polite.test")[0], 250)
+            self.assertEqual(r.cmd("QUIT")[0], 221)
+        self.assertTrue(self.kensad.running(), self.kensad.diagnostics())
+
+    def starttls(self):
+        r = h.RawSmtp(self.kensad.port)
+        self.assertEqual(r.reply()[0], 220)
+        self.assertEqual(r.cmd("EHLO hostile.test")[0], 250)
+        self.assertEqual(r.cmd("STARTTLS")[0], 220)
+        return r
+
+    def test_tls_garbage_after_starttls_closes(self):
+        for seed in range(3):
+            r = self.starttls()
+            r.send(bytes.fromhex("160301") + os.urandom(4000 + seed))
+            self.assertTrue(r.closed_by_peer(timeout=5), "garbage in TLS left the session open")
+            r.close()
+        self.assert_still_serving()
+
+    def test_stalled_tls_handshake_is_timed_out(self):
+        r = self.starttls()
+        # Half a ClientHello, then nothing: the command timeout ends it.
+        r.send(bytes.fromhex("16030100a5010000a10303") + os.urandom(20))
+        start = time.monotonic()
+        self.assertTrue(r.closed_by_peer(timeout=self.COMMAND_TIMEOUT + 10))
+        self.assertLess(time.monotonic() - start, self.COMMAND_TIMEOUT + 10)
+        r.close()
+        self.assert_still_serving()
+
+    def test_pipelining_flood_without_reading_stays_bounded(self):
+        before = self.kensad.rss_kb()
+        with socket.create_connection(("127.0.0.1", self.kensad.port), timeout=10) as s:
+            s.setblocking(False)
+            chunk = b"NOOP\r\n" * 10_000
+            sent, deadline = 0, time.monotonic() + 10
+            # The server stops reading once its replies are not read: the send buffer fills.
+            while sent < 64 * 1024 * 1024 and time.monotonic() < deadline:
+                try:
+                    sent += s.send(chunk)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                except OSError:
+                    break  # closed by the server (max_commands_per_session): fine too
+            grown = self.kensad.rss_kb() - before
+        self.assertLess(sent, 64 * 1024 * 1024, "kensad read 64 MiB of commands nobody read replies to")
+        self.assertLess(grown, 64 * 1024, f"RSS grew {grown} KiB under a pipelining flood")
+        self.assert_still_serving()
+
+    def test_relay_tricks_are_relay_attempts(self):
+        with h.RawSmtp(self.kensad.port) as r:
+            self.assertEqual(r.reply()[0], 220)
+            self.assertEqual(r.cmd("EHLO hostile.test")[0], 250)
+            self.assertEqual(r.cmd("MAIL FROM:<x@example.org>")[0], 250)
+            for rcpt in ("victim%example.org@example.test", "example.org!victim@example.test",
+                         '"victim@example.org"@example.test', "victim@example.org@example.test",
+                         "victim@[127.0.0.1]", "victim@example.org"):
+                code, text = r.cmd(f"RCPT TO:<{rcpt}>")
+                self.assertIn(code, (550, 501, 553), f"{rcpt}: {code} {text}")
+            self.assertEqual(r.cmd("RCPT TO:<user@example.test>")[0], 250)
+            self.assertEqual(r.cmd("QUIT")[0], 221)
 
 
 if __name__ == "__main__":
