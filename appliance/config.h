@@ -173,7 +173,10 @@ struct KensaConfig {
   std::string auth_dovecot_socket;    // "unix:/run/dovecot/auth-client" or "inet:host:port"
   absl::Duration auth_timeout = absl::Seconds(10);
   SenderRule auth_sender_rule = SenderRule::kOwn;
-  size_t auth_max_failures = 10;  // per client address and per user within the window
+  // Failed checks per client address within the window (a check counts from its start until
+  // it succeeds); and per user, applied only to addresses that have tried that user
+  // (README, SMTP AUTH).
+  size_t auth_max_failures = 10;
   absl::Duration auth_failure_window = absl::Minutes(10);
   absl::Duration auth_failure_delay = absl::Seconds(1);  // first failure; doubles each time
   absl::Duration auth_max_failure_delay = absl::Seconds(30);

@@ -265,12 +265,17 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
   Runtime& rt = shard_->runtime();
   std::string user = request.user;
   std::string mechanism = request.mechanism;
-  if (rt.auth_limiter->Blocked(peer_host_, user)) {
-    // Too many recent failures from this client or for this user: the backend is not asked,
-    // so guessing gains nothing, and the answer is as slow as a failure.
+  // The check is counted from here, before the backend is asked: parallel sessions see each
+  // other's checks in flight and cannot all slip under max_failures.
+  auth::AuthFailureLimiter::Attempt attempt = rt.auth_limiter->Begin(peer_host_, user);
+  if (!attempt.admitted()) {
+    // Too many recent checks from this address, or for this user from this address: the
+    // backend is not asked, so guessing gains nothing, and the answer is as slow as a failure.
     auth::AuthOutcome outcome;
     outcome.kind = auth::AuthOutcome::Kind::kTempFail;
-    outcome.reason = "too many recent failures";
+    outcome.reason = attempt.refusal() == auth::AuthFailureLimiter::Refusal::kUser
+                         ? "too many recent failures for this user from this address"
+                         : "too many recent failures from this address";
     OnAuthOutcome(mechanism, user, std::move(outcome));
     return;
   }
@@ -289,8 +294,11 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
   Reactor* reactor = shard_->reactor();
   // Backends block (crypt hashing, the Dovecot socket): off the reactor.
   shard_->auth_worker().Submit([reactor, backend = rt.auth.get(), r = std::move(r), alive,
-                                mechanism, user, this]() mutable {
+                                attempt = std::move(attempt), mechanism, user,
+                                this]() mutable {
     auth::AuthOutcome outcome = backend->Verify(r);
+    // Recorded here, not on the reactor: the check happened even if the client has gone.
+    attempt.Finish(outcome.kind);
     reactor->Post([alive, mechanism, user, outcome = std::move(outcome), this]() mutable {
       if (alive.expired()) return;  // the connection is gone
       OnAuthOutcome(mechanism, user, std::move(outcome));
@@ -303,7 +311,6 @@ void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::stri
   Runtime& rt = shard_->runtime();
   if (closing_) return;
   if (outcome.kind == auth::AuthOutcome::Kind::kOk) {
-    rt.auth_limiter->RecordSuccess(peer_host_, user);
     shard_->Count(rt.ids.auth_ok);
     KLOG(kInfo, "auth")
         .Kv("client", peer_host_)
@@ -320,10 +327,10 @@ void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::stri
     return;
   }
   const bool temp = outcome.kind == auth::AuthOutcome::Kind::kTempFail;
-  // The delay grows with this client's and this user's recent failures; it is what makes
-  // guessing slow, so a temporary failure costs the same.
-  if (!temp) rt.auth_limiter->RecordFailure(peer_host_, user);
-  const absl::Duration delay = rt.auth_limiter->FailureDelay(peer_host_, user);
+  // The delay grows with this address's recent checks (the limiter has counted this one); it
+  // is what makes guessing slow, so a temporary failure costs the same. Other addresses'
+  // guesses at this user do not slow its owner.
+  const absl::Duration delay = rt.auth_limiter->FailureDelay(peer_host_);
   shard_->Count(temp ? rt.ids.auth_tempfail : rt.ids.auth_failed);
   KLOG(kWarning, "auth_failed")
       .Kv("client", peer_host_)
