@@ -127,7 +127,10 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
     close(fd);
     r.verdict.parts = 1;
     (fast_path ? r.verdict.fast_path : r.verdict.engine_scans) = 1;
-    if (!s.clean()) {
+    if (s.kind == scan::ScanResult::Kind::kLocalFailure) {
+      r.verdict.kind = scan::MessageVerdict::Kind::kLocalFailure;
+      r.verdict.local_failure = s.name;
+    } else if (!s.clean()) {
       scan::MimePart whole;
       whole.filename = path;
       r.verdict.findings.push_back({whole, s});
@@ -271,6 +274,12 @@ int Run(int argc, char** argv) {
     if (r.error) {
       ++errors;
       std::printf("%s: %s ERROR\n", path.c_str(), r.error_text.c_str());
+      continue;
+    }
+    if (r.verdict.kind == scan::MessageVerdict::Kind::kLocalFailure) {
+      // No verdict (temporary space, memory): an error, like clamscan's, never "OK".
+      ++errors;
+      std::printf("%s: %s ERROR\n", path.c_str(), Printable(r.verdict.local_failure).c_str());
       continue;
     }
     bytes += r.verdict.bytes;

@@ -409,6 +409,22 @@ void Pop3Connection::EndScan() {
 
 void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   std::shared_ptr<ScanSession> scan = std::move(scan_);
+  if (verdict.kind == scan::MessageVerdict::Kind::kLocalFailure) {
+    // No verdict (temporary space, memory): as for a backend failure mid-message, the
+    // connection closes without the final "." and without QUIT, so the client has no message
+    // to take for whole, nothing is deleted at the backend, and the next retrieval retries.
+    ++messages_;
+    KLOG(kError, "pop3_message")
+        .Kv("client", peer_host_)
+        .Kv("user", session_->user())
+        .Kv("command", scan_command_)
+        .Kv("size", session_->message().size())
+        .Kv("verdict", verdict.KindName())
+        .Kv("error", verdict.local_failure)
+        .Kv("result", "failed");
+    CloseConnection();
+    return;
+  }
   if (oversized_) {
     verdict.findings = {scan::PartFinding{
         verdict.root, scan::ScanResult{scan::ScanResult::Kind::kUnscannable,

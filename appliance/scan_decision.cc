@@ -33,6 +33,13 @@ ScanDecision DecideScan(const scan::MessageVerdict& verdict,
                         const std::vector<RecipientScan>& recipients,
                         const scan::NoticeContext& notice) {
   ScanDecision d;
+  if (verdict.kind == scan::MessageVerdict::Kind::kLocalFailure) {
+    // No verdict: nothing may be delivered, cleaned or not. The sender tries again later.
+    d.refuse = true;
+    d.reply = net::SmtpReply{451, "4.3.0", "Local error in processing, try again later"};
+    d.result = "local_failure";
+    return d;
+  }
   d.result = "clean";
   d.outcome.variants.push_back({});  // 0: as received, for recipients nobody asked to scan
   // One scanned copy per unscannable policy in use (two at most).

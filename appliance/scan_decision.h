@@ -23,11 +23,13 @@ struct RecipientScan {
 };
 
 struct ScanDecision {
+  // Also for a verdict of kLocalFailure (451 4.3.0): callers log and count that case first.
   bool refuse = false;
   net::SmtpReply reply;     // when refuse
   bool quarantine = false;  // keep the original in the quarantine
   spool::ScanOutcome outcome;
-  std::string result;       // clean | infected | unscannable, after the unscannable policy
+  std::string result;       // clean | infected | unscannable (after the unscannable policy)
+                            // | local_failure
 };
 
 ScanDecision DecideScan(const scan::MessageVerdict& verdict,

@@ -84,6 +84,19 @@ TEST(ScanDecisionTest, UnscannablePolicyPassOrInfected) {
   EXPECT_EQ(both.outcome.recipient_variant, (std::vector<uint32_t>{1, 2}));
 }
 
+TEST(ScanDecisionTest, LocalFailureIsATemporaryRefusalWithNoCopies) {
+  scan::MessageVerdict v;
+  v.kind = scan::MessageVerdict::Kind::kLocalFailure;
+  v.local_failure = "temporary file in /x: No space left on device";
+  ScanDecision d = DecideScan(v, {Scanned(ScanAction::kRemove, UnscannableAction::kPass)}, Ctx());
+  EXPECT_TRUE(d.refuse);
+  EXPECT_EQ(d.reply.code, 451);
+  EXPECT_EQ(d.reply.enhanced, "4.3.0");
+  EXPECT_EQ(d.reply.text.find("/x"), std::string::npos);
+  EXPECT_EQ(d.result, "local_failure");
+  EXPECT_TRUE(d.outcome.variants.empty());
+}
+
 TEST(ScanDecisionTest, QuarantinePolicyKeepsTheOriginal) {
   ScanDecision d = DecideScan(Verdict(scan::ScanResult::Kind::kInfected, "X"),
                               {Scanned(ScanAction::kQuarantine)}, Ctx());

@@ -520,6 +520,26 @@ void SmtpConnection::EndMessage() {
 void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
   std::shared_ptr<ScanSession> scan = std::move(scan_);
   if (spool_ == nullptr || closing_) return;
+  if (verdict.kind == scan::MessageVerdict::Kind::kLocalFailure) {
+    // The scan could not finish here (temporary space full or gone, memory): a temporary
+    // failure of ours, not the message's. No 250 was given and nothing is queued, so the
+    // sender keeps the message and tries again; passing or cleaning it would lose content.
+    KLOG(kError, "scan_failed")
+        .Kv("id", queue_id_)
+        .Kv("client", peer_host_)
+        .Kv("size", spool_->content_bytes())
+        .Kv("error", verdict.local_failure)
+        .Kv("result", "deferred");
+    shard_->Count(shard_->runtime().ids.messages_rejected);
+    spool_->Abort();
+    spool_.reset();
+    queue_id_.clear();
+    ++messages_;
+    session_->CompleteMessage(absl::UnavailableError("scan failed locally"));
+    if (draining_ && idle()) session_->Shutdown();
+    UpdateInputFlow();
+    return;
+  }
   scan::NoticeContext ctx;
   ctx.queue_id = queue_id_;
   ctx.hostname = shard_->config().hostname;

@@ -12,7 +12,15 @@
 //                                                     -> kUnscannable, named like libclamav's
 //                                                        own limit heuristics, so policy can
 //                                                        match one prefix for both
-//   any other error (CL_EFORMAT, CL_EMEM, CL_EREAD...) -> kUnscannable "scan error: <cl_strerror>"
+//   CL_ETMPFILE / CL_ETMPDIR / CL_ECREAT / CL_EWRITE / CL_EUNLINK / CL_EOPEN / CL_EDUP /
+//   CL_EACCES / CL_EMEM                               -> kLocalFailure "libclamav: <cl_strerror>":
+//                                                        kensa's own temp space or memory
+//                                                        failed, not the object; a retry later
+//                                                        can succeed
+//   any other error (CL_EFORMAT, CL_EREAD...)         -> kUnscannable "scan error: <cl_strerror>"
+// CL_EREAD / CL_ESEEK / CL_EMAP stay unscannable: libclamav's parsers also return them for a
+// truncated object, and a message that fails the same way at every try must not be deferred
+// until its sender gives up.
 // CL_EFORMAT is unscannable, not clean: when it does come back, libclamav could not look
 // inside, which is what kUnscannable means. (libclamav 1.4 scans most malformed containers
 // as clean, e.g. a truncated zip, so that is rare.)
@@ -213,7 +221,28 @@ const char* ExceededLimit(cl_error_t rc) {
   }
 }
 
+// Errors of the machine, not of the object scanned.
+bool IsLocalFailure(cl_error_t rc) {
+  switch (rc) {
+    case CL_ETMPFILE:
+    case CL_ETMPDIR:
+    case CL_ECREAT:
+    case CL_EWRITE:
+    case CL_EUNLINK:
+    case CL_EOPEN:
+    case CL_EDUP:
+    case CL_EACCES:
+    case CL_EMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
 ScanResult FromError(cl_error_t rc) {
+  if (IsLocalFailure(rc)) {
+    return {ScanResult::Kind::kLocalFailure, absl::StrCat("libclamav: ", cl_strerror(rc))};
+  }
   if (const char* limit = ExceededLimit(rc)) {
     return {ScanResult::Kind::kUnscannable, absl::StrCat("Heuristics.Limits.Exceeded.", limit)};
   }
@@ -373,7 +402,8 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   // zero-size hash signatures), so an empty part is clean without a scan.
   if (data.empty()) return {};
   cl_fmap_t* map = cl_fmap_open_memory(data.data(), data.size());
-  if (map == nullptr) return {ScanResult::Kind::kUnscannable, "scan error: cannot map buffer"};
+  // cl_fmap_open_memory fails only on allocation.
+  if (map == nullptr) return {ScanResult::Kind::kLocalFailure, "libclamav: cannot map buffer"};
   ScanResult result = RunScan(
       name, max_file_bytes_,
       [&](const char* filename, const char** virname, unsigned long* scanned,

@@ -34,10 +34,14 @@ struct ClamLimits {
 };
 
 struct ScanResult {
-  enum class Kind { kClean, kInfected, kUnscannable };
+  // kLocalFailure: no verdict, and not the object's fault: temporary space, memory or local
+  // I/O failed (ENOSPC on a spill file, libclamav's CL_ETMPFILE, CL_EMEM, ...). The message
+  // must be refused for now (SMTP 451), never passed or cleaned as if it were unscannable.
+  enum class Kind { kClean, kInfected, kUnscannable, kLocalFailure };
   Kind kind = Kind::kClean;
   // kInfected: the signature name; kUnscannable: why ("Heuristics.Encrypted.Zip",
-  // "Heuristics.Limits.Exceeded.MaxFileSize", "scan error: ...").
+  // "Heuristics.Limits.Exceeded.MaxFileSize", "scan error: ..."); kLocalFailure: the cause,
+  // for the log only (it may name local paths).
   std::string name;
   bool clean() const { return kind == Kind::kClean; }
 };

@@ -15,9 +15,13 @@ bool IsTextLeaf(const MimePart& p) {
          absl::StartsWith(p.media_type, "text/");
 }
 
-// Infected beats unscannable: the notice should name the virus when there is one.
+// A local failure beats all (the part has no verdict at all); infected beats unscannable: the
+// notice should name the virus when there is one.
 void Merge(ScanResult* into, const ScanResult& r) {
-  if (r.kind == ScanResult::Kind::kInfected && into->kind != ScanResult::Kind::kInfected) {
+  if (into->kind == ScanResult::Kind::kLocalFailure) return;
+  if (r.kind == ScanResult::Kind::kLocalFailure) {
+    *into = r;
+  } else if (r.kind == ScanResult::Kind::kInfected && into->kind != ScanResult::Kind::kInfected) {
     *into = r;
   } else if (r.kind == ScanResult::Kind::kUnscannable && into->kind == ScanResult::Kind::kClean) {
     *into = r;
@@ -31,6 +35,7 @@ std::string_view MessageVerdict::KindName() const {
     case Kind::kClean: return "clean";
     case Kind::kInfected: return "infected";
     case Kind::kUnscannable: return "unscannable";
+    case Kind::kLocalFailure: return "local_failure";
   }
   return "?";
 }
@@ -155,12 +160,20 @@ ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name
     ++verdict_.engine_scans;
     r = buffer.ScanWith(engine_, name);
   }
-  // A scan error may be transient (temp space); only real verdicts are remembered.
-  if (cacheable && !absl::StartsWith(r.name, "scan error")) cache_->Insert(digest, version_, r);
+  // Only real verdicts are remembered: a local failure or a scan error may be transient.
+  if (cacheable && r.kind != ScanResult::Kind::kLocalFailure &&
+      !absl::StartsWith(r.name, "scan error")) {
+    cache_->Insert(digest, version_, r);
+  }
   return r;
 }
 
 void MessageScanner::AddFinding(const MimePart& part, const ScanResult& result) {
+  if (result.kind == ScanResult::Kind::kLocalFailure) {
+    // Not a finding: no verdict was reached, and the whole message waits for a retry.
+    if (verdict_.local_failure.empty()) verdict_.local_failure = result.name;
+    return;
+  }
   for (const std::string& n : {result.name}) {
     if (std::find(verdict_.names.begin(), verdict_.names.end(), n) == verdict_.names.end()) {
       verdict_.names.push_back(n);
@@ -195,13 +208,16 @@ MessageVerdict MessageScanner::Finish() {
                                   [](const PartFinding& f) {
                                     return f.result.kind == ScanResult::Kind::kInfected;
                                   });
-  if (raw_ != nullptr && !any_infected && verdict_.bytes > 0 &&
+  if (raw_ != nullptr && !any_infected && verdict_.local_failure.empty() && verdict_.bytes > 0 &&
       verdict_.bytes <= settings_.whole_message_max_bytes) {
     // The second reading: libclamav parses the raw message itself. What it finds that the
     // per-part scan did not is not localised to a part, so it stands for the whole message.
     ++verdict_.engine_scans;
     ScanResult whole = raw_->ScanWith(engine_, "message");
-    if (whole.kind == ScanResult::Kind::kInfected) AddFinding(RootPart(), whole);
+    if (whole.kind == ScanResult::Kind::kInfected ||
+        whole.kind == ScanResult::Kind::kLocalFailure) {
+      AddFinding(RootPart(), whole);
+    }
   }
   if (!limits_.empty() && verdict_.findings.empty()) {
     for (const std::string& reason : limits_) {
@@ -209,6 +225,10 @@ MessageVerdict MessageScanner::Finish() {
     }
   }
   verdict_.root = RootPart();
+  if (!verdict_.local_failure.empty()) {
+    verdict_.kind = MessageVerdict::Kind::kLocalFailure;
+    return verdict_;
+  }
   for (const PartFinding& f : verdict_.findings) {
     if (f.result.kind == ScanResult::Kind::kInfected) {
       verdict_.kind = MessageVerdict::Kind::kInfected;

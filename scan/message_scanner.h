@@ -40,8 +40,12 @@ struct ScanSettings {
 };
 
 struct MessageVerdict {
-  enum class Kind { kClean, kInfected, kUnscannable };
+  // kLocalFailure: some object could not be scanned because of this machine (temporary space
+  // full or gone, memory, local I/O): there is no verdict, whatever else was found, and the
+  // message must be deferred (SMTP 451, POP3 retrieval failed), never passed or cleaned.
+  enum class Kind { kClean, kInfected, kUnscannable, kLocalFailure };
   Kind kind = Kind::kClean;
+  std::string local_failure;          // kLocalFailure: the first cause, for the log
   std::vector<PartFinding> findings;  // the infected and unscannable parts
   std::vector<std::string> names;     // distinct virus names / reasons, in order found
   uint64_t parts = 0;                 // leaves seen

@@ -159,6 +159,47 @@ TEST_F(MessageScannerTest, LargePartsSpillToDiskAndTooLargeIsUnscannable) {
   EXPECT_EQ(big.findings[0].result.name, "Kensa.Limits.Exceeded.MaxPartSize");
 }
 
+TEST_F(MessageScannerTest, SpillFileFailureIsALocalFailureAndNeverCached) {
+  // The temporary directory is gone (as good as full): no verdict, no finding that would
+  // replace the part with a notice, nothing remembered; the same part scans when it is back.
+  const std::string raw = Mixed("Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+                                "Content-Transfer-Encoding: base64\r\n",
+                                EncodeBase64(std::string(200 << 10, 'q')));
+  VerdictCache cache(100);
+  ScanSettings s;
+  s.part_memory_bytes = 64 << 10;
+  s.temp_dir = ::testing::TempDir() + "/no-such-dir-for-kensa-spill";
+  MessageScanner broken(**engine_, "v1", &cache, s);
+  broken.Feed(raw);
+  MessageVerdict v = broken.Finish();
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kLocalFailure);
+  EXPECT_EQ(v.KindName(), "local_failure");
+  EXPECT_TRUE(v.findings.empty());
+  EXPECT_NE(v.local_failure.find("no-such-dir-for-kensa-spill"), std::string::npos)
+      << v.local_failure;
+  MessageVerdict again = Scan(raw, &cache, 0, s);  // Scan() uses a temp dir that exists
+  EXPECT_EQ(again.kind, MessageVerdict::Kind::kClean);
+  // The small parts were scanned and remembered the first time; the failed one was not.
+  MessageVerdict third = Scan(raw, &cache, 0, s);
+  EXPECT_EQ(third.cache_hits, again.cache_hits + 1);
+}
+
+TEST_F(MessageScannerTest, LocalFailureOutranksAVirusElsewhere) {
+  // A cleaned copy would still carry the part nobody scanned: the whole message waits.
+  const std::string raw = absl::StrCat(
+      "Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+      "Content-Type: application/octet-stream\r\n\r\n", Eicar(),
+      "\r\n--B\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n", EncodeBase64(std::string(200 << 10, 'q')),
+      "\r\n--B--\r\n");
+  ScanSettings s;
+  s.part_memory_bytes = 64 << 10;
+  s.temp_dir = ::testing::TempDir() + "/no-such-dir-for-kensa-spill";
+  MessageScanner scanner(**engine_, "v1", nullptr, s);
+  scanner.Feed(raw);
+  EXPECT_EQ(scanner.Finish().kind, MessageVerdict::Kind::kLocalFailure);
+}
+
 TEST_F(MessageScannerTest, DeepNestingIsBoundedAndUnscannable) {
   std::string raw = "Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n";
   const int depth = 1000;

@@ -116,12 +116,16 @@ absl::Status SpillBuffer::Read(const std::function<void(std::string_view)>& chun
 }
 
 ScanResult SpillBuffer::ScanWith(const ClamEngine& engine, std::string_view name) const {
-  if (!error_.ok()) return {ScanResult::Kind::kUnscannable, absl::StrCat("scan error: ", std::string(error_.message()))};
+  // The temporary file failed (full, gone, unreadable): the machine's fault, not the part's.
+  if (!error_.ok()) return {ScanResult::Kind::kLocalFailure, std::string(error_.message())};
   if (truncated()) {
     return {ScanResult::Kind::kUnscannable, "Kensa.Limits.Exceeded.MaxPartSize"};
   }
   if (fd_ < 0) return engine.ScanBuffer(memory_, name);
-  lseek(fd_, 0, SEEK_SET);
+  if (lseek(fd_, 0, SEEK_SET) < 0) {
+    return {ScanResult::Kind::kLocalFailure,
+            absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(errno))};
+  }
   return engine.ScanFd(fd_, name);
 }
 

@@ -28,7 +28,8 @@ class SpillBuffer {
   void Append(std::string_view bytes);
   uint64_t size() const { return size_; }
   bool truncated() const { return size_ > max_bytes_; }
-  // The first write error (temp file full, ...); the object is then unscannable.
+  // The first write error (temp file full, ...): the object then has no verdict, and
+  // ScanWith() says kLocalFailure.
   const absl::Status& error() const { return error_; }
   // SHA-256 of every byte appended (also of those past max_bytes). Ends the object: call it
   // after the last Append().
