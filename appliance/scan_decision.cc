@@ -62,7 +62,7 @@ ScanDecision DecideScan(const scan::MessageVerdict& verdict,
         d.refuse = true;
         std::vector<std::string> names;
         for (const scan::PartFinding& f : findings) {
-          std::string n = ReplySafe(f.result.name);
+          std::string n = ReplySafe(scan::ShownReason(f));
           if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
         }
         d.reply = net::SmtpReply{

@@ -97,6 +97,16 @@ TEST(ScanDecisionTest, LocalFailureIsATemporaryRefusalWithNoCopies) {
   EXPECT_TRUE(d.outcome.variants.empty());
 }
 
+TEST(ScanDecisionTest, RejectReplyNamesNoLocalPath) {
+  ScanDecision d = DecideScan(
+      Verdict(scan::ScanResult::Kind::kUnscannable, "scan error: temporary file in /x/tmp: EIO"),
+      {Scanned(ScanAction::kReject)}, Ctx());
+  ASSERT_TRUE(d.refuse);
+  EXPECT_EQ(d.reply.code, 554);
+  EXPECT_EQ(d.reply.text.find("/x/tmp"), std::string::npos) << d.reply.text;
+  EXPECT_NE(d.reply.text.find("x.exe"), std::string::npos) << d.reply.text;
+}
+
 TEST(ScanDecisionTest, QuarantinePolicyKeepsTheOriginal) {
   ScanDecision d = DecideScan(Verdict(scan::ScanResult::Kind::kInfected, "X"),
                               {Scanned(ScanAction::kQuarantine)}, Ctx());

@@ -177,7 +177,7 @@ void AddMember(const PartFinding& f, Replacement* r) {
   if (f.result.kind == Kind::kInfected) {
     AddDistinct(&r->infected_names, f.result.name);
   } else {
-    AddDistinct(&r->unscannable_reasons, f.result.name);
+    AddDistinct(&r->unscannable_reasons, ShownReason(f));
   }
 }
 
@@ -289,10 +289,24 @@ std::string FoldField(std::string_view name, std::string_view value) {
 
 }  // namespace
 
+std::string ShownReason(const PartFinding& finding) {
+  const std::string& name = finding.result.name;
+  // Only the raw form ("scan error: ..."), so that a reason already shown passes unchanged.
+  if (finding.result.kind != Kind::kUnscannable || !absl::StartsWith(name, "scan error:")) {
+    return name;
+  }
+  // What follows "scan error" is this machine's business (an errno text, a temporary path):
+  // the reader is shown which part it was, by its file name or else its position.
+  if (!finding.part.filename.empty()) {
+    return absl::StrCat("scan error in \"", finding.part.filename, "\"");
+  }
+  return absl::StrCat("scan error in part ", finding.part.id);
+}
+
 std::string NoticeText(const PartFinding& finding, const NoticeContext& ctx, std::string_view eol) {
   const bool infected = finding.result.kind == Kind::kInfected;
   const std::string file = SanitiseText(finding.part.filename, kMaxFileNameChars);
-  const std::string name = SanitiseText(finding.result.name, kMaxNameListChars);
+  const std::string name = SanitiseText(ShownReason(finding), kMaxNameListChars);
   const std::string queue_id = SanitiseText(ctx.queue_id, kMaxNameChars);
   const std::string host = SanitiseText(ctx.hostname, kMaxNameChars);
   const std::string version = SanitiseText(ctx.signature_version, kMaxNameChars);
@@ -332,7 +346,7 @@ std::string VirusHeaders(const std::vector<PartFinding>& findings, const NoticeC
   std::vector<std::string> infected, unscannable;
   for (const PartFinding& f : findings) {
     if (f.result.kind == Kind::kInfected) AddDistinct(&infected, SanitiseAscii(f.result.name));
-    if (f.result.kind == Kind::kUnscannable) AddDistinct(&unscannable, SanitiseAscii(f.result.name));
+    if (f.result.kind == Kind::kUnscannable) AddDistinct(&unscannable, SanitiseAscii(ShownReason(f)));
   }
   if (infected.empty() && unscannable.empty()) return out + FoldField("X-Virus-Status", "Clean");
   std::vector<std::string> verdicts;

@@ -37,6 +37,11 @@ struct NoticeContext {
   std::string signature_version;
 };
 
+// The reason shown outside (notice, trace header, SMTP reply) for a finding: its name, except
+// that a "scan error" shows only the part (file name, else "part <id>"), never the error's
+// detail, which may name local paths. Not yet sanitised.
+std::string ShownReason(const PartFinding& finding);
+
 // The notice text (UTF-8, lines joined by `eol`) for the findings of one part.
 std::string NoticeText(const PartFinding& finding, const NoticeContext& ctx, std::string_view eol);
 

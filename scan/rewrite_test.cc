@@ -711,6 +711,24 @@ TEST(VirusHeaders, InfectedAndUnscannableWithCount) {
             "X-Virus-Status: Unscannable (Heuristics.Encrypted.Zip); 1 part replaced\r\n");
 }
 
+TEST(VirusHeaders, ScanErrorShowsThePartNeverALocalPath) {
+  const std::string why = "scan error: temporary file in /var/lib/kensa/tmp: No space left";
+  const std::vector<PartFinding> named = {
+      Unscannable(Child(kMixed, "XyZ", 1, "report.pdf"), why)};
+  const std::string h = VirusHeaders(named, kCtx);
+  EXPECT_EQ(h.find("/var/lib"), std::string::npos) << h;
+  EXPECT_THAT(absl::StrReplaceAll(h, {{"\r\n ", " "}}),
+              HasSubstr("Unscannable (scan error in \"report.pdf\"); 1 part replaced"));
+  const std::string notice = NoticeText(named[0], kCtx, "\n");
+  EXPECT_EQ(notice.find("/var/lib"), std::string::npos) << notice;
+  EXPECT_THAT(notice, HasSubstr("scan error in \"report.pdf\""));
+  const MimePart unnamed = Child(kMixed, "XyZ", 1);
+  const std::string h2 = VirusHeaders({Unscannable(unnamed, why)}, kCtx);
+  EXPECT_EQ(h2.find("/var/lib"), std::string::npos) << h2;
+  EXPECT_THAT(absl::StrReplaceAll(h2, {{"\r\n ", " "}}),
+              HasSubstr(absl::StrCat("scan error in part ", unnamed.id)));
+}
+
 TEST(VirusHeaders, ManyNamesFoldAndHostileNamesAreSanitised) {
   std::vector<PartFinding> findings;
   for (int i = 0; i < 300; ++i) {
