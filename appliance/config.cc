@@ -171,6 +171,8 @@ absl::Status ReadSmtp(TableReader& r, KensaConfig& c) {
     }
   }
   KENSA_RETURN_IF_ERROR(r.Integer("max_command_line_bytes", &c.max_command_line_bytes, 512, 1 << 20));
+  // At least RFC 5321's 1000 octets: a smaller limit would refuse conforming mail.
+  KENSA_RETURN_IF_ERROR(r.Integer("max_data_line_bytes", &c.max_data_line_bytes, 1000, int64_t{1} << 40));
   KENSA_RETURN_IF_ERROR(r.Integer("max_recipients", &c.max_recipients, 1, 100000));
   KENSA_RETURN_IF_ERROR(r.Integer("max_message_bytes", &c.max_message_bytes, 1024, int64_t{1} << 40));
   KENSA_RETURN_IF_ERROR(r.Integer("max_commands_per_session", &c.max_commands_per_session, 10, 100000000));
@@ -647,6 +649,7 @@ std::string DescribeConfig(const KensaConfig& c) {
   absl::StrAppend(
       &out, "\n[smtp]\nlocal_domains = ", QuoteList(c.local_domains),
       "\nmax_command_line_bytes = ", c.max_command_line_bytes,
+      "\nmax_data_line_bytes = ", c.max_data_line_bytes,
       "\nmax_recipients = ", c.max_recipients, "\nmax_message_bytes = ", c.max_message_bytes,
       "\nmax_commands_per_session = ", c.max_commands_per_session,
       "\nmax_errors_per_session = ", c.max_errors_per_session,

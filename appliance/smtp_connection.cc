@@ -61,6 +61,7 @@ void SmtpConnection::Start() {
   sc.hostname = c.hostname;
   sc.limits.max_command_line_bytes = c.max_command_line_bytes;
   sc.limits.max_recipients = c.max_recipients;
+  sc.limits.max_data_line_bytes = c.max_data_line_bytes;
   sc.limits.max_message_bytes = c.max_message_bytes;
   sc.limits.max_commands = c.max_commands_per_session;
   sc.limits.max_errors = c.max_errors_per_session;

@@ -514,6 +514,16 @@ void SmtpServerSession::DoRcpt(std::string_view arg) {
   Reply(250, "2.1.5", "Ok");
 }
 
+SmtpReply SmtpServerSession::LongLineReply() const {
+  return SmtpReply{554, "5.6.0",
+                   absl::StrCat("Message contains a line longer than ",
+                                config_.limits.max_data_line_bytes, " bytes")};
+}
+
+SmtpReply SmtpServerSession::EmptyMessageReply() const {
+  return SmtpReply{554, "5.6.0", "Message is empty"};
+}
+
 SmtpReply SmtpServerSession::BeginFailureReply(const absl::Status& status) const {
   if (status.code() == absl::StatusCode::kResourceExhausted) {
     return SmtpReply{452, "4.3.1", "Insufficient system storage"};
@@ -548,6 +558,8 @@ void SmtpServerSession::DoData(std::string_view arg) {
   data_state_ = DataState::kLineStart;
   data_bare_ = false;
   data_oversize_ = false;
+  data_long_line_ = false;
+  data_line_bytes_ = 0;
   message_bytes_ = 0;
   Reply(354, "", "End data with <CR><LF>.<CR><LF>");
   Flush();
@@ -582,6 +594,8 @@ void SmtpServerSession::DoBdat(std::string_view arg) {
   } else if (!bdat_txn_) {
     bdat_txn_ = true;
     message_bytes_ = 0;
+    data_long_line_ = false;
+    data_line_bytes_ = 0;
     absl::Status s = host_->BeginMessage(env_);
     if (s.ok()) {
       message_open_ = true;
@@ -819,6 +833,7 @@ size_t SmtpServerSession::ConsumeData(std::string_view in) {
         if (base[i] == '.') {
           keep(i);  // dot-unstuffing: a leading dot is never data
           span = ++i;
+          ++data_line_bytes_;
           data_state_ = DataState::kDot;
         } else {
           data_state_ = DataState::kMid;
@@ -828,6 +843,7 @@ size_t SmtpServerSession::ConsumeData(std::string_view in) {
         if (base[i] == '\r') {
           keep(i);  // held back: the end marker's CR, or a bare CR
           span = ++i;
+          ++data_line_bytes_;
           data_state_ = DataState::kDotCr;
         } else {
           data_state_ = DataState::kMid;
@@ -849,6 +865,7 @@ size_t SmtpServerSession::ConsumeData(std::string_view in) {
       case DataState::kCr:
         if (base[i] == '\n') {
           ++i;
+          EndDataLine(1);
           data_state_ = DataState::kLineStart;
         } else {
           data_bare_ = true;
@@ -864,8 +881,12 @@ size_t SmtpServerSession::ConsumeData(std::string_view in) {
         const bool cr_before = e > i && base[e - 1] == '\r';
         if (lf == nullptr) {
           data_state_ = cr_before ? DataState::kCr : DataState::kMid;
+          // Checked before the line ends too: an endless line is refused as it arrives.
+          data_line_bytes_ += e - i;
+          if (data_line_bytes_ > config_.limits.max_data_line_bytes) data_long_line_ = true;
           i = e;
         } else {
+          EndDataLine(e + 1 - i);
           if (cr_before) {
             data_state_ = DataState::kLineStart;
           } else {
@@ -890,12 +911,33 @@ size_t SmtpServerSession::ConsumeData(std::string_view in) {
   return i;
 }
 
+void SmtpServerSession::EndDataLine(uint64_t tail_bytes) {
+  data_line_bytes_ += tail_bytes;
+  if (data_line_bytes_ > config_.limits.max_data_line_bytes) data_long_line_ = true;
+  data_line_bytes_ = 0;
+}
+
+void SmtpServerSession::CountChunkLines(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const void* lf = std::memchr(bytes.data(), '\n', bytes.size());
+    if (lf == nullptr) {
+      data_line_bytes_ += bytes.size();
+      if (data_line_bytes_ > config_.limits.max_data_line_bytes) data_long_line_ = true;
+      return;
+    }
+    const size_t n = static_cast<size_t>(static_cast<const char*>(lf) - bytes.data()) + 1;
+    EndDataLine(n);
+    bytes.remove_prefix(n);
+  }
+}
+
 void SmtpServerSession::EmitData(std::string_view bytes) {
   if (bytes.empty()) return;
   message_bytes_ += bytes.size();
   if (message_bytes_ > config_.limits.max_message_bytes) data_oversize_ = true;
   // A doomed message is still read to its end, but the host does not need its bytes.
-  const bool doomed = data_oversize_ || (data_bare_ && config_.reject_bare_line_endings);
+  const bool doomed = data_oversize_ || data_long_line_ ||
+                      (data_bare_ && config_.reject_bare_line_endings);
   if (!doomed && message_open_) host_->MessageData(bytes);
 }
 
@@ -910,6 +952,18 @@ void SmtpServerSession::FinishData() {
     ResetTransaction();
     phase_ = Phase::kCommand;
     Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+    return;
+  }
+  if (data_long_line_) {
+    ResetTransaction();
+    phase_ = Phase::kCommand;
+    Reply(LongLineReply());
+    return;
+  }
+  if (message_bytes_ == 0) {
+    ResetTransaction();
+    phase_ = Phase::kCommand;
+    Reply(EmptyMessageReply());
     return;
   }
   message_open_ = false;
@@ -927,7 +981,14 @@ size_t SmtpServerSession::ConsumeChunk(std::string_view in) {
       chunk_error_ = bdat_error_;
     } else {
       message_bytes_ += take;
-      host_->MessageData(in.substr(0, take));
+      CountChunkLines(in.substr(0, take));
+      if (data_long_line_) {
+        // Sticky, like the size: the rest of the transaction is consumed and refused.
+        bdat_error_ = LongLineReply();
+        chunk_error_ = bdat_error_;
+      } else {
+        host_->MessageData(in.substr(0, take));
+      }
     }
   }
   chunk_left_ -= take;
@@ -947,6 +1008,13 @@ void SmtpServerSession::FinishChunk() {
     if (chunk_last_ && bdat_txn_) ResetTransaction();  // LAST ends even a failed transaction
     phase_ = bdat_txn_ ? Phase::kBdat : Phase::kCommand;
     Reply(reply);
+    return;
+  }
+  if (chunk_last_ && message_bytes_ == 0) {
+    // "BDAT 0 LAST" with nothing before it: an empty message (no header fields) is no message.
+    ResetTransaction();
+    phase_ = Phase::kCommand;
+    Reply(EmptyMessageReply());
     return;
   }
   if (chunk_last_) {

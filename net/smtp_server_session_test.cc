@@ -383,14 +383,6 @@ TEST_F(SmtpServerSessionTest, SimpleMessageAndCommit) {
   EXPECT_EQ(Code("MAIL FROM:<s@example.org>"), 250);
 }
 
-TEST_F(SmtpServerSessionTest, EmptyMessage) {
-  Envelope();
-  EXPECT_EQ(SendData(".\r\n"), "250 2.0.0 Ok: queued as Q1\r\n");
-  ASSERT_EQ(host_->messages.size(), 1u);
-  EXPECT_EQ(host_->messages[0], "");
-  EXPECT_EQ(host_->data_calls, 0);
-}
-
 TEST_F(SmtpServerSessionTest, CommitFailures) {
   Envelope();
   EXPECT_EQ(Code("DATA"), 354);
@@ -765,14 +757,31 @@ TEST_F(SmtpServerSessionTest, BdatPhaseInsideAndBetweenChunks) {
   EXPECT_EQ(host_->messages[0], "0123456789");
 }
 
-TEST_F(SmtpServerSessionTest, BdatZeroLastOnly) {
+TEST_F(SmtpServerSessionTest, BdatZeroLastOnlyIsAnEmptyMessageAndRefused) {
+  // RFC 3030 lets "BDAT 0 LAST" end a message; with no chunk before it the message has no
+  // bytes at all, so no header fields (RFC 5322 3.6 requires From and Date): nothing to queue.
   Envelope();
-  session_->Feed("BDAT 0 LAST\r\n");
+  EXPECT_EQ(Cmd("BDAT 0 LAST"), "554 5.6.0 Message is empty\r\n");
+  EXPECT_EQ(session_->phase(), Phase::kCommand);
+  EXPECT_EQ(host_->ends, 0);
+  EXPECT_EQ(host_->aborts, 1);
+  EXPECT_TRUE(host_->messages.empty());
+  EXPECT_TRUE(session_->envelope().recipients.empty());
+  // Two empty chunks are still an empty message.
+  Envelope();
+  EXPECT_EQ(Cmd("BDAT 0"), "250 2.0.0 0 octets received\r\n");
+  EXPECT_EQ(Cmd("BDAT 0 LAST"), "554 5.6.0 Message is empty\r\n");
+  EXPECT_EQ(host_->ends, 0);
+  // After a chunk with bytes, "BDAT 0 LAST" ends the message as RFC 3030 says.
+  Envelope();
+  session_->Feed("BDAT 3\r\nabc");
+  EXPECT_EQ(host_->TakeSent(), "250 2.0.0 3 octets received\r\n");
+  EXPECT_EQ(Cmd("BDAT 0 LAST"), "");
   EXPECT_EQ(session_->phase(), Phase::kAwaitingCommit);
   session_->CompleteMessage(std::string("E"));
   EXPECT_EQ(host_->TakeSent(), "250 2.0.0 Ok: queued as E\r\n");
   ASSERT_EQ(host_->messages.size(), 1u);
-  EXPECT_EQ(host_->messages[0], "");
+  EXPECT_EQ(host_->messages[0], "abc");
   Envelope();
   EXPECT_EQ(Cmd("BDAT 0"), "250 2.0.0 0 octets received\r\n");
   EXPECT_EQ(Cmd("bdat 3 last\r\nabc").substr(0, 0), "");
@@ -816,6 +825,88 @@ TEST_F(SmtpServerSessionTest, BdatBeginFailureConsumesChunks) {
   EXPECT_EQ(host_->ends, 0);
   EXPECT_EQ(session_->phase(), Phase::kCommand);
   EXPECT_TRUE(session_->envelope().recipients.empty());
+}
+
+TEST_F(SmtpServerSessionTest, EmptyDataMessageIsRefused) {
+  // The same rule as "BDAT 0 LAST" alone: zero bytes are no message, whichever command.
+  Envelope();
+  EXPECT_EQ(SendData(".\r\n"), "554 5.6.0 Message is empty\r\n");
+  EXPECT_EQ(host_->data_calls, 0);
+  EXPECT_EQ(host_->ends, 0);
+  EXPECT_EQ(host_->aborts, 1);
+  EXPECT_EQ(session_->phase(), Phase::kCommand);
+}
+
+SmtpServerConfig LineLimitConfig(uint64_t line_limit) {
+  SmtpServerConfig c = DefaultConfig();
+  c.limits.max_message_bytes = 50u << 20;
+  c.limits.max_data_line_bytes = line_limit;
+  return c;
+}
+
+TEST_F(SmtpServerSessionTest, DataLineOverTheLimitIsConsumedThenRefusedWithoutBuffering) {
+  Make(LineLimitConfig(1000));
+  Envelope();
+  EXPECT_EQ(Code("DATA"), 354);
+  session_->Feed("Subject: long\r\n\r\n");
+  // A 10 MB line in 64 KiB pieces: refused as it streams, not held anywhere.
+  const std::string piece(64 << 10, 'x');
+  for (int i = 0; i < 160; ++i) session_->Feed(piece);
+  EXPECT_EQ(host_->sent, "");
+  EXPECT_LE(host_->current.size(), 70000u) << "the host kept receiving the doomed line";
+  session_->Feed("\r\n.\r\nNOOP\r\n");
+  EXPECT_EQ(host_->TakeSent(),
+            "554 5.6.0 Message contains a line longer than 1000 bytes\r\n250 2.0.0 Ok\r\n");
+  EXPECT_EQ(host_->ends, 0);
+  EXPECT_EQ(host_->aborts, 1);
+  EXPECT_EQ(session_->phase(), Phase::kCommand);
+}
+
+TEST_F(SmtpServerSessionTest, DataLinesAtTheLimitPassUnchanged) {
+  Make(LineLimitConfig(1000));
+  Envelope();
+  // 998 octets + CRLF is RFC 5321's line; a leading dot (stuffed on the wire) counts too.
+  const std::string line(998, 'y');
+  const std::string dotted = "." + std::string(996, 'z');
+  std::string wire = "Subject: ok\r\n\r\n" + line + "\r\n." + dotted + "\r\n";
+  // Split so that one line crosses Feeds, and a CRLF is cut between them.
+  EXPECT_EQ(Code("DATA"), 354);
+  session_->Feed(wire.substr(0, 500));
+  session_->Feed(wire.substr(500, 1014 - 500));
+  session_->Feed(wire.substr(1014) + ".\r\n");
+  ASSERT_EQ(session_->phase(), Phase::kAwaitingCommit) << host_->sent;
+  session_->CompleteMessage(std::string("L"));
+  EXPECT_EQ(host_->TakeSent(), "250 2.0.0 Ok: queued as L\r\n");
+  ASSERT_EQ(host_->messages.size(), 1u);
+  EXPECT_EQ(host_->messages[0], "Subject: ok\r\n\r\n" + line + "\r\n" + dotted + "\r\n");
+  // One more octet is over.
+  Envelope();
+  EXPECT_EQ(SendData(std::string(999, 'w') + "\r\n.\r\n"),
+            "554 5.6.0 Message contains a line longer than 1000 bytes\r\n");
+}
+
+TEST_F(SmtpServerSessionTest, DefaultLineLimitPassesLongRealWorldLines) {
+  Envelope();  // DefaultConfig: the default max_data_line_bytes
+  const std::string html = "<p>" + std::string(20000, 'h') + "</p>";
+  EXPECT_EQ(SendData("Subject: html\r\n\r\n" + html + "\r\n.\r\n"),
+            "250 2.0.0 Ok: queued as Q1\r\n");
+  EXPECT_EQ(host_->messages.at(0), "Subject: html\r\n\r\n" + html + "\r\n");
+}
+
+TEST_F(SmtpServerSessionTest, BdatLineOverTheLimitIsRefused) {
+  Make(LineLimitConfig(1000));
+  Envelope();
+  const std::string head = "Subject: b\r\n\r\n";
+  session_->Feed("BDAT " + std::to_string(head.size()) + "\r\n" + head);
+  EXPECT_EQ(host_->TakeSent(), "250 2.0.0 " + std::to_string(head.size()) + " octets received\r\n");
+  // The long line is cut across two chunks: it is the line that counts, not the chunk.
+  session_->Feed("BDAT 600\r\n" + std::string(600, 'a'));
+  EXPECT_EQ(host_->TakeSent(), "250 2.0.0 600 octets received\r\n");
+  session_->Feed("BDAT 600 LAST\r\n" + std::string(598, 'a') + "\r\n");
+  EXPECT_EQ(host_->TakeSent(), "554 5.6.0 Message contains a line longer than 1000 bytes\r\n");
+  EXPECT_EQ(host_->ends, 0);
+  EXPECT_EQ(host_->aborts, 1);
+  EXPECT_EQ(session_->phase(), Phase::kCommand);
 }
 
 TEST_F(SmtpServerSessionTest, BdatOversize) {

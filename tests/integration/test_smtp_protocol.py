@@ -434,5 +434,64 @@ class SmtpProtocolTest(h.KensadTestCase):
         self.assert_nothing_delivered(self.rcpt)
 
 
+class DataLineAndEmptyMessageTest(h.KensadTestCase):
+    """[smtp] max_data_line_bytes (default 65536) and empty messages, on kensad's defaults
+    (a 50 MB message limit, so that a 10 MB line is refused for its length, not its size)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_kensad({})
+
+    def setUp(self):
+        self.port = self.kensad.port
+        self.rcpt = f"{self._testMethodName}@example.test"
+
+    # The same helpers as SmtpProtocolTest (not a subclass: its tests would run here again).
+    raw = SmtpProtocolTest.raw
+    delivered = SmtpProtocolTest.delivered
+    assert_delivered_exactly = SmtpProtocolTest.assert_delivered_exactly
+    assert_nothing_delivered = SmtpProtocolTest.assert_nothing_delivered
+
+    def envelope(self):
+        r = self.raw(timeout=30)
+        self.assertEqual(r.cmd("EHLO client.example.org")[0], 250)
+        self.assertEqual(r.cmd("MAIL FROM:<s@example.org>")[0], 250)
+        self.assertEqual(r.cmd(f"RCPT TO:<{self.rcpt}>")[0], 250)
+        return r
+
+    def test_ten_megabyte_line_refused_not_relayed(self):
+        r = self.envelope()
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        r.send(b"Subject: one long line\r\n\r\n")
+        piece = b"x" * (1 << 20)
+        for _ in range(10):
+            r.send(piece)
+        r.send(b"\r\n.\r\n")
+        code, text = r.reply()
+        self.assertEqual(code, 554, text)
+        self.assertRegex(text[0], r"^5\.6\.0 .*line longer than 65536")
+        self.assertEqual(r.cmd("NOOP")[0], 250, "session unusable after the refusal")
+        self.assertTrue(self.kensad.wait_spool_empty(5), self.kensad.spool_files())
+        self.assert_nothing_delivered(self.rcpt)
+
+    def test_long_real_world_line_passes_byte_for_byte(self):
+        sent = (b"Subject: unwrapped html\r\nContent-Type: text/html\r\n\r\n<p>" +
+                b"h" * 20_000 + b"</p>\r\n")
+        r = self.envelope()
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        r.send(sent + b".\r\n")
+        self.assertEqual(r.reply()[0], 250)
+        self.assert_delivered_exactly(self.rcpt, sent)
+
+    def test_bdat_zero_last_alone_refused_nothing_queued(self):
+        r = self.envelope()
+        code, text = r.cmd("BDAT 0 LAST")
+        self.assertEqual(code, 554, text)
+        self.assertRegex(text[0], r"^5\.6\.0 Message is empty")
+        self.assertEqual(r.cmd("NOOP")[0], 250)
+        self.assertTrue(self.kensad.wait_spool_empty(5), self.kensad.spool_files())
+        self.assert_nothing_delivered(self.rcpt)
+
+
 if __name__ == "__main__":
     unittest.main()
