@@ -78,6 +78,7 @@ TEST(ConfigTest, ErrorsNameTheKey) {
   const BadCase cases[] = {
       {"colour = 1\n", "colour: unknown setting"},
       {"[smtp]\nmax_recipients = 0\n", "smtp.max_recipients"},
+      {"[smtp]\nmax_data_line_bytes = 998\n", "smtp.max_data_line_bytes"},
       {"[smtp]\nmax_recipient = 5\n", "smtp.max_recipient: unknown setting"},
       {"[smtp]\ncommand_timeout = 30\n", "smtp.command_timeout"},
       {"[smtp]\ncommand_timeout = \"soon\"\n", "smtp.command_timeout"},

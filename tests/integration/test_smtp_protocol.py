@@ -275,7 +275,7 @@ class SmtpProtocolTest(h.KensadTestCase):
             b"From: <s@example.org>\r\nTo: <" + self.rcpt.encode() + b">\r\nSubject: bdat\r\n",
             b"\r\nfirst chunk ends with CRLF.CRLF\r\n.\r\n",
             b".leading dot is not stuffed in BDAT\r\n..two\r\nQUIT\r\n",
-            b"x" * 100_000 + b"\r\n",
+            (b"x" * 998 + b"\r\n") * 100,  # a large chunk; lines within max_data_line_bytes
             b"last line\r\n",
         ]
         r = self.raw()
