@@ -36,6 +36,7 @@ struct Reactor::Op {
   int kind;
   int fd = -1;
   bool cancelled = false;
+  bool paused = false;  // an accept that ended on an error and waits for ResumeAccept()
   IoCallback done;
   RecvCallback on_data;
   absl::AnyInvocable<void(int)> on_accept;
@@ -140,7 +141,19 @@ void Reactor::DeleteOp(Op* op) {
   delete op;
 }
 
+void Reactor::DropPausedAccepts() {
+  std::vector<Op*> paused;
+  for (Op* op : live_multishot_) {
+    if (op->paused) paused.push_back(op);
+  }
+  for (Op* op : paused) {
+    live_multishot_.erase(op);
+    DeleteOp(op);
+  }
+}
+
 void Reactor::CancelAllAndReap() {
+  DropPausedAccepts();
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
   io_uring_sqe_set_data64(sqe, 0);
@@ -177,6 +190,13 @@ uint64_t Reactor::Accept(int listen_fd, absl::AnyInvocable<void(int res)> on_acc
   live_multishot_.insert(op);
   ArmAccept(op);
   return reinterpret_cast<uint64_t>(op);
+}
+
+void Reactor::ResumeAccept(uint64_t op_id) {
+  Op* op = reinterpret_cast<Op*>(op_id);
+  if (!live_multishot_.contains(op) || !op->paused || op->cancelled) return;
+  op->paused = false;
+  ArmAccept(op);
 }
 
 void Reactor::ArmAccept(Op* op) {
@@ -263,6 +283,10 @@ void Reactor::Cancel(uint64_t op_id) {
   Op* op = reinterpret_cast<Op*>(op_id);
   if (!live_multishot_.contains(op) || op->cancelled) return;
   op->cancelled = true;
+  if (op->paused) {  // nothing in the kernel to cancel: end it from the loop, as promised
+    Defer([this, op] { FinishMultishot(op, -ECANCELED); });
+    return;
+  }
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_cancel64(sqe, op_id, 0);
   io_uring_sqe_set_data64(sqe, 0);  // completion of the cancel itself is ignored
@@ -336,8 +360,16 @@ void Reactor::Dispatch(io_uring_cqe* cqe) {
         if (!more) FinishMultishot(op, -ECANCELED);
         return;
       }
+      if (res < 0 && !more) {
+        // The request ended on an error such as EMFILE: the kernel would fail a new one at
+        // once (it takes the descriptor before it looks for a connection), so the owner
+        // resumes it when one may be free.
+        op->paused = true;
+        op->on_accept(res);
+        return;
+      }
       op->on_accept(res);
-      if (!more) ArmAccept(op);  // multishot ended (e.g. EMFILE): re-arm
+      if (!more) ArmAccept(op);  // multishot ended without an error (e.g. CQ overflow): re-arm
       return;
     case kOpRecv: {
       if (res == -ENOBUFS) {

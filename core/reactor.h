@@ -61,7 +61,12 @@ class Reactor {
   void Defer(Task task);
 
   // Multishot accept on listen_fd; on_accept gets each new fd (or -errno; -ECANCELED ends it).
+  // An error that ends the kernel's request (EMFILE, ENFILE, ENOMEM) pauses the accept:
+  // re-arming at once would fail the same way, in a busy loop. The owner calls ResumeAccept()
+  // when a descriptor may be free again.
   uint64_t Accept(int listen_fd, absl::AnyInvocable<void(int res)> on_accept);
+  // Re-arms an accept paused by an error; a no-op for one that is armed, cancelled or unknown.
+  void ResumeAccept(uint64_t op_id);
   // Multishot receive into the shared provided-buffer ring. The data view is valid only
   // during the callback. Returns an id for Cancel().
   uint64_t Recv(int fd, RecvCallback on_data);
@@ -92,6 +97,7 @@ class Reactor {
   void Dispatch(io_uring_cqe* cqe);
   void ArmRecv(Op* op);
   void ArmAccept(Op* op);
+  void DropPausedAccepts();  // end of Run(): they are not in the kernel, nothing to reap
   void RecycleBuffer(uint16_t bid);
   void FinishMultishot(Op* op, int res);  // final callback, then the op is gone
   void DeleteOp(Op* op);

@@ -2,12 +2,17 @@
 // The reactor on real loopback sockets: accept, multishot receive, send, timers, posts, pause.
 #include "core/reactor.h"
 
+#include <dirent.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "core/io_uring_probe.h"
 #include "core/reactor_pool.h"
@@ -190,6 +195,165 @@ TEST_F(ReactorTest, PostsFromOtherThreadsAllRunOnTheReactorThread) {
   (*pool)->StopAll();
   (*pool)->Join();
   EXPECT_EQ(wrong_thread.load(), 0);
+}
+
+int HighestOpenFd() {
+  int highest = 2;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return 1024;
+  while (dirent* e = readdir(d)) highest = std::max(highest, std::atoi(e->d_name));
+  closedir(d);
+  return highest;
+}
+
+// At the descriptor limit the kernel fails an accept with EMFILE before it looks for a
+// connection, so re-arming it at once failed again in a busy loop (a core at 100 %, a log line
+// each time). The accept must stay paused until its owner resumes it, then take the client
+// that waited in the backlog.
+TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
+  auto addr = ParseSocketAddress("127.0.0.1:0");
+  ASSERT_TRUE(addr.ok());
+  auto lfd = OpenListenSocket(*addr, 16);
+  ASSERT_TRUE(lfd.ok());
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  getsockname(*lfd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+  const int client = socket(AF_INET, SOCK_STREAM, 0);  // made now: later there is no descriptor
+  ASSERT_GE(client, 0);
+
+  // The accept captures the limit when it is armed: lower it before the reactor starts.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, HighestOpenFd() + 64);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> filler;
+  struct Restore {
+    rlimit limit;
+    std::vector<int>* fds;
+    ~Restore() {
+      for (int fd : *fds) close(fd);
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
+  } restore{saved, &filler};
+
+  std::atomic<int> failures{0};
+  std::atomic<int> accepted{0};
+  uint64_t accept_id = 0;
+  ReactorOptions opts;
+  opts.recv_buffer_count = 64;
+  opts.recv_buffer_size = 4096;
+  auto pool = ReactorPool::Start(1, opts, false, [&](Reactor& r) {
+    accept_id = r.Accept(*lfd, [&](int fd) {
+      if (fd >= 0) {
+        accepted++;
+        close(fd);
+      } else if (fd != -ECANCELED) {
+        failures++;
+      }
+    });
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(pool.ok()) << pool.status();
+
+  // Use up every descriptor below the limit (bounded by it).
+  for (rlim_t i = 0; i < low.rlim_cur; ++i) {
+    int fd = dup(*lfd);
+    if (fd < 0) break;
+    filler.push_back(fd);
+  }
+  EXPECT_EQ(errno, EMFILE);
+  ASSERT_EQ(connect(client, bound.get(), bound.length), 0);  // waits in the backlog
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GE(failures.load(), 1);
+  EXPECT_LE(failures.load(), 2) << "the failed accept was re-armed in a loop";
+  EXPECT_EQ(accepted.load(), 0);
+
+  // A descriptor is free again; the owner resumes and the waiting client is accepted.
+  close(filler.back());
+  filler.pop_back();
+  Reactor& r = (*pool)->reactor(0);
+  r.Post([&r, &accept_id] { r.ResumeAccept(accept_id); });
+  for (int i = 0; i < 200 && accepted.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(accepted.load(), 1);
+  const int failures_before_stop = failures.load();
+  (*pool)->StopAll();
+  (*pool)->Join();
+  EXPECT_LE(failures_before_stop, 3);
+  close(client);
+  close(*lfd);
+}
+
+// Cancelling a paused accept (a drain while at the limit) still ends it with -ECANCELED.
+TEST_F(ReactorTest, CancellingAPausedAcceptEndsIt) {
+  auto addr = ParseSocketAddress("127.0.0.1:0");
+  ASSERT_TRUE(addr.ok());
+  auto lfd = OpenListenSocket(*addr, 16);
+  ASSERT_TRUE(lfd.ok());
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  getsockname(*lfd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+  const int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(client, 0);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, HighestOpenFd() + 64);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> filler;
+  struct Restore {
+    rlimit limit;
+    std::vector<int>* fds;
+    ~Restore() {
+      for (int fd : *fds) close(fd);
+      setrlimit(RLIMIT_NOFILE, &limit);
+    }
+  } restore{saved, &filler};
+
+  std::atomic<int> failures{0};
+  std::atomic<int> cancelled{0};
+  uint64_t accept_id = 0;
+  ReactorOptions opts;
+  opts.recv_buffer_count = 64;
+  opts.recv_buffer_size = 4096;
+  auto pool = ReactorPool::Start(1, opts, false, [&](Reactor& r) {
+    accept_id = r.Accept(*lfd, [&](int fd) {
+      if (fd == -ECANCELED) {
+        cancelled++;
+      } else if (fd < 0) {
+        failures++;
+      } else {
+        close(fd);
+      }
+    });
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  for (rlim_t i = 0; i < low.rlim_cur; ++i) {
+    int fd = dup(*lfd);
+    if (fd < 0) break;
+    filler.push_back(fd);
+  }
+  ASSERT_EQ(connect(client, bound.get(), bound.length), 0);
+  for (int i = 0; i < 200 && failures.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(failures.load(), 1);
+  Reactor& r = (*pool)->reactor(0);
+  r.Post([&r, &accept_id] {
+    r.Cancel(accept_id);
+    r.ResumeAccept(accept_id);  // ignored: it is being cancelled
+  });
+  for (int i = 0; i < 200 && cancelled.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(cancelled.load(), 1);
+  (*pool)->StopAll();
+  (*pool)->Join();
+  close(client);
+  close(*lfd);
 }
 
 }  // namespace
