@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "appliance/resource_checks.h"
 #include "auth/auth_backend_factory.h"
 #include "appliance/runtime.h"
 #include "appliance/shard.h"
@@ -102,10 +104,39 @@ sigs::PrefilterOptions PrefilterOptionsOf(const KensaConfig& c) {
   return o;
 }
 
+// max_connections is clamped to what RLIMIT_NOFILE allows (resource_checks.h says why), so
+// that client sockets alone can never exhaust the descriptors; no room at all is an error.
+absl::Status FitConnectionsToDescriptors(Runtime& rt) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return absl::OkStatus();
+  const DescriptorBudget b = PlanDescriptors(rt.config, rt.reactors, rl.rlim_cur);
+  if (b.max_connections == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the file descriptor limit (RLIMIT_NOFILE ", b.limit, ") leaves no room for client "
+        "connections: kensad needs ", b.reserved, " for itself with ", rt.reactors,
+        " reactors; raise it (LimitNOFILE=) or lower reactors or "
+        "delivery.max_connections_per_next_hop"));
+  }
+  if (rt.config.max_connections > b.max_connections) {
+    KLOG(kWarning, "max_connections_clamped")
+        .Kv("key", "smtp.max_connections")
+        .Kv("configured", static_cast<uint64_t>(rt.config.max_connections))
+        .Kv("effective", b.max_connections)
+        .Kv("nofile_limit", b.limit)
+        .Kv("reserved", b.reserved)
+        .Kv("hint", "raise LimitNOFILE to at least 2 x max_connections + reserved");
+    rt.config.max_connections = static_cast<size_t>(b.max_connections);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SetUpRuntime(Runtime& rt) {
   const KensaConfig& c = rt.config;
   if (absl::Status s = MakeDirs(c.state_dir); !s.ok()) return s;
   if (absl::Status s = MakeDirs(c.spool_dir); !s.ok()) return s;
+  if (std::optional<std::string> w = CheckSpoolMinFree(c)) {
+    KLOG(kWarning, "config_warning").Kv("key", "spool.min_free_bytes").Kv("warning", *w);
+  }
   bool any_tls = false;
   for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
   if (any_tls) {
@@ -169,9 +200,10 @@ absl::Status SetUpRuntime(Runtime& rt) {
     if (!b.ok()) return b.status();
     exempt.push_back(*b);
   }
+  rt.reactors = c.reactors > 0 ? c.reactors : UsableCpuCount();
+  if (absl::Status s = FitConnectionsToDescriptors(rt); !s.ok()) return s;
   rt.limiter = std::make_unique<ConnectionLimiter>(c.max_connections, c.max_connections_per_client,
                                                    std::move(exempt));
-  rt.reactors = c.reactors > 0 ? c.reactors : UsableCpuCount();
   CounterIds& ids = rt.ids;
   ids.connections = rt.counters.Register("smtp_connections_total", "SMTP connections accepted");
   ids.connections_refused =
@@ -212,6 +244,8 @@ absl::Status SetUpRuntime(Runtime& rt) {
                                           "RETR/TOP responses scanned at retrieval");
   ids.auth_tempfail = rt.counters.Register(
       "smtp_auth_tempfail_total", "SMTP AUTH attempts refused for now (backend down, blocked)");
+  ids.accept_failures = rt.counters.Register(
+      "accept_failures_total", "accepts that failed (descriptor limit, kernel memory)");
   rt.counters.Resize(rt.reactors);
 
   // The store is created empty when missing, so kensa-subscribers and kensad agree on it.
@@ -315,6 +349,9 @@ int Run(int argc, char** argv) {
   }
   if (check_only) {
     std::printf("%s", DescribeConfig(*config).c_str());
+    if (std::optional<std::string> w = CheckSpoolMinFree(*config)) {
+      std::fprintf(stderr, "kensad: warning: %s\n", w->c_str());
+    }
     std::fprintf(stderr, "kensad: configuration OK\n");
     return 0;
   }

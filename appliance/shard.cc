@@ -19,6 +19,15 @@
 namespace kensa {
 
 constexpr int kListenBacklog = 4096;
+// After an accept failed for want of a descriptor (EMFILE, ENFILE) or of kernel memory, the
+// listener waits this long before it tries again, unless a connection of this shard ends
+// first. A descriptor freed elsewhere (a delivery, a scan's temporary file) is not announced,
+// so the delay bounds both the retries (10 a second, instead of a core spinning on failures)
+// and how long a client waits in the listen backlog once one is free.
+constexpr absl::Duration kAcceptRetryDelay = absl::Milliseconds(100);
+// At most one accept_failed line per reactor in this interval; it counts the failures since
+// the last one (a flood of identical lines filled disks at hundreds of MB in 10 s).
+constexpr absl::Duration kAcceptFailureLogInterval = absl::Seconds(10);
 
 Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
     : reactor_(reactor),
@@ -83,9 +92,7 @@ absl::Status Shard::Start() {
 
 void Shard::OnAccept(size_t listener_index, int fd) {
   if (fd < 0) {
-    if (fd != -ECANCELED) {
-      KLOG(kWarning, "accept_failed").Kv("reactor", index()).Kv("error", std::strerror(-fd));
-    }
+    if (fd != -ECANCELED) OnAcceptFailed(-fd);
     return;
   }
   if (draining_) {
@@ -130,9 +137,42 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   raw->Start();
 }
 
+void Shard::OnAcceptFailed(int error) {
+  Count(runtime_->ids.accept_failures);
+  ++accept_failures_unlogged_;
+  const absl::Time now = absl::Now();
+  if (now - accept_failure_logged_ >= kAcceptFailureLogInterval) {
+    KLOG(kWarning, "accept_failed")
+        .Kv("reactor", index())
+        .Kv("error", std::strerror(error))
+        .Kv("failures", accept_failures_unlogged_)
+        .Kv("retry_after", kAcceptRetryDelay)
+        .Kv("connections", connections_.size());
+    accept_failures_unlogged_ = 0;
+    accept_failure_logged_ = now;
+  }
+  if (draining_ || accept_retry_timer_ != 0) return;
+  accept_retry_timer_ = reactor_->RunAfter(kAcceptRetryDelay, [this] {
+    accept_retry_timer_ = 0;
+    ResumeAccepting();
+  });
+}
+
+void Shard::ResumeAccepting() {
+  if (accept_retry_timer_ != 0) {
+    reactor_->CancelTimer(accept_retry_timer_);
+    accept_retry_timer_ = 0;
+  }
+  if (draining_) return;
+  // Accepts that are still armed ignore this.
+  for (Listener& l : listeners_) reactor_->ResumeAccept(l.accept_id);
+}
+
 void Shard::ConnectionFinished(uint64_t id) {
   reactor_->Defer([this, id] {
     connections_.erase(id);
+    // Its socket is closed now: a paused listener can take the next client at once.
+    if (accept_retry_timer_ != 0) ResumeAccepting();
     CheckDrained();
   });
 }
@@ -140,6 +180,10 @@ void Shard::ConnectionFinished(uint64_t id) {
 void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
   draining_ = true;
   drained_ = std::move(done);
+  if (accept_retry_timer_ != 0) {
+    reactor_->CancelTimer(accept_retry_timer_);
+    accept_retry_timer_ = 0;
+  }
   delivery_->Stop();
   for (Listener& l : listeners_) {
     reactor_->Cancel(l.accept_id);

@@ -59,6 +59,10 @@ class Shard {
 
  private:
   void OnAccept(size_t listener_index, int fd);
+  // An accept that failed (EMFILE at the descriptor limit) is paused by the reactor; these
+  // resume it after a short delay or as soon as a connection of this shard frees a descriptor.
+  void OnAcceptFailed(int error);
+  void ResumeAccepting();
   void CheckDrained();
 
   Reactor* reactor_;
@@ -79,6 +83,9 @@ class Shard {
   };
   std::vector<Listener> listeners_;
   uint64_t next_connection_id_ = 1;
+  Reactor::TimerId accept_retry_timer_ = 0;  // set while the listeners' accepts are paused
+  uint64_t accept_failures_unlogged_ = 0;     // since the last accept_failed line
+  absl::Time accept_failure_logged_ = absl::InfinitePast();
   absl::flat_hash_map<uint64_t, std::unique_ptr<ClientConnection>> connections_;
   bool draining_ = false;
   absl::AnyInvocable<void()> drained_;
