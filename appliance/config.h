@@ -144,7 +144,9 @@ struct KensaConfig {
   // Sets with fewer signatures are scanned by libclamav alone (the prefilter's probe costs
   // about what libclamav costs with a small set).
   uint64_t prefilter_min_signatures = 20000;
-  std::string engine_temp_dir;  // libclamav's; empty = $TMPDIR or /tmp
+  // libclamav's: kensad uses its subdirectory kensa-engine-<hash of state_dir>, emptied at
+  // start (appliance/engine_temp_dir.h); empty = $TMPDIR or /tmp.
+  std::string engine_temp_dir;
   // Message bytes a reactor's connections may have waiting for its scan worker; above it,
   // connections with a message being scanned stop reading (memory stays bounded under load).
   uint64_t max_scan_bytes_in_flight = 64ull << 20;

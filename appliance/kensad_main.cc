@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
 #include "auth/auth_backend_factory.h"
 #include "appliance/runtime.h"
@@ -271,12 +272,18 @@ absl::Status SetUpRuntime(Runtime& rt) {
   rt.scan_settings.temp_dir = c.scan_temp_dir;
   rt.scan_settings.whole_message_check = c.whole_message_check;
   rt.scan_settings.whole_message_max_bytes = c.whole_message_max_bytes;
-  rt.clam_limits.temp_dir = c.engine_temp_dir;
   if (c.scan_enabled) {
     if (absl::Status s = MakeDirs(c.scan_temp_dir); !s.ok()) return s;
     if (!c.engine_temp_dir.empty()) {
       if (absl::Status s = MakeDirs(c.engine_temp_dir); !s.ok()) return s;
     }
+    // libclamav's own subdirectory, emptied of what a killed kensad left in it.
+    absl::StatusOr<EngineTempDir> engine_tmp = PrepareEngineTempDir(c.engine_temp_dir, c.state_dir);
+    if (!engine_tmp.ok()) return engine_tmp.status();
+    rt.clam_limits.temp_dir = engine_tmp->path;
+    KLOG(kInfo, "engine_temp_dir")
+        .Kv("path", engine_tmp->path)
+        .Kv("removed_leftovers", static_cast<uint64_t>(engine_tmp->removed));
     if (c.scan_action == ScanAction::kQuarantine) {
       if (absl::Status s = MakeDirs(c.quarantine_dir); !s.ok()) return s;
     }

@@ -30,9 +30,10 @@
 // past that point are never seen and the verdict can be clean. tar.gz and top-level objects
 // do raise Heuristics.Limits.Exceeded.MaxFileSize.
 //
-// libclamav writes its temporary files (extracted archive members) under $TMPDIR, or P_tmpdir
-// when unset; the engine's CL_ENGINE_TMPDIR is left unset so that the service unit's TMPDIR
-// (a private tmpfs) decides. Its console messages are silenced: kensa has its own log.
+// libclamav writes its temporary files (extracted archive members) under ClamLimits::temp_dir,
+// or $TMPDIR / P_tmpdir when that is empty (kensa-scan). kensad always sets it, to a
+// subdirectory of its own that it empties at start (appliance/engine_temp_dir.h). Its console
+// messages are silenced: kensa has its own log.
 #include "scan/clam_engine.h"
 
 #include <clamav.h>
