@@ -16,6 +16,7 @@ import hashlib
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -345,14 +346,20 @@ class Kensad:
 
     # process control
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, nofile=None):
+        """nofile: run kensad with RLIMIT_NOFILE soft = hard = nofile (a small machine's limit)."""
         if self.running():
             return self
         out = open(self.stdout_file, "ab")
+        limit = None
+        if nofile is not None:
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         try:
             self.proc = subprocess.Popen([KENSAD, "--config", self.config_path], stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, env=self.process_env())
+                                         start_new_session=True, env=self.process_env(),
+                                         preexec_fn=limit)
         finally:
             out.close()
         self.starts += 1
@@ -452,6 +459,12 @@ class Kensad:
     def diagnostics(self):
         return (f"--- kensad output\n{tail(self.stdout_file)}\n--- kensad log\n"
                 f"{tail(self.log_file, 6000)}")
+
+    def cpu_seconds(self):
+        """User plus system CPU time kensad used so far (all its threads)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_kb(self):
         with open(f"/proc/{self.pid}/status") as f:
