@@ -110,14 +110,14 @@ class DeliveryMemoryTest(unittest.TestCase):
                 msg = big_message(i)
                 s.sendmail("sender@example.org", [f"big{i}@example.test"], msg)
                 sent[i] = msg
-        # Every message is attempted at once; only one connection per reactor takes data.
-        self.assertTrue(h.wait_until(lambda: tarpit.in_data >= 2, 30),
+        # Every message is attempted at once; one connection per reactor may take data.
+        self.assertTrue(h.wait_until(lambda: tarpit.in_data >= 1, 30),
                         "the next hop never got to DATA\n" + kensad.diagnostics())
         time.sleep(2)
         grown_mb = kensad.rss_kb() / 1024 - idle_mb
         # Loaded when attempted, the waiting copies alone would be MESSAGES x 8 MiB = 128 MiB;
-        # loaded when sent, two are (one connection per reactor), beside what the allocator
-        # keeps of the receiving.
+        # loaded when sent, one per connection is, beside what the allocator keeps of the
+        # receiving.
         eager_mb = MESSAGES * MESSAGE_BYTES / (1024 * 1024)
         self.assertLess(grown_mb, eager_mb, f"kensad grew {grown_mb:.0f} MiB with {MESSAGES} x "
                                             "8 MiB messages waiting for the next hop")
