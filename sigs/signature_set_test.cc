@@ -17,7 +17,13 @@
 #include "scan/clam_test_support.h"
 #include "sigs/canaries.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+// gcc says __SANITIZE_ADDRESS__; clang 14 only answers __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KENSA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(KENSA_ASAN)
 #include <sanitizer/lsan_interface.h>
 #define KENSA_LSAN_DISABLE() __lsan_disable()
 #define KENSA_LSAN_ENABLE() __lsan_enable()
