@@ -12,6 +12,7 @@
 
 #include "scan/mime_parser.h"
 #include "scan/mime_test_sink.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -23,14 +24,6 @@ using kensa::scan::MimePart;
 using kensa::scan::RecordedLeaf;
 using kensa::scan::RecordingSink;
 using kensa::scan::TransferEncoding;
-
-#define Check(ok)                                                              \
-  do {                                                                         \
-    if (!(ok)) {                                                               \
-      std::fprintf(stderr, "mime_parser_fuzz: invariant at line %d\n", __LINE__); \
-      __builtin_trap();                                                        \
-    }                                                                          \
-  } while (0)
 
 // Checks each event against what the parser has been fed so far.
 class CheckingSink : public RecordingSink {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "net/pop3_proxy_session.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -22,14 +23,6 @@ using kensa::net::Pop3ProxyConfig;
 using kensa::net::Pop3ProxyHost;
 using kensa::net::Pop3ProxySession;
 using Phase = Pop3ProxySession::Phase;
-
-#define Check(ok)                                                              \
-  do {                                                                         \
-    if (!(ok)) {                                                               \
-      std::fprintf(stderr, "pop3_proxy_fuzz: invariant at line %d\n", __LINE__); \
-      __builtin_trap();                                                        \
-    }                                                                          \
-  } while (0)
 
 class FuzzHost : public Pop3ProxyHost {
  public:

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "net/smtp_client_session.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -26,14 +27,6 @@ using kensa::net::SmtpClientConfig;
 using kensa::net::SmtpClientHost;
 using kensa::net::SmtpClientSession;
 using kensa::net::TlsPolicy;
-
-#define Check(ok)                                                                   \
-  do {                                                                              \
-    if (!(ok)) {                                                                    \
-      std::fprintf(stderr, "smtp_client_fuzz: invariant at line %d\n", __LINE__);   \
-      __builtin_trap();                                                             \
-    }                                                                               \
-  } while (0)
 
 constexpr int kTransactions = 3;  // messages offered per session
 

@@ -12,19 +12,12 @@
 #include <string_view>
 
 #include "net/smtp_reply_parser.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using kensa::net::ServerReply;
 using kensa::net::SmtpReplyParser;
-
-#define Check(ok)                                                                  \
-  do {                                                                             \
-    if (!(ok)) {                                                                   \
-      std::fprintf(stderr, "smtp_reply_fuzz: invariant at line %d\n", __LINE__);   \
-      __builtin_trap();                                                            \
-    }                                                                              \
-  } while (0)
 
 struct Limits {
   size_t line_bytes, lines;

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "net/smtp_server_session.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -31,15 +32,6 @@ using kensa::net::SmtpServerConfig;
 using kensa::net::SmtpServerHost;
 using kensa::net::SmtpServerSession;
 using Phase = SmtpServerSession::Phase;
-
-// Names the broken invariant's line before the trap, so a crash reproduces with a reason.
-#define Check(ok)                                                           \
-  do {                                                                      \
-    if (!(ok)) {                                                            \
-      std::fprintf(stderr, "smtp_server_fuzz: invariant at line %d\n", __LINE__); \
-      __builtin_trap();                                                     \
-    }                                                                       \
-  } while (0)
 
 // Every write is a sequence of complete reply lines "ddd" (" "|"-") text CRLF, with no other
 // CR or LF and printable-or-8bit text.
