@@ -210,32 +210,62 @@ int HighestOpenFd() {
 // connection, so re-arming it at once failed again in a busy loop (a core at 100 %, a log line
 // each time). The accept must stay paused until its owner resumes it, then take the client
 // that waited in the backlog.
-TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
-  auto addr = ParseSocketAddress("127.0.0.1:0");
-  ASSERT_TRUE(addr.ok());
-  auto lfd = OpenListenSocket(*addr, 16);
-  ASSERT_TRUE(lfd.ok());
-  SocketAddress bound;
-  bound.length = sizeof bound.storage;
-  getsockname(*lfd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
-  const int client = socket(AF_INET, SOCK_STREAM, 0);  // made now: later there is no descriptor
-  ASSERT_GE(client, 0);
-
-  // The accept captures the limit when it is armed: lower it before the reactor starts.
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit low = saved;
-  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, HighestOpenFd() + 64);
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> filler;
-  struct Restore {
-    rlimit limit;
-    std::vector<int>* fds;
-    ~Restore() {
-      for (int fd : *fds) close(fd);
-      setrlimit(RLIMIT_NOFILE, &limit);
+// A loopback listener and a client socket made while descriptors are still free, then the
+// process's descriptor limit lowered to what is open plus a margin; FillToLimit() uses up the
+// rest (from the limit's point of view, the machine is out of descriptors). The destructor
+// gives everything back.
+class AtDescriptorLimit {
+ public:
+  AtDescriptorLimit() {
+    auto addr = ParseSocketAddress("127.0.0.1:0");
+    auto fd = OpenListenSocket(*addr, 16);
+    listener = fd.ok() ? *fd : -1;
+    bound.length = sizeof bound.storage;
+    getsockname(listener, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+    client = socket(AF_INET, SOCK_STREAM, 0);  // made now: later there is no descriptor
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, HighestOpenFd() + 64);
+    lowered_ = setrlimit(RLIMIT_NOFILE, &low) == 0;
+    limit_ = low.rlim_cur;
+  }
+  ~AtDescriptorLimit() {
+    for (int fd : filler_) close(fd);
+    setrlimit(RLIMIT_NOFILE, &saved_);
+    if (client >= 0) close(client);
+    if (listener >= 0) close(listener);
+  }
+  bool ok() const { return listener >= 0 && client >= 0 && lowered_; }
+  // Returns the errno of the dup that failed (EMFILE when the limit was reached).
+  int FillToLimit() {
+    for (rlim_t i = 0; i < limit_; ++i) {
+      int fd = dup(listener);
+      if (fd < 0) return errno;
+      filler_.push_back(fd);
     }
-  } restore{saved, &filler};
+    return 0;
+  }
+  void FreeOne() {
+    close(filler_.back());
+    filler_.pop_back();
+  }
+  bool Connect() { return connect(client, bound.get(), bound.length) == 0; }
+
+  int listener = -1;
+  int client = -1;
+  SocketAddress bound;
+
+ private:
+  rlimit saved_{};
+  rlim_t limit_ = 0;
+  bool lowered_ = false;
+  std::vector<int> filler_;
+};
+
+TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
+  // The accept captures the limit when it is armed: lower it before the reactor starts.
+  AtDescriptorLimit limit;
+  ASSERT_TRUE(limit.ok());
 
   std::atomic<int> failures{0};
   std::atomic<int> accepted{0};
@@ -244,7 +274,7 @@ TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
   opts.recv_buffer_count = 64;
   opts.recv_buffer_size = 4096;
   auto pool = ReactorPool::Start(1, opts, false, [&](Reactor& r) {
-    accept_id = r.Accept(*lfd, [&](int fd) {
+    accept_id = r.Accept(limit.listener, [&](int fd) {
       if (fd >= 0) {
         accepted++;
         close(fd);
@@ -256,22 +286,15 @@ TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
   });
   ASSERT_TRUE(pool.ok()) << pool.status();
 
-  // Use up every descriptor below the limit (bounded by it).
-  for (rlim_t i = 0; i < low.rlim_cur; ++i) {
-    int fd = dup(*lfd);
-    if (fd < 0) break;
-    filler.push_back(fd);
-  }
-  EXPECT_EQ(errno, EMFILE);
-  ASSERT_EQ(connect(client, bound.get(), bound.length), 0);  // waits in the backlog
+  EXPECT_EQ(limit.FillToLimit(), EMFILE);
+  ASSERT_TRUE(limit.Connect());  // waits in the backlog
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_GE(failures.load(), 1);
   EXPECT_LE(failures.load(), 2) << "the failed accept was re-armed in a loop";
   EXPECT_EQ(accepted.load(), 0);
 
   // A descriptor is free again; the owner resumes and the waiting client is accepted.
-  close(filler.back());
-  filler.pop_back();
+  limit.FreeOne();
   Reactor& r = (*pool)->reactor(0);
   r.Post([&r, &accept_id] { r.ResumeAccept(accept_id); });
   for (int i = 0; i < 200 && accepted.load() == 0; ++i) {
@@ -282,35 +305,12 @@ TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
   (*pool)->StopAll();
   (*pool)->Join();
   EXPECT_LE(failures_before_stop, 3);
-  close(client);
-  close(*lfd);
 }
 
 // Cancelling a paused accept (a drain while at the limit) still ends it with -ECANCELED.
 TEST_F(ReactorTest, CancellingAPausedAcceptEndsIt) {
-  auto addr = ParseSocketAddress("127.0.0.1:0");
-  ASSERT_TRUE(addr.ok());
-  auto lfd = OpenListenSocket(*addr, 16);
-  ASSERT_TRUE(lfd.ok());
-  SocketAddress bound;
-  bound.length = sizeof bound.storage;
-  getsockname(*lfd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
-  const int client = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(client, 0);
-  rlimit saved{};
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
-  rlimit low = saved;
-  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, HighestOpenFd() + 64);
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> filler;
-  struct Restore {
-    rlimit limit;
-    std::vector<int>* fds;
-    ~Restore() {
-      for (int fd : *fds) close(fd);
-      setrlimit(RLIMIT_NOFILE, &limit);
-    }
-  } restore{saved, &filler};
+  AtDescriptorLimit limit;
+  ASSERT_TRUE(limit.ok());
 
   std::atomic<int> failures{0};
   std::atomic<int> cancelled{0};
@@ -319,7 +319,7 @@ TEST_F(ReactorTest, CancellingAPausedAcceptEndsIt) {
   opts.recv_buffer_count = 64;
   opts.recv_buffer_size = 4096;
   auto pool = ReactorPool::Start(1, opts, false, [&](Reactor& r) {
-    accept_id = r.Accept(*lfd, [&](int fd) {
+    accept_id = r.Accept(limit.listener, [&](int fd) {
       if (fd == -ECANCELED) {
         cancelled++;
       } else if (fd < 0) {
@@ -331,12 +331,8 @@ TEST_F(ReactorTest, CancellingAPausedAcceptEndsIt) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(pool.ok()) << pool.status();
-  for (rlim_t i = 0; i < low.rlim_cur; ++i) {
-    int fd = dup(*lfd);
-    if (fd < 0) break;
-    filler.push_back(fd);
-  }
-  ASSERT_EQ(connect(client, bound.get(), bound.length), 0);
+  EXPECT_EQ(limit.FillToLimit(), EMFILE);
+  ASSERT_TRUE(limit.Connect());
   for (int i = 0; i < 200 && failures.load() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -352,8 +348,6 @@ TEST_F(ReactorTest, CancellingAPausedAcceptEndsIt) {
   EXPECT_EQ(cancelled.load(), 1);
   (*pool)->StopAll();
   (*pool)->Join();
-  close(client);
-  close(*lfd);
 }
 
 }  // namespace
