@@ -4,14 +4,14 @@
 #ifndef KENSA_APPLIANCE_CLIENT_CONNECTION_H_
 #define KENSA_APPLIANCE_CLIENT_CONNECTION_H_
 
-#include <memory>
+#include "core/lifetime.h"
 
 namespace kensa {
 
 class ClientConnection {
  public:
-  // Expires when the connection is destroyed.
-  using Liveness = std::weak_ptr<const bool>;
+  // Expires when the connection is destroyed (core/lifetime.h states the rule).
+  using Liveness = Lifetime::Handle;
 
   virtual ~ClientConnection() = default;
   virtual void Start() = 0;
@@ -24,10 +24,10 @@ class ClientConnection {
   // The shard destroys a finished connection after the current batch, while work it started
   // (a commit, an auth check, a timer) may still call back. Every callback that touches the
   // connection captures this and tests it first; `this` alone is never enough.
-  Liveness liveness() const { return alive_; }
+  Liveness liveness() const { return lifetime_.handle(); }
 
  private:
-  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
+  Lifetime lifetime_;
 };
 
 }  // namespace kensa
