@@ -33,7 +33,6 @@ OutboundConnection::OutboundConnection(Shard* shard, SmtpHopPool* pool, const ne
     : shard_(shard), pool_(pool), hop_(hop) {}
 
 OutboundConnection::~OutboundConnection() {
-  *alive_ = false;
   if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
   if (stream_ != nullptr) stream_->Close(false);
 }
@@ -53,7 +52,7 @@ void OutboundConnection::Start(DeliveryJob first) {
   }
   // A host name: getaddrinfo blocks, so it runs on the worker.
   Reactor* reactor = shard_->reactor();
-  std::weak_ptr<bool> alive = alive_;
+  Lifetime::Handle alive = lifetime_.handle();
   shard_->worker().Submit([reactor, alive, this, host = hop_.host, port = hop_.port] {
     absl::StatusOr<SocketAddress> addr = ResolveHostPort(host, port);
     reactor->Post([alive, this, addr = std::move(addr)] {
@@ -76,7 +75,7 @@ void OutboundConnection::Connect(const SocketAddress& addr) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto addr_copy = std::make_shared<SocketAddress>(addr);
-  std::weak_ptr<bool> alive = alive_;
+  Lifetime::Handle alive = lifetime_.handle();
   shard_->reactor()->Connect(
       fd, addr_copy->get(), addr_copy->length, shard_->config().connect_timeout,
       [this, fd, alive, addr_copy](int res) {
@@ -94,7 +93,7 @@ void OutboundConnection::Connect(const SocketAddress& addr) {
                                                                     : std::strerror(-res))));
           return;
         }
-        stream_ = SocketStream::Create(shard_->reactor(), fd);
+        stream_ = net::SecureStream::Create(SocketStream::Create(shard_->reactor(), fd));
         net::SmtpClientConfig cc;
         cc.helo_name = shard_->config().hostname;
         cc.lmtp = hop_.kind == net::NextHop::Kind::kLmtp;
@@ -124,50 +123,42 @@ void OutboundConnection::Quit() {
 
 void OutboundConnection::SendToServer(std::string_view bytes) {
   if (closed_ || stream_ == nullptr) return;
-  if (tls_ != nullptr) {
-    (void)tls_->WritePlaintext(bytes);
-    FlushTls();
-  } else {
-    stream_->Send(bytes);
-  }
-}
-
-void OutboundConnection::FlushTls() {
-  if (tls_ == nullptr || !tls_->HasCiphertext()) return;
-  std::string out;
-  tls_->TakeCiphertext(&out);
-  stream_->Send(out);
+  absl::Status s = stream_->Send(bytes);
+  if (!s.ok()) FailTlsLater(std::move(s));
 }
 
 void OutboundConnection::StartTls() {
-  std::string sni = hop_.host;
-  tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls, sni);
-  tls_announced_ = false;
-  tls_->StartHandshake();
-  FlushTls();
+  absl::Status s = stream_->StartTlsClient(*shard_->runtime().client_tls, hop_.host);
+  if (!s.ok()) FailTlsLater(std::move(s));
 }
 
-void OutboundConnection::OnReceive(std::string_view bytes) {
-  if (closed_) return;
-  Touch();
-  if (tls_ == nullptr) {
-    session_->Feed(bytes);
-    return;
-  }
-  std::string plain;
-  absl::Status s = tls_->FeedCiphertext(bytes, &plain);
-  FlushTls();
-  if (!s.ok()) {
-    OnSessionFailed(s, TempResult(absl::StrCat("TLS failure: ", s.message())));
-    return;
-  }
-  if (tls_->handshake_done() && !tls_announced_) {
-    tls_announced_ = true;
-    session_->OnTlsEstablished();
-  }
-  if (!plain.empty()) session_->Feed(plain);
+void OutboundConnection::FailTlsLater(absl::Status error) {
+  shard_->reactor()->Defer([alive = lifetime_.handle(), this, error = std::move(error)] {
+    if (alive.expired() || closed_) return;
+    OnTlsFailed(error);
+  });
+}
+
+void OutboundConnection::OnBytesReceived(size_t) {
+  if (!closed_) Touch();
+}
+
+void OutboundConnection::OnData(std::string_view plaintext) {
+  if (!closed_) session_->Feed(plaintext);
+}
+
+void OutboundConnection::OnTlsEstablished() {
+  if (!closed_) session_->OnTlsEstablished();
+}
+
+void OutboundConnection::OnTlsPeerClosed() {
   // A close_notify from the next hop ends the connection as an EOF would.
-  if (!closed_ && tls_ != nullptr && tls_->peer_closed()) OnStreamClosed(0);
+  if (!closed_) OnStreamClosed(0);
+}
+
+void OutboundConnection::OnTlsFailed(absl::Status error) {
+  if (closed_) return;
+  OnSessionFailed(error, TempResult(absl::StrCat("TLS failure: ", error.message())));
 }
 
 void OutboundConnection::OnReady() {
@@ -192,7 +183,7 @@ void OutboundConnection::WantContent() {
   }
   loading_content_ = true;
   Reactor* reactor = shard_->reactor();
-  std::weak_ptr<bool> alive = alive_;
+  Lifetime::Handle alive = lifetime_.handle();
   shard_->worker().Submit([reactor, alive, load = job_->load, this] {
     absl::StatusOr<std::string> content = load();
     reactor->Post([alive, content = std::move(content), this]() mutable {

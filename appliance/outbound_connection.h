@@ -10,12 +10,12 @@
 #include <string>
 
 #include "appliance/smtp_delivery.h"
-#include "core/socket_stream.h"
-#include "net/tls_session.h"
+#include "core/lifetime.h"
+#include "net/secure_stream.h"
 
 namespace kensa {
 
-class OutboundConnection : public net::SmtpClientHost, public SocketStream::Handler {
+class OutboundConnection : public net::SmtpClientHost, public net::SecureStream::Handler {
  public:
   static constexpr size_t kContentChunk = 256 * 1024;
   static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
@@ -40,8 +40,12 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   void OnSessionFailed(absl::Status why, net::RecipientResult as_result) override;
   void CloseConnection() override;
 
-  // SocketStream::Handler
-  void OnReceive(std::string_view bytes) override;
+  // net::SecureStream::Handler
+  void OnBytesReceived(size_t n) override;
+  void OnData(std::string_view plaintext) override;
+  void OnTlsEstablished() override;
+  void OnTlsPeerClosed() override;
+  void OnTlsFailed(absl::Status error) override;
   void OnStreamClosed(int error) override;
   void OnSendDrained() override;
 
@@ -50,7 +54,8 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   void FailJob(const net::RecipientResult& r);
   void OnContentLoaded(absl::StatusOr<std::string> content);
   void PumpContent();
-  void FlushTls();
+  // A TLS failure met inside a session call: the session hears of it from the loop.
+  void FailTlsLater(absl::Status error);
   void Touch();
   void ArmTimer();
   void Close();
@@ -58,10 +63,8 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   Shard* shard_;
   SmtpHopPool* pool_;
   net::NextHop hop_;
-  std::shared_ptr<SocketStream> stream_;
+  std::shared_ptr<net::SecureStream> stream_;
   std::unique_ptr<net::SmtpClientSession> session_;
-  std::unique_ptr<net::TlsSession> tls_;
-  bool tls_announced_ = false;
   std::optional<DeliveryJob> job_;
   size_t content_offset_ = 0;
   bool sending_content_ = false;
@@ -69,7 +72,7 @@ class OutboundConnection : public net::SmtpClientHost, public SocketStream::Hand
   bool ready_ = false;
   bool closed_ = false;
   bool quitting_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Lifetime lifetime_;  // what async work tests before touching this (core/lifetime.h)
   absl::Time deadline_;
   uint64_t timer_ = 0;
 };

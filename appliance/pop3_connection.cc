@@ -24,7 +24,7 @@ Pop3Connection::Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<Socket
                                const SocketAddress& peer, const ListenerConfig& listener)
     : shard_(shard),
       id_(id),
-      client_(std::move(client)),
+      client_(net::SecureStream::Create(std::move(client))),
       peer_(peer),
       peer_host_(peer.HostString()),
       listener_(listener) {}
@@ -34,6 +34,7 @@ Pop3Connection::~Pop3Connection() {
   if (scan_ != nullptr) scan_->Cancel();
   client_->Close(false);
   if (backend_ != nullptr) backend_->Close(false);
+  shard_->scan_bytes_in_flight()->Forget(id_);
   if (!finished_) shard_->runtime().limiter->Release(peer_);
 }
 
@@ -49,14 +50,17 @@ void Pop3Connection::Start() {
   pc.plaintext_auth = c.pop3_plaintext_auth;
   pc.backend_stls = c.pop3_backend_tls == "starttls";
   session_ = std::make_unique<net::Pop3ProxySession>(pc, this);
-  if (pc.implicit_tls) {
-    client_tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
-    client_tls_announced_ = true;
-  }
   KLOG(kInfo, "connect")
       .Kv("client", peer_host_)
       .Kv("listener", listener_.name)
       .Kv("reactor", shard_->index());
+  if (pc.implicit_tls) {
+    absl::Status s = client_->StartTlsServer(*shard_->runtime().server_tls);
+    if (!s.ok()) {
+      OnClientTlsFailed("tls_failed", s);
+      return;
+    }
+  }
   client_->Start(&client_side_);
   Touch();
   ArmTimer();
@@ -82,11 +86,37 @@ void Pop3Connection::ForceClose() {
 
 // --- the two sides -------------------------------------------------------------------------
 
-void Pop3Connection::Side::OnReceive(std::string_view bytes) {
+void Pop3Connection::Side::OnBytesReceived(size_t) {
+  if (!c_->closing_) c_->Touch();
+}
+
+void Pop3Connection::Side::OnData(std::string_view plaintext) {
   if (backend_) {
-    c_->OnBackendBytes(bytes);
+    c_->OnBackendBytes(plaintext);
   } else {
-    c_->OnClientBytes(bytes);
+    c_->OnClientBytes(plaintext);
+  }
+}
+
+void Pop3Connection::Side::OnTlsEstablished() {
+  if (backend_) {
+    c_->OnBackendTls();
+  } else {
+    c_->OnClientTls();
+  }
+}
+
+void Pop3Connection::Side::OnTlsPeerClosed() {
+  // The client's close_notify ends the session. The backend's is followed by its TCP close,
+  // which OnBackendClosed handles (a backend may say it after the +OK to QUIT).
+  if (!backend_ && !c_->closing_) c_->CloseConnection();
+}
+
+void Pop3Connection::Side::OnTlsFailed(absl::Status error) {
+  if (backend_) {
+    c_->OnBackendTlsFailed(error);
+  } else {
+    c_->OnClientTlsFailed("tls_failed", error);
   }
 }
 
@@ -102,57 +132,45 @@ void Pop3Connection::Side::OnSendDrained() { c_->UpdateFlow(); }
 
 void Pop3Connection::OnClientBytes(std::string_view bytes) {
   if (closing_) return;
-  Touch();
-  if (client_tls_ == nullptr) {
-    session_->FeedClient(bytes);
-    UpdateFlow();
-    return;
-  }
-  std::string plain;
-  absl::Status s = client_tls_->FeedCiphertext(bytes, &plain);
-  FlushClientTls();
-  if (!s.ok()) {
-    KLOG(kInfo, "tls_failed").Kv("client", peer_host_).Kv("error", s);
-    CloseConnection();
-    return;
-  }
-  if (client_tls_->handshake_done() && !client_tls_announced_) {
-    client_tls_announced_ = true;
-    KLOG(kInfo, "stls").Kv("client", peer_host_).Kv("tls", client_tls_->Describe());
-    session_->OnClientTlsEstablished();
-  }
-  if (!plain.empty()) session_->FeedClient(plain);
-  if (client_tls_ != nullptr && client_tls_->peer_closed() && !closing_) CloseConnection();
+  session_->FeedClient(bytes);
   UpdateFlow();
 }
 
 void Pop3Connection::OnBackendBytes(std::string_view bytes) {
   if (closing_) return;
-  Touch();
-  if (backend_tls_ == nullptr) {
-    session_->FeedBackend(bytes);
-    UpdateFlow();
-    return;
-  }
-  std::string plain;
-  absl::Status s = backend_tls_->FeedCiphertext(bytes, &plain);
-  FlushBackendTls();
-  if (!s.ok()) {
-    KLOG(kWarning, "pop3_backend_tls_failed").Kv("client", peer_host_).Kv("error", s);
-    CloseBackend();
-    session_->OnBackendClosed();
-    return;
-  }
-  if (backend_tls_->handshake_done() && !backend_tls_announced_) {
-    backend_tls_announced_ = true;
-    if (backend_implicit_tls_) {
-      session_->OnBackendConnected();
-    } else {
-      session_->OnBackendTlsEstablished();
-    }
-  }
-  if (!plain.empty()) session_->FeedBackend(plain);
+  session_->FeedBackend(bytes);
   UpdateFlow();
+}
+
+void Pop3Connection::OnClientTls() {
+  if (closing_ || !client_stls_pending_) return;
+  client_stls_pending_ = false;
+  KLOG(kInfo, "stls").Kv("client", peer_host_).Kv("tls", client_->DescribeTls());
+  session_->OnClientTlsEstablished();
+  UpdateFlow();
+}
+
+void Pop3Connection::OnBackendTls() {
+  if (closing_) return;
+  if (backend_implicit_tls_) {
+    session_->OnBackendConnected();
+  } else {
+    session_->OnBackendTlsEstablished();
+  }
+  UpdateFlow();
+}
+
+void Pop3Connection::OnClientTlsFailed(const char* event, const absl::Status& error) {
+  if (closing_) return;
+  KLOG(kInfo, event).Kv("client", peer_host_).Kv("error", error);
+  CloseConnection();
+}
+
+void Pop3Connection::OnBackendTlsFailed(const absl::Status& error) {
+  if (closing_) return;
+  KLOG(kWarning, "pop3_backend_tls_failed").Kv("client", peer_host_).Kv("error", error);
+  CloseBackend();
+  session_->OnBackendClosed();
 }
 
 void Pop3Connection::OnClientClosed(int error) {
@@ -188,44 +206,32 @@ void Pop3Connection::OnBackendClosed(int error) {
 // --- output --------------------------------------------------------------------------------
 
 void Pop3Connection::SendToClient(std::string_view bytes) {
-  if (client_tls_ != nullptr) {
-    absl::Status s = client_tls_->WritePlaintext(bytes);
-    if (!s.ok()) KLOG(kInfo, "tls_write_failed").Kv("client", peer_host_).Kv("error", s);
-    FlushClientTls();
-  } else {
-    client_->Send(bytes);
-  }
+  absl::Status s = client_->Send(bytes);
+  if (!s.ok()) OnClientTlsFailed("tls_write_failed", s);
 }
 
 void Pop3Connection::SendToBackend(std::string_view bytes) {
   if (backend_ == nullptr) return;
-  if (backend_tls_ != nullptr) {
-    absl::Status s = backend_tls_->WritePlaintext(bytes);
-    if (!s.ok()) KLOG(kWarning, "pop3_backend_tls_failed").Kv("error", s);
-    FlushBackendTls();
-  } else {
-    backend_->Send(bytes);
-  }
-}
-
-void Pop3Connection::FlushClientTls() {
-  if (client_tls_ == nullptr || !client_tls_->HasCiphertext()) return;
-  std::string out;
-  client_tls_->TakeCiphertext(&out);
-  client_->Send(out);
-}
-
-void Pop3Connection::FlushBackendTls() {
-  if (backend_tls_ == nullptr || backend_ == nullptr || !backend_tls_->HasCiphertext()) return;
-  std::string out;
-  backend_tls_->TakeCiphertext(&out);
-  backend_->Send(out);
+  absl::Status s = backend_->Send(bytes);
+  if (s.ok()) return;
+  // The session is in the middle of a call here: it hears of the lost backend from the loop.
+  KLOG(kWarning, "pop3_backend_tls_failed").Kv("client", peer_host_).Kv("error", s);
+  CloseBackend();
+  shard_->reactor()->Defer([alive = liveness(), this] {
+    if (alive.expired() || closing_) return;
+    session_->OnBackendClosed();
+    UpdateFlow();
+  });
 }
 
 void Pop3Connection::StartClientTls() {
   // "+OK Begin TLS negotiation" is queued in plaintext; every byte from now on is TLS.
-  client_tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
-  client_tls_announced_ = false;
+  absl::Status s = client_->StartTlsServer(*shard_->runtime().server_tls);
+  if (!s.ok()) {
+    OnClientTlsFailed("tls_failed", s);
+    return;
+  }
+  client_stls_pending_ = true;
 }
 
 // --- the backend connection ----------------------------------------------------------------
@@ -267,16 +273,18 @@ void Pop3Connection::ConnectBackend() {
           UpdateFlow();
           return;
         }
-        backend_ = SocketStream::Create(shard_->reactor(), fd);
-        backend_tls_.reset();
-        backend_tls_announced_ = false;
+        backend_ = net::SecureStream::Create(SocketStream::Create(shard_->reactor(), fd));
         backend_->Start(&backend_side_);
         if (shard_->config().pop3_backend_tls == "implicit" &&
             shard_->runtime().client_tls != nullptr) {
           backend_implicit_tls_ = true;
-          backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls, backend_host_);
-          backend_tls_->StartHandshake();
-          FlushBackendTls();
+          absl::Status s =
+              backend_->StartTlsClient(*shard_->runtime().client_tls, backend_host_);
+          if (!s.ok()) {
+            CloseBackend();
+            session_->OnBackendFailed(std::string(s.message()));
+            UpdateFlow();
+          }
           return;
         }
         session_->OnBackendConnected();
@@ -290,17 +298,14 @@ void Pop3Connection::StartBackendTls() {
     return;
   }
   backend_implicit_tls_ = false;
-  backend_tls_announced_ = false;
-  backend_tls_ = net::TlsSession::NewClient(*shard_->runtime().client_tls, backend_host_);
-  backend_tls_->StartHandshake();
-  FlushBackendTls();
+  absl::Status s = backend_->StartTlsClient(*shard_->runtime().client_tls, backend_host_);
+  if (!s.ok()) session_->OnBackendFailed(std::string(s.message()));
 }
 
 void Pop3Connection::CloseBackend() {
   if (backend_ == nullptr) return;
   backend_->Close(false);
   backend_.reset();
-  backend_tls_.reset();
 }
 
 // --- scanning ------------------------------------------------------------------------------
@@ -484,19 +489,18 @@ void Pop3Connection::UpdateFlow() {
   if (closing_) return;
   Touch();  // called after every event: the deadline follows what the session waits for
   const bool client_full = client_->queued_bytes() > kMaxQueuedBytes;
-  const bool scan_full =
-      scan_ != nullptr && (scan_->bytes_in_flight() > kMaxQueuedBytes * 4 ||
-                           shard_->scan_bytes_in_flight()->load(std::memory_order_relaxed) >
-                               shard_->config().max_scan_bytes_in_flight);
+  const uint64_t shard_scan_bound = shard_->config().max_scan_bytes_in_flight;
+  const bool scan_full = scan_ != nullptr && scan_->bytes_in_flight() > kMaxQueuedBytes * 4;
+  // The reactor's scan bytes are every session's: this one may wait on others' work.
+  const bool shard_scan_full =
+      scan_ != nullptr && shard_->scan_bytes_in_flight()->value() > shard_scan_bound;
   if (backend_ != nullptr) {
-    if (client_full || scan_full) {
+    if (client_full || scan_full || shard_scan_full) {
       backend_->PauseReceive();
-      if (scan_full) {
-        // The scanner has no progress callback; look again shortly.
-        Liveness alive = liveness();
-        shard_->reactor()->RunAfter(absl::Milliseconds(1), [this, alive] {
-          if (!alive.expired()) UpdateFlow();
-        });
+      // The scanner wakes the connection when it has drained (no polling).
+      if (scan_full) scan_->WakeWhenAtMost(kMaxQueuedBytes * 4, ResumeFlowTask());
+      if (shard_scan_full) {
+        shard_->scan_bytes_in_flight()->WakeWhenAtMost(id_, shard_scan_bound, ResumeFlowTask());
       }
     } else {
       backend_->ResumeReceive();
@@ -508,6 +512,12 @@ void Pop3Connection::UpdateFlow() {
   } else {
     client_->ResumeReceive();
   }
+}
+
+Task Pop3Connection::ResumeFlowTask() {
+  return [alive = liveness(), this] {
+    if (!alive.expired()) UpdateFlow();
+  };
 }
 
 bool Pop3Connection::WaitingOnBackend() const {
@@ -570,11 +580,7 @@ void Pop3Connection::CloseConnection() {
     scan_->Cancel();
     scan_.reset();
   }
-  if (client_tls_ != nullptr) {
-    client_tls_->Shutdown();
-    FlushClientTls();
-  }
-  client_->Close(true);
+  client_->Close(true);  // close_notify first when TLS is up
   CloseBackend();
   Finish();
 }
@@ -586,6 +592,7 @@ void Pop3Connection::Finish() {
     shard_->reactor()->CancelTimer(timer_);
     timer_ = 0;
   }
+  shard_->scan_bytes_in_flight()->Forget(id_);
   shard_->runtime().limiter->Release(peer_);
   shard_->ConnectionFinished(id_);
 }

@@ -18,9 +18,10 @@
 #include "appliance/scan_session.h"
 #include "appliance/subscriber_policy.h"
 #include "core/socket_address.h"
+#include "core/reactor.h"
 #include "core/socket_stream.h"
 #include "net/pop3_proxy_session.h"
-#include "net/tls_session.h"
+#include "net/secure_stream.h"
 
 namespace kensa {
 
@@ -54,10 +55,14 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
 
  private:
   // The two sockets' callbacks, told apart.
-  class Side : public SocketStream::Handler {
+  class Side : public net::SecureStream::Handler {
    public:
     Side(Pop3Connection* c, bool backend) : c_(c), backend_(backend) {}
-    void OnReceive(std::string_view bytes) override;
+    void OnBytesReceived(size_t n) override;
+    void OnData(std::string_view plaintext) override;
+    void OnTlsEstablished() override;
+    void OnTlsPeerClosed() override;
+    void OnTlsFailed(absl::Status error) override;
     void OnStreamClosed(int error) override;
     void OnSendDrained() override;
 
@@ -68,15 +73,19 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
 
   void OnClientBytes(std::string_view bytes);
   void OnBackendBytes(std::string_view bytes);
+  void OnClientTls();
+  void OnBackendTls();
+  void OnClientTlsFailed(const char* event, const absl::Status& error);
+  void OnBackendTlsFailed(const absl::Status& error);
   void OnClientClosed(int error);
   void OnBackendClosed(int error);
   void StartScan(std::shared_ptr<const sigs::SignatureSet> set);
   void OnVerdict(scan::MessageVerdict verdict);
   void Deliver(const std::string& headers, const std::vector<spool::ContentEdit>& edits,
                const std::string& result, const std::string& viruses, bool from_cache);
-  void FlushClientTls();
-  void FlushBackendTls();
   void UpdateFlow();
+  // A task for the scanner to run when it has drained: re-evaluates the flow.
+  Task ResumeFlowTask();
   void Touch();
   void ArmTimer();
   void OnTimer();
@@ -86,20 +95,17 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
 
   Shard* shard_;
   uint64_t id_;
-  std::shared_ptr<SocketStream> client_;
+  std::shared_ptr<net::SecureStream> client_;
   SocketAddress peer_;
   std::string peer_host_;
   ListenerConfig listener_;
   Side client_side_{this, false};
   Side backend_side_{this, true};
   std::unique_ptr<net::Pop3ProxySession> session_;
-  std::unique_ptr<net::TlsSession> client_tls_;
-  bool client_tls_announced_ = false;
+  bool client_stls_pending_ = false;  // the session hears of the handshake (not implicit TLS)
 
-  std::shared_ptr<SocketStream> backend_;
+  std::shared_ptr<net::SecureStream> backend_;
   std::string backend_host_;
-  std::unique_ptr<net::TlsSession> backend_tls_;
-  bool backend_tls_announced_ = false;
   bool backend_implicit_tls_ = false;
 
   Subscription subscription_;

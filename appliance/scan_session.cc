@@ -6,7 +6,7 @@ namespace kensa {
 std::shared_ptr<ScanSession> ScanSession::Start(
     Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> signatures,
     scan::VerdictCache* cache, const scan::ScanSettings& settings,
-    std::atomic<size_t>* reactor_in_flight) {
+    InFlightBytes* reactor_in_flight) {
   return std::shared_ptr<ScanSession>(new ScanSession(reactor, worker, std::move(signatures), cache,
                                                       settings, reactor_in_flight));
 }
@@ -14,10 +14,11 @@ std::shared_ptr<ScanSession> ScanSession::Start(
 ScanSession::ScanSession(Reactor* reactor, Worker* worker,
                          std::shared_ptr<const sigs::SignatureSet> sigs, scan::VerdictCache* cache,
                          const scan::ScanSettings& settings,
-                         std::atomic<size_t>* reactor_in_flight)
+                         InFlightBytes* reactor_in_flight)
     : reactor_(reactor),
       worker_(worker),
       signatures_(std::move(sigs)),
+      in_flight_(reactor),
       reactor_in_flight_(reactor_in_flight) {
   scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
                                                     cache, settings);
@@ -33,13 +34,20 @@ void ScanSession::HandOver() {
   if (pending_.empty()) return;
   auto chunk = std::make_shared<std::string>();
   chunk->swap(pending_);
-  in_flight_.fetch_add(chunk->size(), std::memory_order_relaxed);
-  reactor_in_flight_->fetch_add(chunk->size(), std::memory_order_relaxed);
+  in_flight_.Add(chunk->size());
+  reactor_in_flight_->Add(chunk->size());
   worker_->Submit([self = shared_from_this(), chunk] {
     if (!self->cancelled_.load(std::memory_order_relaxed)) self->scanner_->Feed(*chunk);
-    self->in_flight_.fetch_sub(chunk->size(), std::memory_order_relaxed);
-    self->reactor_in_flight_->fetch_sub(chunk->size(), std::memory_order_relaxed);
+    // Either may wake a connection paused for the scanner (its own bytes, or the reactor's).
+    self->in_flight_.Sub(chunk->size());
+    self->reactor_in_flight_->Sub(chunk->size());
   });
+}
+
+void ScanSession::WakeWhenAtMost(size_t bound, Task wake) {
+  // pending_ only grows by Feed(), which a paused connection does not call.
+  const size_t worker_bound = bound > pending_.size() ? bound - pending_.size() : 0;
+  in_flight_.WakeWhenAtMost(0, worker_bound, std::move(wake));
 }
 
 void ScanSession::Finish(Done done) {

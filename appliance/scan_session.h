@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "core/in_flight_bytes.h"
 #include "core/reactor.h"
 #include "core/worker.h"
 #include "scan/message_scanner.h"
@@ -31,7 +32,7 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
                                             std::shared_ptr<const sigs::SignatureSet> signatures,
                                             scan::VerdictCache* cache,
                                             const scan::ScanSettings& settings,
-                                            std::atomic<size_t>* reactor_in_flight);
+                                            InFlightBytes* reactor_in_flight);
 
   void Feed(std::string_view bytes);
   // `done` runs on the reactor, unless Cancel() came first.
@@ -39,13 +40,16 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
   // The message was abandoned: queued work is skipped, `done` never runs.
   void Cancel();
   // Bytes handed over and not yet scanned: the connection pauses input above a bound.
-  size_t bytes_in_flight() const { return in_flight_.load(std::memory_order_relaxed) + pending_.size(); }
+  size_t bytes_in_flight() const { return in_flight_.value() + pending_.size(); }
+  // Reactor thread: `wake` runs on the reactor once bytes_in_flight() has fallen to `bound`
+  // (the worker posts it as it finishes a chunk); a later call replaces an earlier one.
+  void WakeWhenAtMost(size_t bound, Task wake);
   const std::string& signature_version() const { return signatures_->version(); }
 
  private:
   ScanSession(Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> sigs,
               scan::VerdictCache* cache, const scan::ScanSettings& settings,
-              std::atomic<size_t>* reactor_in_flight);
+              InFlightBytes* reactor_in_flight);
   void HandOver();
 
   Reactor* reactor_;
@@ -53,8 +57,8 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
   std::shared_ptr<const sigs::SignatureSet> signatures_;
   std::unique_ptr<scan::MessageScanner> scanner_;  // touched only on the worker
   std::string pending_;                            // reactor side, not yet handed over
-  std::atomic<size_t> in_flight_{0};
-  std::atomic<size_t>* reactor_in_flight_;
+  InFlightBytes in_flight_;  // this session's share of *reactor_in_flight_
+  InFlightBytes* reactor_in_flight_;
   std::atomic<bool> cancelled_{false};
 };
 

@@ -38,6 +38,7 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
       cache_(runtime->config.verdict_cache_entries > 0
                  ? std::make_unique<scan::VerdictCache>(runtime->config.verdict_cache_entries)
                  : nullptr),
+      scan_bytes_in_flight_(reactor),
       scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
       auth_worker_(absl::StrCat("kensa-auth-", reactor->index())),
       delivery_(std::make_unique<DeliveryAgent>(this)),

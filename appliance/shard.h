@@ -13,6 +13,7 @@
 #include "appliance/dir_syncer.h"
 #include "appliance/pop3_verdict_cache.h"
 #include "appliance/runtime.h"
+#include "core/in_flight_bytes.h"
 #include "core/reactor.h"
 #include "core/worker.h"
 #include "scan/verdict_cache.h"
@@ -48,8 +49,10 @@ class Shard {
   Worker& auth_worker() { return auth_worker_; }
   // Only scan_worker()'s thread touches it.
   scan::VerdictCache* verdict_cache() { return cache_.get(); }
-  // Message bytes handed to the scan worker and not yet scanned, all sessions together.
-  std::atomic<size_t>* scan_bytes_in_flight() { return &scan_bytes_in_flight_; }
+  // Message bytes handed to the scan worker and not yet scanned, all sessions together. A
+  // connection paused because it is above [scan] max_bytes_in_flight waits on it (keyed by
+  // its connection id) and is woken when the scans of any session drain.
+  InFlightBytes* scan_bytes_in_flight() { return &scan_bytes_in_flight_; }
   DeliveryAgent& delivery() { return *delivery_; }
   Pop3VerdictCache& pop3_cache() { return pop3_cache_; }
   void Count(int counter_id, uint64_t n = 1) { runtime_->counters.Add(index(), counter_id, n); }
@@ -71,7 +74,7 @@ class Shard {
   DirSyncer syncer_;
   Worker worker_;
   std::unique_ptr<scan::VerdictCache> cache_;  // declared before the scan worker: outlives it
-  std::atomic<size_t> scan_bytes_in_flight_{0};
+  InFlightBytes scan_bytes_in_flight_;
   Worker scan_worker_;
   Worker auth_worker_;
   std::unique_ptr<DeliveryAgent> delivery_;

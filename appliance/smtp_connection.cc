@@ -41,7 +41,7 @@ SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<Socket
                                const SocketAddress& peer, const ListenerConfig& listener)
     : shard_(shard),
       id_(id),
-      stream_(std::move(stream)),
+      stream_(net::SecureStream::Create(std::move(stream))),
       peer_(peer),
       peer_host_(peer.HostString()),
       listener_(listener) {}
@@ -50,6 +50,7 @@ SmtpConnection::~SmtpConnection() {
   if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
   if (auth_timer_ != 0) shard_->reactor()->CancelTimer(auth_timer_);
   stream_->Close(false);
+  shard_->scan_bytes_in_flight()->Forget(id_);
   CancelScan();
   if (spool_ != nullptr) spool_->Abort();
   if (!finished_) shard_->runtime().limiter->Release(peer_);
@@ -73,14 +74,18 @@ void SmtpConnection::Start() {
   sc.auth_required = listener_.auth == ListenerAuth::kRequired;
   sc.limits.max_auth_failures = c.auth_max_failures_per_session;
   session_ = std::make_unique<net::SmtpServerSession>(sc, this, peer_host_);
-  if (sc.implicit_tls) {
-    tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
-    tls_announced_ = true;  // the session knows it starts inside TLS
-  }
   KLOG(kInfo, "connect")
       .Kv("client", peer_host_)
       .Kv("listener", listener_.name)
       .Kv("reactor", shard_->index());
+  if (sc.implicit_tls) {
+    // The session knows it starts inside TLS: no handshake news for it.
+    absl::Status s = stream_->StartTlsServer(*shard_->runtime().server_tls);
+    if (!s.ok()) {
+      FailTls("tls_failed", s);
+      return;
+    }
+  }
   stream_->Start(this);
   TouchDeadline();
   ArmTimer();
@@ -101,58 +106,69 @@ void SmtpConnection::ForceClose() { session_->Shutdown(); }
 
 // --- input ---------------------------------------------------------------------------------
 
-void SmtpConnection::OnReceive(std::string_view bytes) {
+void SmtpConnection::OnBytesReceived(size_t n) {
   if (closing_) return;
   TouchDeadline();
-  shard_->Count(shard_->runtime().ids.bytes_received, bytes.size());
-  if (tls_ == nullptr) {
-    FeedPlaintext(bytes);
-    return;
-  }
-  std::string plain;
-  absl::Status s = tls_->FeedCiphertext(bytes, &plain);
-  FlushTls();
-  if (!s.ok()) {
-    KLOG(kInfo, "tls_failed").Kv("client", peer_host_).Kv("error", s);
-    closing_ = true;
-    stream_->Close(true);
-    Finish();
-    return;
-  }
-  if (tls_->handshake_done() && !tls_announced_) {
-    tls_announced_ = true;
-    KLOG(kInfo, "starttls").Kv("client", peer_host_).Kv("tls", tls_->Describe());
-    session_->OnTlsEstablished();
-  }
-  if (!plain.empty()) FeedPlaintext(plain);
-  if (tls_ != nullptr && tls_->peer_closed() && !closing_) CloseConnection();
+  shard_->Count(shard_->runtime().ids.bytes_received, n);
 }
 
-void SmtpConnection::FeedPlaintext(std::string_view bytes) {
-  session_->Feed(bytes);
+void SmtpConnection::OnData(std::string_view plaintext) {
+  if (closing_) return;
+  session_->Feed(plaintext);
   UpdateInputFlow();
+}
+
+void SmtpConnection::OnTlsEstablished() {
+  if (closing_ || !starttls_pending_) return;
+  starttls_pending_ = false;
+  KLOG(kInfo, "starttls").Kv("client", peer_host_).Kv("tls", stream_->DescribeTls());
+  session_->OnTlsEstablished();
+}
+
+void SmtpConnection::OnTlsPeerClosed() {
+  if (!closing_) CloseConnection();
+}
+
+void SmtpConnection::OnTlsFailed(absl::Status error) { FailTls("tls_failed", error); }
+
+void SmtpConnection::FailTls(const char* event, const absl::Status& error) {
+  if (closing_) return;
+  KLOG(kInfo, event).Kv("client", peer_host_).Kv("error", error);
+  closing_ = true;
+  stream_->Close(true);  // the alert, if TLS queued one
+  Finish();
 }
 
 void SmtpConnection::UpdateInputFlow() {
   if (closing_) return;
-  const bool spool_full = (spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight) ||
-                          (scan_ != nullptr &&
-                           (scan_->bytes_in_flight() > kMaxScanBytesInFlight ||
-                            shard_->scan_bytes_in_flight()->load(std::memory_order_relaxed) >
-                                shard_->config().max_scan_bytes_in_flight));
+  const uint64_t shard_scan_bound = shard_->config().max_scan_bytes_in_flight;
+  const bool spool_full =
+      spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight;
+  const bool scan_full = scan_ != nullptr && scan_->bytes_in_flight() > kMaxScanBytesInFlight;
+  // The reactor's scan bytes are every session's: this connection may wait on others' work.
+  const bool shard_scan_full =
+      scan_ != nullptr && shard_->scan_bytes_in_flight()->value() > shard_scan_bound;
   const bool pause = !session_->WantsMoreInput() ||
-                     stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full;
-  if (pause) {
-    stream_->PauseReceive();
-    if (spool_full) {
-      // Neither the spool writer nor the scanner has a progress callback; look again shortly.
-      shard_->reactor()->RunAfter(absl::Milliseconds(1), [alive = liveness(), this] {
-        if (!alive.expired()) UpdateInputFlow();
-      });
-    }
-  } else {
+                     stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full ||
+                     scan_full || shard_scan_full;
+  if (!pause) {
     stream_->ResumeReceive();
+    return;
   }
+  stream_->PauseReceive();
+  // Each stage that is full wakes the connection when it has drained to its bound; the other
+  // reasons to pause end with an event of their own (a reply drained, a commit done).
+  if (spool_full) spool_->WakeWhenAtMost(kMaxSpoolBytesInFlight, ResumeInputTask());
+  if (scan_full) scan_->WakeWhenAtMost(kMaxScanBytesInFlight, ResumeInputTask());
+  if (shard_scan_full) {
+    shard_->scan_bytes_in_flight()->WakeWhenAtMost(id_, shard_scan_bound, ResumeInputTask());
+  }
+}
+
+Task SmtpConnection::ResumeInputTask() {
+  return [alive = liveness(), this] {
+    if (!alive.expired()) UpdateInputFlow();
+  };
 }
 
 void SmtpConnection::OnSendDrained() { UpdateInputFlow(); }
@@ -179,38 +195,26 @@ void SmtpConnection::OnStreamClosed(int error) {
 // --- output --------------------------------------------------------------------------------
 
 void SmtpConnection::SendToClient(std::string_view bytes) {
-  if (tls_ != nullptr) {
-    absl::Status s = tls_->WritePlaintext(bytes);
-    if (!s.ok()) KLOG(kInfo, "tls_write_failed").Kv("client", peer_host_).Kv("error", s);
-    FlushTls();
-  } else {
-    stream_->Send(bytes);
-  }
-}
-
-void SmtpConnection::FlushTls() {
-  if (tls_ == nullptr || !tls_->HasCiphertext()) return;
-  std::string out;
-  tls_->TakeCiphertext(&out);
-  stream_->Send(out);
+  absl::Status s = stream_->Send(bytes);
+  if (!s.ok()) FailTls("tls_write_failed", s);
 }
 
 void SmtpConnection::StartTls() {
   // The "220 Ready to start TLS" reply is already queued in plaintext; every byte from now
   // on is TLS. Input that was pipelined behind STARTTLS has been discarded by the session.
-  tls_ = net::TlsSession::NewServer(*shard_->runtime().server_tls);
-  tls_announced_ = false;
+  absl::Status s = stream_->StartTlsServer(*shard_->runtime().server_tls);
+  if (!s.ok()) {
+    FailTls("tls_failed", s);
+    return;
+  }
+  starttls_pending_ = true;
 }
 
 void SmtpConnection::CloseConnection() {
   if (closing_) return;
   closing_ = true;
   KLOG(kInfo, "disconnect").Kv("client", peer_host_).Kv("messages", messages_).Kv("by", "server");
-  if (tls_ != nullptr) {
-    tls_->Shutdown();
-    FlushTls();
-  }
-  stream_->Close(true);
+  stream_->Close(true);  // close_notify first when TLS is up
   Finish();
 }
 
@@ -225,6 +229,7 @@ void SmtpConnection::Finish() {
     shard_->reactor()->CancelTimer(auth_timer_);
     auth_timer_ = 0;
   }
+  shard_->scan_bytes_in_flight()->Forget(id_);
   shard_->runtime().limiter->Release(peer_);
   shard_->ConnectionFinished(id_);
 }
@@ -401,7 +406,9 @@ std::string SmtpConnection::TraceHeader(const std::string& queue_id,
   if (env.tls) proto += "S";
   if (!env.auth_user.empty()) proto += "A";  // RFC 3848
   std::string tls_note;
-  if (env.tls && tls_ != nullptr) tls_note = absl::StrCat("\r\n\t(using ", tls_->Describe(), ")");
+  if (env.tls && stream_->tls()) {
+    tls_note = absl::StrCat("\r\n\t(using ", stream_->DescribeTls(), ")");
+  }
   std::string for_clause;
   if (env.recipients.size() == 1) {
     for_clause = absl::StrCat("\r\n\tfor <", env.recipients[0].address, ">");

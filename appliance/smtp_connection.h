@@ -17,9 +17,10 @@
 #include "appliance/scan_session.h"
 #include "appliance/spool_writer.h"
 #include "core/socket_address.h"
+#include "core/reactor.h"
 #include "core/socket_stream.h"
+#include "net/secure_stream.h"
 #include "net/smtp_server_session.h"
-#include "net/tls_session.h"
 
 namespace kensa {
 
@@ -27,7 +28,7 @@ class Shard;
 
 class SmtpConnection : public ClientConnection,
                        public net::SmtpServerHost,
-                       public SocketStream::Handler {
+                       public net::SecureStream::Handler {
  public:
   static constexpr size_t kMaxSpoolBytesInFlight = 4 * 1024 * 1024;
   static constexpr size_t kMaxUnsentReplyBytes = 256 * 1024;
@@ -58,15 +59,21 @@ class SmtpConnection : public ClientConnection,
   void Authenticate(const net::SmtpAuthRequest& request) override;
   std::optional<net::SmtpReply> CheckSender(const net::SmtpEnvelope& env) override;
 
-  // SocketStream::Handler
-  void OnReceive(std::string_view bytes) override;
+  // net::SecureStream::Handler
+  void OnBytesReceived(size_t n) override;
+  void OnData(std::string_view plaintext) override;
+  void OnTlsEstablished() override;
+  void OnTlsPeerClosed() override;
+  void OnTlsFailed(absl::Status error) override;
   void OnStreamClosed(int error) override;
   void OnSendDrained() override;
 
  private:
-  void FeedPlaintext(std::string_view bytes);
-  void FlushTls();
+  // A TLS failure ends the connection without a reply (there is no channel left for one).
+  void FailTls(const char* event, const absl::Status& error);
   void UpdateInputFlow();
+  // A task for a stage that paused input (spool, scan): re-evaluates the flow when it runs.
+  Task ResumeInputTask();
   void TouchDeadline();
   void ArmTimer();
   void OnTimer();
@@ -92,13 +99,12 @@ class SmtpConnection : public ClientConnection,
 
   Shard* shard_;
   uint64_t id_;
-  std::shared_ptr<SocketStream> stream_;
+  std::shared_ptr<net::SecureStream> stream_;
   SocketAddress peer_;
   std::string peer_host_;
   ListenerConfig listener_;
   std::unique_ptr<net::SmtpServerSession> session_;
-  std::unique_ptr<net::TlsSession> tls_;
-  bool tls_announced_ = false;  // OnTlsEstablished delivered to the session
+  bool starttls_pending_ = false;  // the session hears of the handshake (not for implicit TLS)
   std::shared_ptr<SpoolWriter> spool_;
   std::string queue_id_;
   std::shared_ptr<ScanSession> scan_;  // from BeginMessage until the verdict

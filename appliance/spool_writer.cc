@@ -84,12 +84,27 @@ void SpoolWriter::IssueWrite(std::shared_ptr<std::string> buf, size_t offset_in_
                     } else if (static_cast<size_t>(res) < len) {
                       self->in_flight_bytes_ -= res;
                       self->IssueWrite(buf, offset_in_buf + res, file_offset + res);
+                      self->MaybeWake();
                       return;
                     } else {
                       self->in_flight_bytes_ -= len;
                     }
+                    self->MaybeWake();
                     self->MaybeFinishCommit();
                   });
+}
+
+void SpoolWriter::WakeWhenAtMost(size_t bound, absl::AnyInvocable<void()> wake) {
+  wake_bound_ = bound;
+  wake_ = std::move(wake);
+}
+
+void SpoolWriter::MaybeWake() {
+  if (!wake_ || in_flight_bytes_ > wake_bound_) return;
+  // Moved out first: the callback may register again.
+  absl::AnyInvocable<void()> wake = std::move(wake_);
+  wake_ = nullptr;
+  wake();
 }
 
 void SpoolWriter::Fail(absl::Status s) {

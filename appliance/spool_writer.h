@@ -35,6 +35,10 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   void Append(std::string_view content);
   // Bytes handed to the kernel and not yet written: the connection pauses input above a bound.
   size_t bytes_in_flight() const { return in_flight_bytes_; }
+  // `wake` runs on the reactor, once, when a write completes and bytes_in_flight() is then at
+  // most `bound` (never inside this call); a later call replaces an earlier one. This is how
+  // a connection paused for the spool resumes.
+  void WakeWhenAtMost(size_t bound, absl::AnyInvocable<void()> wake);
   uint64_t content_bytes() const { return writer_.content_bytes(); }
   // What scanning decided (the copies and who gets which); before Commit(), at most once.
   void SetScanOutcome(const spool::ScanOutcome& outcome);
@@ -51,6 +55,7 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   void Flush();
   void IssueWrite(std::shared_ptr<std::string> buf, size_t offset_in_buf, uint64_t file_offset);
   void MaybeFinishCommit();
+  void MaybeWake();
   void Fail(absl::Status s);
   void CloseFile();
   void OnSyncDone();
@@ -74,6 +79,8 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
   int syncs_pending_ = 0;
   bool aborted_ = false;
   Done done_;
+  size_t wake_bound_ = 0;
+  absl::AnyInvocable<void()> wake_;
 };
 
 }  // namespace kensa
