@@ -74,8 +74,46 @@ std::string Hostname() {
   return h.empty() ? "localhost" : h;
 }
 
-absl::StatusOr<std::string> DeliverOne(const std::string& dir, std::string_view prefix,
-                                       std::string_view content) {
+// The whole message as one piece: the string form of DeliverToMaildir.
+class StringSource final : public MaildirSource {
+ public:
+  StringSource(std::string_view prefix, std::string_view content)
+      : prefix_(prefix), content_(content) {}
+  void Rewind() override { next_ = 0; }
+  absl::StatusOr<std::string_view> Next() override {
+    // An empty piece means the end, so an empty prefix is skipped.
+    if (next_ == 0 && prefix_.empty()) ++next_;
+    switch (next_++) {
+      case 0: return prefix_;
+      case 1: return content_;
+      default: return std::string_view();
+    }
+  }
+
+ private:
+  std::string_view prefix_, content_;
+  int next_ = 0;
+};
+
+// Copies the whole source into fd.
+absl::Status WriteSource(int fd, MaildirSource& source, const std::string& tmp) {
+  source.Rewind();
+  for (;;) {
+    absl::StatusOr<std::string_view> piece = source.Next();
+    if (!piece.ok()) return piece.status();
+    std::string_view bytes = *piece;
+    if (bytes.empty()) return absl::OkStatus();
+    while (!bytes.empty()) {
+      ssize_t n = write(fd, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) errno = EIO;  // so the error below does not report a stale errno
+      if (n <= 0) return Errno("write", tmp);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+}
+
+absl::StatusOr<std::string> DeliverOne(const std::string& dir, MaildirSource& source) {
   for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
     if (absl::Status s = MkdirIfMissing(dir + sub); !s.ok()) return s;
   }
@@ -89,21 +127,12 @@ absl::StatusOr<std::string> DeliverOne(const std::string& dir, std::string_view 
   const std::string final_path = absl::StrCat(dir, "/new/", name);
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("create", tmp);
-  auto write_all = [fd](std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = write(fd, bytes.data(), bytes.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) errno = EIO;  // so the error below does not report a stale errno
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  };
-  if (!write_all(prefix) || !write_all(content) || fsync(fd) != 0) {
-    absl::Status s = Errno("write", tmp);
+  absl::Status written = WriteSource(fd, source, tmp);
+  if (written.ok() && fsync(fd) != 0) written = Errno("fsync", tmp);
+  if (!written.ok()) {
     close(fd);
     unlink(tmp.c_str());
-    return s;
+    return written;
   }
   close(fd);
   if (link(tmp.c_str(), final_path.c_str()) != 0) {
@@ -140,6 +169,13 @@ absl::StatusOr<std::string> MaildirNameFor(std::string_view address) {
 std::vector<MaildirResult> DeliverToMaildir(const std::string& root,
                                             const std::vector<std::string>& addresses,
                                             std::string_view prefix, std::string_view content) {
+  StringSource source(prefix, content);
+  return DeliverToMaildir(root, addresses, source);
+}
+
+std::vector<MaildirResult> DeliverToMaildir(const std::string& root,
+                                            const std::vector<std::string>& addresses,
+                                            MaildirSource& source) {
   std::vector<MaildirResult> results;
   absl::Status root_ok = root.empty() ? absl::InvalidArgumentError("empty Maildir root")
                                        : MkdirAll(root);
@@ -151,7 +187,7 @@ std::vector<MaildirResult> DeliverToMaildir(const std::string& root,
     } else if (!name.ok()) {
       r.status = name.status();
     } else {
-      absl::StatusOr<std::string> path = DeliverOne(absl::StrCat(root, "/", *name), prefix, content);
+      absl::StatusOr<std::string> path = DeliverOne(absl::StrCat(root, "/", *name), source);
       if (path.ok()) {
         r.path = *path;
       } else {
