@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "net/dsn.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 
@@ -12,9 +13,8 @@
 namespace kensa::net {
 namespace {
 
-// Past this size only the headers of the original go back (as Postfix's bounce_size_limit).
-constexpr size_t kMaxReturnedMessage = 10u << 20;
-constexpr size_t kMaxReturnedHeaders = 1u << 20;
+constexpr size_t kMaxReturnedMessage = kDsnMaxReturnedMessage;
+constexpr size_t kMaxReturnedHeaders = kDsnMaxReturnedHeaders;
 
 std::atomic<uint64_t> g_dsn_counter{0};
 
@@ -27,9 +27,9 @@ std::string Rfc5322Date(absl::Time t) {
 std::string_view HeaderBlock(std::string_view msg) {
   if (msg.substr(0, 2) == "\r\n") return msg.substr(0, 2);
   size_t end = msg.find("\r\n\r\n");
-  if (end != std::string_view::npos) return msg.substr(0, end + 4);
+  if (end != std::string_view::npos) return msg.substr(0, std::min(end + 4, kMaxReturnedHeaders));
   end = msg.find("\n\n");  // a message with bare LF line ends
-  if (end != std::string_view::npos) return msg.substr(0, end + 2);
+  if (end != std::string_view::npos) return msg.substr(0, std::min(end + 2, kMaxReturnedHeaders));
   return msg.substr(0, kMaxReturnedHeaders);
 }
 

@@ -4,12 +4,22 @@
 #ifndef KENSA_NET_DSN_H_
 #define KENSA_NET_DSN_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace kensa::net {
+
+// A DSN returns the original message whole up to this size, beyond it only its header block
+// (as Postfix's bounce_size_limit, which truncates instead). The caller reads the original
+// from the queue file and need read no more than these bounds: a bounce costs at most
+// kDsnMaxReturnedMessage of memory whatever the message's size.
+inline constexpr size_t kDsnMaxReturnedMessage = 10u << 20;
+// The header block returned is cut here (a "header block" without an end could be the whole
+// of a huge message).
+inline constexpr size_t kDsnMaxReturnedHeaders = 1u << 20;
 
 struct DsnRecipient {
   std::string address;
@@ -27,8 +37,11 @@ struct DsnInput {
   std::string original_sender;
   int64_t arrival_unix_micros = 0;
   std::vector<DsnRecipient> recipients;
-  std::string_view original_message;  // as received (without kensa's trace header)
-  bool return_headers_only = false;   // RET=HDRS
+  // As received (without kensa's trace header). Over kDsnMaxReturnedMessage, only its header
+  // block is used, so a caller with a bigger message sets return_headers_only and passes
+  // the first kDsnMaxReturnedHeaders bytes.
+  std::string_view original_message;
+  bool return_headers_only = false;   // RET=HDRS, or the message is too big to return
 };
 
 // The complete DSN message (headers and body, CRLF lines): From MAILER-DAEMON@reporting_mta,
