@@ -16,6 +16,7 @@
 #include "net/dsn.h"
 #include "net/maildir.h"
 #include "net/smtp_address.h"
+#include "spool/copy_reader.h"
 #include "spool/queue_id.h"
 
 namespace kensa {
@@ -73,31 +74,50 @@ absl::Status AppendStatus(const std::string& path, std::string_view records) {
   return absl::OkStatus();
 }
 
-// One copy of a queued message as it leaves kensa: the trace header, the copy's own headers
-// and the content with the copy's edits applied (variant 0 of an unscanned message is the
-// content as received). Reads the queue file: worker only.
-absl::StatusOr<std::string> LoadCopy(const std::string& path, const spool::QueueFileInfo& info,
-                                     size_t variant) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat(path, ": ", std::strerror(errno)));
-  absl::StatusOr<std::string> body = spool::ReadContent(fd, info);
-  close(fd);
-  if (!body.ok()) return body.status();
-  if (info.scan.variants.empty()) return absl::StrCat(info.envelope.trace_header, *body);
-  const spool::ContentVariant& v = info.scan.variants.at(variant);
-  absl::StatusOr<std::string> edited = spool::ApplyEdits(*body, v.edits);
-  if (!edited.ok()) return edited.status();
-  return absl::StrCat(info.envelope.trace_header, v.headers, *edited);
-}
+// A piece of a copy read for a Maildir file; the file is written as the pieces come.
+constexpr size_t kMaildirPiece = 256 * 1024;
 
-// LoadCopy(...).size() without reading the file (SIZE= goes out before the content).
-uint64_t CopySize(const spool::QueueFileInfo& info, size_t variant) {
-  uint64_t size = info.envelope.trace_header.size() + info.content_bytes;
-  if (info.scan.variants.empty()) return size;
-  const spool::ContentVariant& v = info.scan.variants.at(variant);
-  size += v.headers.size();
-  for (const spool::ContentEdit& e : v.edits) size += e.replacement.size() - (e.end - e.begin);
-  return size;
+// One copy of a queued message (spool::CopyReader) as a Maildir source. A read failure is
+// local and temporary, whatever its code: the recipient is retried, never bounced.
+class CopySource final : public net::MaildirSource {
+ public:
+  explicit CopySource(spool::CopyReader* copy) : copy_(copy) {}
+  void Rewind() override { copy_->Rewind(); }
+  absl::StatusOr<std::string_view> Next() override {
+    absl::StatusOr<std::string> piece = copy_->Next(kMaildirPiece);
+    if (!piece.ok()) return absl::UnavailableError(piece.status().message());
+    piece_ = std::move(*piece);
+    return std::string_view(piece_);
+  }
+
+ private:
+  spool::CopyReader* copy_;
+  std::string piece_;
+};
+
+// What a DSN quotes of the copy a failed recipient was sent: the message without the trace
+// header, whole up to net::kDsnMaxReturnedMessage, beyond it only its first
+// kDsnMaxReturnedHeaders bytes (the DSN returns only the header block then), so a bounce of
+// a 50 MB message reads 1 MiB. Sets *headers_only when the message was cut. Worker only.
+absl::StatusOr<std::string> ReadDsnOriginal(const std::string& path,
+                                            std::shared_ptr<const spool::QueueFileInfo> info,
+                                            size_t variant, bool* headers_only) {
+  const uint64_t trace = info->envelope.trace_header.size();
+  absl::StatusOr<std::unique_ptr<spool::CopyReader>> copy =
+      spool::CopyReader::Open(path, std::move(info), variant);
+  if (!copy.ok()) return copy.status();
+  const uint64_t original = (*copy)->size() - trace;
+  *headers_only = original > net::kDsnMaxReturnedMessage;
+  const uint64_t want = trace + (*headers_only ? net::kDsnMaxReturnedHeaders : original);
+  std::string out;
+  while (out.size() < want) {
+    absl::StatusOr<std::string> piece = (*copy)->Next(static_cast<size_t>(want - out.size()));
+    if (!piece.ok()) return piece.status();
+    if (piece->empty()) break;
+    out += *piece;
+  }
+  out.erase(0, std::min<uint64_t>(trace, out.size()));
+  return out;
 }
 
 }  // namespace
@@ -260,25 +280,27 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     const std::vector<size_t> indices = group.indices;
     const std::string relay = hop->ToString();
     const size_t variant = group.variant;
-    std::function<absl::StatusOr<std::string>()> load = [path = m.path, info = m.snapshot,
-                                                         variant] {
-      return LoadCopy(path, *info, variant);
-    };
+    std::function<absl::StatusOr<std::unique_ptr<spool::CopyReader>>()> open_copy =
+        [path = m.path, info = m.snapshot, variant] {
+          return spool::CopyReader::Open(path, info, variant);
+        };
     if (hop->kind == net::NextHop::Kind::kMaildir) {
       std::vector<std::string> addresses;
       for (size_t i : indices) addresses.push_back(m.info.envelope.recipients[i].address);
       shard_->worker().Submit([this, reactor, id, root = hop->path, addresses, indices, relay,
-                               load = std::move(load)] {
-        absl::StatusOr<std::string> content = load();
+                               open_copy = std::move(open_copy)] {
+        absl::StatusOr<std::unique_ptr<spool::CopyReader>> copy = open_copy();
+        absl::Status content = copy.status();
         std::vector<net::MaildirResult> results;
-        if (content.ok()) {
-          results = net::DeliverToMaildir(root, addresses, "", *content);
+        if (copy.ok()) {
+          CopySource source(copy->get());
+          results = net::DeliverToMaildir(root, addresses, source);
         } else {
-          KLOG(kError, "queue_file_unreadable").Kv("id", id).Kv("error", content.status());
+          KLOG(kError, "queue_file_unreadable").Kv("id", id).Kv("error", content);
           results.assign(addresses.size(), net::MaildirResult{});
           // A local read failure is temporary, whatever its code: retry, never bounce.
           for (net::MaildirResult& r : results) {
-            r.status = absl::UnavailableError(content.status().message());
+            r.status = absl::UnavailableError(content.message());
           }
         }
         std::vector<Outcome> outcomes;
@@ -308,12 +330,12 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     job.message.envid = env.envid;
     job.message.body = env.body;
     job.message.smtputf8 = env.smtputf8;
-    job.message.size = CopySize(*m.snapshot, variant);
+    job.message.size = spool::CopyReader::CopySize(*m.snapshot, variant);
     for (size_t i : indices) {
       const spool::QueuedRecipient& r = env.recipients[i];
       job.message.recipients.push_back({r.address, r.notify, r.orcpt});
     }
-    job.load = std::move(load);
+    job.open_copy = std::move(open_copy);
     job.done = [this, id, indices, relay](std::vector<net::RecipientResult> results) {
       std::vector<Outcome> outcomes;
       for (size_t k = 0; k < indices.size() && k < results.size(); ++k) {
@@ -440,13 +462,13 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     absl::Status dsn_status = absl::OkStatus();
     if (send_dsn) {
       // The DSN quotes the copy the failed recipient was sent (a cleaned one when scanned).
-      absl::StatusOr<std::string> copy = LoadCopy(path, *snapshot, dsn_variant);
-      if (!copy.ok()) {
-        dsn_status = copy.status();
+      bool too_big = false;
+      absl::StatusOr<std::string> original = ReadDsnOriginal(path, snapshot, dsn_variant, &too_big);
+      if (!original.ok()) {
+        dsn_status = original.status();
       } else {
-        std::string_view original(*copy);
-        original.remove_prefix(std::min(original.size(), snapshot->envelope.trace_header.size()));
-        in.original_message = original;
+        in.original_message = *original;
+        in.return_headers_only = in.return_headers_only || too_big;
         dsn_status = WriteQueueFileBlocking(*spool, dsn_env, net::BuildDsn(in));
       }
     }

@@ -175,54 +175,87 @@ void OutboundConnection::OnReady() {
 }
 
 void OutboundConnection::WantContent() {
+  StopContent();
   sending_content_ = true;
-  content_offset_ = 0;
-  if (job_->content != nullptr || !job_->load) {
-    PumpContent();
-    return;
-  }
-  loading_content_ = true;
+  ReadContent();
+}
+
+void OutboundConnection::ReadContent() {
+  reading_ = true;
   Reactor* reactor = shard_->reactor();
   Lifetime::Handle alive = lifetime_.handle();
-  shard_->worker().Submit([reactor, alive, load = job_->load, this] {
-    absl::StatusOr<std::string> content = load();
-    reactor->Post([alive, content = std::move(content), this]() mutable {
+  // The copy travels with the read and comes back with the piece: one thread at a time.
+  decltype(job_->open_copy) open;
+  if (copy_ == nullptr) open = job_->open_copy;
+  shard_->worker().Submit([reactor, alive, transfer = transfer_, open = std::move(open),
+                           copy = std::move(copy_), this]() mutable {
+    absl::StatusOr<std::string> piece;
+    if (copy == nullptr) {
+      absl::StatusOr<std::unique_ptr<spool::CopyReader>> opened =
+          absl::InternalError("the delivery job has no copy to send");
+      if (open) opened = open();
+      if (opened.ok()) {
+        copy = std::move(*opened);
+      } else {
+        piece = opened.status();
+      }
+    }
+    if (copy != nullptr) piece = copy->Next(kContentChunk);
+    reactor->Post([alive, transfer, copy = std::move(copy), piece = std::move(piece),
+                   this]() mutable {
       if (alive.expired()) return;
-      OnContentLoaded(std::move(content));
+      OnContentRead(transfer, std::move(copy), std::move(piece));
     });
   });
 }
 
-void OutboundConnection::OnContentLoaded(absl::StatusOr<std::string> content) {
-  loading_content_ = false;
+void OutboundConnection::OnContentRead(uint64_t transfer, std::unique_ptr<spool::CopyReader> copy,
+                                       absl::StatusOr<std::string> piece) {
+  if (transfer != transfer_) return;  // its transfer ended; the copy closes here
+  reading_ = false;
   if (closed_ || !job_.has_value() || !sending_content_) return;
-  if (!content.ok()) {
-    // The next hop has MAIL and RCPT but no data: ending the connection abandons the
-    // transaction there; the recipients are retried.
-    KLOG(kError, "queue_file_unreadable").Kv("relay", hop_.ToString()).Kv("error", content.status());
+  if (!piece.ok()) {
+    // The next hop has part of the data or none, and no final dot: ending the connection
+    // abandons the transaction there; the recipients are retried.
+    KLOG(kError, "queue_file_unreadable").Kv("relay", hop_.ToString()).Kv("error", piece.status());
     FailJob(TempResult(absl::StrCat("local error reading the queued message: ",
-                                    content.status().message())));
+                                    piece.status().message())));
     Close();
     return;
   }
   Touch();
-  job_->content = std::make_shared<const std::string>(std::move(*content));
+  copy_ = std::move(copy);
+  copy_ended_ = copy_->done();
+  next_piece_ = std::move(*piece);
   PumpContent();
 }
 
 void OutboundConnection::PumpContent() {
-  if (!sending_content_ || !job_.has_value() || closed_ || job_->content == nullptr) return;
-  const std::string& content = *job_->content;
-  while (content_offset_ < content.size() && stream_->queued_bytes() < kMaxQueuedBytes) {
-    size_t n = std::min(kContentChunk, content.size() - content_offset_);
-    session_->SendContent(std::string_view(content).substr(content_offset_, n));
-    content_offset_ += n;
+  if (!sending_content_ || !job_.has_value() || closed_) return;
+  if (!next_piece_.empty() && stream_->queued_bytes() < kMaxQueuedBytes) {
+    std::string piece = std::move(next_piece_);
+    next_piece_.clear();
+    session_->SendContent(piece);
     Touch();
+    if (!sending_content_ || closed_) return;
   }
-  if (content_offset_ == content.size()) {
-    sending_content_ = false;
+  if (!next_piece_.empty() || reading_) return;  // the socket or the worker calls back
+  if (copy_ended_) {
+    StopContent();
     session_->EndContent();
+    return;
   }
+  ReadContent();  // read ahead while the socket sends
+}
+
+void OutboundConnection::StopContent() {
+  ++transfer_;  // a read still on the worker comes back to nothing
+  sending_content_ = false;
+  reading_ = false;
+  copy_ended_ = false;
+  copy_.reset();
+  next_piece_.clear();
+  next_piece_.shrink_to_fit();
 }
 
 void OutboundConnection::OnSendDrained() { PumpContent(); }
@@ -230,7 +263,7 @@ void OutboundConnection::OnSendDrained() { PumpContent(); }
 void OutboundConnection::OnTransactionDone(std::vector<net::RecipientResult> results) {
   std::optional<DeliveryJob> job = std::move(job_);
   job_.reset();
-  sending_content_ = false;
+  StopContent();
   if (job.has_value()) job->done(std::move(results));
 }
 

@@ -15,6 +15,10 @@
 
 namespace kensa {
 
+// Content streams from the queue file: one piece of kContentChunk is read on the worker while
+// the socket sends, and handed to the socket only while it holds less than kMaxQueuedBytes, so
+// a connection holds at most kMaxQueuedBytes + 2 x kContentChunk (the piece in the socket's
+// queue with its dot-stuffing, and the next one) of a message of any size.
 class OutboundConnection : public net::SmtpClientHost, public net::SecureStream::Handler {
  public:
   static constexpr size_t kContentChunk = 256 * 1024;
@@ -52,10 +56,14 @@ class OutboundConnection : public net::SmtpClientHost, public net::SecureStream:
  private:
   void Connect(const SocketAddress& addr);
   void FailJob(const net::RecipientResult& r);
-  void OnContentLoaded(absl::StatusOr<std::string> content);
+  // Reads the next piece of the copy on the worker (opening it first if need be).
+  void ReadContent();
+  void OnContentRead(uint64_t transfer, std::unique_ptr<spool::CopyReader> copy,
+                     absl::StatusOr<std::string> piece);
   void PumpContent();
   // A TLS failure met inside a session call: the session hears of it from the loop.
   void FailTlsLater(absl::Status error);
+  void StopContent();
   void Touch();
   void ArmTimer();
   void Close();
@@ -66,9 +74,15 @@ class OutboundConnection : public net::SmtpClientHost, public net::SecureStream:
   std::shared_ptr<net::SecureStream> stream_;
   std::unique_ptr<net::SmtpClientSession> session_;
   std::optional<DeliveryJob> job_;
-  size_t content_offset_ = 0;
   bool sending_content_ = false;
-  bool loading_content_ = false;
+  // The copy being sent: here between reads, with the worker during one (reading_).
+  std::unique_ptr<spool::CopyReader> copy_;
+  std::string next_piece_;  // read, not yet handed to the session
+  bool reading_ = false;
+  bool copy_ended_ = false;
+  // Numbers each content transfer, so a read that returns after its transfer ended is
+  // dropped instead of feeding the next job.
+  uint64_t transfer_ = 0;
   bool ready_ = false;
   bool closed_ = false;
   bool quitting_ = false;

@@ -17,6 +17,7 @@
 #include "core/socket_address.h"
 #include "net/next_hop.h"
 #include "net/smtp_client_session.h"
+#include "spool/copy_reader.h"
 
 namespace kensa {
 
@@ -25,11 +26,11 @@ class OutboundConnection;
 
 struct DeliveryJob {
   net::OutboundMessage message;
-  // Reads the copy to send (trace header + message, CRLF lines) from the queue file; blocks,
-  // so it runs on the worker. A job waiting for a connection holds no message bytes: the
-  // connection loads the content when the next hop asks for it and drops it after.
-  std::function<absl::StatusOr<std::string>()> load;
-  std::shared_ptr<const std::string> content;  // set by the connection while it sends
+  // Opens a reader of the copy to send (trace header + message, CRLF lines) over the queue
+  // file; blocks, so it runs on the worker. A job waiting for a connection holds no message
+  // bytes: the connection opens the copy when the next hop asks for the data and reads it in
+  // bounded pieces as the socket drains.
+  std::function<absl::StatusOr<std::unique_ptr<spool::CopyReader>>()> open_copy;
   absl::AnyInvocable<void(std::vector<net::RecipientResult>)> done;  // one per recipient
 };
 
