@@ -23,8 +23,9 @@ class CopyReader {
   // Opens the queue file at `path` described by `info` (ReadQueueFile's answer) for copy
   // `variant` (ignored for an unscanned message: the content as received). NotFound if the
   // file is gone; DataLoss if the variant or its edits do not fit the file.
-  static absl::StatusOr<std::unique_ptr<CopyReader>> Open(
-      const std::string& path, std::shared_ptr<const QueueFileInfo> info, size_t variant);
+  static absl::StatusOr<std::unique_ptr<CopyReader>> Open(const std::string& path,
+                                                          std::shared_ptr<const QueueFileInfo> info,
+                                                          size_t variant);
   ~CopyReader();
   CopyReader(const CopyReader&) = delete;
   CopyReader& operator=(const CopyReader&) = delete;
