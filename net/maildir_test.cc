@@ -189,5 +189,53 @@ TEST_F(MaildirTest, RootThatIsAFileIsNamedInTheError) {
   EXPECT_NE(r[0].status.code(), absl::StatusCode::kInvalidArgument);  // retried, not bounced
 }
 
+// A message handed over in small pieces, optionally failing after `fail_after` pieces.
+class PieceSource final : public MaildirSource {
+ public:
+  PieceSource(std::string message, size_t piece, int fail_after = -1)
+      : message_(std::move(message)), piece_(piece), fail_after_(fail_after) {}
+  void Rewind() override {
+    at_ = 0;
+    ++rewinds;
+  }
+  absl::StatusOr<std::string_view> Next() override {
+    if (fail_after_ >= 0 && pieces_++ >= fail_after_) return absl::UnavailableError("read failed");
+    std::string_view out = std::string_view(message_).substr(at_, piece_);
+    at_ += out.size();
+    return out;
+  }
+  int rewinds = 0;
+
+ private:
+  std::string message_;
+  size_t piece_;
+  int fail_after_;
+  int pieces_ = 0;
+  size_t at_ = 0;
+};
+
+TEST_F(MaildirTest, SourceInPiecesIsWrittenWholeForEachRecipient) {
+  std::string message;
+  for (int i = 0; i < 20000; ++i) message += static_cast<char>(i % 251);
+  PieceSource source(message, 777);
+  std::vector<MaildirResult> r = DeliverToMaildir(root_, {"a@x.y", "b@x.y"}, source);
+  ASSERT_EQ(r.size(), 2u);
+  for (const MaildirResult& one : r) {
+    ASSERT_TRUE(one.status.ok()) << one.status;
+    EXPECT_EQ(Slurp(one.path), message);
+  }
+  EXPECT_EQ(source.rewinds, 2);  // each file from the first byte
+  EXPECT_NE(r[0].path, r[1].path);
+}
+
+TEST_F(MaildirTest, SourceErrorLeavesNoFileAndIsTheResult) {
+  PieceSource source(std::string(10000, 'x'), 1000, 3);
+  std::vector<MaildirResult> r = DeliverToMaildir(root_, {"a@x.y"}, source);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(r[0].status)) << r[0].status;
+  EXPECT_TRUE(List(root_ + "/a@x.y/tmp").empty());
+  EXPECT_TRUE(List(root_ + "/a@x.y/new").empty());
+}
+
 }  // namespace
 }  // namespace kensa::net
