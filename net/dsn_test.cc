@@ -229,6 +229,28 @@ TEST(DsnTest, HeaderBlockWithoutEndIsCapped) {
   ExpectCrlfOnly(dsn);
 }
 
+// The delivery agent passes only the first kDsnMaxReturnedHeaders bytes of a message too big
+// to return; a header block that ends further in is cut there either way, so the DSN is the
+// same whether the caller passed the whole message or its start.
+TEST(DsnTest, LongHeaderBlockIsCutAtTheSameBoundWholeOrTruncated) {
+  std::string msg = "Subject: long\r\n";
+  while (msg.size() < kDsnMaxReturnedHeaders + 4096) msg += "X-Filler: " + std::string(60, 'f') + "\r\n";
+  msg += "\r\nbody\r\n";
+  DsnInput in = Input();
+  in.return_headers_only = true;
+  in.original_message = msg;
+  const std::string whole = BuildDsn(in);
+  in.original_message = std::string_view(msg).substr(0, kDsnMaxReturnedHeaders);
+  const std::string cut = BuildDsn(in);
+  const std::string quoted = msg.substr(0, kDsnMaxReturnedHeaders);
+  const std::string one_more = msg.substr(0, kDsnMaxReturnedHeaders + 1);
+  for (const std::string* dsn : {&whole, &cut}) {
+    EXPECT_NE(dsn->find(quoted), std::string::npos);
+    EXPECT_EQ(dsn->find(one_more), std::string::npos);
+    ExpectCrlfOnly(*dsn);
+  }
+}
+
 TEST(DsnTest, DiagnosticControlsAndLengthTamed) {
   DsnInput in = Input();
   in.recipients[0].diagnostic = "smtp; 550 " + std::string(5000, 'y') + "\x01\x7f";
