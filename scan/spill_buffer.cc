@@ -10,25 +10,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "scan/temp_file.h"
 
 namespace kensa::scan {
-namespace {
-
-// Writes all of `bytes` to `fd`; an error names the temporary directory.
-absl::Status WriteAll(int fd, std::string_view bytes, const std::string& dir) {
-  while (!bytes.empty()) {
-    ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return absl::InternalError(absl::StrCat("temporary file in ", dir, ": ",
-                                              std::strerror(n < 0 ? errno : ENOSPC)));
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 struct SpillBuffer::HashState {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -60,23 +44,17 @@ void SpillBuffer::Append(std::string_view bytes) {
     return;
   }
   if (fd_ < 0) Spill();
-  if (error_.ok()) error_ = WriteAll(fd_, bytes, temp_dir_);
+  if (error_.ok()) error_ = WriteAllToTempFile(fd_, bytes, temp_dir_);
 }
 
 void SpillBuffer::Spill() {
-  // An unlinked file from the start: nothing is left behind whatever happens to the process.
-  fd_ = open(temp_dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd_ < 0) {
-    std::string templ = absl::StrCat(temp_dir_, "/kensa-scan-XXXXXX");
-    fd_ = mkostemp(templ.data(), O_CLOEXEC);
-    if (fd_ >= 0) unlink(templ.c_str());
-  }
-  if (fd_ < 0) {
-    error_ = absl::InternalError(
-        absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(errno)));
+  absl::StatusOr<int> fd = OpenUnlinkedTempFile(temp_dir_);
+  if (!fd.ok()) {
+    error_ = fd.status();
     return;
   }
-  error_ = WriteAll(fd_, memory_, temp_dir_);
+  fd_ = *fd;
+  error_ = WriteAllToTempFile(fd_, memory_, temp_dir_);
   if (!error_.ok()) return;
   std::string().swap(memory_);
 }
