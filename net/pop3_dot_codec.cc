@@ -56,26 +56,36 @@ size_t Pop3DotDecoder::Feed(std::string_view in, std::string* out) {
   return i;
 }
 
+void Pop3DotStuffer::Append(std::string_view content, std::string* out) {
+  out->reserve(out->size() + content.size() + content.size() / 64 + 8);
+  size_t i = 0;
+  while (i < content.size()) {
+    if (line_start_ && content[i] == '.') out->push_back('.');
+    const size_t lf = content.find('\n', i);
+    const size_t end = lf == std::string_view::npos ? content.size() : lf + 1;
+    out->append(content.substr(i, end - i));
+    line_start_ = lf != std::string_view::npos;
+    i = end;
+  }
+}
+
+void Pop3DotStuffer::Finish(std::string* out) {
+  if (!line_start_) out->append("\r\n");
+  out->append(".\r\n");
+  line_start_ = true;
+}
+
 std::string Pop3DotStuff(std::string_view message) {
-  std::string out = Pop3DotStuffPrefix(message);
-  if (!message.empty() && message.back() != '\n') out.append("\r\n");
-  out.append(".\r\n");
+  std::string out;
+  Pop3DotStuffer stuffer;
+  stuffer.Append(message, &out);
+  stuffer.Finish(&out);
   return out;
 }
 
 std::string Pop3DotStuffPrefix(std::string_view message) {
   std::string out;
-  out.reserve(message.size() + message.size() / 64 + 8);
-  bool line_start = true;
-  size_t i = 0;
-  while (i < message.size()) {
-    if (line_start && message[i] == '.') out.push_back('.');
-    const size_t lf = message.find('\n', i);
-    const size_t end = lf == std::string_view::npos ? message.size() : lf + 1;
-    out.append(message.substr(i, end - i));
-    line_start = lf != std::string_view::npos;
-    i = end;
-  }
+  Pop3DotStuffer().Append(message, &out);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #ifndef KENSA_NET_POP3_DOT_CODEC_H_
 #define KENSA_NET_POP3_DOT_CODEC_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,19 @@ class Pop3DotDecoder {
  private:
   enum class State { kLineStart, kMid, kDot, kDotCr, kDone };
   State state_ = State::kLineStart;
+};
+
+// Pop3DotStuff() for a message handed over in pieces cut anywhere, so a large message is
+// stuffed as it streams out.
+class Pop3DotStuffer {
+ public:
+  // Appends the stuffed form of the next piece of content to *out.
+  void Append(std::string_view content, std::string* out);
+  // Appends the end: CRLF after a last line without one, then ".\r\n".
+  void Finish(std::string* out);
+
+ private:
+  bool line_start_ = true;  // the next content byte starts a line
 };
 
 // The message as the client must receive it after a "+OK" line: every line starting with '.'

@@ -414,14 +414,20 @@ void Pop3ProxySession::ProcessBackend() {
       continue;
     }
     if (backend_ == Backend::kScanBody) {
-      const size_t before = message_.size();
-      const size_t n = decoder_.Feed(backend_in_, &message_);
+      std::string piece;
+      const size_t n = decoder_.Feed(backend_in_, &piece);
       backend_in_.erase(0, n);
-      if (message_.size() > config_.max_message_bytes) {
+      message_size_ += piece.size();
+      if (config_.keep_message) {
+        message_.append(piece);
+      } else {
+        KeepHeaderBlock(piece);
+      }
+      if (!piece.empty()) host_->ScanData(piece);
+      if (message_size_ > config_.max_message_bytes) {
         OnOversized();
         continue;
       }
-      if (message_.size() > before) host_->ScanData(std::string_view(message_).substr(before));
       if (decoder_.done()) {
         backend_ = Backend::kScanning;
         host_->EndScan();
@@ -456,11 +462,28 @@ void Pop3ProxySession::ProcessBackend() {
   }
 }
 
+void Pop3ProxySession::KeepHeaderBlock(std::string_view piece) {
+  if (header_block_done_) return;
+  const size_t from = message_.size() < 3 ? 0 : message_.size() - 3;
+  message_.append(piece);
+  size_t end = message_.find("\n\n", from);
+  size_t crlf = message_.find("\n\r\n", from);
+  if (crlf != std::string::npos && (end == std::string::npos || crlf < end)) end = crlf + 1;
+  if (end != std::string::npos) {
+    message_.resize(end + 2);
+    header_block_done_ = true;
+  } else if (message_.size() > config_.max_notice_header_bytes) {
+    std::string().swap(message_);  // too long for a notice: the notice has no headers
+    header_block_done_ = true;
+  }
+}
+
 void Pop3ProxySession::OnOversized() {
   if (host_->PassOversized()) {
-    // What was decoded goes out stuffed again, then the decoder's held bytes and the raw
-    // rest: together exactly the backend's bytes.
-    std::string out = Pop3DotStuffPrefix(message_);
+    // What was decoded goes out stuffed again (by the host, which kept it, without
+    // keep_message), then the decoder's held bytes and the raw rest: together exactly the
+    // backend's bytes.
+    std::string out = config_.keep_message ? Pop3DotStuffPrefix(message_) : std::string();
     out.append(decoder_.held());
     if (decoder_.done()) out.append(".\r\n");  // the terminator came in the same piece
     host_->SendToClient(out);
@@ -470,8 +493,13 @@ void Pop3ProxySession::OnOversized() {
     return;
   }
   // Only the header block is kept: the notice that replaces the message is built on it.
-  size_t end = message_.find("\r\n\r\n");
-  end = end == std::string::npos ? message_.find("\n\n") : end + 2;
+  size_t end = std::string::npos;
+  if (config_.keep_message) {
+    end = message_.find("\r\n\r\n");
+    end = end == std::string::npos ? message_.find("\n\n") : end + 2;
+  } else if (header_block_done_ && !message_.empty()) {
+    end = message_.size() - 2;
+  }
   // A header block beyond the limit is not kept either: the notice then has no headers.
   const bool fits = end != std::string::npos && end + 2 <= config_.max_message_bytes;
   message_.resize(fits ? end + 2 : 0);
@@ -561,6 +589,8 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
       if (IsOk(line)) {
         decoder_.Reset();
         message_.clear();
+        message_size_ = 0;
+        header_block_done_ = false;
         backend_ = Backend::kScanBody;
         host_->BeginScan(command_, command_uid_);
       } else {
@@ -602,6 +632,13 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
 void Pop3ProxySession::DeliverMessage(std::string_view message) {
   if (backend_ != Backend::kScanning || phase_ == Phase::kClosed) return;
   host_->SendToClient(Pop3DotStuff(message));
+  std::string().swap(message_);
+  FinishCommand();
+  ProcessBackend();
+}
+
+void Pop3ProxySession::OnMessageStreamed() {
+  if (backend_ != Backend::kScanning || phase_ == Phase::kClosed) return;
   std::string().swap(message_);
   FinishCommand();
   ProcessBackend();

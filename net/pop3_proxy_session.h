@@ -34,6 +34,11 @@ struct Pop3ProxyConfig {
   bool implicit_tls = false;                 // the session starts inside TLS (port 995)
   bool plaintext_auth = false;               // USER/PASS/AUTH also outside TLS
   bool backend_stls = false;                 // say STLS to the backend before the credentials
+  // Whether message() keeps the whole scanned response. A host that spools what ScanData()
+  // hands it turns this off: message() then keeps only the header block, for the notice of
+  // an oversized message, and only up to max_notice_header_bytes.
+  bool keep_message = true;
+  size_t max_notice_header_bytes = 1 << 20;
 };
 
 class Pop3ProxyHost {
@@ -52,15 +57,18 @@ class Pop3ProxyHost {
   // The backend accepted `user`: whether this mailbox's RETR/TOP are scanned.
   virtual bool MailboxScanned(const std::string& user) = 0;
   // A scanned RETR/TOP response: its content (dot-unstuffed) as it arrives, so the scan runs
-  // while the backend sends; at EndScan() it is complete (message()) and the host answers
-  // with DeliverMessage() (or closes).
+  // while the backend sends; at EndScan() it is complete (message(), or what the host kept of
+  // ScanData()) and the host answers with DeliverMessage(), or sends the dot-stuffed copy
+  // itself and calls OnMessageStreamed(), or closes. ScanData() gets every byte up to and
+  // with the piece that outgrew max_message_bytes.
   // `uid` is the message's UIDL (RFC 1939: unique and persistent in its mailbox) when the
   // backend gave one, so the host can answer a re-fetch from a verdict cache.
   virtual void BeginScan(std::string_view command, std::string_view uid) = 0;
   virtual void ScanData(std::string_view bytes) = 0;
   virtual void EndScan() = 0;
   // The response outgrew max_message_bytes: true passes it on unscanned from here (the bytes
-  // so far, then the rest as the backend sends it); false keeps only its header block in
+  // so far, then the rest as the backend sends it; without keep_message the host sends the
+  // bytes so far, dot-stuffed, before it returns); false keeps only its header block in
   // message(), drops the rest, and EndScan() follows at its end (the host sends a notice).
   virtual bool PassOversized() = 0;
   // The host closes both connections after flushing what was sent to the client.
@@ -89,6 +97,9 @@ class Pop3ProxySession {
   void OnBackendClosed();
   // The scanned response to send for the message EndScan() announced (unstuffed).
   void DeliverMessage(std::string_view message);
+  // The host sent the scanned response itself (dot-stuffed, with its final "."): the next
+  // command goes on.
+  void OnMessageStreamed();
   // Autologout (RFC 1939 section 3) or drain: "-ERR" and close.
   void OnClientTimeout();
   void OnBackendTimeout();
@@ -97,7 +108,8 @@ class Pop3ProxySession {
   // False while kensa waits on the backend or the scanner: the host stops reading the client
   // (input pipelined meanwhile stays in the kernel's buffer, bounded).
   bool WantsClientInput() const;
-  // The complete (unstuffed) message of the response being scanned.
+  // The complete (unstuffed) message of the response being scanned (its header block only,
+  // without keep_message).
   const std::string& message() const { return message_; }
   Phase phase() const { return phase_; }
   const std::string& user() const { return user_; }
@@ -136,6 +148,7 @@ class Pop3ProxySession {
   bool TakeBackendLine(std::string* line);
   void OnBackendLine(const std::string& line);
   void OnOversized();
+  void KeepHeaderBlock(std::string_view piece);
   void FinishCommand();
   void ReplyClient(std::string_view line);
   void Fail(std::string_view client_reply);
@@ -167,6 +180,8 @@ class Pop3ProxySession {
   absl::flat_hash_map<std::string, std::string> uids_;  // message number -> UIDL
   Pop3DotDecoder decoder_;
   std::string message_;
+  uint64_t message_size_ = 0;   // of the scanned response so far, unstuffed
+  bool header_block_done_ = false;  // without keep_message: message_ is the header block
 };
 
 }  // namespace kensa::net

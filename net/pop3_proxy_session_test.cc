@@ -358,3 +358,63 @@ TEST_F(Pop3ProxyTest, OversizedMessagePassedOnIsTheBackendsBytesExactly) {
 
 }  // namespace
 }  // namespace kensa::net
+
+namespace kensa::net {
+namespace {
+
+// A host that spools ScanData() itself (kensad): the session keeps only the header block.
+class SpoolingHostTest : public Pop3ProxyTest {
+ protected:
+  void SetUp() override {
+    Pop3ProxyConfig c;
+    c.implicit_tls = true;
+    c.keep_message = false;
+    c.max_message_bytes = 1000;
+    Make(c);
+    Login();
+  }
+};
+
+TEST_F(SpoolingHostTest, TheHostSpoolsTheBodyAndStreamsTheCopy) {
+  Client("RETR 1");
+  EXPECT_EQ(host_->TakeBackend(), "RETR 1\r\n");
+  const std::string body = "Subject: x\r\n\r\n" + std::string(500, 'a') + "\r\n..dot\r\n";
+  s_->FeedBackend("+OK\r\n" + body.substr(0, 7));
+  s_->FeedBackend(body.substr(7) + ".\r\n");
+  ASSERT_EQ(host_->scans.size(), 1u);
+  EXPECT_EQ(host_->scanned_bytes, "Subject: x\r\n\r\n" + std::string(500, 'a') + "\r\n.dot\r\n");
+  EXPECT_EQ(s_->message(), "Subject: x\r\n\r\n");  // the header block only
+  EXPECT_EQ(host_->TakeClient(), "+OK\r\n");
+  s_->FeedClient("NOOP\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "");  // waits for the message
+  host_->SendToClient("copy\r\n.\r\n");
+  s_->OnMessageStreamed();
+  EXPECT_EQ(host_->TakeClient(), "copy\r\n.\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "NOOP\r\n");
+}
+
+TEST_F(SpoolingHostTest, OversizedKeepsTheHeaderBlockForTheNotice) {
+  Client("RETR 1");
+  s_->FeedBackend("+OK\r\nSubject: big\n\n" + std::string(600, 'a') + "\r\n");
+  s_->FeedBackend(std::string(600, 'b') + "\r\n.\r\n");
+  EXPECT_EQ(host_->oversized, 1);
+  ASSERT_EQ(host_->scans.size(), 1u);
+  EXPECT_EQ(s_->message(), "Subject: big\n\n");
+  // ScanData got every byte up to the piece that went over the limit.
+  EXPECT_EQ(host_->scanned_bytes.size(), 14u + 600 + 2 + 600 + 2);
+}
+
+TEST_F(SpoolingHostTest, OversizedPassedOnSendsOnlyTheRestAfterTheHost) {
+  host_->pass_oversized = true;
+  Client("RETR 1");
+  s_->FeedBackend("+OK\r\nSubject: big\r\n\r\n" + std::string(1200, 'a') + "\r\n.");
+  EXPECT_EQ(host_->oversized, 1);
+  // The host sent what it spooled (here: nothing, it is a fake); the session the held ".".
+  EXPECT_EQ(host_->TakeClient(), "+OK\r\n.");
+  s_->FeedBackend("\r\n");
+  EXPECT_EQ(host_->TakeClient(), "\r\n");
+  EXPECT_TRUE(s_->WantsClientInput());
+}
+
+}  // namespace
+}  // namespace kensa::net
