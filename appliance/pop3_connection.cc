@@ -44,6 +44,7 @@ void Pop3Connection::Start() {
   pc.hostname = c.hostname;
   pc.max_line_bytes = c.pop3_max_line_bytes;
   pc.max_message_bytes = c.pop3_max_message_bytes;
+  pc.keep_message = false;  // the response is spooled by ScanData()
   const bool have_tls = shard_->runtime().server_tls != nullptr;
   pc.stls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
   pc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
@@ -128,7 +129,10 @@ void Pop3Connection::Side::OnStreamClosed(int error) {
   }
 }
 
-void Pop3Connection::Side::OnSendDrained() { c_->UpdateFlow(); }
+void Pop3Connection::Side::OnSendDrained() {
+  if (!backend_) c_->ReadCleaned();
+  c_->UpdateFlow();
+}
 
 void Pop3Connection::OnClientBytes(std::string_view bytes) {
   if (closing_) return;
@@ -187,6 +191,8 @@ void Pop3Connection::OnClientClosed(int error) {
     scan_->Cancel();
     scan_.reset();
   }
+  cleaned_.reset();
+  spool_.reset();
   client_->Close(false);
   CloseBackend();
   Finish();
@@ -331,6 +337,8 @@ void Pop3Connection::BeginScan(std::string_view command, std::string_view uid) {
   cached_.reset();
   cache_key_.clear();
   oversized_ = false;
+  spool_ = std::make_shared<scan::MessageSpool>(rt.scan_settings.part_memory_bytes,
+                                                rt.scan_settings.temp_dir);
   scan_set_ = rt.signatures.Current();
   if (scan_set_ == nullptr) return;  // no signatures loaded (yet): EndScan passes it on
   if (!uid.empty()) {
@@ -351,6 +359,7 @@ void Pop3Connection::StartScan(std::shared_ptr<const sigs::SignatureSet> set) {
 }
 
 void Pop3Connection::ScanData(std::string_view bytes) {
+  if (spool_ != nullptr) spool_->Append(bytes);
   if (scan_ != nullptr) scan_->Feed(bytes);
 }
 
@@ -362,7 +371,22 @@ bool Pop3Connection::PassOversized() {
   cached_.reset();
   cache_key_.clear();
   oversized_ = true;
+  std::shared_ptr<scan::MessageSpool> spool = std::move(spool_);
   if (subscription_.unscannable != UnscannableAction::kPass) return false;
+  // The bytes so far go out as they came; the session sends the rest. Read here on the
+  // reactor: a configured pass of an oversized message is rare, and it was all in memory before.
+  net::Pop3DotStuffer stuffer;
+  std::string piece;
+  for (uint64_t at = 0; spool != nullptr && at < spool->size(); at += piece.size()) {
+    absl::Status s = spool->ReadAt(at, kCleanedChunkBytes, &piece);
+    if (!s.ok()) {
+      FailLocally(std::string(s.message()));
+      return false;
+    }
+    std::string out;
+    stuffer.Append(piece, &out);
+    SendToClient(out);
+  }
   ++messages_;
   KLOG(kInfo, "pop3_message")
       .Kv("client", peer_host_)
@@ -375,6 +399,7 @@ bool Pop3Connection::PassOversized() {
 }
 
 void Pop3Connection::EndScan() {
+  if (closing_) return;
   if (oversized_) {
     // Unscannable, treated as infected: the notice, on the message's own header block, is
     // what the client gets (DESIGN section 3: if nothing safe is left, the notice is the
@@ -383,9 +408,20 @@ void Pop3Connection::EndScan() {
       CloseConnection();
       return;
     }
+    const scan::ScanSettings& settings = shard_->runtime().scan_settings;
+    spool_ = std::make_shared<scan::MessageSpool>(settings.part_memory_bytes, settings.temp_dir);
+    spool_->Append(session_->message());
     StartScan(scan_set_);
     scan_->Feed(session_->message());
-  } else if (cached_ && cached_->size == session_->message().size()) {
+  } else if (!spool_->error().ok()) {
+    // No copy to send (no temporary file, disk full): a local failure, as the scanner's own.
+    if (scan_ != nullptr) {
+      scan_->Cancel();
+      scan_.reset();
+    }
+    FailLocally(std::string(spool_->error().message()));
+    return;
+  } else if (cached_ && cached_->size == spool_->size()) {
     CachedRetrieval c = std::move(*cached_);
     cached_.reset();
     Deliver(c.headers, c.edits, c.result, c.viruses, /*from_cache=*/true);
@@ -395,14 +431,15 @@ void Pop3Connection::EndScan() {
     cached_.reset();
     cache_key_.clear();
     StartScan(scan_set_);
-    scan_->Feed(session_->message());
+    scan_->FeedSpool(spool_);
   }
   if (scan_ == nullptr) {
     KLOG(kWarning, "pop3_message")
         .Kv("user", session_->user())
         .Kv("verdict", "unscanned")
         .Kv("reason", "no signatures loaded");
-    session_->DeliverMessage(session_->message());
+    StreamOut(std::make_unique<net::Pop3CleanWriter>(std::string(),
+                                                     std::vector<spool::ContentEdit>()));
     return;
   }
   Liveness alive = liveness();
@@ -415,19 +452,7 @@ void Pop3Connection::EndScan() {
 void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   std::shared_ptr<ScanSession> scan = std::move(scan_);
   if (verdict.kind == scan::MessageVerdict::Kind::kLocalFailure) {
-    // No verdict (temporary space, memory): as for a backend failure mid-message, the
-    // connection closes without the final "." and without QUIT, so the client has no message
-    // to take for whole, nothing is deleted at the backend, and the next retrieval retries.
-    ++messages_;
-    KLOG(kError, "pop3_message")
-        .Kv("client", peer_host_)
-        .Kv("user", session_->user())
-        .Kv("command", scan_command_)
-        .Kv("size", session_->message().size())
-        .Kv("verdict", verdict.KindName())
-        .Kv("error", verdict.local_failure)
-        .Kv("result", "failed");
-    CloseConnection();
+    FailLocally(verdict.local_failure);
     return;
   }
   if (oversized_) {
@@ -448,7 +473,7 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   const spool::ContentVariant& v = d.outcome.variants[d.outcome.recipient_variant[0]];
   const std::string viruses = absl::StrJoin(VirusNames(verdict), ",");
   if (!cache_key_.empty() && !oversized_) {
-    shard_->pop3_cache().Put(cache_key_, CachedRetrieval{session_->message().size(), d.result,
+    shard_->pop3_cache().Put(cache_key_, CachedRetrieval{spool_->size(), d.result,
                                                          viruses, v.headers, v.edits});
   }
   Deliver(v.headers, v.edits, d.result, viruses, /*from_cache=*/false);
@@ -459,28 +484,121 @@ void Pop3Connection::Deliver(const std::string& headers,
                              const std::string& result, const std::string& viruses,
                              bool from_cache) {
   ++messages_;
-  const std::string& message = session_->message();
-  absl::StatusOr<std::string> edited = spool::ApplyEdits(message, edits);
+  auto writer = std::make_unique<net::Pop3CleanWriter>(headers, edits);
+  const absl::Status fits = writer->Check(spool_->size());
   auto line = KLOG(kInfo, "pop3_message");
   line.Kv("client", peer_host_)
       .Kv("user", session_->user())
       .Kv("command", scan_command_)
-      .Kv("size", message.size())
+      .Kv("size", spool_->size())
       .Kv("verdict", result)
       .Kv("viruses", viruses)
       .Kv("signatures", scan_set_ != nullptr ? scan_set_->version() : std::string())
       .Kv("cache", from_cache ? "hit" : "miss")
       .Kv("scan_wait", absl::Trunc(absl::Now() - scan_start_, absl::Microseconds(100)));
-  if (!edited.ok()) {
+  if (!fits.ok()) {
     // Never send a message that could not be cleaned as decided: the client gets none.
-    line.Kv("result", "failed").Kv("error", edited.status());
+    line.Kv("result", "failed").Kv("error", fits);
     CloseConnection();
     return;
   }
   line.Kv("result", "sent");
   shard_->Count(shard_->runtime().ids.pop3_scanned);
-  session_->DeliverMessage(absl::StrCat(headers, *edited));
-  UpdateFlow();
+  StreamOut(std::move(writer));
+}
+
+void Pop3Connection::FailLocally(std::string_view error) {
+  // No verdict or no copy (temporary space, memory): as for a backend failure mid-message,
+  // the connection closes without the final "." and without QUIT, so the client has no
+  // message to take for whole, nothing is deleted at the backend, and the next retrieval
+  // retries.
+  ++messages_;
+  KLOG(kError, "pop3_message")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("command", scan_command_)
+      .Kv("size", spool_ != nullptr ? spool_->size() : 0)
+      .Kv("verdict", "local_failure")
+      .Kv("error", error)
+      .Kv("result", "failed");
+  CloseConnection();
+}
+
+// --- the cleaned copy, streamed --------------------------------------------------------------
+
+struct Pop3Connection::CleanedOutput {
+  std::shared_ptr<const scan::MessageSpool> spool;
+  std::unique_ptr<net::Pop3CleanWriter> writer;  // used by one thread at a time: the reader
+  bool reading = false;                          // a piece is being read on the worker
+};
+
+void Pop3Connection::StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer) {
+  std::shared_ptr<scan::MessageSpool> spool = std::move(spool_);
+  if (spool->in_memory()) {
+    // Small (under [scan] part_memory_bytes): one piece, at once.
+    std::string out;
+    writer->Feed(spool->memory(), &out);
+    writer->Finish(&out);
+    SendToClient(out);
+    session_->OnMessageStreamed();
+    UpdateFlow();
+    return;
+  }
+  cleaned_ = std::make_shared<CleanedOutput>();
+  cleaned_->spool = std::move(spool);
+  cleaned_->writer = std::move(writer);
+  ReadCleaned();
+}
+
+void Pop3Connection::ReadCleaned() {
+  if (closing_ || cleaned_ == nullptr || cleaned_->reading) return;
+  cleaned_->reading = true;
+  Liveness alive = liveness();
+  Reactor* reactor = shard_->reactor();
+  // The read (the page may be on disk) and the stuffing run on the worker; the reactor only
+  // queues the result. `this` is touched only back on the reactor, after `alive`.
+  shard_->worker().Submit([this, alive, reactor, out = cleaned_] {
+    std::string piece;
+    std::string bytes;
+    const uint64_t at = out->writer->consumed();
+    absl::Status s = out->spool->ReadAt(at, kCleanedChunkBytes, &piece);
+    bool last = false;
+    if (s.ok()) {
+      out->writer->Feed(piece, &bytes);
+      last = out->writer->consumed() >= out->spool->size();
+      if (last) out->writer->Finish(&bytes);
+    }
+    reactor->Post([this, alive, out = std::move(out), s = std::move(s), bytes = std::move(bytes),
+                   last]() mutable {
+      if (alive.expired() || closing_ || cleaned_ != out) return;
+      OnCleanedPiece(out, s, std::move(bytes), last);
+    });
+  });
+}
+
+void Pop3Connection::OnCleanedPiece(const std::shared_ptr<CleanedOutput>& out,
+                                    const absl::Status& status, std::string bytes, bool last) {
+  out->reading = false;
+  if (!status.ok()) {
+    // Part of the copy is out: the client must not take it for whole (no final ".").
+    KLOG(kError, "pop3_send_failed")
+        .Kv("client", peer_host_)
+        .Kv("user", session_->user())
+        .Kv("command", scan_command_)
+        .Kv("error", status);
+    CloseConnection();
+    return;
+  }
+  SendToClient(bytes);
+  Touch();
+  if (last) {
+    cleaned_.reset();
+    session_->OnMessageStreamed();
+    UpdateFlow();
+    return;
+  }
+  // Otherwise the client's socket drains first (Side::OnSendDrained reads on).
+  if (client_->queued_bytes() < kMaxQueuedBytes / 2) ReadCleaned();
 }
 
 // --- flow, timers, the end -----------------------------------------------------------------
@@ -523,8 +641,8 @@ Task Pop3Connection::ResumeFlowTask() {
 bool Pop3Connection::WaitingOnBackend() const {
   using Phase = net::Pop3ProxySession::Phase;
   const Phase p = session_->phase();
-  return p == Phase::kLoggingIn ||
-         (p == Phase::kTransaction && !session_->WantsClientInput() && scan_ == nullptr);
+  return p == Phase::kLoggingIn || (p == Phase::kTransaction && !session_->WantsClientInput() &&
+                                    scan_ == nullptr && cleaned_ == nullptr);
 }
 
 void Pop3Connection::Touch() {
@@ -548,6 +666,13 @@ void Pop3Connection::ArmTimer() {
 
 void Pop3Connection::OnTimer() {
   if (closing_) return;
+  if (cleaned_ != nullptr && absl::Now() >= deadline_) {
+    // A client that stopped reading its message: closed without the final ".".
+    KLOG(kInfo, "timeout").Kv("client", peer_host_).Kv("user", session_->user()).Kv(
+        "waiting_on", "client");
+    CloseConnection();
+    return;
+  }
   if (absl::Now() < deadline_ || scan_ != nullptr) {
     if (scan_ != nullptr) Touch();  // libclamav's own time limit bounds a scan
     ArmTimer();
@@ -580,6 +705,8 @@ void Pop3Connection::CloseConnection() {
     scan_->Cancel();
     scan_.reset();
   }
+  cleaned_.reset();
+  spool_.reset();
   client_->Close(true);  // close_notify first when TLS is up
   CloseBackend();
   Finish();

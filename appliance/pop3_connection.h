@@ -20,6 +20,8 @@
 #include "core/socket_address.h"
 #include "core/reactor.h"
 #include "core/socket_stream.h"
+#include "scan/message_spool.h"
+#include "net/pop3_clean_writer.h"
 #include "net/pop3_proxy_session.h"
 #include "net/secure_stream.h"
 
@@ -31,6 +33,9 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
  public:
   // Bytes queued towards one side: above this the other side stops being read.
   static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
+  // A scanned response's cleaned copy streams out of its spool file in pieces of this many
+  // original bytes; the next is read while less than kMaxQueuedBytes / 2 waits for the client.
+  static constexpr size_t kCleanedChunkBytes = 256 * 1024;
 
   Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> client,
                  const SocketAddress& peer, const ListenerConfig& listener);
@@ -83,6 +88,14 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void OnVerdict(scan::MessageVerdict verdict);
   void Deliver(const std::string& headers, const std::vector<spool::ContentEdit>& edits,
                const std::string& result, const std::string& viruses, bool from_cache);
+  void FailLocally(std::string_view error);
+  // Sends spool_ through `writer` to the client: at once when it is in memory, else from the
+  // file in pieces read on the worker (ReadCleaned), paced by the client's socket.
+  void StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer);
+  void ReadCleaned();
+  struct CleanedOutput;
+  void OnCleanedPiece(const std::shared_ptr<CleanedOutput>& out, const absl::Status& status,
+                      std::string bytes, bool last);
   void UpdateFlow();
   // A task for the scanner to run when it has drained: re-evaluates the flow.
   Task ResumeFlowTask();
@@ -115,6 +128,9 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   std::optional<CachedRetrieval> cached_;    // a verdict-cache hit for this retrieval
   std::shared_ptr<const sigs::SignatureSet> scan_set_;
   bool oversized_ = false;  // this response outgrew [pop3] max_message_bytes
+  // The scanned response as the backend sent it (unstuffed), kept while it is scanned.
+  std::shared_ptr<scan::MessageSpool> spool_;
+  std::shared_ptr<CleanedOutput> cleaned_;  // the cleaned copy on its way to the client
   absl::Time scan_start_;
   uint64_t messages_ = 0;
 

@@ -50,11 +50,31 @@ void ScanSession::WakeWhenAtMost(size_t bound, Task wake) {
   in_flight_.WakeWhenAtMost(0, worker_bound, std::move(wake));
 }
 
+void ScanSession::FeedSpool(std::shared_ptr<const scan::MessageSpool> spool) {
+  HandOver();
+  worker_->Submit([self = shared_from_this(), spool = std::move(spool)] {
+    std::string piece;
+    for (uint64_t at = 0; !self->cancelled_.load(std::memory_order_relaxed); at += piece.size()) {
+      absl::Status s = spool->ReadAt(at, kHandOverBytes, &piece);
+      if (!s.ok()) {
+        self->spool_error_ = std::move(s);
+        return;
+      }
+      if (piece.empty()) return;
+      self->scanner_->Feed(piece);
+    }
+  });
+}
+
 void ScanSession::Finish(Done done) {
   HandOver();
   worker_->Submit([self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->cancelled_.load(std::memory_order_relaxed)) return;
     scan::MessageVerdict verdict = self->scanner_->Finish();
+    if (!self->spool_error_.ok()) {
+      verdict.kind = scan::MessageVerdict::Kind::kLocalFailure;
+      verdict.local_failure = std::string(self->spool_error_.message());
+    }
     self->reactor_->Post([self, done = std::move(done), verdict = std::move(verdict)]() mutable {
       if (!self->cancelled_.load(std::memory_order_relaxed)) done(std::move(verdict));
     });

@@ -17,6 +17,7 @@
 #include "core/reactor.h"
 #include "core/worker.h"
 #include "scan/message_scanner.h"
+#include "scan/message_spool.h"
 #include "sigs/signature_set.h"
 
 namespace kensa {
@@ -35,6 +36,10 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
                                             InFlightBytes* reactor_in_flight);
 
   void Feed(std::string_view bytes);
+  // The whole message, from where it was spooled (a POP3 re-fetch scanned after all): read in
+  // pieces on the worker, so neither the reactor nor memory holds it. A read error makes the
+  // verdict kLocalFailure.
+  void FeedSpool(std::shared_ptr<const scan::MessageSpool> spool);
   // `done` runs on the reactor, unless Cancel() came first.
   void Finish(Done done);
   // The message was abandoned: queued work is skipped, `done` never runs.
@@ -60,6 +65,7 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
   InFlightBytes in_flight_;  // this session's share of *reactor_in_flight_
   InFlightBytes* reactor_in_flight_;
   std::atomic<bool> cancelled_{false};
+  absl::Status spool_error_;  // worker side: FeedSpool() could not read the message
 };
 
 }  // namespace kensa
