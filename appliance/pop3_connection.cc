@@ -598,7 +598,7 @@ void Pop3Connection::OnCleanedPiece(const std::shared_ptr<CleanedOutput>& out,
     return;
   }
   // Otherwise the client's socket drains first (Side::OnSendDrained reads on).
-  if (client_->queued_bytes() < kMaxQueuedBytes / 2) ReadCleaned();
+  if (client_->queued_bytes() < kCleanedChunkBytes) ReadCleaned();
 }
 
 // --- flow, timers, the end -----------------------------------------------------------------

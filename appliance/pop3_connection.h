@@ -34,8 +34,9 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   // Bytes queued towards one side: above this the other side stops being read.
   static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
   // A scanned response's cleaned copy streams out of its spool file in pieces of this many
-  // original bytes; the next is read while less than kMaxQueuedBytes / 2 waits for the client.
-  static constexpr size_t kCleanedChunkBytes = 256 * 1024;
+  // original bytes; the next is read while less than one piece waits for the client, so a
+  // session streaming out holds about two pieces (64 sessions: ~16 MiB).
+  static constexpr size_t kCleanedChunkBytes = 128 * 1024;
 
   Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> client,
                  const SocketAddress& peer, const ListenerConfig& listener);
