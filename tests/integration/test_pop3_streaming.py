@@ -113,9 +113,10 @@ class Pop3StreamingTest(tp.Pop3Base):
         # copy, the stuffed copy): 3.6 x the total measured with 4 clients before streaming.
         # Streamed, the peak is mostly what the scans leave allocated (libclamav, the caches:
         # also after the sessions end), ~1 x the total here on a 2-reactor machine.
-        self.assertLess(grew_mb, total_mb * 1.5,
-                        f"kensad's peak RSS grew {grew_mb:.0f} MB for {CLIENTS} parallel "
-                        f"RETRs of {total_mb / CLIENTS:.0f} MB")
+        if not h.SANITIZED:  # ASan keeps freed memory in quarantine: no bound to hold
+            self.assertLess(grew_mb, total_mb * 1.5,
+                            f"kensad's peak RSS grew {grew_mb:.0f} MB for {CLIENTS} parallel "
+                            f"RETRs of {total_mb / CLIENTS:.0f} MB")
         self.assert_cleaned(results[0])
         # The notices differ (each names its connection); everything before and after is the
         # same. (check_cleaned on every copy would cost seconds each here.)
