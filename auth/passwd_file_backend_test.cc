@@ -166,18 +166,21 @@ TEST_F(PasswdFileTest, MalformedLinesNameTheLine) {
 TEST_F(PasswdFileTest, UnknownUserCostsAHashToo) {
   auto backend = PasswdFileBackend::Parse(text_, "mem");
   ASSERT_TRUE(backend.ok()) << backend.status();
-  auto fastest = [&](const AuthRequest& r) {
-    absl::Duration best = absl::InfiniteDuration();
-    for (int i = 0; i < 3; ++i) {
+  // The three kinds take turns, and each keeps its fastest time: a burst of load from tests
+  // running beside this one slows one round of all three, not all rounds of one.
+  const AuthRequest requests[] = {Req("demo@example.test", "not it"),
+                                  Req("ghost@example.test", "not it"),
+                                  Req("locked@example.test", "not it")};
+  absl::Duration best[3] = {absl::InfiniteDuration(), absl::InfiniteDuration(),
+                            absl::InfiniteDuration()};
+  for (int round = 0; round < 5; ++round) {
+    for (int k = 0; k < 3; ++k) {
       absl::Time start = absl::Now();
-      (void)(*backend)->Verify(r);
-      best = std::min(best, absl::Now() - start);
+      (void)(*backend)->Verify(requests[k]);
+      best[k] = std::min(best[k], absl::Now() - start);
     }
-    return best;
-  };
-  absl::Duration known = fastest(Req("demo@example.test", "not it"));
-  absl::Duration unknown = fastest(Req("ghost@example.test", "not it"));
-  absl::Duration locked = fastest(Req("locked@example.test", "not it"));
+  }
+  const absl::Duration known = best[0], unknown = best[1], locked = best[2];
   // Without the dummy hash an unknown user would answer in microseconds, not milliseconds.
   EXPECT_GT(unknown, known * 0.3) << "known " << known << " unknown " << unknown;
   EXPECT_GT(locked, known * 0.3) << "known " << known << " locked " << locked;
