@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "appliance/dir_syncer.h"
+#include "spool/dir_syncer.h"
 #include "appliance/pop3_verdict_cache.h"
 #include "appliance/runtime.h"
 #include "core/in_flight_bytes.h"
@@ -40,7 +40,7 @@ class Shard {
   const KensaConfig& config() const { return runtime_->config; }
   int index() const { return reactor_->index(); }
   spool::SpoolShard& spool() { return spool_; }
-  DirSyncer& syncer() { return syncer_; }
+  spool::DirSyncer& syncer() { return syncer_; }
   Worker& worker() { return worker_; }
   // libclamav scans run here, so a long scan never delays the file work on worker().
   Worker& scan_worker() { return scan_worker_; }
@@ -71,7 +71,7 @@ class Shard {
   Reactor* reactor_;
   Runtime* runtime_;
   spool::SpoolShard spool_;
-  DirSyncer syncer_;
+  spool::DirSyncer syncer_;
   Worker worker_;
   std::unique_ptr<scan::VerdictCache> cache_;  // declared before the scan worker: outlives it
   InFlightBytes scan_bytes_in_flight_;

@@ -447,8 +447,8 @@ absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
   if (!env.auth_user.empty()) q.protocol += "A";
   q.auth_user = env.auth_user;
   q.trace_header = TraceHeader(q.queue_id, env);
-  absl::StatusOr<std::shared_ptr<SpoolWriter>> w =
-      SpoolWriter::Create(shard_->reactor(), &shard_->syncer(), shard_->spool(), q);
+  absl::StatusOr<std::shared_ptr<spool::SpoolWriter>> w =
+      spool::SpoolWriter::Create(shard_->reactor(), &shard_->syncer(), shard_->spool(), q);
   if (!w.ok()) {
     KLOG(kError, "spool_create_failed").Kv("client", peer_host_).Kv("error", w.status());
     return w.status();
@@ -623,7 +623,7 @@ void SmtpConnection::CountScan(Shard* shard, const ScanReport& report) {
 }
 
 void SmtpConnection::CommitMessage(ScanReport report) {
-  std::shared_ptr<SpoolWriter> writer = std::move(spool_);
+  std::shared_ptr<spool::SpoolWriter> writer = std::move(spool_);
   Shard* shard = shard_;
   std::string client = peer_host_;
   // The 250 waits for this callback; see SpoolWriter::Commit for what is on disk by then.

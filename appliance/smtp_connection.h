@@ -15,7 +15,7 @@
 #include "auth/auth_backend.h"
 #include "appliance/scan_decision.h"
 #include "appliance/scan_session.h"
-#include "appliance/spool_writer.h"
+#include "spool/spool_writer.h"
 #include "core/socket_address.h"
 #include "core/reactor.h"
 #include "core/socket_stream.h"
@@ -105,7 +105,7 @@ class SmtpConnection : public ClientConnection,
   ListenerConfig listener_;
   std::unique_ptr<net::SmtpServerSession> session_;
   bool starttls_pending_ = false;  // the session hears of the handshake (not for implicit TLS)
-  std::shared_ptr<SpoolWriter> spool_;
+  std::shared_ptr<spool::SpoolWriter> spool_;
   std::string queue_id_;
   std::shared_ptr<ScanSession> scan_;  // from BeginMessage until the verdict
   std::vector<RecipientScan> rcpt_scans_;

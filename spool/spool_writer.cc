@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/spool_writer.h"
+#include "spool/spool_writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace kensa {
+namespace kensa::spool {
 namespace {
 
 absl::Status ErrnoStatus(int err, const std::string& what) {
@@ -166,4 +166,4 @@ void SpoolWriter::Abort() {
   unlinkat(dir_fd_, env_.queue_id.c_str(), 0);
 }
 
-}  // namespace kensa
+}  // namespace kensa::spool

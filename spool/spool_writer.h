@@ -5,8 +5,8 @@
 // directory that started after the file was created (group commit). Only then does `done` get
 // OK; any failure is an error status and the file is removed (the client gets a 4xx and keeps
 // its copy).
-#ifndef KENSA_APPLIANCE_SPOOL_WRITER_H_
-#define KENSA_APPLIANCE_SPOOL_WRITER_H_
+#ifndef KENSA_SPOOL_SPOOL_WRITER_H_
+#define KENSA_SPOOL_SPOOL_WRITER_H_
 
 #include <deque>
 #include <memory>
@@ -14,12 +14,12 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "appliance/dir_syncer.h"
+#include "spool/dir_syncer.h"
 #include "core/reactor.h"
 #include "spool/queue_file.h"
 #include "spool/spool_shard.h"
 
-namespace kensa {
+namespace kensa::spool {
 
 class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
  public:
@@ -85,4 +85,4 @@ class SpoolWriter : public std::enable_shared_from_this<SpoolWriter> {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_SPOOL_WRITER_H_
+#endif  // KENSA_SPOOL_SPOOL_WRITER_H_

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/dir_syncer.h"
+#include "spool/dir_syncer.h"
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 
-namespace kensa {
+namespace kensa::spool {
 
 void DirSyncer::SyncAfter(uint64_t created_epoch, Done done) {
   if (running_ && started_ > created_epoch) {
@@ -33,4 +33,4 @@ void DirSyncer::StartRound() {
   });
 }
 
-}  // namespace kensa
+}  // namespace kensa::spool

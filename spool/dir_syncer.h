@@ -3,8 +3,8 @@
 // only after an fsync of its directory that *started after the file was created*; every
 // message waiting at that moment shares one fsync (a running one if it qualifies, else the
 // next). Lives on one reactor.
-#ifndef KENSA_APPLIANCE_DIR_SYNCER_H_
-#define KENSA_APPLIANCE_DIR_SYNCER_H_
+#ifndef KENSA_SPOOL_DIR_SYNCER_H_
+#define KENSA_SPOOL_DIR_SYNCER_H_
 
 #include <vector>
 
@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "core/reactor.h"
 
-namespace kensa {
+namespace kensa::spool {
 
 class DirSyncer {
  public:
@@ -36,4 +36,4 @@ class DirSyncer {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_DIR_SYNCER_H_
+#endif  // KENSA_SPOOL_DIR_SYNCER_H_

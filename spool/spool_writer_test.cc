@@ -2,7 +2,7 @@
 // The durability protocol behind every "250": what Commit() reports OK is a complete queue
 // file (envelope, content, scan outcome, END) that recovery reads back; what it reports as an
 // error, or what was aborted, leaves no file behind.
-#include "appliance/spool_writer.h"
+#include "spool/spool_writer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,12 +16,12 @@
 #include <random>
 #include <thread>
 
-#include "appliance/dir_syncer.h"
+#include "spool/dir_syncer.h"
 #include "core/io_uring_probe.h"
 #include "core/reactor_pool.h"
 #include "gtest/gtest.h"
 
-namespace kensa {
+namespace kensa::spool {
 namespace {
 
 namespace fs = std::filesystem;
@@ -208,4 +208,4 @@ TEST_F(SpoolWriterTest, InFlightBytesRiseWithAppendsAndDrainToZero) {
 }
 
 }  // namespace
-}  // namespace kensa
+}  // namespace kensa::spool

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Group commit: many messages finishing together share directory fsyncs, and none is told
 // "durable" by an fsync that started before its file existed.
-#include "appliance/dir_syncer.h"
+#include "spool/dir_syncer.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,7 +15,7 @@
 #include "core/reactor_pool.h"
 #include "gtest/gtest.h"
 
-namespace kensa {
+namespace kensa::spool {
 namespace {
 
 TEST(DirSyncerTest, ConcurrentWaitersShareFsyncsAndLateOnesWaitForANewOne) {
@@ -59,4 +59,4 @@ TEST(DirSyncerTest, ConcurrentWaitersShareFsyncsAndLateOnesWaitForANewOne) {
 }
 
 }  // namespace
-}  // namespace kensa
+}  // namespace kensa::spool
