@@ -705,7 +705,11 @@ def parse_sink_dump(data):
 
 # --- Postfix ----------------------------------------------------------------------------------
 
-POSTFIX_ROOT = "/tmp/kensa-itest-postfix"
+# One root per build tree: the default and asan trees (or two clones) may run their tests at
+# the same time, and Postfix instances are named by test. Postfix wants each config directory
+# listed in /etc/postfix/main.cf, so the name is stable for a tree rather than per run.
+POSTFIX_ROOT = "/tmp/kensa-itest-postfix-" + hashlib.sha256(
+    os.path.realpath(BUILD_DIR).encode()).hexdigest()[:10]
 _DEFAULT_MAIN_CF = "/etc/postfix/main.cf"
 
 
