@@ -8,7 +8,7 @@
 //   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit"),
 //                 auth ("off" | "optional" | "required": required = submission, MAIL needs AUTH),
 //                 protocol ("smtp" | "pop3"; for pop3, starttls means STLS)
-//   [smtp]        local_domains, max_command_line_bytes, max_data_line_bytes (65536),
+//   [smtp]        local_domains, max_command_line_bytes, max_data_line_bytes (1048576),
 //                 max_recipients, max_message_bytes,
 //                 max_commands_per_session, max_errors_per_session, command_timeout,
 //                 data_timeout, reject_bare_line_endings, max_connections,
@@ -84,7 +84,7 @@ struct KensaConfig {
   // smtp
   std::vector<std::string> local_domains;
   size_t max_command_line_bytes = 2048;
-  uint64_t max_data_line_bytes = 64u << 10;  // one line of message data; longer: 554 5.6.0
+  uint64_t max_data_line_bytes = 1u << 20;  // one line of message data; longer: 554 5.6.0
   size_t max_recipients = 1000;
   uint64_t max_message_bytes = 50u << 20;
   size_t max_commands_per_session = 10000;

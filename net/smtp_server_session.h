@@ -77,7 +77,7 @@ struct SmtpServerLimits {
   // real mail (unwrapped HTML, long base64) exceeds that, so the default is generous. A longer
   // line refuses the message after its end (554 5.6.0): never folded, since kensa passes the
   // bytes it accepts unchanged.
-  uint64_t max_data_line_bytes = 64u << 10;
+  uint64_t max_data_line_bytes = 1u << 20;
   size_t max_commands = 10000;             // per session, then 421
   size_t max_errors = 20;                  // 4xx/5xx replies per session, then 421
   size_t max_auth_failures = 3;            // failed AUTH exchanges per session, then 421

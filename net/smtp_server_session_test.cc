@@ -887,7 +887,7 @@ TEST_F(SmtpServerSessionTest, DataLinesAtTheLimitPassUnchanged) {
 
 TEST_F(SmtpServerSessionTest, DefaultLineLimitPassesLongRealWorldLines) {
   Envelope();  // DefaultConfig: the default max_data_line_bytes
-  const std::string html = "<p>" + std::string(20000, 'h') + "</p>";
+  const std::string html = "<p>" + std::string(90000, 'h') + "</p>";  // over 64 KiB
   EXPECT_EQ(SendData("Subject: html\r\n\r\n" + html + "\r\n.\r\n"),
             "250 2.0.0 Ok: queued as Q1\r\n");
   EXPECT_EQ(host_->messages.at(0), "Subject: html\r\n\r\n" + html + "\r\n");
