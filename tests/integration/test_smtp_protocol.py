@@ -469,7 +469,7 @@ class DataLineAndEmptyMessageTest(h.KensadTestCase):
         r.send(b"\r\n.\r\n")
         code, text = r.reply()
         self.assertEqual(code, 554, text)
-        self.assertRegex(text[0], r"^5\.6\.0 .*line longer than 65536")
+        self.assertRegex(text[0], r"^5\.6\.0 .*line longer than 1048576")
         self.assertEqual(r.cmd("NOOP")[0], 250, "session unusable after the refusal")
         self.assertTrue(self.kensad.wait_spool_empty(5), self.kensad.spool_files())
         self.assert_nothing_delivered(self.rcpt)
