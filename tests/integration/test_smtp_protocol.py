@@ -435,7 +435,7 @@ class SmtpProtocolTest(h.KensadTestCase):
 
 
 class DataLineAndEmptyMessageTest(h.KensadTestCase):
-    """[smtp] max_data_line_bytes (default 65536) and empty messages, on kensad's defaults
+    """[smtp] max_data_line_bytes (default 1048576) and empty messages, on kensad's defaults
     (a 50 MB message limit, so that a 10 MB line is refused for its length, not its size)."""
 
     @classmethod
@@ -476,7 +476,7 @@ class DataLineAndEmptyMessageTest(h.KensadTestCase):
 
     def test_long_real_world_line_passes_byte_for_byte(self):
         sent = (b"Subject: unwrapped html\r\nContent-Type: text/html\r\n\r\n<p>" +
-                b"h" * 20_000 + b"</p>\r\n")
+                b"h" * 200_000 + b"</p>\r\n")
         r = self.envelope()
         self.assertEqual(r.cmd("DATA")[0], 354)
         r.send(sent + b".\r\n")
