@@ -23,6 +23,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -466,12 +467,25 @@ class Kensad:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def rss_kb(self):
+    def _status_kb(self, field):
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
+
+    def rss_kb(self):
+        return self._status_kb("VmRSS")
+
+    def peak_rss_kb(self):
+        """kensad's peak RSS (VmHWM) since it started or since reset_peak_rss()."""
+        return self._status_kb("VmHWM")
+
+    def reset_peak_rss(self):
+        """Resets the peak (VmHWM) to the current RSS (Linux 4.0+), so the next peak read is
+        that of what follows."""
+        with open(f"/proc/{self.pid}/clear_refs", "w") as f:
+            f.write("5")
 
     def spool_files(self):
         out = []
@@ -701,6 +715,110 @@ def parse_sink_dump(data):
             return env, rest
         pos = nl + 1
     return env, data[pos:]
+
+
+# --- a scripted next hop ------------------------------------------------------------------
+
+class CaptureNextHop:
+    """An ESMTP next hop that keeps each message's data exactly as received (dot-unstuffed),
+    keyed by the first RCPT. It listens only once start() is called, so kensad's first
+    attempts are refused and the message waits in the queue. slow: it reads the data at about
+    2 MB/s; stall_data: it answers 354 and then never reads the data."""
+
+    def __init__(self, slow=False, stall_data=False):
+        self.port = free_port()
+        self.slow = slow  # read the data at ~2 MB/s
+        self.stall_data = stall_data  # after 354, never read the data
+        self.in_data = 0  # transactions that reached DATA
+        self.received = 0  # data bytes of the transaction in progress
+        self.aborted = []  # data of transactions that ended without the final dot
+        self.messages = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.listener = None
+
+    def start(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.slow or self.stall_data:
+            # A small receive buffer, so the sender's stall shows at once.
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                     4096 if self.stall_data else 65536)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(30)
+        buf = b""
+        rcpt = None
+        try:
+            c.sendall(b"220 capture.test ESMTP\r\n")
+            while not self.stopping.is_set():
+                while b"\r\n" not in buf:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                line, _, buf = buf.partition(b"\r\n")
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    c.sendall(b"250-capture.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                elif verb == b"RCPT":
+                    rcpt = rcpt or line.split(b"<", 1)[1].split(b">", 1)[0].decode()
+                    c.sendall(b"250 ok\r\n")
+                elif verb == b"DATA":
+                    c.sendall(b"354 go on\r\n")
+                    with self.lock:
+                        self.in_data += 1
+                    if self.stall_data:
+                        self.stopping.wait(120)
+                        return
+                    data = bytearray(buf)
+                    while not data.endswith(b"\r\n.\r\n") and data != b".\r\n":
+                        chunk = c.recv(1 << 20 if not self.slow else 32768)
+                        if not chunk:
+                            with self.lock:
+                                self.aborted.append(bytes(data))
+                            return
+                        data += chunk
+                        self.received = len(data)
+                        if self.slow:
+                            time.sleep(0.015)
+                    data = bytes(data[:-3])
+                    if data.startswith(b".."):
+                        data = data[1:]
+                    data = data.replace(b"\r\n..", b"\r\n.")
+                    buf = b""
+                    with self.lock:
+                        self.messages[rcpt] = data
+                    rcpt = None
+                    c.sendall(b"250 2.0.0 captured\r\n")
+                elif verb == b"QUIT":
+                    c.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    c.sendall(b"250 ok\r\n")
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def close(self):
+        self.stopping.set()
+        if self.listener is not None:
+            self.listener.close()
 
 
 # --- Postfix ----------------------------------------------------------------------------------

@@ -3,10 +3,7 @@
 connection hold no message bytes (only a copy being sent is in memory), SIGTERM ends kensad
 within its drain timeout, and nothing queued is lost: after a restart with a working next
 hop every message is delivered byte for byte."""
-import os
 import smtplib
-import socket
-import threading
 import time
 import unittest
 
@@ -15,74 +12,6 @@ import kensa_harness as h
 MESSAGES = 16
 MESSAGE_BYTES = 8 * 1024 * 1024
 DRAIN_TIMEOUT = 3
-
-
-class Tarpit:
-    """An SMTP next hop that accepts MAIL, RCPT and DATA, then never reads the data."""
-
-    def __init__(self):
-        self.port = h.free_port()
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # A small receive buffer, so the sender's stall shows at once.
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.listener.bind(("127.0.0.1", self.port))
-        self.listener.listen(64)
-        self.stopping = threading.Event()
-        self.conns = []
-        self.in_data = 0
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        self.listener.settimeout(0.2)
-        while not self.stopping.is_set():
-            try:
-                c, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        c.settimeout(30)
-        buf = b""
-        try:
-            c.sendall(b"220 tarpit.test ESMTP\r\n")
-            while not self.stopping.is_set():
-                while b"\n" not in buf:
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        return
-                    buf += chunk
-                line, _, buf = buf.partition(b"\n")
-                verb = line.strip().upper()[:4]
-                if verb == b"DATA":
-                    c.sendall(b"354 go on\r\n")
-                    with self.lock:
-                        self.in_data += 1
-                    self.stopping.wait(120)  # and never read the data
-                    return
-                if verb in (b"EHLO", b"HELO"):
-                    c.sendall(b"250 tarpit.test\r\n")
-                elif verb == b"QUIT":
-                    c.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    c.sendall(b"250 ok\r\n")
-        except OSError:
-            return
-
-    def close(self):
-        self.stopping.set()
-        self.listener.close()
-        with self.lock:
-            for c in self.conns:
-                c.close()
 
 
 def big_message(i):
@@ -94,8 +23,10 @@ def big_message(i):
 class DeliveryMemoryTest(unittest.TestCase):
 
     def test_waiting_deliveries_hold_no_content_and_sigterm_keeps_its_deadline(self):
-        tarpit = Tarpit()
+        # A next hop that accepts MAIL, RCPT and DATA, then never reads the data.
+        tarpit = h.CaptureNextHop(stall_data=True)
         self.addCleanup(tarpit.close)
+        tarpit.start()
         kensad = h.Kensad({
             "drain_timeout": f"{DRAIN_TIMEOUT}s",
             "smtp": {"max_message_bytes": 64 * 1024 * 1024},

@@ -41,14 +41,6 @@ def infected_big_message(rnd):
     return sh.render(sh.message(sh.top_headers("streamed", f"cut-sub@{DOMAIN}"), body))
 
 
-def vm_hwm_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 class Pop3StreamingTest(tp.Pop3Base):
     pop3_extra = {"backend_timeout": "20s", "plaintext_auth": True}
     policy = {"inbound_addresses": [f"sub@{DOMAIN}", f"cut-sub@{DOMAIN}"]}
@@ -91,7 +83,7 @@ class Pop3StreamingTest(tp.Pop3Base):
 
     # test_0 runs first: VmHWM is kensad's peak since it started.
     def test_0_parallel_big_retrs_keep_memory_bounded(self):
-        before = vm_hwm_kb(self.kensad.pid)
+        before = self.kensad.peak_rss_kb()
         results, errors = [None] * CLIENTS, []
 
         def fetch(i):
@@ -107,7 +99,7 @@ class Pop3StreamingTest(tp.Pop3Base):
             t.join(TIMEOUT * 2)
         self.assertFalse(any(t.is_alive() for t in threads), "a RETR did not finish")
         self.assertEqual(errors, [], self.kensad.diagnostics())
-        grew_mb = (vm_hwm_kb(self.kensad.pid) - before) / 1024
+        grew_mb = (self.kensad.peak_rss_kb() - before) / 1024
         total_mb = CLIENTS * len(self.rendered.data) / (1 << 20)
         # Kept whole in memory, a message took several times its size (the message, the edited
         # copy, the stuffed copy): 3.6 x the total measured with 4 clients before streaming.

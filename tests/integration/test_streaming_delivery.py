@@ -6,8 +6,6 @@ less than one message size (loaded whole, each copy cost three message sizes on 
 one per connection while it was sent)."""
 import os
 import random
-import socket
-import threading
 import time
 import unittest
 
@@ -30,113 +28,6 @@ def big_message(token, rnd):
         sh.attachment("eicar.com", sh.EICAR, target=True),
         sh.text_part(token + "-trailer")], f"big-{token}")
     return sh.render(sh.message(sh.top_headers(token, SUB), body))
-
-
-class CaptureNextHop:
-    """An ESMTP next hop that keeps each message's data exactly as received (dot-unstuffed),
-    keyed by the first RCPT. It listens only once start() is called, so kensad's first
-    attempts are refused and the message waits in the queue."""
-
-    def __init__(self, slow=False):
-        self.port = h.free_port()
-        self.slow = slow  # read the data at ~2 MB/s
-        self.received = 0  # data bytes of the transaction in progress
-        self.aborted = []  # data of transactions that ended without the final dot
-        self.messages = {}
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.listener = None
-
-    def start(self):
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if self.slow:
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        self.listener.bind(("127.0.0.1", self.port))
-        self.listener.listen(16)
-        self.listener.settimeout(0.2)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping.is_set():
-            try:
-                c, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        c.settimeout(30)
-        buf = b""
-        rcpt = None
-        try:
-            c.sendall(b"220 capture.test ESMTP\r\n")
-            while not self.stopping.is_set():
-                while b"\r\n" not in buf:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                line, _, buf = buf.partition(b"\r\n")
-                verb = line[:4].upper()
-                if verb == b"EHLO":
-                    c.sendall(b"250-capture.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
-                elif verb == b"RCPT":
-                    rcpt = rcpt or line.split(b"<", 1)[1].split(b">", 1)[0].decode()
-                    c.sendall(b"250 ok\r\n")
-                elif verb == b"DATA":
-                    c.sendall(b"354 go on\r\n")
-                    data = bytearray(buf)
-                    while not data.endswith(b"\r\n.\r\n") and data != b".\r\n":
-                        chunk = c.recv(1 << 20 if not self.slow else 32768)
-                        if not chunk:
-                            with self.lock:
-                                self.aborted.append(bytes(data))
-                            return
-                        data += chunk
-                        self.received = len(data)
-                        if self.slow:
-                            time.sleep(0.015)
-                    data = bytes(data[:-3])
-                    if data.startswith(b".."):
-                        data = data[1:]
-                    data = data.replace(b"\r\n..", b"\r\n.")
-                    buf = b""
-                    with self.lock:
-                        self.messages[rcpt] = data
-                    rcpt = None
-                    c.sendall(b"250 2.0.0 captured\r\n")
-                elif verb == b"QUIT":
-                    c.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    c.sendall(b"250 ok\r\n")
-        except OSError:
-            return
-        finally:
-            c.close()
-
-    def close(self):
-        self.stopping.set()
-        if self.listener is not None:
-            self.listener.close()
-
-
-def vm_hwm_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def reset_hwm(pid):
-    """Resets the peak (VmHWM) to the current RSS (Linux 4.0+), so the peak that follows is
-    the delivery's, not the receipt's."""
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
-        f.write("5")
 
 
 class StreamingDeliveryTest(unittest.TestCase):
@@ -164,12 +55,12 @@ class StreamingDeliveryTest(unittest.TestCase):
         self.assertTrue(h.wait_until(lambda: kensad.log_events("delivery"), 20),
                         "no failed attempt was logged\n" + kensad.diagnostics())
         time.sleep(1.5)  # the allocator gives back what the receipt freed
-        reset_hwm(kensad.pid)
+        kensad.reset_peak_rss()  # the peak that follows is the delivery's, not the receipt's
         base_kb = kensad.rss_kb()
         let_deliver()
         self.assertTrue(h.wait_until(delivered, DELIVERY_TIMEOUT),
                         "not delivered\n" + kensad.diagnostics())
-        return (vm_hwm_kb(kensad.pid) - base_kb) / 1024
+        return (kensad.peak_rss_kb() - base_kb) / 1024
 
     def check_copies(self, sub_copy, other_copy):
         rest = h.strip_kensa_trace(other_copy)
@@ -194,7 +85,7 @@ class StreamingDeliveryTest(unittest.TestCase):
                         f"{len(self.msg.data) / 1e6:.0f} MB")
 
     def test_smtp_next_hop_gets_both_copies_exactly(self):
-        hop = CaptureNextHop()
+        hop = h.CaptureNextHop()
         self.addCleanup(hop.close)
         kensad = self.start_kensad(f"smtp://127.0.0.1:{hop.port}?tls=none")
 
@@ -230,7 +121,7 @@ class StreamingDeliveryTest(unittest.TestCase):
 class ReadErrorMidStreamTest(unittest.TestCase):
 
     def test_read_error_ends_the_connection_without_the_final_dot(self):
-        hop = CaptureNextHop(slow=True)
+        hop = h.CaptureNextHop(slow=True)
         self.addCleanup(hop.close)
         hop.start()
         kensad = h.Kensad({"smtp": {"max_message_bytes": 64 * 1024 * 1024}},
