@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// MessageSpool: a whole message kept while it is scanned (a POP3 response waiting for its
-// verdict), in memory up to a bound and in an unlinked temporary file beyond it, so memory per
-// message does not grow with its size. Written on the reactor while the message arrives, read
-// back afterwards in bounded pieces from any thread (pread: no shared file offset).
+// MessageSpool: bytes kept in memory up to a bound and in an unlinked temporary file beyond
+// it, so memory does not grow with their size: a whole message while it is scanned (a POP3
+// response waiting for its verdict), and under SpillBuffer each object the scanner decodes.
+// Written by one thread, read back afterwards in bounded pieces from any thread (pread: no
+// shared file offset).
 #ifndef KENSA_SCAN_MESSAGE_SPOOL_H_
 #define KENSA_SCAN_MESSAGE_SPOOL_H_
 
@@ -29,6 +30,9 @@ class MessageSpool {
   bool in_memory() const { return fd_ < 0; }
   // The bytes, while in_memory().
   std::string_view memory() const { return memory_; }
+  // The temporary file holding the bytes, once they are not in_memory(); -1 before.
+  int fd() const { return fd_; }
+  const std::string& temp_dir() const { return temp_dir_; }
   // Replaces *out with up to `max` bytes from `offset` (fewer only at the end).
   absl::Status ReadAt(uint64_t offset, size_t max, std::string* out) const;
 

@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "scan/temp_file.h"
 
 namespace kensa::scan {
 
@@ -21,15 +20,9 @@ struct SpillBuffer::HashState {
 };
 
 SpillBuffer::SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir)
-    : memory_bytes_(memory_bytes),
-      max_bytes_(max_bytes),
-      temp_dir_(std::move(temp_dir)),
-      hash_(new HashState) {}
+    : max_bytes_(max_bytes), kept_(memory_bytes, std::move(temp_dir)), hash_(new HashState) {}
 
-SpillBuffer::~SpillBuffer() {
-  if (fd_ >= 0) close(fd_);
-  delete hash_;
-}
+SpillBuffer::~SpillBuffer() { delete hash_; }
 
 void SpillBuffer::Append(std::string_view bytes) {
   if (bytes.empty()) return;
@@ -38,25 +31,7 @@ void SpillBuffer::Append(std::string_view bytes) {
   size_ += bytes.size();
   if (room == 0) return;
   if (bytes.size() > room) bytes = bytes.substr(0, room);
-  if (!error_.ok()) return;
-  if (fd_ < 0 && memory_.size() + bytes.size() <= memory_bytes_) {
-    memory_.append(bytes);
-    return;
-  }
-  if (fd_ < 0) Spill();
-  if (error_.ok()) error_ = WriteAllToTempFile(fd_, bytes, temp_dir_);
-}
-
-void SpillBuffer::Spill() {
-  absl::StatusOr<int> fd = OpenUnlinkedTempFile(temp_dir_);
-  if (!fd.ok()) {
-    error_ = fd.status();
-    return;
-  }
-  fd_ = *fd;
-  error_ = WriteAllToTempFile(fd_, memory_, temp_dir_);
-  if (!error_.ok()) return;
-  std::string().swap(memory_);
+  kept_.Append(bytes);
 }
 
 Sha256 SpillBuffer::Digest() {
@@ -71,40 +46,39 @@ Sha256 SpillBuffer::Digest() {
 
 ClamEngine::ProbeResult SpillBuffer::ProbeWith(const ClamEngine& probe,
                                                ClamEngine::LayerVisitor* visitor) const {
-  if (!error_.ok() || truncated()) return {};
-  if (fd_ < 0) return probe.Probe(memory_, -1, visitor);
-  return probe.Probe({}, fd_, visitor);
+  if (!kept_.error().ok() || truncated()) return {};
+  if (kept_.in_memory()) return probe.Probe(kept_.memory(), -1, visitor);
+  return probe.Probe({}, kept_.fd(), visitor);
 }
 
 absl::Status SpillBuffer::Read(const std::function<void(std::string_view)>& chunk) const {
-  if (!error_.ok()) return error_;
-  if (fd_ < 0) {
-    chunk(memory_);
+  if (!kept_.error().ok()) return kept_.error();
+  if (kept_.in_memory()) {
+    chunk(kept_.memory());
     return absl::OkStatus();
   }
-  std::string block(1 << 16, '\0');
-  for (off_t at = 0;;) {
-    ssize_t n = pread(fd_, block.data(), block.size(), at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::InternalError(absl::StrCat("reading back: ", std::strerror(errno)));
-    if (n == 0) return absl::OkStatus();
-    chunk(std::string_view(block.data(), static_cast<size_t>(n)));
-    at += n;
+  std::string block;
+  for (uint64_t at = 0;; at += block.size()) {
+    if (absl::Status s = kept_.ReadAt(at, 1 << 16, &block); !s.ok()) return s;
+    if (block.empty()) return absl::OkStatus();
+    chunk(block);
   }
 }
 
 ScanResult SpillBuffer::ScanWith(const ClamEngine& engine, std::string_view name) const {
   // The temporary file failed (full, gone, unreadable): the machine's fault, not the part's.
-  if (!error_.ok()) return {ScanResult::Kind::kLocalFailure, std::string(error_.message())};
+  if (!kept_.error().ok()) {
+    return {ScanResult::Kind::kLocalFailure, std::string(kept_.error().message())};
+  }
   if (truncated()) {
     return {ScanResult::Kind::kUnscannable, "Kensa.Limits.Exceeded.MaxPartSize"};
   }
-  if (fd_ < 0) return engine.ScanBuffer(memory_, name);
-  if (lseek(fd_, 0, SEEK_SET) < 0) {
+  if (kept_.in_memory()) return engine.ScanBuffer(kept_.memory(), name);
+  if (lseek(kept_.fd(), 0, SEEK_SET) < 0) {
     return {ScanResult::Kind::kLocalFailure,
-            absl::StrCat("temporary file in ", temp_dir_, ": ", std::strerror(errno))};
+            absl::StrCat("temporary file in ", kept_.temp_dir(), ": ", std::strerror(errno))};
   }
-  return engine.ScanFd(fd_, name);
+  return engine.ScanFd(kept_.fd(), name);
 }
 
 }  // namespace kensa::scan

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "scan/clam_engine.h"
+#include "scan/message_spool.h"
 #include "scan/verdict_cache.h"
 
 namespace kensa::scan {
@@ -30,7 +31,7 @@ class SpillBuffer {
   bool truncated() const { return size_ > max_bytes_; }
   // The first write error (temp file full, ...): the object then has no verdict, and
   // ScanWith() says kLocalFailure.
-  const absl::Status& error() const { return error_; }
+  const absl::Status& error() const { return kept_.error(); }
   // SHA-256 of every byte appended (also of those past max_bytes). Ends the object: call it
   // after the last Append().
   Sha256 Digest();
@@ -41,15 +42,9 @@ class SpillBuffer {
   absl::Status Read(const std::function<void(std::string_view)>& chunk) const;
 
  private:
-  void Spill();
-
-  size_t memory_bytes_;
   uint64_t max_bytes_;
-  std::string temp_dir_;
-  std::string memory_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
-  absl::Status error_;
+  MessageSpool kept_;  // the first max_bytes_ bytes
+  uint64_t size_ = 0;  // every byte appended, kept or not
   struct HashState;
   HashState* hash_;
   std::optional<Sha256> digest_;
