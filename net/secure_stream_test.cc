@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -18,7 +17,7 @@
 #include "core/reactor_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "net/self_signed_cert.h"
+#include "net/tls_test_support.h"
 
 namespace kensa::net {
 namespace {
@@ -68,28 +67,11 @@ class Recorder : public SecureStream::Handler {
 class SecureStreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    std::string tmpl = ::testing::TempDir() + "/kensa_secure_stream_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = new std::string(tmpl);
-    ASSERT_TRUE(EnsureSelfSignedCertificate(*dir_ + "/cert.pem", *dir_ + "/key.pem",
-                                            "mx.example.org")
-                    .ok());
-    TlsServerOptions so;
-    so.cert_file = *dir_ + "/cert.pem";
-    so.key_file = *dir_ + "/key.pem";
-    auto s = TlsContext::CreateServer(so);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ctx_ = new std::shared_ptr<TlsContext>(*s);
-    auto c = TlsContext::CreateClient({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    client_ctx_ = new std::shared_ptr<TlsContext>(*c);
+    auto tls = TestTls::Create(::testing::TempDir(), "kensa_secure_stream");
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    tls_ = tls->release();
   }
-  static void TearDownTestSuite() {
-    delete server_ctx_;
-    delete client_ctx_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
+  static void TearDownTestSuite() { delete tls_; }
 
   void SetUp() override {
     absl::Status s = CheckIoUringSupport();
@@ -137,9 +119,7 @@ class SecureStreamTest : public ::testing::Test {
     return false;
   }
 
-  static std::string* dir_;
-  static std::shared_ptr<TlsContext>* server_ctx_;
-  static std::shared_ptr<TlsContext>* client_ctx_;
+  static TestTls* tls_;
   std::unique_ptr<ReactorPool> pool_;
   std::shared_ptr<SecureStream> server_;
   std::shared_ptr<SecureStream> client_;
@@ -149,9 +129,7 @@ class SecureStreamTest : public ::testing::Test {
   Recorder client_rec_{&client_seen_};
 };
 
-std::string* SecureStreamTest::dir_ = nullptr;
-std::shared_ptr<TlsContext>* SecureStreamTest::server_ctx_ = nullptr;
-std::shared_ptr<TlsContext>* SecureStreamTest::client_ctx_ = nullptr;
+TestTls* SecureStreamTest::tls_ = nullptr;
 
 TEST_F(SecureStreamTest, ImplicitTlsCarriesDataBothWays) {
   // Large enough to take many records and socket buffers.
@@ -162,10 +140,10 @@ TEST_F(SecureStreamTest, ImplicitTlsCarriesDataBothWays) {
     }
   };
   OnReactor([&] {
-    ASSERT_TRUE(server_->StartTlsServer(**server_ctx_).ok());
+    ASSERT_TRUE(server_->StartTlsServer(*tls_->server).ok());
     server_->Start(&server_rec_);
     client_->Start(&client_rec_);
-    ASSERT_TRUE(client_->StartTlsClient(**client_ctx_, "mx.example.org").ok());
+    ASSERT_TRUE(client_->StartTlsClient(*tls_->client, "mx.example.org").ok());
     // Written before the handshake finished: held, then sent encrypted.
     EXPECT_TRUE(client_->Send(big).ok());
     EXPECT_TRUE(client_->Send("PING\r\n").ok());
@@ -190,12 +168,12 @@ TEST_F(SecureStreamTest, StartTlsMidStreamKeepsPlaintextBeforeAndDataAfter) {
   server_rec_.on_data = [&](std::string_view p) {
     if (p == "STARTTLS\r\n") {
       EXPECT_TRUE(server_->Send("220 go ahead\r\n").ok());
-      EXPECT_TRUE(server_->StartTlsServer(**server_ctx_).ok());
+      EXPECT_TRUE(server_->StartTlsServer(*tls_->server).ok());
     }
   };
   client_rec_.on_data = [&](std::string_view p) {
     if (p == "220 go ahead\r\n") {
-      EXPECT_TRUE(client_->StartTlsClient(**client_ctx_, "mx.example.org").ok());
+      EXPECT_TRUE(client_->StartTlsClient(*tls_->client, "mx.example.org").ok());
       EXPECT_TRUE(client_->Send("EHLO secure\r\n").ok());
     }
   };
@@ -216,7 +194,7 @@ TEST_F(SecureStreamTest, StartTlsMidStreamKeepsPlaintextBeforeAndDataAfter) {
 
 TEST_F(SecureStreamTest, GarbageIsOneErrorAndSendReturnsIt) {
   OnReactor([&] {
-    ASSERT_TRUE(server_->StartTlsServer(**server_ctx_).ok());
+    ASSERT_TRUE(server_->StartTlsServer(*tls_->server).ok());
     server_->Start(&server_rec_);
     client_->Start(&client_rec_);  // no TLS on this side: it sends plain text
     EXPECT_TRUE(client_->Send(std::string(64, '\x16') + "GET / HTTP/1.0\r\n\r\n").ok());
@@ -244,10 +222,10 @@ TEST_F(SecureStreamTest, GarbageIsOneErrorAndSendReturnsIt) {
 
 TEST_F(SecureStreamTest, GracefulCloseSendsCloseNotifyAfterQueuedData) {
   OnReactor([&] {
-    ASSERT_TRUE(server_->StartTlsServer(**server_ctx_).ok());
+    ASSERT_TRUE(server_->StartTlsServer(*tls_->server).ok());
     server_->Start(&server_rec_);
     client_->Start(&client_rec_);
-    ASSERT_TRUE(client_->StartTlsClient(**client_ctx_, "mx.example.org").ok());
+    ASSERT_TRUE(client_->StartTlsClient(*tls_->client, "mx.example.org").ok());
   });
   ASSERT_TRUE(WaitFor(client_seen_, [](const Seen& s) { return s.established == 1; }));
   OnReactor([&] {

@@ -14,14 +14,13 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "net/self_signed_cert.h"
+#include "net/tls_test_support.h"
 #include "net/tls_context.h"
 
 namespace kensa::net {
@@ -34,32 +33,15 @@ using ::testing::StartsWith;
 class TlsSessionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    std::string tmpl = ::testing::TempDir() + "/kensa_tls_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = new std::string(tmpl);
-    ASSERT_TRUE(EnsureSelfSignedCertificate(CertFile(), KeyFile(), "mx.example.org").ok());
-    TlsServerOptions so;
-    so.cert_file = CertFile();
-    so.key_file = KeyFile();
-    auto s = TlsContext::CreateServer(so);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ctx_ = new std::shared_ptr<TlsContext>(*s);
-    auto c = TlsContext::CreateClient({});
-    ASSERT_TRUE(c.ok()) << c.status();
-    client_ctx_ = new std::shared_ptr<TlsContext>(*c);
+    auto tls = TestTls::Create(::testing::TempDir(), "kensa_tls");
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    tls_ = tls->release();
   }
-  static void TearDownTestSuite() {
-    delete server_ctx_;
-    delete client_ctx_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-  static std::string CertFile() { return *dir_ + "/cert.pem"; }
-  static std::string KeyFile() { return *dir_ + "/key.pem"; }
+  static void TearDownTestSuite() { delete tls_; }
 
   void SetUp() override {
-    server_ = TlsSession::NewServer(**server_ctx_);
-    client_ = TlsSession::NewClient(**client_ctx_, "mx.example.org");
+    server_ = TlsSession::NewServer(*tls_->server);
+    client_ = TlsSession::NewClient(*tls_->client, "mx.example.org");
     ASSERT_NE(server_, nullptr);
     ASSERT_NE(client_, nullptr);
   }
@@ -95,20 +77,16 @@ class TlsSessionTest : public ::testing::Test {
     return s;
   }
 
-  static std::string* dir_;
-  static std::shared_ptr<TlsContext>* server_ctx_;
-  static std::shared_ptr<TlsContext>* client_ctx_;
+  static TestTls* tls_;
   std::unique_ptr<TlsSession> server_;
   std::unique_ptr<TlsSession> client_;
 };
 
-std::string* TlsSessionTest::dir_ = nullptr;
-std::shared_ptr<TlsContext>* TlsSessionTest::server_ctx_ = nullptr;
-std::shared_ptr<TlsContext>* TlsSessionTest::client_ctx_ = nullptr;
+TestTls* TlsSessionTest::tls_ = nullptr;
 
 TEST_F(TlsSessionTest, HandshakeAndDataBothWays) {
-  EXPECT_TRUE((*server_ctx_)->is_server());
-  EXPECT_FALSE((*client_ctx_)->is_server());
+  EXPECT_TRUE(tls_->server->is_server());
+  EXPECT_FALSE(tls_->client->is_server());
   EXPECT_FALSE(client_->handshake_done());
   ASSERT_TRUE(Handshake().ok());
   EXPECT_TRUE(client_->handshake_done());
@@ -227,7 +205,7 @@ TEST_F(TlsSessionTest, GarbageAfterHandshakeIsAnError) {
 
 TEST_F(TlsSessionTest, StaleErrorsOnTheThreadDoNotLeakIn) {
   // Another session on this reactor thread failed and left its errors behind.
-  auto other = TlsSession::NewServer(**server_ctx_);
+  auto other = TlsSession::NewServer(*tls_->server);
   std::string plain;
   ASSERT_FALSE(other->FeedCiphertext("garbage garbage garbage", &plain).ok());
   ERR_raise(ERR_LIB_SSL, ERR_R_INTERNAL_ERROR);
@@ -242,34 +220,34 @@ TEST_F(TlsSessionTest, StaleErrorsOnTheThreadDoNotLeakIn) {
 }
 
 TEST_F(TlsSessionTest, ClientWithIpLiteralAndVerificationOff) {
-  client_ = TlsSession::NewClient(**client_ctx_, "192.0.2.1");
+  client_ = TlsSession::NewClient(*tls_->client, "192.0.2.1");
   ASSERT_TRUE(Handshake().ok());
-  client_ = TlsSession::NewClient(**client_ctx_, "[2001:db8::1]");
-  server_ = TlsSession::NewServer(**server_ctx_);
+  client_ = TlsSession::NewClient(*tls_->client, "[2001:db8::1]");
+  server_ = TlsSession::NewServer(*tls_->server);
   ASSERT_TRUE(Handshake().ok());
-  client_ = TlsSession::NewClient(**client_ctx_, "");
-  server_ = TlsSession::NewServer(**server_ctx_);
+  client_ = TlsSession::NewClient(*tls_->client, "");
+  server_ = TlsSession::NewServer(*tls_->server);
   ASSERT_TRUE(Handshake().ok());
 }
 
 TEST_F(TlsSessionTest, VerifyingClientChecksChainAndName) {
   TlsClientOptions o;
   o.verify_peer = true;
-  o.ca_file = CertFile();
+  o.ca_file = tls_->cert_file();
   auto vctx = TlsContext::CreateClient(o);
   ASSERT_TRUE(vctx.ok()) << vctx.status();
   client_ = TlsSession::NewClient(**vctx, "mx.example.org.");
   ASSERT_TRUE(Handshake().ok());
 
   client_ = TlsSession::NewClient(**vctx, "wrong.example.org");
-  server_ = TlsSession::NewServer(**server_ctx_);
+  server_ = TlsSession::NewServer(*tls_->server);
   client_->StartHandshake();
   std::string cp, sp;
   absl::Status s = Shuttle(*client_, *server_, &cp, &sp);
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("certificate verify failed"));
 
-  o.ca_file = *dir_ + "/no-such-ca.pem";
+  o.ca_file = tls_->dir + "/no-such-ca.pem";
   auto bad = TlsContext::CreateClient(o);
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr(o.ca_file));
@@ -277,8 +255,8 @@ TEST_F(TlsSessionTest, VerifyingClientChecksChainAndName) {
 
 TEST_F(TlsSessionTest, MinVersionTls13RefusesATls12Client) {
   TlsServerOptions so;
-  so.cert_file = CertFile();
-  so.key_file = KeyFile();
+  so.cert_file = tls_->cert_file();
+  so.key_file = tls_->key_file();
   so.min_version = "TLSv1.3";
   auto s13 = TlsContext::CreateServer(so);
   ASSERT_TRUE(s13.ok()) << s13.status();
@@ -446,7 +424,7 @@ TEST_F(TlsSessionTest, InteropWithOpensslSServer) {
     dup2(devnull, 1);
     dup2(devnull, 2);
     std::string addr = "127.0.0.1:" + std::to_string(port);
-    std::string cert = CertFile(), key = KeyFile();
+    std::string cert = tls_->cert_file(), key = tls_->key_file();
     // -rev: each line comes back reversed, which proves a full round trip.
     execl(kOpenssl, kOpenssl, "s_server", "-accept", addr.c_str(), "-cert", cert.c_str(),
           "-key", key.c_str(), "-naccept", "1", "-rev", static_cast<char*>(nullptr));
