@@ -6,12 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <future>
 #include <thread>
 #include <vector>
 
 #include "core/io_uring_probe.h"
 #include "core/reactor_pool.h"
+#include "core/reactor_test_support.h"
 #include "gtest/gtest.h"
 
 namespace kensa {
@@ -32,14 +32,7 @@ class InFlightBytesTest : public ::testing::Test {
     pool_->StopAll();
     pool_->Join();
   }
-  void OnReactor(std::function<void()> fn) {
-    std::promise<void> done;
-    pool_->reactor(0).Post([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void OnReactor(const std::function<void()>& fn) { RunOnReactor(pool_->reactor(0), fn); }
   static bool WaitFor(const std::function<bool()>& pred) {
     for (int i = 0; i < 1000 && !pred(); ++i) {  // 5 s
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "core/io_uring_probe.h"
 #include "core/reactor_pool.h"
 #include "gmock/gmock.h"
+#include "core/reactor_test_support.h"
 #include "gtest/gtest.h"
 #include "net/tls_test_support.h"
 
@@ -99,14 +99,7 @@ class SecureStreamTest : public ::testing::Test {
   }
 
   // Runs fn on the reactor thread and waits for it.
-  void OnReactor(std::function<void()> fn) {
-    std::promise<void> done;
-    pool_->reactor(0).Post([&] {
-      fn();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void OnReactor(const std::function<void()>& fn) { RunOnReactor(pool_->reactor(0), fn); }
   // Waits (bounded) until pred holds for the side's record.
   static bool WaitFor(Seen& seen, std::function<bool(const Seen&)> pred) {
     for (int i = 0; i < 1000; ++i) {  // 5 s

@@ -19,6 +19,7 @@
 #include "spool/dir_syncer.h"
 #include "core/io_uring_probe.h"
 #include "core/reactor_pool.h"
+#include "core/reactor_test_support.h"
 #include "gtest/gtest.h"
 
 namespace kensa::spool {
@@ -71,15 +72,7 @@ class SpoolWriterTest : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  template <typename F>
-  void Run(F step) {
-    std::promise<void> done;
-    reactor_->Post([&] {
-      step();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void Run(const std::function<void()>& step) { RunOnReactor(*reactor_, step); }
 
   // Creates, appends `pieces`, optionally records a scan outcome, commits; the commit's status.
   absl::Status WriteMessage(const std::string& id, const std::vector<std::string>& pieces,
