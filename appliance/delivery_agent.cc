@@ -194,6 +194,8 @@ void DeliveryAgent::Attempt(const std::string& id) {
   // it is sent, so a message waiting for a next-hop connection holds none.
   shard_->worker().Submit([this, reactor, id, path = m.path] {
     absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(path);
+    // Edits the file's own records cannot satisfy make it unreadable now, once, and it is
+    // left for the operator; found by the copy reader mid-send they would defer it forever.
     if (info.ok()) {
       for (const spool::ContentVariant& v : info->scan.variants) {
         absl::Status s = spool::CheckEdits(v.edits, info->content_bytes);
