@@ -218,6 +218,8 @@ MessageVerdict MessageScanner::Finish() {
         whole.kind == ScanResult::Kind::kLocalFailure) {
       AddFinding(RootPart(), whole);
     }
+    // Only run when no part was infected, so any detection here is the second reading's own.
+    verdict_.second_opinion_only = whole.kind == ScanResult::Kind::kInfected;
   }
   if (!limits_.empty() && verdict_.findings.empty()) {
     for (const std::string& reason : limits_) {

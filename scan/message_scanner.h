@@ -53,6 +53,9 @@ struct MessageVerdict {
   uint64_t cache_hits = 0;
   uint64_t fast_path = 0;             // objects the prefilter proved clean (no engine scan)
   uint64_t bytes = 0;                 // raw message bytes
+  // The whole-message reading (ScanSettings::whole_message_check) found what no part's
+  // reading did: how often that happens says what the second reading is worth.
+  bool second_opinion_only = false;
   MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
 };

@@ -127,6 +127,28 @@ TEST_F(MessageScannerTest, SinglePartMessageBodyIsTheFinding) {
   EXPECT_EQ(v.findings[0].part.header_begin, 0u);
 }
 
+TEST_F(MessageScannerTest, WholeMessageReadingFindsWhatNoPartHolds) {
+  // A header field is in no leaf: only libclamav's reading of the raw message sees it.
+  const std::string raw = absl::StrCat("Subject: ", Eicar(), "\r\n\r\nhello\r\n");
+  MessageVerdict v = Scan(raw);
+  ASSERT_EQ(v.kind, MessageVerdict::Kind::kInfected);
+  EXPECT_TRUE(v.second_opinion_only);
+  EXPECT_EQ(v.findings[0].part.header_begin, 0u);
+
+  ScanSettings parts_only;
+  parts_only.whole_message_check = false;
+  MessageVerdict p = Scan(raw, nullptr, 0, parts_only);
+  EXPECT_EQ(p.kind, MessageVerdict::Kind::kClean);
+  EXPECT_FALSE(p.second_opinion_only);
+
+  // Found by a part's reading: the second reading does not run and takes no credit.
+  MessageVerdict b = Scan(Mixed("Content-Type: application/octet-stream\r\n"
+                                "Content-Transfer-Encoding: base64\r\n",
+                                EncodeBase64(Eicar())));
+  ASSERT_EQ(b.kind, MessageVerdict::Kind::kInfected);
+  EXPECT_FALSE(b.second_opinion_only);
+}
+
 TEST_F(MessageScannerTest, VerdictCacheAnswersTheSecondCopy) {
   VerdictCache cache(100);
   const std::string raw = Mixed("Content-Type: application/octet-stream\r\n"
