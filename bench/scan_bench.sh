@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # scan_bench.sh: kensa scanning mail, side by side in one run with the ClamAV peers, all
-# delivering into one smtp-sink and all with the same signatures (sigs/test):
+# delivering into one smtp-sink and all with the same signatures (sigs/test, or --sigs DIR):
 #   ceiling   kensa-bench straight into the sink
 #   kensa-off kensad relaying, nobody subscribed (no [policy]): unscanned
 #   kensa-on  kensad with [policy] inbound_domains = ["example.org"] (the sink's domain): every
@@ -19,6 +19,7 @@
 #
 # usage: bench/scan_bench.sh [-r R] [--quick] [--duration S] [--kensad PATH] [--bench PATH]
 #                            [--no-peers] [--no-kensa] [--scan-tmp DIR] [--keep]
+#                            [--sigs DIR]   (a real-sized set: see BENCHMARKS.md; default sigs/test)
 # Needs root (Postfix, smtp-sink, clamd and clamsmtpd drop privileges) and the Debian packages
 # postfix (smtp-sink), clamav-daemon, clamav-milter, clamsmtp and python3.
 # Scanners' temporary files (libclamav makes a directory per scan, clamsmtpd a file per message)
@@ -36,6 +37,7 @@ DO_PEERS=1
 DO_KENSA=1
 KEEP=0
 SCAN_TMP_PARENT=/dev/shm
+SIGS=$ROOT/sigs/test
 while [ $# -gt 0 ]; do
   case $1 in
     -r) REPS=$2; shift ;;
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
     --no-peers) DO_PEERS=0 ;;
     --no-kensa) DO_KENSA=0 ;;
     --scan-tmp) SCAN_TMP_PARENT=$2; shift ;;
+    --sigs) SIGS=$(cd "$2" && pwd); shift ;;
     --keep) KEEP=1 ;;
     -h|--help) sed -n 3,27p "$0"; exit 0 ;;
     *) echo "scan_bench: unknown argument $1" >&2; exit 2 ;;
@@ -61,7 +64,6 @@ fi
 [ -x "$BENCH" ] || { echo "scan_bench: kensa-bench not built (cmake --build ... --target kensa-bench)" >&2; exit 2; }
 [ $DO_KENSA = 0 ] || [ -x "$KENSAD" ] || { echo "scan_bench: no kensad at $KENSAD" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "scan_bench: needs root" >&2; exit 2; }
-SIGS=$ROOT/sigs/test
 [ -d "$SIGS" ] || { echo "scan_bench: no signatures at $SIGS" >&2; exit 2; }
 export PATH=$PATH:/usr/sbin:/sbin
 for t in smtp-sink postfix python3; do
