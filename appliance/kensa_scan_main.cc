@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "appliance/malloc_conf.h"
 #include "scan/message_scanner.h"
 #include "scan/prefilter.h"
 #include "sigs/signature_set.h"
@@ -344,5 +345,10 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 }  // namespace kensa
+
+// jemalloc reads this at its first allocation (appliance/malloc_conf.h says why each option).
+extern "C" {
+const char* malloc_conf = kensa::kMallocConf;
+}
 
 int main(int argc, char** argv) { return kensa::Run(argc, argv); }

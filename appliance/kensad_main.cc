@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "appliance/malloc_conf.h"
 #include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
 #include "auth/auth_backend_factory.h"
@@ -483,13 +484,9 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace kensa
 
-// jemalloc reads this at its first allocation. Background threads return freed pages to the
-// system about a second after a peak: without them, decay advances only when a thread
-// allocates, so an idle kensad kept the peak of its last big messages (539 MB against 25 MB
-// idle). MALLOC_CONF in the environment still overrides it; a build without jemalloc
-// (sanitizers) ignores the symbol.
+// jemalloc reads this at its first allocation (appliance/malloc_conf.h says why each option).
 extern "C" {
-const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+const char* malloc_conf = kensa::kMallocConf;
 }
 
 int main(int argc, char** argv) { return kensa::Run(argc, argv); }
