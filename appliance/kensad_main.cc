@@ -34,6 +34,7 @@
 #include "core/reactor_pool.h"
 #include "core/worker.h"
 #include "net/self_signed_cert.h"
+#include "queue/delivery_counters.h"
 #include "spool/spool_shard.h"
 
 namespace kensa {
@@ -214,11 +215,7 @@ absl::Status SetUpRuntime(Runtime& rt) {
   ids.messages_rejected =
       rt.counters.Register("messages_failed_total", "messages whose spooling failed (4xx)");
   ids.bytes_received = rt.counters.Register("smtp_bytes_received_total", "bytes from clients");
-  ids.deliveries_ok = rt.counters.Register("deliveries_total", "recipients delivered");
-  ids.deliveries_deferred =
-      rt.counters.Register("deliveries_deferred_total", "recipient attempts deferred");
-  ids.deliveries_bounced = rt.counters.Register("deliveries_bounced_total", "recipients bounced");
-  ids.dsns_created = rt.counters.Register("dsns_total", "delivery status notifications created");
+  rt.delivery_ids = queue::DeliveryCounters::Register(rt.counters);
   ids.messages_clean = rt.counters.Register("messages_clean_total", "scanned messages found clean");
   ids.messages_infected =
       rt.counters.Register("messages_infected_total", "scanned messages with an infected part");

@@ -15,6 +15,7 @@
 #include "core/counters.h"
 #include "net/next_hop.h"
 #include "net/tls_context.h"
+#include "queue/delivery_counters.h"
 #include "scan/message_scanner.h"
 #include "sigs/signature_set.h"
 
@@ -22,8 +23,7 @@ namespace kensa {
 
 struct CounterIds {
   int connections = 0, connections_refused = 0, messages_queued = 0, messages_rejected = 0,
-      bytes_received = 0, deliveries_ok = 0, deliveries_deferred = 0, deliveries_bounced = 0,
-      dsns_created = 0, messages_clean = 0, messages_infected = 0, messages_unscannable = 0,
+      bytes_received = 0, messages_clean = 0, messages_infected = 0, messages_unscannable = 0,
       messages_unscanned = 0, messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0, fast_path = 0,
       verdict_cache_hits = 0, signature_reloads = 0, signature_reload_failures = 0, auth_ok = 0,
       auth_failed = 0, auth_tempfail = 0, pop3_logins = 0, pop3_scanned = 0, accept_failures = 0;
@@ -41,6 +41,7 @@ struct Runtime {
   std::unique_ptr<ConnectionLimiter> limiter;
   CounterSet counters;
   CounterIds ids;
+  queue::DeliveryCounters delivery_ids;  // registered by queue/ itself
   int reactors = 1;
   std::unique_ptr<SubscriberPolicy> policy;
   sigs::SignatureHolder signatures;  // the current set; swapped on reload

@@ -10,11 +10,12 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "appliance/delivery_agent.h"
 #include "appliance/pop3_connection.h"
+#include "appliance/queue_wiring.h"
 #include "appliance/smtp_connection.h"
 #include "core/log.h"
 #include "core/socket_stream.h"
+#include "queue/delivery_agent.h"
 
 namespace kensa {
 
@@ -41,7 +42,9 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
       scan_bytes_in_flight_(reactor),
       scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
       auth_worker_(absl::StrCat("kensa-auth-", reactor->index())),
-      delivery_(std::make_unique<DeliveryAgent>(this)),
+      delivery_(std::make_unique<queue::DeliveryAgent>(
+          DeliverySettingsFor(*runtime),
+          DeliveryEnvironmentFor(*runtime, reactor, &worker_, &spool_))),
       pop3_cache_(runtime->config.verdict_cache_entries) {}
 
 Shard::~Shard() {

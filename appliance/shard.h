@@ -20,9 +20,11 @@
 #include "spool/spool_shard.h"
 
 namespace kensa {
+namespace queue {
+class DeliveryAgent;
+}  // namespace queue
 
 class ClientConnection;
-class DeliveryAgent;
 
 class Shard {
  public:
@@ -53,7 +55,7 @@ class Shard {
   // connection paused because it is above [scan] max_bytes_in_flight waits on it (keyed by
   // its connection id) and is woken when the scans of any session drain.
   InFlightBytes* scan_bytes_in_flight() { return &scan_bytes_in_flight_; }
-  DeliveryAgent& delivery() { return *delivery_; }
+  queue::DeliveryAgent& delivery() { return *delivery_; }
   Pop3VerdictCache& pop3_cache() { return pop3_cache_; }
   void Count(int counter_id, uint64_t n = 1) { runtime_->counters.Add(index(), counter_id, n); }
 
@@ -77,7 +79,7 @@ class Shard {
   InFlightBytes scan_bytes_in_flight_;
   Worker scan_worker_;
   Worker auth_worker_;
-  std::unique_ptr<DeliveryAgent> delivery_;
+  std::unique_ptr<queue::DeliveryAgent> delivery_;
   Pop3VerdictCache pop3_cache_;
   struct Listener {
     ListenerConfig config;

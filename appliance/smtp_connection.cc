@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "appliance/delivery_agent.h"
+#include "queue/delivery_agent.h"
 #include "appliance/shard.h"
 #include "core/log.h"
 #include "net/smtp_address.h"

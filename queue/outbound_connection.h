@@ -2,18 +2,19 @@
 // OutboundConnection: one connection from a reactor to an SMTP/LMTP next hop, driving the
 // sans-I/O client session over a socket (and TLS after STARTTLS), streaming message content
 // with back-pressure, with connect, reply and idle timeouts.
-#ifndef KENSA_APPLIANCE_OUTBOUND_CONNECTION_H_
-#define KENSA_APPLIANCE_OUTBOUND_CONNECTION_H_
+#ifndef KENSA_QUEUE_OUTBOUND_CONNECTION_H_
+#define KENSA_QUEUE_OUTBOUND_CONNECTION_H_
 
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "appliance/smtp_delivery.h"
 #include "core/lifetime.h"
 #include "net/secure_stream.h"
+#include "queue/delivery_settings.h"
+#include "queue/smtp_hop_pool.h"
 
-namespace kensa {
+namespace kensa::queue {
 
 // Content streams from the queue file: one piece of kContentChunk is read on the worker while
 // the socket sends, and handed to the socket only while it holds less than kMaxQueuedBytes, so
@@ -24,7 +25,9 @@ class OutboundConnection : public net::SmtpClientHost, public net::SecureStream:
   static constexpr size_t kContentChunk = 256 * 1024;
   static constexpr size_t kMaxQueuedBytes = 1024 * 1024;
 
-  OutboundConnection(Shard* shard, SmtpHopPool* pool, const net::NextHop& hop);
+  // `settings`, `env` and `pool` outlive the connection (the pool owns it).
+  OutboundConnection(const DeliverySettings* settings, const DeliveryEnvironment* env,
+                     SmtpHopPool* pool, const net::NextHop& hop);
   ~OutboundConnection() override;
 
   // Connects (resolving the host on the worker if it is a name) and delivers `first`.
@@ -68,7 +71,8 @@ class OutboundConnection : public net::SmtpClientHost, public net::SecureStream:
   void ArmTimer();
   void Close();
 
-  Shard* shard_;
+  const DeliverySettings* settings_;
+  const DeliveryEnvironment* env_;
   SmtpHopPool* pool_;
   net::NextHop hop_;
   std::shared_ptr<net::SecureStream> stream_;
@@ -91,6 +95,6 @@ class OutboundConnection : public net::SmtpClientHost, public net::SecureStream:
   uint64_t timer_ = 0;
 };
 
-}  // namespace kensa
+}  // namespace kensa::queue
 
-#endif  // KENSA_APPLIANCE_OUTBOUND_CONNECTION_H_
+#endif  // KENSA_QUEUE_OUTBOUND_CONNECTION_H_

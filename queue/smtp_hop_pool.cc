@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/smtp_delivery.h"
+#include "queue/smtp_hop_pool.h"
 
 #include <algorithm>
 
-#include "appliance/outbound_connection.h"
-#include "appliance/shard.h"
+#include "queue/outbound_connection.h"
 
-namespace kensa {
+namespace kensa::queue {
 
-SmtpHopPool::SmtpHopPool(Shard* shard, net::NextHop hop, size_t max_connections)
-    : shard_(shard), hop_(std::move(hop)), max_connections_(std::max<size_t>(1, max_connections)) {}
+SmtpHopPool::SmtpHopPool(const DeliverySettings* settings, const DeliveryEnvironment* env,
+                         net::NextHop hop, size_t max_connections)
+    : settings_(settings),
+      env_(env),
+      hop_(std::move(hop)),
+      max_connections_(std::max<size_t>(1, max_connections)) {}
 
 SmtpHopPool::~SmtpHopPool() = default;
 
@@ -30,7 +33,7 @@ void SmtpHopPool::Pump() {
       continue;
     }
     if (connections_.size() >= max_connections_) return;  // waits for a connection to free up
-    auto c = std::make_unique<OutboundConnection>(shard_, this, hop_);
+    auto c = std::make_unique<OutboundConnection>(settings_, env_, this, hop_);
     OutboundConnection* raw = c.get();
     connections_[raw] = std::move(c);
     DeliveryJob job = std::move(waiting_.front());
@@ -50,4 +53,4 @@ void SmtpHopPool::OnClosed(OutboundConnection* c) {
   Pump();
 }
 
-}  // namespace kensa
+}  // namespace kensa::queue

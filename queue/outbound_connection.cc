@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/outbound_connection.h"
+#include "queue/outbound_connection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,10 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "appliance/shard.h"
 #include "core/log.h"
 
-namespace kensa {
+namespace kensa::queue {
 namespace {
 
 // How long a connection with nothing to do stays open for the next message.
@@ -29,17 +28,19 @@ net::RecipientResult TempResult(std::string text) {
 
 }  // namespace
 
-OutboundConnection::OutboundConnection(Shard* shard, SmtpHopPool* pool, const net::NextHop& hop)
-    : shard_(shard), pool_(pool), hop_(hop) {}
+OutboundConnection::OutboundConnection(const DeliverySettings* settings,
+                                       const DeliveryEnvironment* env, SmtpHopPool* pool,
+                                       const net::NextHop& hop)
+    : settings_(settings), env_(env), pool_(pool), hop_(hop) {}
 
 OutboundConnection::~OutboundConnection() {
-  if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  if (timer_ != 0) env_->reactor->CancelTimer(timer_);
   if (stream_ != nullptr) stream_->Close(false);
 }
 
 void OutboundConnection::Start(DeliveryJob first) {
   job_ = std::move(first);
-  deadline_ = absl::Now() + shard_->config().connect_timeout + shard_->config().reply_timeout;
+  deadline_ = absl::Now() + settings_->connect_timeout + settings_->reply_timeout;
   ArmTimer();
   absl::StatusOr<SocketAddress> literal =
       ParseSocketAddress(absl::StrCat(hop_.host.front() == '[' || hop_.host.find(':') == std::string::npos
@@ -51,9 +52,9 @@ void OutboundConnection::Start(DeliveryJob first) {
     return;
   }
   // A host name: getaddrinfo blocks, so it runs on the worker.
-  Reactor* reactor = shard_->reactor();
+  Reactor* reactor = env_->reactor;
   Lifetime::Handle alive = lifetime_.handle();
-  shard_->worker().Submit([reactor, alive, this, host = hop_.host, port = hop_.port] {
+  env_->worker->Submit([reactor, alive, this, host = hop_.host, port = hop_.port] {
     absl::StatusOr<SocketAddress> addr = ResolveHostPort(host, port);
     reactor->Post([alive, this, addr = std::move(addr)] {
       if (alive.expired()) return;
@@ -76,8 +77,8 @@ void OutboundConnection::Connect(const SocketAddress& addr) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto addr_copy = std::make_shared<SocketAddress>(addr);
   Lifetime::Handle alive = lifetime_.handle();
-  shard_->reactor()->Connect(
-      fd, addr_copy->get(), addr_copy->length, shard_->config().connect_timeout,
+  env_->reactor->Connect(
+      fd, addr_copy->get(), addr_copy->length, settings_->connect_timeout,
       [this, fd, alive, addr_copy](int res) {
         if (alive.expired()) {
           close(fd);
@@ -93,12 +94,12 @@ void OutboundConnection::Connect(const SocketAddress& addr) {
                                                                     : std::strerror(-res))));
           return;
         }
-        stream_ = net::SecureStream::Create(SocketStream::Create(shard_->reactor(), fd));
+        stream_ = net::SecureStream::Create(SocketStream::Create(env_->reactor, fd));
         net::SmtpClientConfig cc;
-        cc.helo_name = shard_->config().hostname;
+        cc.helo_name = settings_->hostname;
         cc.lmtp = hop_.kind == net::NextHop::Kind::kLmtp;
         cc.tls = hop_.tls;
-        cc.tls_available = shard_->runtime().client_tls != nullptr;
+        cc.tls_available = env_->client_tls != nullptr;
         session_ = std::make_unique<net::SmtpClientSession>(cc, this);
         Touch();
         stream_->Start(this);
@@ -128,12 +129,12 @@ void OutboundConnection::SendToServer(std::string_view bytes) {
 }
 
 void OutboundConnection::StartTls() {
-  absl::Status s = stream_->StartTlsClient(*shard_->runtime().client_tls, hop_.host);
+  absl::Status s = stream_->StartTlsClient(*env_->client_tls, hop_.host);
   if (!s.ok()) FailTlsLater(std::move(s));
 }
 
 void OutboundConnection::FailTlsLater(absl::Status error) {
-  shard_->reactor()->Defer([alive = lifetime_.handle(), this, error = std::move(error)] {
+  env_->reactor->Defer([alive = lifetime_.handle(), this, error = std::move(error)] {
     if (alive.expired() || closed_) return;
     OnTlsFailed(error);
   });
@@ -182,13 +183,13 @@ void OutboundConnection::WantContent() {
 
 void OutboundConnection::ReadContent() {
   reading_ = true;
-  Reactor* reactor = shard_->reactor();
+  Reactor* reactor = env_->reactor;
   Lifetime::Handle alive = lifetime_.handle();
   // The copy travels with the read and comes back with the piece: one thread at a time.
   decltype(job_->open_copy) open;
   if (copy_ == nullptr) open = job_->open_copy;
-  shard_->worker().Submit([reactor, alive, transfer = transfer_, open = std::move(open),
-                           copy = std::move(copy_), this]() mutable {
+  env_->worker->Submit([reactor, alive, transfer = transfer_, open = std::move(open),
+                        copy = std::move(copy_), this]() mutable {
     absl::StatusOr<std::string> piece;
     if (copy == nullptr) {
       absl::StatusOr<std::unique_ptr<spool::CopyReader>> opened =
@@ -293,20 +294,22 @@ void OutboundConnection::Close() {
   if (closed_) return;
   closed_ = true;
   if (timer_ != 0) {
-    shard_->reactor()->CancelTimer(timer_);
+    env_->reactor->CancelTimer(timer_);
     timer_ = 0;
   }
   if (stream_ != nullptr) stream_->Close(true, absl::Seconds(5));
-  // The pool destroys this object after the current batch.
-  shard_->reactor()->Defer([pool = pool_, self = this] { pool->OnClosed(self); });
+  // The pool destroys this object after the current batch, unless the pool (and this with
+  // it) is gone by then.
+  env_->reactor->Defer([alive = lifetime_.handle(), pool = pool_, self = this] {
+    if (!alive.expired()) pool->OnClosed(self);
+  });
 }
 
-void OutboundConnection::Touch() {
-  deadline_ = absl::Now() + shard_->config().reply_timeout;
-}
+void OutboundConnection::Touch() { deadline_ = absl::Now() + settings_->reply_timeout; }
 
 void OutboundConnection::ArmTimer() {
-  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
+  // Close() and the destructor cancel it, so `this` alone is safe here.
+  timer_ = env_->reactor->RunAfter(deadline_ - absl::Now(), [this] {
     timer_ = 0;
     if (closed_) return;
     if (absl::Now() < deadline_) {
@@ -326,4 +329,4 @@ void OutboundConnection::ArmTimer() {
   });
 }
 
-}  // namespace kensa
+}  // namespace kensa::queue

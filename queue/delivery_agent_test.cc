@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/delivery_agent.h"
+#include "queue/delivery_agent.h"
 
 #include "gtest/gtest.h"
 
-namespace kensa {
+namespace kensa::queue {
 namespace {
 
 TEST(RetryDelayTest, DoublesFromMinimumAndStopsAtMaximum) {
@@ -16,4 +16,4 @@ TEST(RetryDelayTest, DoublesFromMinimumAndStopsAtMaximum) {
 }
 
 }  // namespace
-}  // namespace kensa
+}  // namespace kensa::queue

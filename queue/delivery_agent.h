@@ -5,8 +5,11 @@
 // sender (never to the null sender, never for a DSN). Per-recipient progress is appended to
 // the queue file after END; the file is removed once every recipient is done. A crash between
 // a delivery and its mark costs a duplicate, never a loss.
-#ifndef KENSA_APPLIANCE_DELIVERY_AGENT_H_
-#define KENSA_APPLIANCE_DELIVERY_AGENT_H_
+// Everything it reads of the outside comes in DeliverySettings and DeliveryEnvironment
+// (queue/delivery_settings.h); it lives and is destroyed on the environment's reactor, and
+// work it left on the worker comes back to nothing once it is gone.
+#ifndef KENSA_QUEUE_DELIVERY_AGENT_H_
+#define KENSA_QUEUE_DELIVERY_AGENT_H_
 
 #include <memory>
 #include <string>
@@ -14,17 +17,17 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "appliance/smtp_delivery.h"
+#include "core/lifetime.h"
 #include "net/next_hop.h"
+#include "queue/delivery_settings.h"
+#include "queue/smtp_hop_pool.h"
 #include "spool/queue_file.h"
 
-namespace kensa {
-
-class Shard;
+namespace kensa::queue {
 
 class DeliveryAgent {
  public:
-  explicit DeliveryAgent(Shard* shard);
+  DeliveryAgent(DeliverySettings settings, DeliveryEnvironment env);
   ~DeliveryAgent();
 
   // A message just committed to the spool: attempt it now.
@@ -53,12 +56,14 @@ class DeliveryAgent {
   const net::NextHop& HopFor(const spool::QueueEnvelope& envelope, std::string_view address) const;
   SmtpHopPool& PoolFor(const net::NextHop& hop);
 
-  Shard* shard_;
+  const DeliverySettings settings_;
+  const DeliveryEnvironment env_;
   bool stopped_ = false;
   absl::flat_hash_map<std::string, std::unique_ptr<Message>> messages_;
   absl::flat_hash_map<std::string, std::unique_ptr<SmtpHopPool>> pools_;
+  Lifetime lifetime_;  // what worker jobs test before touching this (core/lifetime.h)
 };
 
-}  // namespace kensa
+}  // namespace kensa::queue
 
-#endif  // KENSA_APPLIANCE_DELIVERY_AGENT_H_
+#endif  // KENSA_QUEUE_DELIVERY_AGENT_H_

@@ -2,8 +2,9 @@
 // SMTP/LMTP delivery to one next hop from one reactor: a pool of outbound connections with a
 // concurrency limit, connection reuse (an idle connection takes the next job), and per-job
 // per-recipient results. Transport failures become temporary results, never lost jobs.
-#ifndef KENSA_APPLIANCE_SMTP_DELIVERY_H_
-#define KENSA_APPLIANCE_SMTP_DELIVERY_H_
+// Lives on its reactor; destroying it closes its connections, and their jobs' `done` never run.
+#ifndef KENSA_QUEUE_SMTP_HOP_POOL_H_
+#define KENSA_QUEUE_SMTP_HOP_POOL_H_
 
 #include <deque>
 #include <functional>
@@ -17,11 +18,11 @@
 #include "core/socket_address.h"
 #include "net/next_hop.h"
 #include "net/smtp_client_session.h"
+#include "queue/delivery_settings.h"
 #include "spool/copy_reader.h"
 
-namespace kensa {
+namespace kensa::queue {
 
-class Shard;
 class OutboundConnection;
 
 struct DeliveryJob {
@@ -36,19 +37,25 @@ struct DeliveryJob {
 
 class SmtpHopPool {
  public:
-  SmtpHopPool(Shard* shard, net::NextHop hop, size_t max_connections);
+  // `settings` and `env` must outlive the pool (the DeliveryAgent owns all three).
+  SmtpHopPool(const DeliverySettings* settings, const DeliveryEnvironment* env, net::NextHop hop,
+              size_t max_connections);
   ~SmtpHopPool();
 
   void Submit(DeliveryJob job);
   const net::NextHop& hop() const { return hop_; }
+  size_t connections() const { return connections_.size(); }
+  size_t max_connections() const { return max_connections_; }
 
   // Called by connections.
   void OnIdle(OutboundConnection* c);
+  // Destroys the connection: called from a task it deferred, never from inside its calls.
   void OnClosed(OutboundConnection* c);
 
  private:
   void Pump();
-  Shard* shard_;
+  const DeliverySettings* settings_;
+  const DeliveryEnvironment* env_;
   net::NextHop hop_;
   size_t max_connections_;
   std::deque<DeliveryJob> waiting_;
@@ -56,6 +63,6 @@ class SmtpHopPool {
   std::vector<OutboundConnection*> idle_;
 };
 
-}  // namespace kensa
+}  // namespace kensa::queue
 
-#endif  // KENSA_APPLIANCE_SMTP_DELIVERY_H_
+#endif  // KENSA_QUEUE_SMTP_HOP_POOL_H_

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/delivery_agent.h"
+#include "queue/delivery_agent.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "appliance/shard.h"
 #include "core/log.h"
 #include "net/dsn.h"
 #include "net/maildir.h"
@@ -19,7 +18,7 @@
 #include "spool/copy_reader.h"
 #include "spool/queue_id.h"
 
-namespace kensa {
+namespace kensa::queue {
 namespace {
 
 using ResultKind = net::RecipientResult::Outcome;
@@ -137,11 +136,12 @@ struct DeliveryAgent::Message {
   std::vector<Outcome> outcomes;
 };
 
-DeliveryAgent::DeliveryAgent(Shard* shard) : shard_(shard) {}
+DeliveryAgent::DeliveryAgent(DeliverySettings settings, DeliveryEnvironment env)
+    : settings_(std::move(settings)), env_(std::move(env)) {}
 
 DeliveryAgent::~DeliveryAgent() {
   for (auto& [id, m] : messages_) {
-    if (m->timer != 0) shard_->reactor()->CancelTimer(m->timer);
+    if (m->timer != 0) env_.reactor->CancelTimer(m->timer);
   }
 }
 
@@ -167,8 +167,7 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
   absl::Time when = absl::Now();
   if (info.attempts > 0) {
     when = std::max(when, absl::FromUnixMicros(info.last_attempt_unix_micros) +
-                              RetryDelay(info.attempts, shard_->config().retry_min,
-                                         shard_->config().retry_max));
+                              RetryDelay(info.attempts, settings_.retry_min, settings_.retry_max));
   }
   std::string id = m->id;
   messages_[id] = std::move(m);
@@ -177,7 +176,8 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
 
 void DeliveryAgent::Schedule(const std::string& id, absl::Time when) {
   Message& m = *messages_[id];
-  m.timer = shard_->reactor()->RunAfter(when - absl::Now(), [this, id] {
+  // The destructor cancels the timer: no handle needed.
+  m.timer = env_.reactor->RunAfter(when - absl::Now(), [this, id] {
     auto it = messages_.find(id);
     if (it == messages_.end()) return;
     it->second->timer = 0;
@@ -189,10 +189,10 @@ void DeliveryAgent::Attempt(const std::string& id) {
   if (stopped_) return;
   Message& m = *messages_[id];
   m.in_progress = true;
-  Reactor* reactor = shard_->reactor();
+  Reactor* reactor = env_.reactor;
   // Only the envelope and the scan's edits are read now; each copy's bytes are read when
   // it is sent, so a message waiting for a next-hop connection holds none.
-  shard_->worker().Submit([this, reactor, id, path = m.path] {
+  env_.worker->Submit([alive = lifetime_.handle(), this, reactor, id, path = m.path] {
     absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(path);
     // Edits the file's own records cannot satisfy make it unreadable now, once, and it is
     // left for the operator; found by the copy reader mid-send they would defer it forever.
@@ -205,7 +205,8 @@ void DeliveryAgent::Attempt(const std::string& id) {
         }
       }
     }
-    reactor->Post([this, id, info = std::move(info)]() mutable {
+    reactor->Post([alive, this, id, info = std::move(info)]() mutable {
+      if (alive.expired()) return;
       OnLoaded(id, std::move(info));
     });
   });
@@ -213,22 +214,23 @@ void DeliveryAgent::Attempt(const std::string& id) {
 
 const net::NextHop& DeliveryAgent::HopFor(const spool::QueueEnvelope& envelope,
                                           std::string_view address) const {
-  const Runtime& rt = shard_->runtime();
+  const NextHopRoutes& routes = env_.routes;
   // Submission: the ISP's outbound relay takes all of it, local recipients too (it delivers
   // them as it delivers any subscriber's mail).
-  if (!envelope.auth_user.empty()) return rt.outbound_hop;
+  if (!envelope.auth_user.empty()) return routes.outbound;
   std::string_view domain = net::DomainOf(address);
-  if (domain.empty() || rt.IsLocalDomain(domain)) return rt.local_hop;
-  return rt.relay_hop;
+  if (domain.empty() || (routes.is_local_domain && routes.is_local_domain(domain))) {
+    return routes.local;
+  }
+  return routes.relay;
 }
 
 SmtpHopPool& DeliveryAgent::PoolFor(const net::NextHop& hop) {
   std::string key = hop.ToString();
   auto it = pools_.find(key);
   if (it != pools_.end()) return *it->second;
-  const size_t per_reactor = std::max<size_t>(
-      1, shard_->config().max_connections_per_next_hop / std::max(1, shard_->runtime().reactors));
-  auto pool = std::make_unique<SmtpHopPool>(shard_, hop, per_reactor);
+  auto pool =
+      std::make_unique<SmtpHopPool>(&settings_, &env_, hop, settings_.max_connections_per_hop);
   SmtpHopPool& ref = *pool;
   pools_[key] = std::move(pool);
   return ref;
@@ -275,7 +277,7 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     FinishAttempt(id);
     return;
   }
-  Reactor* reactor = shard_->reactor();
+  Reactor* reactor = env_.reactor;
   for (auto& group : groups) {
     // Named copies: clang does not capture structured bindings in lambdas.
     const net::NextHop* hop = group.hop;
@@ -289,8 +291,8 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
     if (hop->kind == net::NextHop::Kind::kMaildir) {
       std::vector<std::string> addresses;
       for (size_t i : indices) addresses.push_back(m.info.envelope.recipients[i].address);
-      shard_->worker().Submit([this, reactor, id, root = hop->path, addresses, indices, relay,
-                               open_copy = std::move(open_copy)] {
+      env_.worker->Submit([alive = lifetime_.handle(), this, reactor, id, root = hop->path,
+                           addresses, indices, relay, open_copy = std::move(open_copy)] {
         absl::StatusOr<std::unique_ptr<spool::CopyReader>> copy = open_copy();
         absl::Status content = copy.status();
         std::vector<net::MaildirResult> results;
@@ -319,7 +321,8 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
                           : std::string(s.message());
           outcomes.push_back({indices[k], std::move(r), relay});
         }
-        reactor->Post([this, id, outcomes = std::move(outcomes)]() mutable {
+        reactor->Post([alive, this, id, outcomes = std::move(outcomes)]() mutable {
+          if (alive.expired()) return;
           OnGroupDone(id, std::move(outcomes));
         });
       });
@@ -338,7 +341,10 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
       job.message.recipients.push_back({r.address, r.notify, r.orcpt});
     }
     job.open_copy = std::move(open_copy);
-    job.done = [this, id, indices, relay](std::vector<net::RecipientResult> results) {
+    // The pool runs it on this reactor; the handle covers a pool that outlived this agent.
+    job.done = [alive = lifetime_.handle(), this, id, indices,
+                relay](std::vector<net::RecipientResult> results) {
+      if (alive.expired()) return;
       std::vector<Outcome> outcomes;
       for (size_t k = 0; k < indices.size() && k < results.size(); ++k) {
         outcomes.push_back({indices[k], std::move(results[k]), relay});
@@ -360,12 +366,10 @@ void DeliveryAgent::OnGroupDone(const std::string& id, std::vector<Outcome> outc
 void DeliveryAgent::FinishAttempt(const std::string& id) {
   Message& m = *messages_[id];
   ++m.attempts;
-  const KensaConfig& cfg = shard_->config();
-  const Runtime& rt = shard_->runtime();
   const spool::QueueEnvelope& env = m.info.envelope;
   const absl::Time now = absl::Now();
   const absl::Time arrival = absl::FromUnixMicros(env.arrival_unix_micros);
-  const bool expired = now - arrival > cfg.max_queue_lifetime;
+  const bool expired = now - arrival > settings_.max_queue_lifetime;
 
   std::vector<size_t> done;
   std::vector<net::DsnRecipient> failed;
@@ -380,10 +384,10 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     std::string result;
     if (r.outcome == ResultKind::kDelivered) {
       result = "delivered";
-      shard_->Count(rt.ids.deliveries_ok);
+      env_.Count(env_.counter_ids.deliveries_ok);
     } else if (r.outcome == ResultKind::kPermFail || expired) {
       result = "bounced";
-      shard_->Count(rt.ids.deliveries_bounced);
+      env_.Count(env_.counter_ids.deliveries_bounced);
       if (WantsFailureDsn(rcpt)) {
         net::DsnRecipient d;
         d.address = rcpt.address;
@@ -399,7 +403,7 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
       }
     } else {
       result = "deferred";
-      shard_->Count(rt.ids.deliveries_deferred);
+      env_.Count(env_.counter_ids.deliveries_deferred);
     }
     if (result != "deferred") done.push_back(o.index);
     KLOG(kInfo, "delivery")
@@ -425,7 +429,7 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
   net::DsnInput in;
   size_t dsn_variant = 0;
   if (send_dsn) {
-    in.reporting_mta = cfg.hostname;
+    in.reporting_mta = settings_.hostname;
     in.queue_id = id;
     in.envid = env.envid;
     in.original_sender = env.sender;
@@ -441,26 +445,26 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     }
     dsn_variant = m.VariantOf(failed_index);
     in.return_headers_only = absl::AsciiStrToUpper(env.ret) == "HDRS";
-    dsn_env.queue_id = spool::NewQueueId(shard_->index());
+    dsn_env.queue_id = spool::NewQueueId(env_.spool->index());
     dsn_env.arrival_unix_micros = absl::ToUnixMicros(now);
     dsn_env.sender = "";
     dsn_env.recipients.push_back({env.sender, "", ""});
     dsn_env.client_address = "local";
-    dsn_env.helo = cfg.hostname;
+    dsn_env.helo = settings_.hostname;
     dsn_env.protocol = "local";
     dsn_env.is_bounce = true;
     dsn_env.trace_header = absl::StrCat(
-        "Received: by ", cfg.hostname, " (kensa) id ", dsn_env.queue_id, "; ",
+        "Received: by ", settings_.hostname, " (kensa) id ", dsn_env.queue_id, "; ",
         absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", now, absl::UTCTimeZone()), "\r\n");
   }
   std::shared_ptr<const spool::QueueFileInfo> snapshot = std::move(m.snapshot);
   m.outcomes.clear();
-  Reactor* reactor = shard_->reactor();
-  spool::SpoolShard* spool = &shard_->spool();
-  shard_->worker().Submit([this, reactor, spool, id, path = m.path, send_dsn,
-                           dsn_env = std::move(dsn_env), in = std::move(in), dsn_variant,
-                           snapshot = std::move(snapshot),
-                           status_records = std::move(status_records), complete]() mutable {
+  Reactor* reactor = env_.reactor;
+  spool::SpoolShard* spool = env_.spool;
+  env_.worker->Submit([alive = lifetime_.handle(), this, reactor, spool, id, path = m.path,
+                       send_dsn, dsn_env = std::move(dsn_env), in = std::move(in), dsn_variant,
+                       snapshot = std::move(snapshot), status_records = std::move(status_records),
+                       complete]() mutable {
     absl::Status dsn_status = absl::OkStatus();
     if (send_dsn) {
       // The DSN quotes the copy the failed recipient was sent (a cleaned one when scanned).
@@ -482,14 +486,16 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
                                                  ? absl::OkStatus()
                                                  : absl::InternalError("unlink");
     }
-    reactor->Post([this, id, send_dsn, dsn_status, status, complete,
+    reactor->Post([alive, this, id, send_dsn, dsn_status, status, complete,
                    dsn_id = dsn_env.queue_id, dsn_path = spool->PathFor(dsn_env.queue_id)] {
+      // Gone (shut down): the queue file and any DSN are on disk for the next start.
+      if (alive.expired()) return;
       auto it = messages_.find(id);
       if (it == messages_.end()) return;
       Message& m = *it->second;
       m.in_progress = false;
       if (send_dsn && dsn_status.ok()) {
-        shard_->Count(shard_->runtime().ids.dsns_created);
+        env_.Count(env_.counter_ids.dsns_created);
         KLOG(kInfo, "dsn").Kv("id", id).Kv("dsn_id", dsn_id);
         Enqueue(dsn_path, dsn_id);
       }
@@ -504,10 +510,9 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
         messages_.erase(id);
         return;
       }
-      Schedule(id, absl::Now() + RetryDelay(m.attempts, shard_->config().retry_min,
-                                            shard_->config().retry_max));
+      Schedule(id, absl::Now() + RetryDelay(m.attempts, settings_.retry_min, settings_.retry_max));
     });
   });
 }
 
-}  // namespace kensa
+}  // namespace kensa::queue
