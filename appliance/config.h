@@ -44,6 +44,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/subscription.h"
 
 namespace kensa {
 
@@ -65,9 +66,6 @@ struct ListenerConfig {
 // the addresses its backend lists, plus "+tag" forms), any address in those addresses'
 // domains, or anything.
 enum class SenderRule { kOwn, kDomain, kAny };
-
-enum class ScanAction { kRemove, kReject, kQuarantine };
-enum class UnscannableAction { kInfected, kPass };
 
 struct KensaConfig {
   // process

@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "appliance/scan_decision.h"
+#include "server/scan_decision.h"
 #include "appliance/shard.h"
 #include "core/log.h"
 #include "scan/rewrite.h"

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "appliance/client_connection.h"
+#include "server/client_connection.h"
 #include "appliance/config.h"
-#include "appliance/pop3_verdict_cache.h"
-#include "appliance/scan_session.h"
+#include "server/pop3_verdict_cache.h"
+#include "server/scan_session.h"
 #include "appliance/subscriber_policy.h"
 #include "core/socket_address.h"
 #include "core/reactor.h"

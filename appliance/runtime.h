@@ -9,7 +9,7 @@
 
 #include "appliance/config.h"
 #include "appliance/subscriber_policy.h"
-#include "appliance/connection_limiter.h"
+#include "server/connection_limiter.h"
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"

@@ -11,7 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "spool/dir_syncer.h"
-#include "appliance/pop3_verdict_cache.h"
+#include "server/pop3_verdict_cache.h"
 #include "appliance/runtime.h"
 #include "core/in_flight_bytes.h"
 #include "core/reactor.h"

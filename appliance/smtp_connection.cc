@@ -10,7 +10,7 @@
 #include "appliance/shard.h"
 #include "core/log.h"
 #include "net/smtp_address.h"
-#include "appliance/quarantine.h"
+#include "server/quarantine.h"
 #include "spool/queue_id.h"
 #include "subscribers/subscriber_entry.h"
 

@@ -10,11 +10,11 @@
 #include <optional>
 #include <string>
 
-#include "appliance/client_connection.h"
+#include "server/client_connection.h"
 #include "appliance/config.h"
 #include "auth/auth_backend.h"
-#include "appliance/scan_decision.h"
-#include "appliance/scan_session.h"
+#include "server/scan_decision.h"
+#include "server/scan_session.h"
 #include "spool/spool_writer.h"
 #include "core/socket_address.h"
 #include "core/reactor.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// SubscriberPolicy: who bought the virus-check option. The one question the data path asks,
-// behind one small interface: the LMDB subscriber store, with the configuration lists for the
-// addresses it does not know. Lookups are read-only and safe from every reactor at once.
+// The SubscriberPolicy implementations (server/subscription.h has the interface): the LMDB
+// subscriber store, with the configuration lists for the addresses it does not know. Lookups
+// are read-only and safe from every reactor at once.
 #ifndef KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_
 #define KENSA_APPLIANCE_SUBSCRIBER_POLICY_H_
 
@@ -11,22 +11,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "appliance/config.h"
+#include "server/subscription.h"
 #include "subscribers/subscriber_store.h"
 
 namespace kensa {
-
-struct Subscription {
-  bool inbound = false;   // mail arriving for the address is scanned
-  bool outbound = false;  // mail sent by the address is scanned
-  ScanAction action = ScanAction::kRemove;
-  UnscannableAction unscannable = UnscannableAction::kInfected;
-};
-
-class SubscriberPolicy {
- public:
-  virtual ~SubscriberPolicy() = default;
-  virtual Subscription Lookup(std::string_view address) const = 0;
-};
 
 // From [policy]: addresses and whole domains, one action for all. "user+tag@domain" is looked
 // up as itself, then as "user@domain" (plus addressing reaches the same mailbox).

@@ -3,8 +3,8 @@
 // command), so a message fetched again is not scanned again: the copy is rebuilt from the
 // bytes the backend sends and the cached edits. One per reactor, touched only by it; the
 // least recently used entry goes when it is full.
-#ifndef KENSA_APPLIANCE_POP3_VERDICT_CACHE_H_
-#define KENSA_APPLIANCE_POP3_VERDICT_CACHE_H_
+#ifndef KENSA_SERVER_POP3_VERDICT_CACHE_H_
+#define KENSA_SERVER_POP3_VERDICT_CACHE_H_
 
 #include <cstdint>
 #include <list>
@@ -49,4 +49,4 @@ class Pop3VerdictCache {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_POP3_VERDICT_CACHE_H_
+#endif  // KENSA_SERVER_POP3_VERDICT_CACHE_H_

@@ -3,13 +3,13 @@
 // the message — refuse it (554 under the reject policy), or queue it with the copies to make:
 // the original for recipients nobody asked to scan, and a scanned copy (trace headers, infected
 // parts replaced by notices) for those who subscribed. Pure: tested without a reactor.
-#ifndef KENSA_APPLIANCE_SCAN_DECISION_H_
-#define KENSA_APPLIANCE_SCAN_DECISION_H_
+#ifndef KENSA_SERVER_SCAN_DECISION_H_
+#define KENSA_SERVER_SCAN_DECISION_H_
 
 #include <string>
 #include <vector>
 
-#include "appliance/subscriber_policy.h"
+#include "server/subscription.h"
 #include "net/smtp_server_session.h"
 #include "scan/message_scanner.h"
 #include "scan/rewrite.h"
@@ -41,4 +41,4 @@ std::vector<std::string> VirusNames(const scan::MessageVerdict& verdict);
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_SCAN_DECISION_H_
+#endif  // KENSA_SERVER_SCAN_DECISION_H_

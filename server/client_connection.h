@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // ClientConnection: what a shard needs of any accepted connection, whatever its protocol
 // (SMTP, the POP3 proxy): start it, and wind it down on SIGTERM.
-#ifndef KENSA_APPLIANCE_CLIENT_CONNECTION_H_
-#define KENSA_APPLIANCE_CLIENT_CONNECTION_H_
+#ifndef KENSA_SERVER_CLIENT_CONNECTION_H_
+#define KENSA_SERVER_CLIENT_CONNECTION_H_
 
 #include "core/lifetime.h"
 
@@ -32,4 +32,4 @@ class ClientConnection {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_CLIENT_CONNECTION_H_
+#endif  // KENSA_SERVER_CLIENT_CONNECTION_H_

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/scan_decision.h"
+#include "server/scan_decision.h"
 
 #include "gtest/gtest.h"
 

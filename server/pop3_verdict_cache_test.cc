@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/pop3_verdict_cache.h"
+#include "server/pop3_verdict_cache.h"
 
 #include "gtest/gtest.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/connection_limiter.h"
+#include "server/connection_limiter.h"
 
 #include "gtest/gtest.h"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The quarantine: originals of infected messages, kept when the policy says so, one file per
 // message named by its queue id (<dir>/<queue id>.eml), listable and releasable later.
-#ifndef KENSA_APPLIANCE_QUARANTINE_H_
-#define KENSA_APPLIANCE_QUARANTINE_H_
+#ifndef KENSA_SERVER_QUARANTINE_H_
+#define KENSA_SERVER_QUARANTINE_H_
 
 #include <string>
 
@@ -17,4 +17,4 @@ absl::Status QuarantineOriginal(const std::string& dir, const std::string& queue
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_QUARANTINE_H_
+#endif  // KENSA_SERVER_QUARANTINE_H_

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/scan_session.h"
+#include "server/scan_session.h"
 
 namespace kensa {
 

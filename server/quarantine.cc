@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/quarantine.h"
+#include "server/quarantine.h"
 
 #include <fcntl.h>
 #include <unistd.h>

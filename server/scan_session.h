@@ -5,8 +5,8 @@
 // they come, so by the end of data most of the work is done. Finish() reports the verdict back
 // on the reactor. The session holds its SignatureSet snapshot until the verdict is out: a
 // reload during the message changes nothing for it.
-#ifndef KENSA_APPLIANCE_SCAN_SESSION_H_
-#define KENSA_APPLIANCE_SCAN_SESSION_H_
+#ifndef KENSA_SERVER_SCAN_SESSION_H_
+#define KENSA_SERVER_SCAN_SESSION_H_
 
 #include <atomic>
 #include <memory>
@@ -70,4 +70,4 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_SCAN_SESSION_H_
+#endif  // KENSA_SERVER_SCAN_SESSION_H_

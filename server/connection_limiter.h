@@ -2,8 +2,8 @@
 // Process-wide connection admission: a total limit and a per-client-address limit (with exempt
 // networks). Touched only when a connection opens or closes, never on the data path, so one
 // small lock is the simple, exact answer across reactors.
-#ifndef KENSA_APPLIANCE_CONNECTION_LIMITER_H_
-#define KENSA_APPLIANCE_CONNECTION_LIMITER_H_
+#ifndef KENSA_SERVER_CONNECTION_LIMITER_H_
+#define KENSA_SERVER_CONNECTION_LIMITER_H_
 
 #include <mutex>
 #include <string>
@@ -34,4 +34,4 @@ class ConnectionLimiter {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_CONNECTION_LIMITER_H_
+#endif  // KENSA_SERVER_CONNECTION_LIMITER_H_
