@@ -44,28 +44,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/connection_settings.h"
 #include "server/subscription.h"
 
 namespace kensa {
-
-enum class ListenerTls { kNone, kStartTls, kImplicit };
-// kOptional: AUTH is offered (inside TLS) when a backend is configured, and unauthenticated
-// mail is still accepted for local domains (MX on 25). kRequired: MAIL needs AUTH (submission).
-enum class ListenerAuth { kOff, kOptional, kRequired };
-enum class ListenerProtocol { kSmtp, kPop3 };
-
-struct ListenerConfig {
-  std::string name = "mx";
-  std::string address = "0.0.0.0:25";
-  ListenerTls tls = ListenerTls::kStartTls;
-  ListenerAuth auth = ListenerAuth::kOptional;
-  ListenerProtocol protocol = ListenerProtocol::kSmtp;
-};
-
-// Which envelope senders an authenticated user may use: its own addresses (the login name and
-// the addresses its backend lists, plus "+tag" forms), any address in those addresses'
-// domains, or anything.
-enum class SenderRule { kOwn, kDomain, kAny };
 
 struct KensaConfig {
   // process

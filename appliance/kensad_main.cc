@@ -211,38 +211,12 @@ absl::Status SetUpRuntime(Runtime& rt) {
   ids.connections = rt.counters.Register("smtp_connections_total", "SMTP connections accepted");
   ids.connections_refused =
       rt.counters.Register("smtp_connections_refused_total", "connections refused by limits");
-  ids.messages_queued = rt.counters.Register("messages_queued_total", "messages spooled (250)");
-  ids.messages_rejected =
-      rt.counters.Register("messages_failed_total", "messages whose spooling failed (4xx)");
-  ids.bytes_received = rt.counters.Register("smtp_bytes_received_total", "bytes from clients");
+  rt.server_ids = ServerCounters::Register(rt.counters);
   rt.delivery_ids = queue::DeliveryCounters::Register(rt.counters);
-  ids.messages_clean = rt.counters.Register("messages_clean_total", "scanned messages found clean");
-  ids.messages_infected =
-      rt.counters.Register("messages_infected_total", "scanned messages with an infected part");
-  ids.messages_unscannable = rt.counters.Register(
-      "messages_unscannable_total", "scanned messages with a part that could not be scanned");
-  ids.messages_unscanned =
-      rt.counters.Register("messages_unscanned_total", "messages no subscription asked to scan");
-  ids.messages_virus_rejected =
-      rt.counters.Register("messages_virus_rejected_total", "infected messages refused with 554");
-  ids.parts_scanned = rt.counters.Register("scan_parts_total", "MIME leaf parts scanned");
-  ids.engine_scans = rt.counters.Register("scan_engine_scans_total", "objects libclamav scanned");
-  ids.fast_path = rt.counters.Register("scan_prefilter_fast_path_total",
-                                       "parts the prefilter proved clean without libclamav");
-  ids.verdict_cache_hits =
-      rt.counters.Register("scan_verdict_cache_hits_total", "parts answered by the verdict cache");
   ids.signature_reloads =
       rt.counters.Register("signature_reloads_total", "signature sets published by a reload");
   ids.signature_reload_failures = rt.counters.Register(
       "signature_reload_failures_total", "reloads that failed and kept the old set");
-  ids.auth_ok = rt.counters.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
-  ids.auth_failed =
-      rt.counters.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
-  ids.pop3_logins = rt.counters.Register("pop3_logins_total", "POP3 logins through the proxy");
-  ids.pop3_scanned = rt.counters.Register("pop3_messages_scanned_total",
-                                          "RETR/TOP responses scanned at retrieval");
-  ids.auth_tempfail = rt.counters.Register(
-      "smtp_auth_tempfail_total", "SMTP AUTH attempts refused for now (backend down, blocked)");
   ids.accept_failures = rt.counters.Register(
       "accept_failures_total", "accepts that failed (descriptor limit, kernel memory)");
   rt.counters.Resize(rt.reactors);

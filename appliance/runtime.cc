@@ -1,17 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "appliance/runtime.h"
 
-#include "absl/strings/ascii.h"
+#include "server/connection_settings.h"
 
 namespace kensa {
 
 bool Runtime::IsLocalDomain(std::string_view domain) const {
-  std::string d = absl::AsciiStrToLower(std::string(domain));
-  if (!d.empty() && d.back() == '.') d.pop_back();  // a fully qualified "example.test."
-  for (const std::string& local : config.local_domains) {
-    if (d == local) return true;
-  }
-  return false;
+  return kensa::IsLocalDomain(config.local_domains, domain);
 }
 
 }  // namespace kensa

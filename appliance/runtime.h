@@ -9,7 +9,6 @@
 
 #include "appliance/config.h"
 #include "appliance/subscriber_policy.h"
-#include "server/connection_limiter.h"
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
@@ -17,16 +16,17 @@
 #include "net/tls_context.h"
 #include "queue/delivery_counters.h"
 #include "scan/message_scanner.h"
+#include "server/connection_limiter.h"
+#include "server/server_counters.h"
 #include "sigs/signature_set.h"
 
 namespace kensa {
 
+// The counters the wiring and the queue manager add to; the connections' own are
+// ServerCounters (server/server_counters.h).
 struct CounterIds {
-  int connections = 0, connections_refused = 0, messages_queued = 0, messages_rejected = 0,
-      bytes_received = 0, messages_clean = 0, messages_infected = 0, messages_unscannable = 0,
-      messages_unscanned = 0, messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0, fast_path = 0,
-      verdict_cache_hits = 0, signature_reloads = 0, signature_reload_failures = 0, auth_ok = 0,
-      auth_failed = 0, auth_tempfail = 0, pop3_logins = 0, pop3_scanned = 0, accept_failures = 0;
+  int connections = 0, connections_refused = 0, signature_reloads = 0,
+      signature_reload_failures = 0, accept_failures = 0;
 };
 
 struct Runtime {
@@ -42,6 +42,7 @@ struct Runtime {
   CounterSet counters;
   CounterIds ids;
   queue::DeliveryCounters delivery_ids;  // registered by queue/ itself
+  ServerCounters server_ids;
   int reactors = 1;
   std::unique_ptr<SubscriberPolicy> policy;
   sigs::SignatureHolder signatures;  // the current set; swapped on reload

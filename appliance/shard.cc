@@ -10,12 +10,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "appliance/pop3_connection.h"
+#include "appliance/connection_wiring.h"
 #include "appliance/queue_wiring.h"
-#include "appliance/smtp_connection.h"
 #include "core/log.h"
 #include "core/socket_stream.h"
 #include "queue/delivery_agent.h"
+#include "server/pop3_connection.h"
+#include "server/smtp_connection.h"
 
 namespace kensa {
 
@@ -45,7 +46,36 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
       delivery_(std::make_unique<queue::DeliveryAgent>(
           DeliverySettingsFor(*runtime),
           DeliveryEnvironmentFor(*runtime, reactor, &worker_, &spool_))),
-      pop3_cache_(runtime->config.verdict_cache_entries) {}
+      pop3_cache_(runtime->config.verdict_cache_entries),
+      smtp_settings_(SmtpSettingsFrom(runtime->config)),
+      pop3_settings_(Pop3SettingsFrom(runtime->config)) {
+  ConnectionEnvironment& e = connection_env_;
+  e.reactor = reactor_;
+  e.spool = &spool_;
+  e.syncer = &syncer_;
+  e.worker = &worker_;
+  e.scan_worker = &scan_worker_;
+  e.verdict_cache = cache_.get();
+  e.scan_bytes_in_flight = &scan_bytes_in_flight_;
+  e.auth_worker = &auth_worker_;
+  e.auth = runtime->auth.get();
+  e.auth_limiter = runtime->auth_limiter.get();
+  e.server_tls = runtime->server_tls.get();
+  e.client_tls = runtime->client_tls.get();
+  e.limiter = runtime->limiter.get();
+  e.policy = runtime->policy.get();
+  e.signatures = &runtime->signatures;
+  e.scan_settings = &runtime->scan_settings;
+  e.pop3_cache = &pop3_cache_;
+  e.counters = &runtime->counters;
+  e.ids = runtime->server_ids;
+  e.smtp = &smtp_settings_;
+  e.pop3 = &pop3_settings_;
+  e.enqueue = [this](const std::string& path, const std::string& queue_id) {
+    delivery_->Enqueue(path, queue_id);
+  };
+  e.connection_finished = [this](uint64_t id) { ConnectionFinished(id); };
+}
 
 Shard::~Shard() {
   for (Listener& l : listeners_) {
@@ -132,9 +162,11 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   const ListenerConfig& lc = listeners_[listener_index].config;
   std::unique_ptr<ClientConnection> conn;
   if (lc.protocol == ListenerProtocol::kPop3) {
-    conn = std::make_unique<Pop3Connection>(this, id, SocketStream::Create(reactor_, fd), *peer, lc);
+    conn = std::make_unique<Pop3Connection>(&connection_env_, id,
+                                            SocketStream::Create(reactor_, fd), *peer, lc);
   } else {
-    conn = std::make_unique<SmtpConnection>(this, id, SocketStream::Create(reactor_, fd), *peer, lc);
+    conn = std::make_unique<SmtpConnection>(&connection_env_, id,
+                                            SocketStream::Create(reactor_, fd), *peer, lc);
   }
   ClientConnection* raw = conn.get();
   connections_[id] = std::move(conn);

@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "spool/dir_syncer.h"
-#include "server/pop3_verdict_cache.h"
 #include "appliance/runtime.h"
 #include "core/in_flight_bytes.h"
 #include "core/reactor.h"
 #include "core/worker.h"
 #include "scan/verdict_cache.h"
+#include "server/connection_environment.h"
+#include "server/pop3_verdict_cache.h"
+#include "spool/dir_syncer.h"
 #include "spool/spool_shard.h"
 
 namespace kensa {
@@ -81,6 +82,10 @@ class Shard {
   Worker auth_worker_;
   std::unique_ptr<queue::DeliveryAgent> delivery_;
   Pop3VerdictCache pop3_cache_;
+  // What the connections see of this shard and the runtime (declared after what it points to).
+  SmtpConnectionSettings smtp_settings_;
+  Pop3ConnectionSettings pop3_settings_;
+  ConnectionEnvironment connection_env_;
   struct Listener {
     ListenerConfig config;
     int fd = -1;

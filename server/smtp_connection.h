@@ -3,28 +3,26 @@
 // sans-I/O SMTP session and the spool writer, and owns the session's timers and back-pressure:
 // input pauses while a commit is pending, while the client is not reading our replies, or
 // while too many spool bytes are in flight.
-#ifndef KENSA_APPLIANCE_SMTP_CONNECTION_H_
-#define KENSA_APPLIANCE_SMTP_CONNECTION_H_
+#ifndef KENSA_SERVER_SMTP_CONNECTION_H_
+#define KENSA_SERVER_SMTP_CONNECTION_H_
 
 #include <memory>
 #include <optional>
 #include <string>
 
-#include "server/client_connection.h"
-#include "appliance/config.h"
 #include "auth/auth_backend.h"
-#include "server/scan_decision.h"
-#include "server/scan_session.h"
-#include "spool/spool_writer.h"
-#include "core/socket_address.h"
 #include "core/reactor.h"
+#include "core/socket_address.h"
 #include "core/socket_stream.h"
 #include "net/secure_stream.h"
 #include "net/smtp_server_session.h"
+#include "server/client_connection.h"
+#include "server/connection_environment.h"
+#include "server/scan_decision.h"
+#include "server/scan_session.h"
+#include "spool/spool_writer.h"
 
 namespace kensa {
-
-class Shard;
 
 class SmtpConnection : public ClientConnection,
                        public net::SmtpServerHost,
@@ -35,8 +33,9 @@ class SmtpConnection : public ClientConnection,
   // Message bytes handed to the scan worker and not yet scanned: above this, input pauses.
   static constexpr size_t kMaxScanBytesInFlight = 4 * 1024 * 1024;
 
-  SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> stream,
-                 const SocketAddress& peer, const ListenerConfig& listener);
+  SmtpConnection(const ConnectionEnvironment* env, uint64_t id,
+                 std::shared_ptr<SocketStream> stream, const SocketAddress& peer,
+                 const ListenerConfig& listener);
   ~SmtpConnection() override;
 
   void Start() override;
@@ -93,11 +92,11 @@ class SmtpConnection : public ClientConnection,
   void OnVerdict(scan::MessageVerdict verdict);
   void CommitMessage(ScanReport report);
   void Reply(const std::string& queue_id, absl::Status s);
-  static void CountScan(Shard* shard, const ScanReport& report);
+  static void CountScan(const ConnectionEnvironment& env, const ScanReport& report);
   void OnAuthOutcome(const std::string& mechanism, const std::string& user,
                      auth::AuthOutcome outcome);
 
-  Shard* shard_;
+  const ConnectionEnvironment* env_;
   uint64_t id_;
   std::shared_ptr<net::SecureStream> stream_;
   SocketAddress peer_;
@@ -123,4 +122,4 @@ class SmtpConnection : public ClientConnection,
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_SMTP_CONNECTION_H_
+#endif  // KENSA_SERVER_SMTP_CONNECTION_H_

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/pop3_connection.h"
+#include "server/pop3_connection.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,17 +12,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "server/scan_decision.h"
-#include "appliance/shard.h"
 #include "core/log.h"
 #include "scan/rewrite.h"
+#include "server/scan_decision.h"
 #include "spool/queue_file.h"
 
 namespace kensa {
 
-Pop3Connection::Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> client,
-                               const SocketAddress& peer, const ListenerConfig& listener)
-    : shard_(shard),
+Pop3Connection::Pop3Connection(const ConnectionEnvironment* env, uint64_t id,
+                               std::shared_ptr<SocketStream> client, const SocketAddress& peer,
+                               const ListenerConfig& listener)
+    : env_(env),
       id_(id),
       client_(net::SecureStream::Create(std::move(client))),
       peer_(peer),
@@ -30,33 +30,33 @@ Pop3Connection::Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<Socket
       listener_(listener) {}
 
 Pop3Connection::~Pop3Connection() {
-  if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
+  if (timer_ != 0) env_->reactor->CancelTimer(timer_);
   if (scan_ != nullptr) scan_->Cancel();
   client_->Close(false);
   if (backend_ != nullptr) backend_->Close(false);
-  shard_->scan_bytes_in_flight()->Forget(id_);
-  if (!finished_) shard_->runtime().limiter->Release(peer_);
+  env_->scan_bytes_in_flight->Forget(id_);
+  if (!finished_) env_->limiter->Release(peer_);
 }
 
 void Pop3Connection::Start() {
-  const KensaConfig& c = shard_->config();
+  const Pop3ConnectionSettings& c = *env_->pop3;
   net::Pop3ProxyConfig pc;
   pc.hostname = c.hostname;
-  pc.max_line_bytes = c.pop3_max_line_bytes;
-  pc.max_message_bytes = c.pop3_max_message_bytes;
+  pc.max_line_bytes = c.max_line_bytes;
+  pc.max_message_bytes = c.max_message_bytes;
   pc.keep_message = false;  // the response is spooled by ScanData()
-  const bool have_tls = shard_->runtime().server_tls != nullptr;
+  const bool have_tls = env_->server_tls != nullptr;
   pc.stls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
   pc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
-  pc.plaintext_auth = c.pop3_plaintext_auth;
-  pc.backend_stls = c.pop3_backend_tls == "starttls";
+  pc.plaintext_auth = c.plaintext_auth;
+  pc.backend_stls = c.backend_tls == "starttls";
   session_ = std::make_unique<net::Pop3ProxySession>(pc, this);
   KLOG(kInfo, "connect")
       .Kv("client", peer_host_)
       .Kv("listener", listener_.name)
-      .Kv("reactor", shard_->index());
+      .Kv("reactor", env_->reactor->index());
   if (pc.implicit_tls) {
-    absl::Status s = client_->StartTlsServer(*shard_->runtime().server_tls);
+    absl::Status s = client_->StartTlsServer(*env_->server_tls);
     if (!s.ok()) {
       OnClientTlsFailed("tls_failed", s);
       return;
@@ -223,7 +223,7 @@ void Pop3Connection::SendToBackend(std::string_view bytes) {
   // The session is in the middle of a call here: it hears of the lost backend from the loop.
   KLOG(kWarning, "pop3_backend_tls_failed").Kv("client", peer_host_).Kv("error", s);
   CloseBackend();
-  shard_->reactor()->Defer([alive = liveness(), this] {
+  env_->reactor->Defer([alive = liveness(), this] {
     if (alive.expired() || closing_) return;
     session_->OnBackendClosed();
     UpdateFlow();
@@ -232,7 +232,7 @@ void Pop3Connection::SendToBackend(std::string_view bytes) {
 
 void Pop3Connection::StartClientTls() {
   // "+OK Begin TLS negotiation" is queued in plaintext; every byte from now on is TLS.
-  absl::Status s = client_->StartTlsServer(*shard_->runtime().server_tls);
+  absl::Status s = client_->StartTlsServer(*env_->server_tls);
   if (!s.ok()) {
     OnClientTlsFailed("tls_failed", s);
     return;
@@ -243,8 +243,8 @@ void Pop3Connection::StartClientTls() {
 // --- the backend connection ----------------------------------------------------------------
 
 void Pop3Connection::ConnectBackend() {
-  const KensaConfig& c = shard_->config();
-  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(c.pop3_backend);
+  const Pop3ConnectionSettings& c = *env_->pop3;
+  absl::StatusOr<SocketAddress> addr = ParseSocketAddress(c.backend);
   if (!addr.ok()) {
     session_->OnBackendFailed("bad backend address");
     return;
@@ -260,9 +260,8 @@ void Pop3Connection::ConnectBackend() {
   backend_host_ = addr->HostString();  // the TLS name, implicit or after STLS
   Liveness alive = liveness();
   Touch();
-  shard_->reactor()->Connect(
-      fd, target->get(), target->length, c.pop3_backend_timeout,
-      [this, fd, alive, target](int res) {
+  env_->reactor->Connect(
+      fd, target->get(), target->length, c.backend_timeout, [this, fd, alive, target](int res) {
         if (alive.expired() || closing_) {
           close(fd);
           return;
@@ -279,13 +278,11 @@ void Pop3Connection::ConnectBackend() {
           UpdateFlow();
           return;
         }
-        backend_ = net::SecureStream::Create(SocketStream::Create(shard_->reactor(), fd));
+        backend_ = net::SecureStream::Create(SocketStream::Create(env_->reactor, fd));
         backend_->Start(&backend_side_);
-        if (shard_->config().pop3_backend_tls == "implicit" &&
-            shard_->runtime().client_tls != nullptr) {
+        if (env_->pop3->backend_tls == "implicit" && env_->client_tls != nullptr) {
           backend_implicit_tls_ = true;
-          absl::Status s =
-              backend_->StartTlsClient(*shard_->runtime().client_tls, backend_host_);
+          absl::Status s = backend_->StartTlsClient(*env_->client_tls, backend_host_);
           if (!s.ok()) {
             CloseBackend();
             session_->OnBackendFailed(std::string(s.message()));
@@ -299,12 +296,12 @@ void Pop3Connection::ConnectBackend() {
 }
 
 void Pop3Connection::StartBackendTls() {
-  if (backend_ == nullptr || shard_->runtime().client_tls == nullptr) {
+  if (backend_ == nullptr || env_->client_tls == nullptr) {
     session_->OnBackendFailed("no TLS");
     return;
   }
   backend_implicit_tls_ = false;
-  absl::Status s = backend_->StartTlsClient(*shard_->runtime().client_tls, backend_host_);
+  absl::Status s = backend_->StartTlsClient(*env_->client_tls, backend_host_);
   if (!s.ok()) session_->OnBackendFailed(std::string(s.message()));
 }
 
@@ -317,10 +314,9 @@ void Pop3Connection::CloseBackend() {
 // --- scanning ------------------------------------------------------------------------------
 
 bool Pop3Connection::MailboxScanned(const std::string& user) {
-  Runtime& rt = shard_->runtime();
-  subscription_ = rt.policy->Lookup(user);
-  const bool scanned = subscription_.inbound && shard_->config().scan_enabled;
-  shard_->Count(rt.ids.pop3_logins);
+  subscription_ = env_->policy->Lookup(user);
+  const bool scanned = subscription_.inbound && env_->pop3->scan_enabled;
+  env_->Count(env_->ids.pop3_logins);
   KLOG(kInfo, "pop3_login")
       .Kv("client", peer_host_)
       .Kv("listener", listener_.name)
@@ -330,20 +326,19 @@ bool Pop3Connection::MailboxScanned(const std::string& user) {
 }
 
 void Pop3Connection::BeginScan(std::string_view command, std::string_view uid) {
-  Runtime& rt = shard_->runtime();
+  const scan::ScanSettings& settings = *env_->scan_settings;
   scan_command_ = std::string(command);
   scan_start_ = absl::Now();
   scan_.reset();
   cached_.reset();
   cache_key_.clear();
   oversized_ = false;
-  spool_ = std::make_shared<scan::MessageSpool>(rt.scan_settings.part_memory_bytes,
-                                                rt.scan_settings.temp_dir);
-  scan_set_ = rt.signatures.Current();
+  spool_ = std::make_shared<scan::MessageSpool>(settings.part_memory_bytes, settings.temp_dir);
+  scan_set_ = env_->signatures->Current();
   if (scan_set_ == nullptr) return;  // no signatures loaded (yet): EndScan passes it on
   if (!uid.empty()) {
     cache_key_ = Pop3VerdictCache::Key(session_->user(), uid, scan_set_->version(), command);
-    if (const CachedRetrieval* hit = shard_->pop3_cache().Find(cache_key_)) {
+    if (const CachedRetrieval* hit = env_->pop3_cache->Find(cache_key_)) {
       cached_ = *hit;  // no scan: the copy is rebuilt from the bytes and the cached edits
       return;
     }
@@ -352,10 +347,8 @@ void Pop3Connection::BeginScan(std::string_view command, std::string_view uid) {
 }
 
 void Pop3Connection::StartScan(std::shared_ptr<const sigs::SignatureSet> set) {
-  Runtime& rt = shard_->runtime();
-  scan_ = ScanSession::Start(shard_->reactor(), &shard_->scan_worker(), std::move(set),
-                             shard_->verdict_cache(), rt.scan_settings,
-                             shard_->scan_bytes_in_flight());
+  scan_ = ScanSession::Start(env_->reactor, env_->scan_worker, std::move(set), env_->verdict_cache,
+                             *env_->scan_settings, env_->scan_bytes_in_flight);
 }
 
 void Pop3Connection::ScanData(std::string_view bytes) {
@@ -408,7 +401,7 @@ void Pop3Connection::EndScan() {
       CloseConnection();
       return;
     }
-    const scan::ScanSettings& settings = shard_->runtime().scan_settings;
+    const scan::ScanSettings& settings = *env_->scan_settings;
     spool_ = std::make_shared<scan::MessageSpool>(settings.part_memory_bytes, settings.temp_dir);
     spool_->Append(session_->message());
     StartScan(scan_set_);
@@ -438,8 +431,8 @@ void Pop3Connection::EndScan() {
         .Kv("user", session_->user())
         .Kv("verdict", "unscanned")
         .Kv("reason", "no signatures loaded");
-    StreamOut(std::make_unique<net::Pop3CleanWriter>(std::string(),
-                                                     std::vector<spool::ContentEdit>()));
+    StreamOut(
+        std::make_unique<net::Pop3CleanWriter>(std::string(), std::vector<spool::ContentEdit>()));
     return;
   }
   Liveness alive = liveness();
@@ -457,12 +450,12 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   }
   if (oversized_) {
     verdict.findings = {scan::PartFinding{
-        verdict.root, scan::ScanResult{scan::ScanResult::Kind::kUnscannable,
-                                       "Kensa.Limits.MessageSize"}}};
+        verdict.root,
+        scan::ScanResult{scan::ScanResult::Kind::kUnscannable, "Kensa.Limits.MessageSize"}}};
   }
   scan::NoticeContext ctx;
-  ctx.queue_id = absl::StrCat("pop3-", shard_->index(), "-", id_, "-", messages_ + 1);
-  ctx.hostname = shard_->config().hostname;
+  ctx.queue_id = absl::StrCat("pop3-", env_->reactor->index(), "-", id_, "-", messages_ + 1);
+  ctx.hostname = env_->pop3->hostname;
   ctx.signature_version = scan->signature_version();
   // Nothing can be refused or held back at retrieval: reject and quarantine clean the copy.
   RecipientScan rs;
@@ -473,8 +466,8 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
   const spool::ContentVariant& v = d.outcome.variants[d.outcome.recipient_variant[0]];
   const std::string viruses = absl::StrJoin(VirusNames(verdict), ",");
   if (!cache_key_.empty() && !oversized_) {
-    shard_->pop3_cache().Put(cache_key_, CachedRetrieval{spool_->size(), d.result,
-                                                         viruses, v.headers, v.edits});
+    env_->pop3_cache->Put(cache_key_,
+                          CachedRetrieval{spool_->size(), d.result, viruses, v.headers, v.edits});
   }
   Deliver(v.headers, v.edits, d.result, viruses, /*from_cache=*/false);
 }
@@ -503,7 +496,7 @@ void Pop3Connection::Deliver(const std::string& headers,
     return;
   }
   line.Kv("result", "sent");
-  shard_->Count(shard_->runtime().ids.pop3_scanned);
+  env_->Count(env_->ids.pop3_scanned);
   StreamOut(std::move(writer));
 }
 
@@ -554,10 +547,10 @@ void Pop3Connection::ReadCleaned() {
   if (closing_ || cleaned_ == nullptr || cleaned_->reading) return;
   cleaned_->reading = true;
   Liveness alive = liveness();
-  Reactor* reactor = shard_->reactor();
+  Reactor* reactor = env_->reactor;
   // The read (the page may be on disk) and the stuffing run on the worker; the reactor only
   // queues the result. `this` is touched only back on the reactor, after `alive`.
-  shard_->worker().Submit([this, alive, reactor, out = cleaned_] {
+  env_->worker->Submit([this, alive, reactor, out = cleaned_] {
     std::string piece;
     std::string bytes;
     const uint64_t at = out->writer->consumed();
@@ -607,18 +600,18 @@ void Pop3Connection::UpdateFlow() {
   if (closing_) return;
   Touch();  // called after every event: the deadline follows what the session waits for
   const bool client_full = client_->queued_bytes() > kMaxQueuedBytes;
-  const uint64_t shard_scan_bound = shard_->config().max_scan_bytes_in_flight;
+  const uint64_t shard_scan_bound = env_->pop3->max_scan_bytes_in_flight;
   const bool scan_full = scan_ != nullptr && scan_->bytes_in_flight() > kMaxQueuedBytes * 4;
   // The reactor's scan bytes are every session's: this one may wait on others' work.
   const bool shard_scan_full =
-      scan_ != nullptr && shard_->scan_bytes_in_flight()->value() > shard_scan_bound;
+      scan_ != nullptr && env_->scan_bytes_in_flight->value() > shard_scan_bound;
   if (backend_ != nullptr) {
     if (client_full || scan_full || shard_scan_full) {
       backend_->PauseReceive();
       // The scanner wakes the connection when it has drained (no polling).
       if (scan_full) scan_->WakeWhenAtMost(kMaxQueuedBytes * 4, ResumeFlowTask());
       if (shard_scan_full) {
-        shard_->scan_bytes_in_flight()->WakeWhenAtMost(id_, shard_scan_bound, ResumeFlowTask());
+        env_->scan_bytes_in_flight->WakeWhenAtMost(id_, shard_scan_bound, ResumeFlowTask());
       }
     } else {
       backend_->ResumeReceive();
@@ -646,19 +639,19 @@ bool Pop3Connection::WaitingOnBackend() const {
 }
 
 void Pop3Connection::Touch() {
-  deadline_ = absl::Now() + (WaitingOnBackend() ? shard_->config().pop3_backend_timeout
-                                                : shard_->config().pop3_command_timeout);
+  deadline_ = absl::Now() +
+              (WaitingOnBackend() ? env_->pop3->backend_timeout : env_->pop3->command_timeout);
   // The timer is re-armed lazily when the deadline moves later; a deadline that moved
   // earlier (a command now waits on the backend) needs it now.
   if (timer_ != 0 && deadline_ < timer_at_) {
-    shard_->reactor()->CancelTimer(timer_);
+    env_->reactor->CancelTimer(timer_);
     ArmTimer();
   }
 }
 
 void Pop3Connection::ArmTimer() {
   timer_at_ = deadline_;
-  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [this] {
+  timer_ = env_->reactor->RunAfter(deadline_ - absl::Now(), [this] {
     timer_ = 0;
     OnTimer();
   });
@@ -668,8 +661,10 @@ void Pop3Connection::OnTimer() {
   if (closing_) return;
   if (cleaned_ != nullptr && absl::Now() >= deadline_) {
     // A client that stopped reading its message: closed without the final ".".
-    KLOG(kInfo, "timeout").Kv("client", peer_host_).Kv("user", session_->user()).Kv(
-        "waiting_on", "client");
+    KLOG(kInfo, "timeout")
+        .Kv("client", peer_host_)
+        .Kv("user", session_->user())
+        .Kv("waiting_on", "client");
     CloseConnection();
     return;
   }
@@ -716,12 +711,12 @@ void Pop3Connection::Finish() {
   if (finished_) return;
   finished_ = true;
   if (timer_ != 0) {
-    shard_->reactor()->CancelTimer(timer_);
+    env_->reactor->CancelTimer(timer_);
     timer_ = 0;
   }
-  shard_->scan_bytes_in_flight()->Forget(id_);
-  shard_->runtime().limiter->Release(peer_);
-  shard_->ConnectionFinished(id_);
+  env_->scan_bytes_in_flight->Forget(id_);
+  env_->limiter->Release(peer_);
+  env_->connection_finished(id_);
 }
 
 }  // namespace kensa

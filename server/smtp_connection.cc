@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include "appliance/smtp_connection.h"
+#include "server/smtp_connection.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "queue/delivery_agent.h"
-#include "appliance/shard.h"
 #include "core/log.h"
 #include "net/smtp_address.h"
 #include "server/quarantine.h"
@@ -37,9 +35,10 @@ bool HasRoutingLocalPart(std::string_view address) {
 
 }  // namespace
 
-SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> stream,
-                               const SocketAddress& peer, const ListenerConfig& listener)
-    : shard_(shard),
+SmtpConnection::SmtpConnection(const ConnectionEnvironment* env, uint64_t id,
+                               std::shared_ptr<SocketStream> stream, const SocketAddress& peer,
+                               const ListenerConfig& listener)
+    : env_(env),
       id_(id),
       stream_(net::SecureStream::Create(std::move(stream))),
       peer_(peer),
@@ -47,40 +46,34 @@ SmtpConnection::SmtpConnection(Shard* shard, uint64_t id, std::shared_ptr<Socket
       listener_(listener) {}
 
 SmtpConnection::~SmtpConnection() {
-  if (timer_ != 0) shard_->reactor()->CancelTimer(timer_);
-  if (auth_timer_ != 0) shard_->reactor()->CancelTimer(auth_timer_);
+  if (timer_ != 0) env_->reactor->CancelTimer(timer_);
+  if (auth_timer_ != 0) env_->reactor->CancelTimer(auth_timer_);
   stream_->Close(false);
-  shard_->scan_bytes_in_flight()->Forget(id_);
+  env_->scan_bytes_in_flight->Forget(id_);
   CancelScan();
   if (spool_ != nullptr) spool_->Abort();
-  if (!finished_) shard_->runtime().limiter->Release(peer_);
+  if (!finished_) env_->limiter->Release(peer_);
 }
 
 void SmtpConnection::Start() {
-  const KensaConfig& c = shard_->config();
+  const SmtpConnectionSettings& c = *env_->smtp;
   net::SmtpServerConfig sc;
   sc.hostname = c.hostname;
-  sc.limits.max_command_line_bytes = c.max_command_line_bytes;
-  sc.limits.max_recipients = c.max_recipients;
-  sc.limits.max_data_line_bytes = c.max_data_line_bytes;
-  sc.limits.max_message_bytes = c.max_message_bytes;
-  sc.limits.max_commands = c.max_commands_per_session;
-  sc.limits.max_errors = c.max_errors_per_session;
+  sc.limits = c.limits;
   sc.reject_bare_line_endings = c.reject_bare_line_endings;
-  const bool have_tls = shard_->runtime().server_tls != nullptr;
+  const bool have_tls = env_->server_tls != nullptr;
   sc.starttls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
   sc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
-  sc.auth_available = shard_->runtime().auth != nullptr && listener_.auth != ListenerAuth::kOff;
+  sc.auth_available = env_->auth != nullptr && listener_.auth != ListenerAuth::kOff;
   sc.auth_required = listener_.auth == ListenerAuth::kRequired;
-  sc.limits.max_auth_failures = c.auth_max_failures_per_session;
   session_ = std::make_unique<net::SmtpServerSession>(sc, this, peer_host_);
   KLOG(kInfo, "connect")
       .Kv("client", peer_host_)
       .Kv("listener", listener_.name)
-      .Kv("reactor", shard_->index());
+      .Kv("reactor", env_->reactor->index());
   if (sc.implicit_tls) {
     // The session knows it starts inside TLS: no handshake news for it.
-    absl::Status s = stream_->StartTlsServer(*shard_->runtime().server_tls);
+    absl::Status s = stream_->StartTlsServer(*env_->server_tls);
     if (!s.ok()) {
       FailTls("tls_failed", s);
       return;
@@ -109,7 +102,7 @@ void SmtpConnection::ForceClose() { session_->Shutdown(); }
 void SmtpConnection::OnBytesReceived(size_t n) {
   if (closing_) return;
   TouchDeadline();
-  shard_->Count(shard_->runtime().ids.bytes_received, n);
+  env_->Count(env_->ids.bytes_received, n);
 }
 
 void SmtpConnection::OnData(std::string_view plaintext) {
@@ -141,16 +134,15 @@ void SmtpConnection::FailTls(const char* event, const absl::Status& error) {
 
 void SmtpConnection::UpdateInputFlow() {
   if (closing_) return;
-  const uint64_t shard_scan_bound = shard_->config().max_scan_bytes_in_flight;
-  const bool spool_full =
-      spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight;
+  const uint64_t shard_scan_bound = env_->smtp->max_scan_bytes_in_flight;
+  const bool spool_full = spool_ != nullptr && spool_->bytes_in_flight() > kMaxSpoolBytesInFlight;
   const bool scan_full = scan_ != nullptr && scan_->bytes_in_flight() > kMaxScanBytesInFlight;
   // The reactor's scan bytes are every session's: this connection may wait on others' work.
   const bool shard_scan_full =
-      scan_ != nullptr && shard_->scan_bytes_in_flight()->value() > shard_scan_bound;
+      scan_ != nullptr && env_->scan_bytes_in_flight->value() > shard_scan_bound;
   const bool pause = !session_->WantsMoreInput() ||
-                     stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full ||
-                     scan_full || shard_scan_full;
+                     stream_->queued_bytes() > kMaxUnsentReplyBytes || spool_full || scan_full ||
+                     shard_scan_full;
   if (!pause) {
     stream_->ResumeReceive();
     return;
@@ -161,7 +153,7 @@ void SmtpConnection::UpdateInputFlow() {
   if (spool_full) spool_->WakeWhenAtMost(kMaxSpoolBytesInFlight, ResumeInputTask());
   if (scan_full) scan_->WakeWhenAtMost(kMaxScanBytesInFlight, ResumeInputTask());
   if (shard_scan_full) {
-    shard_->scan_bytes_in_flight()->WakeWhenAtMost(id_, shard_scan_bound, ResumeInputTask());
+    env_->scan_bytes_in_flight->WakeWhenAtMost(id_, shard_scan_bound, ResumeInputTask());
   }
 }
 
@@ -177,8 +169,8 @@ void SmtpConnection::OnStreamClosed(int error) {
   // The client went away. An uncommitted message is dropped (it never got its 250), also one
   // still being scanned; a commit already under way completes and is delivered, since the
   // message is then safe on disk.
-  if (spool_ != nullptr && (session_->phase() != net::SmtpServerSession::Phase::kAwaitingCommit ||
-                            scan_ != nullptr)) {
+  if (spool_ != nullptr &&
+      (session_->phase() != net::SmtpServerSession::Phase::kAwaitingCommit || scan_ != nullptr)) {
     CancelScan();
     spool_->Abort();
     spool_.reset();
@@ -202,7 +194,7 @@ void SmtpConnection::SendToClient(std::string_view bytes) {
 void SmtpConnection::StartTls() {
   // The "220 Ready to start TLS" reply is already queued in plaintext; every byte from now
   // on is TLS. Input that was pipelined behind STARTTLS has been discarded by the session.
-  absl::Status s = stream_->StartTlsServer(*shard_->runtime().server_tls);
+  absl::Status s = stream_->StartTlsServer(*env_->server_tls);
   if (!s.ok()) {
     FailTls("tls_failed", s);
     return;
@@ -222,16 +214,16 @@ void SmtpConnection::Finish() {
   if (finished_) return;
   finished_ = true;
   if (timer_ != 0) {
-    shard_->reactor()->CancelTimer(timer_);
+    env_->reactor->CancelTimer(timer_);
     timer_ = 0;
   }
   if (auth_timer_ != 0) {
-    shard_->reactor()->CancelTimer(auth_timer_);
+    env_->reactor->CancelTimer(auth_timer_);
     auth_timer_ = 0;
   }
-  shard_->scan_bytes_in_flight()->Forget(id_);
-  shard_->runtime().limiter->Release(peer_);
-  shard_->ConnectionFinished(id_);
+  env_->scan_bytes_in_flight->Forget(id_);
+  env_->limiter->Release(peer_);
+  env_->connection_finished(id_);
 }
 
 // --- timers --------------------------------------------------------------------------------
@@ -240,13 +232,12 @@ void SmtpConnection::TouchDeadline() {
   using Phase = net::SmtpServerSession::Phase;
   const Phase p = session_ ? session_->phase() : Phase::kCommand;
   const bool in_data = p == Phase::kData || p == Phase::kBdat;
-  deadline_ = absl::Now() + (in_data ? shard_->config().data_timeout
-                                     : shard_->config().command_timeout);
+  deadline_ = absl::Now() + (in_data ? env_->smtp->data_timeout : env_->smtp->command_timeout);
 }
 
 void SmtpConnection::ArmTimer() {
   // One timer per connection, re-armed lazily: activity only moves deadline_.
-  timer_ = shard_->reactor()->RunAfter(deadline_ - absl::Now(), [alive = liveness(), this] {
+  timer_ = env_->reactor->RunAfter(deadline_ - absl::Now(), [alive = liveness(), this] {
     if (alive.expired()) return;
     timer_ = 0;
     OnTimer();
@@ -268,12 +259,11 @@ void SmtpConnection::OnTimer() {
 // --- AUTH ----------------------------------------------------------------------------------
 
 void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
-  Runtime& rt = shard_->runtime();
   std::string user = request.user;
   std::string mechanism = request.mechanism;
   // The check is counted from here, before the backend is asked: parallel sessions see each
   // other's checks in flight and cannot all slip under max_failures.
-  auth::AuthFailureLimiter::Attempt attempt = rt.auth_limiter->Begin(peer_host_, user);
+  auth::AuthFailureLimiter::Attempt attempt = env_->auth_limiter->Begin(peer_host_, user);
   if (!attempt.admitted()) {
     // Too many recent checks from this address, or for this user from this address: the
     // backend is not asked, so guessing gains nothing, and the answer is as slow as a failure.
@@ -297,11 +287,10 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
   }
   r.secured = session_->envelope().tls;
   Liveness alive = liveness();
-  Reactor* reactor = shard_->reactor();
+  Reactor* reactor = env_->reactor;
   // Backends block (crypt hashing, the Dovecot socket): off the reactor.
-  shard_->auth_worker().Submit([reactor, backend = rt.auth.get(), r = std::move(r), alive,
-                                attempt = std::move(attempt), mechanism, user,
-                                this]() mutable {
+  env_->auth_worker->Submit([reactor, backend = env_->auth, r = std::move(r), alive,
+                             attempt = std::move(attempt), mechanism, user, this]() mutable {
     auth::AuthOutcome outcome = backend->Verify(r);
     // Recorded here, not on the reactor: the check happened even if the client has gone.
     attempt.Finish(outcome.kind);
@@ -314,10 +303,9 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
 
 void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::string& user,
                                    auth::AuthOutcome outcome) {
-  Runtime& rt = shard_->runtime();
   if (closing_) return;
   if (outcome.kind == auth::AuthOutcome::Kind::kOk) {
-    shard_->Count(rt.ids.auth_ok);
+    env_->Count(env_->ids.auth_ok);
     KLOG(kInfo, "auth")
         .Kv("client", peer_host_)
         .Kv("listener", listener_.name)
@@ -336,8 +324,8 @@ void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::stri
   // The delay grows with this address's recent checks (the limiter has counted this one); it
   // is what makes guessing slow, so a temporary failure costs the same. Other addresses'
   // guesses at this user do not slow its owner.
-  const absl::Duration delay = rt.auth_limiter->FailureDelay(peer_host_);
-  shard_->Count(temp ? rt.ids.auth_tempfail : rt.ids.auth_failed);
+  const absl::Duration delay = env_->auth_limiter->FailureDelay(peer_host_);
+  env_->Count(temp ? env_->ids.auth_tempfail : env_->ids.auth_failed);
   KLOG(kWarning, "auth_failed")
       .Kv("client", peer_host_)
       .Kv("listener", listener_.name)
@@ -348,7 +336,7 @@ void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::stri
       .Kv("delay", delay);
   const net::SmtpAuthResult result =
       temp ? net::SmtpAuthResult::kTempFail : net::SmtpAuthResult::kFailed;
-  auth_timer_ = shard_->reactor()->RunAfter(delay, [alive = liveness(), result, this] {
+  auth_timer_ = env_->reactor->RunAfter(delay, [alive = liveness(), result, this] {
     if (alive.expired()) return;
     auth_timer_ = 0;
     if (closing_) return;
@@ -358,7 +346,7 @@ void SmtpConnection::OnAuthOutcome(const std::string& mechanism, const std::stri
 }
 
 std::optional<net::SmtpReply> SmtpConnection::CheckSender(const net::SmtpEnvelope& env) {
-  const SenderRule rule = shard_->config().auth_sender_rule;
+  const SenderRule rule = env_->smtp->sender_rule;
   if (rule == SenderRule::kAny || env.sender.empty()) return std::nullopt;
   const std::string sender = absl::AsciiStrToLower(env.sender);
   // "user+tag@domain" is the user's too (plus addressing reaches the same mailbox).
@@ -389,7 +377,7 @@ std::optional<net::SmtpReply> SmtpConnection::CheckRecipient(const net::SmtpEnve
   if (!env.auth_user.empty()) return std::nullopt;
   std::string_view domain = net::DomainOf(rcpt.address);
   if (domain.empty() && absl::AsciiStrToLower(rcpt.address) == "postmaster") return std::nullopt;
-  if (shard_->runtime().IsLocalDomain(domain) && !HasRoutingLocalPart(rcpt.address)) {
+  if (IsLocalDomain(env_->smtp->local_domains, domain) && !HasRoutingLocalPart(rcpt.address)) {
     return std::nullopt;
   }
   KLOG(kInfo, "reject")
@@ -413,25 +401,24 @@ std::string SmtpConnection::TraceHeader(const std::string& queue_id,
   if (env.recipients.size() == 1) {
     for_clause = absl::StrCat("\r\n\tfor <", env.recipients[0].address, ">");
   }
-  return absl::StrCat("Received: from ", HeaderSafe(env.helo), " (", peer_host_, " [", peer_host_,
-                      "])", tls_note, "\r\n\tby ", shard_->config().hostname,
-                      " (kensa) with ", proto, " id ", queue_id, for_clause, "; ",
-                      absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::Now(),
-                                       absl::UTCTimeZone()),
-                      "\r\n");
+  return absl::StrCat(
+      "Received: from ", HeaderSafe(env.helo), " (", peer_host_, " [", peer_host_, "])", tls_note,
+      "\r\n\tby ", env_->smtp->hostname, " (kensa) with ", proto, " id ", queue_id, for_clause,
+      "; ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::Now(), absl::UTCTimeZone()),
+      "\r\n");
 }
 
 absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
-  absl::StatusOr<uint64_t> free_bytes = spool::FreeBytes(shard_->spool().dir());
-  if (free_bytes.ok() && *free_bytes < shard_->config().spool_min_free_bytes) {
+  absl::StatusOr<uint64_t> free_bytes = spool::FreeBytes(env_->spool->dir());
+  if (free_bytes.ok() && *free_bytes < env_->smtp->spool_min_free_bytes) {
     KLOG(kWarning, "spool_full")
         .Kv("client", peer_host_)
         .Kv("free_bytes", *free_bytes)
-        .Kv("min_free_bytes", shard_->config().spool_min_free_bytes);
+        .Kv("min_free_bytes", env_->smtp->spool_min_free_bytes);
     return absl::ResourceExhaustedError("Insufficient system storage");
   }
   spool::QueueEnvelope q;
-  q.queue_id = spool::NewQueueId(shard_->index());
+  q.queue_id = spool::NewQueueId(env_->reactor->index());
   q.arrival_unix_micros = absl::ToUnixMicros(absl::Now());
   q.sender = env.sender;
   q.ret = env.ret;
@@ -448,7 +435,7 @@ absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
   q.auth_user = env.auth_user;
   q.trace_header = TraceHeader(q.queue_id, env);
   absl::StatusOr<std::shared_ptr<spool::SpoolWriter>> w =
-      spool::SpoolWriter::Create(shard_->reactor(), &shard_->syncer(), shard_->spool(), q);
+      spool::SpoolWriter::Create(env_->reactor, env_->syncer, *env_->spool, q);
   if (!w.ok()) {
     KLOG(kError, "spool_create_failed").Kv("client", peer_host_).Kv("error", w.status());
     return w.status();
@@ -462,29 +449,27 @@ absl::Status SmtpConnection::BeginMessage(const net::SmtpEnvelope& env) {
 void SmtpConnection::StartScan(const net::SmtpEnvelope& env) {
   scan_.reset();
   rcpt_scans_.clear();
-  Runtime& rt = shard_->runtime();
-  if (!shard_->config().scan_enabled) return;
+  if (!env_->smtp->scan_enabled) return;
   // Outbound: the sender subscribed, so every copy it sends is scanned. Inbound: each
   // recipient's own subscription, nobody else's (a family member is not covered).
   // Submission: the sender rule made the envelope sender the user's own, so its outbound
   // subscription is the user's (<> falls back to the login name).
   const std::string& from = env.sender.empty() ? env.auth_user : env.sender;
-  const Subscription sender = from.empty() ? Subscription{} : rt.policy->Lookup(from);
+  const Subscription sender = from.empty() ? Subscription{} : env_->policy->Lookup(from);
   bool any = false;
   for (const net::SmtpRecipient& r : env.recipients) {
     RecipientScan rs;
-    const Subscription own = rt.policy->Lookup(r.address);
+    const Subscription own = env_->policy->Lookup(r.address);
     rs.scanned = own.inbound || sender.outbound;
     rs.subscription = own.inbound ? own : sender;
     any |= rs.scanned;
     rcpt_scans_.push_back(rs);
   }
   if (!any) return;
-  std::shared_ptr<const sigs::SignatureSet> set = rt.signatures.Current();
+  std::shared_ptr<const sigs::SignatureSet> set = env_->signatures->Current();
   if (set == nullptr) return;
-  scan_ = ScanSession::Start(shard_->reactor(), &shard_->scan_worker(), std::move(set),
-                             shard_->verdict_cache(), rt.scan_settings,
-                             shard_->scan_bytes_in_flight());
+  scan_ = ScanSession::Start(env_->reactor, env_->scan_worker, std::move(set), env_->verdict_cache,
+                             *env_->scan_settings, env_->scan_bytes_in_flight);
 }
 
 void SmtpConnection::CancelScan() {
@@ -538,7 +523,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
         .Kv("size", spool_->content_bytes())
         .Kv("error", verdict.local_failure)
         .Kv("result", "deferred");
-    shard_->Count(shard_->runtime().ids.messages_rejected);
+    env_->Count(env_->ids.messages_rejected);
     spool_->Abort();
     spool_.reset();
     queue_id_.clear();
@@ -550,7 +535,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
   }
   scan::NoticeContext ctx;
   ctx.queue_id = queue_id_;
-  ctx.hostname = shard_->config().hostname;
+  ctx.hostname = env_->smtp->hostname;
   ctx.signature_version = scan->signature_version();
   ScanDecision d = DecideScan(verdict, rcpt_scans_, ctx);
   ScanReport report;
@@ -574,8 +559,8 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
         .Kv("action", "reject")
         .Kv("result", "refused")
         .Kv("reply", absl::StrCat(d.reply.code, " ", d.reply.enhanced, " ", d.reply.text));
-    CountScan(shard_, report);
-    shard_->Count(shard_->runtime().ids.messages_virus_rejected);
+    CountScan(*env_, report);
+    env_->Count(env_->ids.messages_virus_rejected);
     spool_->Abort();
     spool_.reset();
     queue_id_.clear();
@@ -607,32 +592,31 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
   CommitMessage(std::move(report));
 }
 
-void SmtpConnection::CountScan(Shard* shard, const ScanReport& report) {
-  const CounterIds& ids = shard->runtime().ids;
+void SmtpConnection::CountScan(const ConnectionEnvironment& env, const ScanReport& report) {
+  const ServerCounters& ids = env.ids;
   if (!report.scanned) {
-    shard->Count(ids.messages_unscanned);
+    env.Count(ids.messages_unscanned);
     return;
   }
-  shard->Count(report.result == "clean"      ? ids.messages_clean
-               : report.result == "infected" ? ids.messages_infected
-                                             : ids.messages_unscannable);
-  shard->Count(ids.parts_scanned, report.verdict.parts);
-  shard->Count(ids.engine_scans, report.verdict.engine_scans);
-  shard->Count(ids.fast_path, report.verdict.fast_path);
-  shard->Count(ids.verdict_cache_hits, report.verdict.cache_hits);
+  env.Count(report.result == "clean"      ? ids.messages_clean
+            : report.result == "infected" ? ids.messages_infected
+                                          : ids.messages_unscannable);
+  env.Count(ids.parts_scanned, report.verdict.parts);
+  env.Count(ids.engine_scans, report.verdict.engine_scans);
+  env.Count(ids.fast_path, report.verdict.fast_path);
+  env.Count(ids.verdict_cache_hits, report.verdict.cache_hits);
 }
 
 void SmtpConnection::CommitMessage(ScanReport report) {
   std::shared_ptr<spool::SpoolWriter> writer = std::move(spool_);
-  Shard* shard = shard_;
+  const ConnectionEnvironment* environment = env_;
   std::string client = peer_host_;
   // The 250 waits for this callback; see SpoolWriter::Commit for what is on disk by then.
   // The client may be gone by then (the shard destroys the connection while the commit is
   // on disk): everything up to the reply uses only what the callback holds.
-  writer->Commit([shard, writer, alive = liveness(), client, this,
+  writer->Commit([environment, writer, alive = liveness(), client, this,
                   report = std::move(report)](absl::Status s) mutable {
     const spool::QueueEnvelope& env = writer->envelope();
-    Runtime& rt = shard->runtime();
     auto line = KLOG(kInfo, "message");
     line.Kv("id", env.queue_id)
         .Kv("client", client)
@@ -655,29 +639,29 @@ void SmtpConnection::CommitMessage(ScanReport report) {
     }
     if (s.ok()) {
       line.Kv("result", "queued");
-      shard->Count(rt.ids.messages_queued);
-      CountScan(shard, report);
+      environment->Count(environment->ids.messages_queued);
+      CountScan(*environment, report);
     } else {
       line.Kv("result", "failed").Kv("error", s);
-      shard->Count(rt.ids.messages_rejected);
+      environment->Count(environment->ids.messages_rejected);
     }
     if (s.ok() && report.quarantine) {
       // The original is copied to the quarantine before delivery may remove the queue file,
       // and before the client hears 250.
-      Reactor* reactor = shard->reactor();
+      Reactor* reactor = environment->reactor;
       std::string id = env.queue_id;
-      shard->worker().Submit([reactor, shard, path = writer->path(), id, alive, this] {
-        absl::Status q = QuarantineOriginal(shard->config().quarantine_dir, path, id);
-        reactor->Post([alive, shard, path, id, q, this] {
+      environment->worker->Submit([reactor, environment, path = writer->path(), id, alive, this] {
+        absl::Status q = QuarantineOriginal(environment->smtp->quarantine_dir, path, id);
+        reactor->Post([alive, environment, path, id, q, this] {
           if (!q.ok()) KLOG(kError, "quarantine_failed").Kv("id", id).Kv("error", q);
-          shard->delivery().Enqueue(path, id);
+          environment->enqueue(path, id);
           if (alive.expired() || closing_) return;  // the connection is gone
           Reply(id, absl::OkStatus());
         });
       });
       return;
     }
-    if (s.ok()) shard->delivery().Enqueue(writer->path(), env.queue_id);
+    if (s.ok()) environment->enqueue(writer->path(), env.queue_id);
     if (alive.expired() || closing_) return;  // the connection is gone
     Reply(env.queue_id, s);
   });

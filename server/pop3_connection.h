@@ -3,8 +3,8 @@
 // It joins the two sockets, TLS on either side, the sans-I/O proxy session and the scan
 // pipeline (the same ScanSession and cleaning decision as SMTP), and owns the timers and the
 // back-pressure between the two sides.
-#ifndef KENSA_APPLIANCE_POP3_CONNECTION_H_
-#define KENSA_APPLIANCE_POP3_CONNECTION_H_
+#ifndef KENSA_SERVER_POP3_CONNECTION_H_
+#define KENSA_SERVER_POP3_CONNECTION_H_
 
 #include <memory>
 #include <optional>
@@ -12,22 +12,20 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "server/client_connection.h"
-#include "appliance/config.h"
-#include "server/pop3_verdict_cache.h"
-#include "server/scan_session.h"
-#include "appliance/subscriber_policy.h"
-#include "core/socket_address.h"
 #include "core/reactor.h"
+#include "core/socket_address.h"
 #include "core/socket_stream.h"
-#include "scan/message_spool.h"
 #include "net/pop3_clean_writer.h"
 #include "net/pop3_proxy_session.h"
 #include "net/secure_stream.h"
+#include "scan/message_spool.h"
+#include "server/client_connection.h"
+#include "server/connection_environment.h"
+#include "server/pop3_verdict_cache.h"
+#include "server/scan_session.h"
+#include "server/subscription.h"
 
 namespace kensa {
-
-class Shard;
 
 class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
  public:
@@ -38,8 +36,9 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   // session streaming out holds about two pieces (64 sessions: ~16 MiB).
   static constexpr size_t kCleanedChunkBytes = 128 * 1024;
 
-  Pop3Connection(Shard* shard, uint64_t id, std::shared_ptr<SocketStream> client,
-                 const SocketAddress& peer, const ListenerConfig& listener);
+  Pop3Connection(const ConnectionEnvironment* env, uint64_t id,
+                 std::shared_ptr<SocketStream> client, const SocketAddress& peer,
+                 const ListenerConfig& listener);
   ~Pop3Connection() override;
 
   void Start() override;
@@ -107,7 +106,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void CloseBackend();
   void Finish();
 
-  Shard* shard_;
+  const ConnectionEnvironment* env_;
   uint64_t id_;
   std::shared_ptr<net::SecureStream> client_;
   SocketAddress peer_;
@@ -125,8 +124,8 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   Subscription subscription_;
   std::shared_ptr<ScanSession> scan_;
   std::string scan_command_;
-  std::string cache_key_;                    // "" when the message has no UIDL
-  std::optional<CachedRetrieval> cached_;    // a verdict-cache hit for this retrieval
+  std::string cache_key_;                  // "" when the message has no UIDL
+  std::optional<CachedRetrieval> cached_;  // a verdict-cache hit for this retrieval
   std::shared_ptr<const sigs::SignatureSet> scan_set_;
   bool oversized_ = false;  // this response outgrew [pop3] max_message_bytes
   // The scanned response as the backend sent it (unstuffed), kept while it is scanned.
@@ -145,4 +144,4 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
 
 }  // namespace kensa
 
-#endif  // KENSA_APPLIANCE_POP3_CONNECTION_H_
+#endif  // KENSA_SERVER_POP3_CONNECTION_H_

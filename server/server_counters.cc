@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "server/server_counters.h"
+
+namespace kensa {
+
+ServerCounters ServerCounters::Register(CounterSet& c) {
+  ServerCounters ids;
+  ids.messages_queued = c.Register("messages_queued_total", "messages spooled (250)");
+  ids.messages_rejected =
+      c.Register("messages_failed_total", "messages whose spooling failed (4xx)");
+  ids.bytes_received = c.Register("smtp_bytes_received_total", "bytes from clients");
+  ids.messages_clean = c.Register("messages_clean_total", "scanned messages found clean");
+  ids.messages_infected =
+      c.Register("messages_infected_total", "scanned messages with an infected part");
+  ids.messages_unscannable = c.Register("messages_unscannable_total",
+                                        "scanned messages with a part that could not be scanned");
+  ids.messages_unscanned =
+      c.Register("messages_unscanned_total", "messages no subscription asked to scan");
+  ids.messages_virus_rejected =
+      c.Register("messages_virus_rejected_total", "infected messages refused with 554");
+  ids.parts_scanned = c.Register("scan_parts_total", "MIME leaf parts scanned");
+  ids.engine_scans = c.Register("scan_engine_scans_total", "objects libclamav scanned");
+  ids.fast_path = c.Register("scan_prefilter_fast_path_total",
+                             "parts the prefilter proved clean without libclamav");
+  ids.verdict_cache_hits =
+      c.Register("scan_verdict_cache_hits_total", "parts answered by the verdict cache");
+  ids.auth_ok = c.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
+  ids.auth_failed = c.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
+  ids.pop3_logins = c.Register("pop3_logins_total", "POP3 logins through the proxy");
+  ids.pop3_scanned =
+      c.Register("pop3_messages_scanned_total", "RETR/TOP responses scanned at retrieval");
+  ids.auth_tempfail = c.Register("smtp_auth_tempfail_total",
+                                 "SMTP AUTH attempts refused for now (backend down, blocked)");
+  return ids;
+}
+
+}  // namespace kensa
