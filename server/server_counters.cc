@@ -24,6 +24,9 @@ ServerCounters ServerCounters::Register(CounterSet& c) {
                              "parts the prefilter proved clean without libclamav");
   ids.verdict_cache_hits =
       c.Register("scan_verdict_cache_hits_total", "parts answered by the verdict cache");
+  ids.second_opinion_only =
+      c.Register("scan_second_opinion_only_total",
+                 "messages only the whole-message reading found infected (no part's reading did)");
   ids.auth_ok = c.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
   ids.auth_failed = c.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
   ids.pop3_logins = c.Register("pop3_logins_total", "POP3 logins through the proxy");

@@ -605,6 +605,7 @@ void SmtpConnection::CountScan(const ConnectionEnvironment& env, const ScanRepor
   env.Count(ids.engine_scans, report.verdict.engine_scans);
   env.Count(ids.fast_path, report.verdict.fast_path);
   env.Count(ids.verdict_cache_hits, report.verdict.cache_hits);
+  if (report.verdict.second_opinion_only) env.Count(ids.second_opinion_only);
 }
 
 void SmtpConnection::CommitMessage(ScanReport report) {
@@ -632,6 +633,7 @@ void SmtpConnection::CommitMessage(ScanReport report) {
           .Kv("scans", report.verdict.engine_scans)
           .Kv("cache_hits", report.verdict.cache_hits)
           .Kv("fast_path", report.verdict.fast_path)
+          .Kv("second_opinion_only", report.verdict.second_opinion_only ? 1 : 0)
           .Kv("scan_wait", absl::Trunc(report.wait, absl::Microseconds(100)));
       if (report.result != "clean") {
         line.Kv("action", report.quarantine ? "quarantine" : "remove");

@@ -130,6 +130,22 @@ class EvasiveMimeTest(h.KensadTestCase):
         r = self.kensa_scan(delivered)
         self.assertEqual(r.returncode, 0, r.stdout)
 
+    def test_whole_message_reading_is_counted_when_it_alone_finds(self):
+        # A header field is in no part: only libclamav's reading of the raw message sees it.
+        header_only = (b"From: a@example.org\r\nTo: b@example.test\r\nSubject: " + E +
+                       b"\r\n\r\nhello\r\n")
+        in_part = self.samples["dup_cte"]
+        outs = sh.send_all(self.kensad.port, [
+            ("a@example.org", [f"header-only@{DOMAIN}"], header_only),
+            ("a@example.org", [f"in-part@{DOMAIN}"], in_part)])
+        self.assertEqual([o.code for o in outs], [250, 250], outs)
+        records = sh.message_records(self.kensad)
+        first, second = (records[o.queue_id][0] for o in outs)
+        self.assertEqual(first.get("verdict"), "infected", first)
+        self.assertEqual(first.get("second_opinion_only"), "1", first)
+        self.assertEqual(second.get("verdict"), "infected", second)
+        self.assertEqual(second.get("second_opinion_only"), "0", second)
+
 
 if __name__ == "__main__":
     unittest.main()
