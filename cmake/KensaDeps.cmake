@@ -8,6 +8,7 @@ pkg_check_modules(CLAMAV REQUIRED IMPORTED_TARGET libclamav>=1.0)
 # Hyperscan and Vectorscan both ship as libhs; hs_compile_lit_multi needs 5.2.
 pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs>=5.2)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb>=0.9)
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive>=3.6)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt>=4.4)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(absl REQUIRED)
