@@ -167,7 +167,7 @@ class Reader {
       return absl::InternalError(absl::StrCat("libarchive: ", archive_error_string(a)));
     }
     if (archive_read_open_fd(a, fd_, kChunkBytes) != ARCHIVE_OK) {
-      return Bad(path_, absl::StrCat("not a tar or tar.gz archive: ", ArchiveError()));
+      return Bad(path_, absl::StrCat("not a readable tar or tar.gz archive: ", ArchiveError()));
     }
     return absl::OkStatus();
   }
