@@ -29,8 +29,8 @@ absl::StatusOr<std::unique_ptr<ArchiveWriter>> ArchiveWriter::Create(const std::
   std::string temp = absl::StrCat(path, ".tmp-XXXXXX");
   const int fd = mkstemp(temp.data());
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat("cannot create a file beside ", path, ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot create a file beside ", path, ": ", std::strerror(errno)));
   }
   // mkstemp makes it 0600; a bundle is public (any web server serves it).
   if (fchmod(fd, kMemberMode) != 0) {
@@ -120,9 +120,8 @@ absl::Status ArchiveWriter::AddFileFrom(std::string_view name, const std::string
   }
   close(in);
   if (status.ok() && total != size) {
-    status = absl::FailedPreconditionError(
-        absl::StrCat(source_path, " changed while it was read (", total, " bytes, not ", size,
-                     ")"));
+    status = absl::FailedPreconditionError(absl::StrCat(source_path, " changed while it was read (",
+                                                        total, " bytes, not ", size, ")"));
   }
   return status;
 }

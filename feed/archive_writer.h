@@ -34,7 +34,10 @@ class ArchiveWriter {
 
  private:
   ArchiveWriter(std::string path, std::string temp_path, int fd, archive* a, time_t mtime)
-      : path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(fd), archive_(a),
+      : path_(std::move(path)),
+        temp_path_(std::move(temp_path)),
+        fd_(fd),
+        archive_(a),
         mtime_(mtime) {}
   std::string Error() const;
 

@@ -20,8 +20,8 @@ class TempDir {
  public:
   TempDir() {
     const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                       "/kensa-sigtool-diff.XXXXXX";
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/kensa-sigtool-diff.XXXXXX";
     if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TempDir() {
@@ -69,7 +69,7 @@ absl::StatusOr<BundleDiff> DiffBundles(const std::string& old_path, const std::s
     if (a != nullptr && b != nullptr && a->sha256 == b->sha256) continue;
     FileDiff d;
     d.name = name;
-    d.change = a == nullptr ? FileDiff::Change::kAdded
+    d.change = a == nullptr   ? FileDiff::Change::kAdded
                : b == nullptr ? FileDiff::Change::kRemoved
                               : FileDiff::Change::kChanged;
     d.old_signatures = a != nullptr ? a->signatures : 0;

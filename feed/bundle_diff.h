@@ -24,14 +24,14 @@ struct FileDiff {
   Change change = Change::kChanged;
   uint64_t old_signatures = 0;
   uint64_t new_signatures = 0;
-  std::vector<std::string> added_names;    // sorted; a name twice in a file counts twice
+  std::vector<std::string> added_names;  // sorted; a name twice in a file counts twice
   std::vector<std::string> removed_names;
 };
 
 struct BundleDiff {
   std::string old_version;
   std::string new_version;
-  std::vector<FileDiff> files;  // by name
+  std::vector<FileDiff> files;                                  // by name
   std::map<std::string, std::pair<uint64_t, uint64_t>> totals;  // kind -> (old, new)
 };
 

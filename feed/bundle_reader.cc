@@ -49,14 +49,22 @@ absl::string_view EntryKind(archive_entry* e) {
   if (archive_entry_hardlink(e) != nullptr) return "a hard link";
   if (archive_entry_symlink(e) != nullptr) return "a symbolic link";
   switch (archive_entry_filetype(e)) {
-    case AE_IFREG: return "a regular file";
-    case AE_IFDIR: return "a directory";
-    case AE_IFLNK: return "a symbolic link";
-    case AE_IFCHR: return "a character device";
-    case AE_IFBLK: return "a block device";
-    case AE_IFIFO: return "a FIFO";
-    case AE_IFSOCK: return "a socket";
-    default: return "not a regular file";
+    case AE_IFREG:
+      return "a regular file";
+    case AE_IFDIR:
+      return "a directory";
+    case AE_IFLNK:
+      return "a symbolic link";
+    case AE_IFCHR:
+      return "a character device";
+    case AE_IFBLK:
+      return "a block device";
+    case AE_IFIFO:
+      return "a FIFO";
+    case AE_IFSOCK:
+      return "a socket";
+    default:
+      return "not a regular file";
   }
 }
 
@@ -70,8 +78,8 @@ class Reader {
 
   // trusted == nullptr: the signature is not checked (tools only). head_only: stop after the
   // head. sink may be nullptr (hash only).
-  absl::StatusOr<VerifiedManifest> Run(const TrustedKeys* trusted, bool head_only,
-                                       MemberSink* sink, BundleHead* head_out) {
+  absl::StatusOr<VerifiedManifest> Run(const TrustedKeys* trusted, bool head_only, MemberSink* sink,
+                                       BundleHead* head_out) {
     if (absl::Status s = Open(); !s.ok()) return s;
     BundleHead head;
     archive_entry* entry = nullptr;
@@ -80,11 +88,11 @@ class Reader {
     if (!*more) return Bad(path_, "empty archive (no manifest.toml)");
     if (absl::Status s = CheckRegular(entry); !s.ok()) return s;
     if (Name(entry) != kManifestName) {
-      return Bad(path_, absl::StrCat("the first member must be manifest.toml, not ",
-                                     Quoted(Name(entry))));
+      return Bad(path_,
+                 absl::StrCat("the first member must be manifest.toml, not ", Quoted(Name(entry))));
     }
-    absl::StatusOr<std::string> text = ReadSmall(entry, limits_.max_manifest_bytes,
-                                                 "max_manifest_bytes");
+    absl::StatusOr<std::string> text =
+        ReadSmall(entry, limits_.max_manifest_bytes, "max_manifest_bytes");
     if (!text.ok()) return text.status();
     head.manifest_text = *std::move(text);
 
@@ -219,8 +227,8 @@ class Reader {
     for (;;) {
       const la_ssize_t n = archive_read_data(archive_.get(), buf.data(), buf.size());
       if (n < 0) {
-        return Bad(path_, absl::StrCat("truncated or corrupt archive in ", name, ": ",
-                                       ArchiveError()));
+        return Bad(path_,
+                   absl::StrCat("truncated or corrupt archive in ", name, ": ", ArchiveError()));
       }
       if (n == 0) break;
       if (out.size() + static_cast<size_t>(n) > limit) return over();
@@ -249,9 +257,9 @@ class Reader {
                                      " files, over max_files ", limits_.max_files));
     }
     if (m.TotalBytes() > limits_.max_unpacked_bytes) {
-      return Bad(path_, absl::StrCat("the manifest's files are ", m.TotalBytes(),
-                                     " bytes, over max_unpacked_bytes ",
-                                     limits_.max_unpacked_bytes));
+      return Bad(path_,
+                 absl::StrCat("the manifest's files are ", m.TotalBytes(),
+                              " bytes, over max_unpacked_bytes ", limits_.max_unpacked_bytes));
     }
     if (for_loading && m.min_kensa_version > KensaVersion()) {
       return Bad(path_, absl::StrCat("needs kensa ", m.min_kensa_version.ToString(),
@@ -293,14 +301,13 @@ class Reader {
     for (;;) {
       const la_ssize_t n = archive_read_data(archive_.get(), buf.data(), buf.size());
       if (n < 0) {
-        return Bad(path_, absl::StrCat("truncated or corrupt archive in ", name, ": ",
-                                       ArchiveError()));
+        return Bad(path_,
+                   absl::StrCat("truncated or corrupt archive in ", name, ": ", ArchiveError()));
       }
       if (n == 0) break;
       total += static_cast<uint64_t>(n);
       if (total > f->size) {
-        return Bad(path_, absl::StrCat(name, " is longer than the manifest's ", f->size,
-                                       " bytes"));
+        return Bad(path_, absl::StrCat(name, " is longer than the manifest's ", f->size, " bytes"));
       }
       if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n)) != 1) {
         return absl::InternalError("EVP_DigestUpdate");
@@ -323,8 +330,8 @@ class Reader {
     const std::string hex = absl::BytesToHexString(
         absl::string_view(reinterpret_cast<const char*>(digest.data()), digest_len));
     if (hex != f->sha256) {
-      return Bad(path_, absl::StrCat(name, " has SHA-256 ", hex, "; the manifest says ",
-                                     f->sha256));
+      return Bad(path_,
+                 absl::StrCat(name, " has SHA-256 ", hex, "; the manifest says ", f->sha256));
     }
     if (sink != nullptr) return sink->Finish(*f);
     return absl::OkStatus();
@@ -351,8 +358,8 @@ absl::StatusOr<std::string> DecodeSignatureFile(std::string_view text) {
   if (!absl::Base64Unescape(line, &raw) || raw.size() != kEd25519SignatureBytes ||
       absl::Base64Escape(raw) != line) {
     return absl::InvalidArgumentError(
-        absl::StrCat("manifest.sig is not one line of base64 holding a ",
-                     kEd25519SignatureBytes, "-byte Ed25519 signature"));
+        absl::StrCat("manifest.sig is not one line of base64 holding a ", kEd25519SignatureBytes,
+                     "-byte Ed25519 signature"));
   }
   return raw;
 }

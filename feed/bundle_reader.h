@@ -26,10 +26,10 @@ namespace kensa::feed {
 
 // Every limit is checked where the bytes enter, before they are used.
 struct BundleLimits {
-  uint64_t max_bundle_bytes = uint64_t{1} << 30;      // the archive file as stored (1 GiB)
-  uint64_t max_unpacked_bytes = uint64_t{4} << 30;    // the database files together (4 GiB)
-  uint64_t max_files = 1024;                          // database files in one bundle
-  uint64_t max_manifest_bytes = uint64_t{1} << 20;    // manifest.toml (1 MiB)
+  uint64_t max_bundle_bytes = uint64_t{1} << 30;    // the archive file as stored (1 GiB)
+  uint64_t max_unpacked_bytes = uint64_t{4} << 30;  // the database files together (4 GiB)
+  uint64_t max_files = 1024;                        // database files in one bundle
+  uint64_t max_manifest_bytes = uint64_t{1} << 20;  // manifest.toml (1 MiB)
 };
 
 // manifest.sig holds one line of base64; anything longer is not a signature.
@@ -60,8 +60,7 @@ struct BundleHead {
   std::string manifest_text;             // the exact signed bytes
   std::optional<std::string> signature;  // 64 raw bytes; nullopt when the bundle is unsigned
 };
-absl::StatusOr<BundleHead> ReadBundleHead(const std::string& path,
-                                          const BundleLimits& limits = {});
+absl::StatusOr<BundleHead> ReadBundleHead(const std::string& path, const BundleLimits& limits = {});
 
 // Receives the database files as the reader streams them (signature not checked, sizes and
 // hashes are). Finish is called only after a file's size and SHA-256 matched the manifest.
@@ -79,8 +78,7 @@ absl::StatusOr<Manifest> ReadUnverifiedBundle(const std::string& path, MemberSin
                                               const BundleLimits& limits = {});
 
 // ReadUnverifiedBundle into dir (as ExtractBundle writes): for `kensa-sigtool diff`.
-absl::StatusOr<Manifest> ExtractUnverifiedBundle(const std::string& path,
-                                                 const std::string& dir,
+absl::StatusOr<Manifest> ExtractUnverifiedBundle(const std::string& path, const std::string& dir,
                                                  const BundleLimits& limits = {});
 
 // The signature file's bytes for a 64-byte signature, and the strict reverse.

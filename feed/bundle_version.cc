@@ -19,8 +19,9 @@ std::string BundleVersion::ToString() const { return absl::StrJoin(parts, "."); 
 
 absl::StatusOr<BundleVersion> ParseBundleVersion(std::string_view text) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("bad version \"", absl::CHexEscape(absl::string_view(text.data(), text.size())),
-                                                   "\": ", why));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad version \"",
+                     absl::CHexEscape(absl::string_view(text.data(), text.size())), "\": ", why));
   };
   if (text.empty()) return bad("empty");
   BundleVersion v;

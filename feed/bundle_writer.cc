@@ -49,8 +49,8 @@ absl::StatusOr<ManifestFile> DescribeFile(const std::filesystem::path& path) {
   if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) != 1) {
     return absl::InternalError("EVP_DigestFinal_ex");
   }
-  f.sha256 = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), len));
+  f.sha256 =
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()), len));
   absl::StatusOr<uint64_t> sigs = CountSignatures(path.string());
   if (!sigs.ok()) return sigs.status();
   f.signatures = *sigs;
@@ -105,8 +105,7 @@ absl::StatusOr<Manifest> BuildBundle(const BuildOptions& options, const std::str
     return absl::NotFoundError(absl::StrCat(options.database_dir, ": ", ec.message()));
   }
   if (paths.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("no ClamAV database files in ", options.database_dir));
+    return absl::NotFoundError(absl::StrCat("no ClamAV database files in ", options.database_dir));
   }
   std::sort(paths.begin(), paths.end());
   Manifest m;
@@ -120,13 +119,13 @@ absl::StatusOr<Manifest> BuildBundle(const BuildOptions& options, const std::str
   }
   m.totals = ComputeTotals(m.files);
   if (m.files.size() > options.limits.max_files) {
-    return absl::InvalidArgumentError(absl::StrCat(m.files.size(), " files, over max_files ",
-                                                   options.limits.max_files));
+    return absl::InvalidArgumentError(
+        absl::StrCat(m.files.size(), " files, over max_files ", options.limits.max_files));
   }
   if (m.TotalBytes() > options.limits.max_unpacked_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        m.TotalBytes(), " bytes of databases, over max_unpacked_bytes ",
-        options.limits.max_unpacked_bytes));
+    return absl::InvalidArgumentError(absl::StrCat(m.TotalBytes(),
+                                                   " bytes of databases, over max_unpacked_bytes ",
+                                                   options.limits.max_unpacked_bytes));
   }
   const std::string text = FormatManifest(m);
   absl::StatusOr<absl::Time> created = ParseCreationTime(m.created);
@@ -150,8 +149,8 @@ absl::StatusOr<Manifest> BuildBundle(const BuildOptions& options, const std::str
   } discard;
   if (absl::StatusOr<Manifest> back = ReadUnverifiedBundle(out, discard, options.limits);
       !back.ok()) {
-    return absl::DataLossError(absl::StrCat("the bundle written does not read back: ",
-                                            back.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("the bundle written does not read back: ", back.status().message()));
   }
   return m;
 }

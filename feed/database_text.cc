@@ -67,10 +67,10 @@ std::string SignatureNameOfLine(std::string_view kind, std::string_view text) {
   const absl::string_view line(text.data(), text.size());
   std::string name;
   if (KindIs(kind, {"ndb", "ndu", "ldb", "ldu", "cdb", "idb", "crb", "pwdb"})) {
-    name = Field(line, kind == "ldb" || kind == "ldu" || kind == "crb" || kind == "pwdb" ? ';' : ':',
-                 0);
-  } else if (KindIs(kind, {"hdb", "hdu", "hsb", "hsu", "mdb", "mdu", "msb", "msu", "fp", "sfp",
-                           "imp"})) {
+    name = Field(line,
+                 kind == "ldb" || kind == "ldu" || kind == "crb" || kind == "pwdb" ? ';' : ':', 0);
+  } else if (KindIs(kind,
+                    {"hdb", "hdu", "hsb", "hsu", "mdb", "mdu", "msb", "msu", "fp", "sfp", "imp"})) {
     name = Field(line, ':', 2);
   } else if (kind == "db") {
     name = Field(line, '=', 0);
@@ -115,8 +115,11 @@ absl::StatusOr<std::vector<std::string>> SignatureNames(const std::string& path)
     names.push_back(file);
     return names;
   }
-  if (absl::Status s = ForEachSignatureLine(
-          path, kind, [&](absl::string_view l) { names.push_back(SignatureNameOfLine(kind, std::string_view(l.data(), l.size()))); });
+  if (absl::Status s = ForEachSignatureLine(path, kind,
+                                            [&](absl::string_view l) {
+                                              names.push_back(SignatureNameOfLine(
+                                                  kind, std::string_view(l.data(), l.size())));
+                                            });
       !s.ok()) {
     return s;
   }

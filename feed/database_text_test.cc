@@ -29,7 +29,8 @@ TEST(DatabaseTextTest, NamesComeFromEachKindsField) {
 
 TEST(DatabaseTextTest, CountsYaraRulesAndBytecodeFiles) {
   TestDir dir;
-  WriteFile(dir / "r.yar", "rule one {\n condition: true\n}\nprivate rule two { condition: true }\n");
+  WriteFile(dir / "r.yar",
+            "rule one {\n condition: true\n}\nprivate rule two { condition: true }\n");
   EXPECT_EQ(*CountSignatures(dir / "r.yar"), 2u);
   WriteFile(dir / "b.cbc", "ClamBC....\nmore\n");
   EXPECT_EQ(*CountSignatures(dir / "b.cbc"), 1u);

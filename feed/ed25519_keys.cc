@@ -104,12 +104,11 @@ absl::StatusOr<Ed25519Key> Ed25519Key::Adopt(EVP_PKEY* key, bool has_private) {
   }
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_len = 0;
-  if (EVP_Digest(raw.data(), raw.size(), digest.data(), &digest_len, EVP_sha256(), nullptr) !=
-      1) {
+  if (EVP_Digest(raw.data(), raw.size(), digest.data(), &digest_len, EVP_sha256(), nullptr) != 1) {
     return absl::InternalError(absl::StrCat("key id: ", OpensslError()));
   }
-  k.id_ = absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest.data()),
-                                                   digest_len))
+  k.id_ = absl::BytesToHexString(
+              absl::string_view(reinterpret_cast<const char*>(digest.data()), digest_len))
               .substr(0, kKeyIdHexDigits);
   k.has_private_ = has_private;
   return k;
@@ -170,8 +169,8 @@ absl::StatusOr<std::string> Ed25519Key::PublicPem() const {
 absl::Status Ed25519Key::WritePrivatePem(const std::string& path) const {
   if (!has_private_) return absl::FailedPreconditionError("a public key has no private part");
   std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0,
-                                                 nullptr, nullptr) != 1) {
+  if (bio == nullptr ||
+      PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return absl::InternalError(absl::StrCat("PEM_write_bio_PrivateKey: ", OpensslError()));
   }
   char* data = nullptr;
@@ -193,11 +192,9 @@ absl::StatusOr<std::string> Ed25519Key::Sign(std::string_view message) const {
   std::string sig(kEd25519SignatureBytes, '\0');
   size_t sig_len = sig.size();
   // Ed25519 is a one-shot signature over the whole message: no digest is named.
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_.get()) != 1 ||
       EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &sig_len,
-                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) !=
-          1 ||
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1 ||
       sig_len != kEd25519SignatureBytes) {
     return absl::InternalError(absl::StrCat("Ed25519 signing: ", OpensslError()));
   }

@@ -140,15 +140,14 @@ absl::Status ValidateDatabaseFileName(std::string_view name) {
     return absl::InvalidArgumentError(absl::StrCat(shown, " starts with '.'"));
   }
   for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' &&
-        c != '-' && c != '+') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
+        c != '+') {
       return absl::InvalidArgumentError(
           absl::StrCat(shown, " has a character outside [A-Za-z0-9._+-]"));
     }
   }
   if (!sigs::IsDatabaseFileName(name)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(shown, " is not a ClamAV database file name"));
+    return absl::InvalidArgumentError(absl::StrCat(shown, " is not a ClamAV database file name"));
   }
   return absl::OkStatus();
 }
@@ -192,8 +191,8 @@ absl::StatusOr<Manifest> ParseManifest(std::string_view text) {
     const toml::source_position& p = e.source().begin;
     return Bad(absl::StrCat("line ", p.line, " column ", p.column, ": ", A(e.description())));
   }
-  if (absl::Status s = OnlyKeys(root, "", {"format", "version", "created", "min_kensa_version",
-                                           "totals", "file"});
+  if (absl::Status s = OnlyKeys(
+          root, "", {"format", "version", "created", "min_kensa_version", "totals", "file"});
       !s.ok()) {
     return s;
   }
@@ -245,8 +244,8 @@ absl::StatusOr<Manifest> ParseManifest(std::string_view text) {
   if (m.totals != computed) {
     std::string want;
     for (const auto& [kind, n] : computed) absl::StrAppend(&want, " ", kind, "=", n);
-    return Bad(absl::StrCat("totals do not match the files' signature counts (the files say",
-                            want, ")"));
+    return Bad(
+        absl::StrCat("totals do not match the files' signature counts (the files say", want, ")"));
   }
   return m;
 }

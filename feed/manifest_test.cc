@@ -108,9 +108,9 @@ TEST(ManifestTest, RefusesBadVersions) {
 }
 
 TEST(ManifestTest, RefusesBadCreationTime) {
-  for (const char* bad : {"2024-06-15 12:00:00Z", "2024-06-15T12:00:00+01:00",
-                          "2024-06-15T12:00:00.5Z", "2024-13-15T12:00:00Z",
-                          "2024-02-30T12:00:00Z", "yesterday"}) {
+  for (const char* bad :
+       {"2024-06-15 12:00:00Z", "2024-06-15T12:00:00+01:00", "2024-06-15T12:00:00.5Z",
+        "2024-13-15T12:00:00Z", "2024-02-30T12:00:00Z", "yesterday"}) {
     EXPECT_THAT(Refusal(Spoil("2024-06-15T12:00:00Z", bad)), HasSubstr("RFC 3339 UTC")) << bad;
   }
 }

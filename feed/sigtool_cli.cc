@@ -25,46 +25,71 @@ struct Command {
   std::string synopsis;     // after the command name
   std::string description;  // one line per option
   size_t positionals = 0;
-  std::set<std::string> options;           // each takes a value
+  std::set<std::string> options;  // each takes a value
   std::set<std::string> required;
   std::set<std::string> repeatable;
 };
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command>* const commands = new std::vector<Command>{
-      {"keygen", "-o PREFIX",
+      {"keygen",
+       "-o PREFIX",
        "  makes an Ed25519 key pair: PREFIX.key (private, mode 0600) and PREFIX.pub (public);\n"
        "  neither file may exist\n",
-       0, {"-o"}, {"-o"}, {}},
-      {"build", "DIR --version V -o OUT [--min-kensa-version X] [--created T]",
+       0,
+       {"-o"},
+       {"-o"},
+       {}},
+      {"build",
+       "DIR --version V -o OUT [--min-kensa-version X] [--created T]",
        "  makes an unsigned bundle of the ClamAV database files in DIR\n"
        "  --version V            the bundle's version: dotted decimal (27432, 2024.6.15.1);\n"
        "                         a newer bundle must have a larger one\n"
        "  --min-kensa-version X  the oldest kensa that may load it (default: this one)\n"
        "  --created T            creation time, RFC 3339 UTC (default: now)\n",
-       1, {"--version", "-o", "--min-kensa-version", "--created"}, {"--version", "-o"}, {}},
-      {"sign", "BUNDLE --key KEY [-o OUT]",
+       1,
+       {"--version", "-o", "--min-kensa-version", "--created"},
+       {"--version", "-o"},
+       {}},
+      {"sign",
+       "BUNDLE --key KEY [-o OUT]",
        "  signs BUNDLE's manifest with the private key KEY into OUT (default: BUNDLE itself),\n"
        "  after checking every file against the manifest\n",
-       1, {"--key", "-o"}, {"--key"}, {}},
-      {"verify", "BUNDLE --key PUB [--key PUB...]",
+       1,
+       {"--key", "-o"},
+       {"--key"},
+       {}},
+      {"verify",
+       "BUNDLE --key PUB [--key PUB...]",
        "  exit 0 when BUNDLE is signed by one of the public keys and every file matches the\n"
        "  manifest, 1 (with the reason) otherwise\n",
-       1, {"--key"}, {"--key"}, {"--key"}},
-      {"inspect", "BUNDLE",
-       "  prints the manifest, one `key value` line each (the signature is not checked)\n", 1,
-       {}, {}, {}},
-      {"diff", "OLD NEW",
+       1,
+       {"--key"},
+       {"--key"},
+       {"--key"}},
+      {"inspect",
+       "BUNDLE",
+       "  prints the manifest, one `key value` line each (the signature is not checked)\n",
+       1,
+       {},
+       {},
+       {}},
+      {"diff",
+       "OLD NEW",
        "  files added, removed and changed, signature count deltas, and the names of the\n"
        "  signatures added and removed in each text database (signatures not checked)\n",
-       2, {}, {}, {}},
+       2,
+       {},
+       {},
+       {}},
   };
   return *commands;
 }
 
 std::string Usage() {
   std::string u = absl::StrCat("usage: ", kProgram, " COMMAND ...\n");
-  for (const Command& c : Commands()) absl::StrAppend(&u, "  ", kProgram, " ", c.name, " ", c.synopsis, "\n");
+  for (const Command& c : Commands())
+    absl::StrAppend(&u, "  ", kProgram, " ", c.name, " ", c.synopsis, "\n");
   absl::StrAppend(&u, "  ", kProgram, " COMMAND --help\n");
   return u;
 }
@@ -110,8 +135,8 @@ std::optional<std::string> Parse(const Command& c, const std::vector<std::string
     }
   }
   if (p->positionals.size() != c.positionals) {
-    return absl::StrCat("takes ", c.positionals, " argument", c.positionals == 1 ? "" : "s",
-                        " (", c.synopsis.substr(0, c.synopsis.find(" -")), "), got ",
+    return absl::StrCat("takes ", c.positionals, " argument", c.positionals == 1 ? "" : "s", " (",
+                        c.synopsis.substr(0, c.synopsis.find(" -")), "), got ",
                         p->positionals.size());
   }
   for (const std::string& r : c.required) {
@@ -177,8 +202,7 @@ class Runner {
     if (!key.ok()) return Fail(key.status());
     if (absl::Status s = key->WritePrivatePem(prefix + ".key"); !s.ok()) return Fail(s);
     if (absl::Status s = key->WritePublicPem(prefix + ".pub"); !s.ok()) return Fail(s);
-    out_ << "key " << key->id() << "\nprivate " << prefix << ".key\npublic " << prefix
-         << ".pub\n";
+    out_ << "key " << key->id() << "\nprivate " << prefix << ".key\npublic " << prefix << ".pub\n";
     return 0;
   }
 
@@ -212,8 +236,8 @@ class Runner {
     const std::string out = p.Has("-o") ? p.Get("-o") : in;
     absl::StatusOr<Manifest> m = SignBundle(in, *key, out);
     if (!m.ok()) return Fail(m.status());
-    out_ << "signed " << out << " version " << m->version.ToString() << " with key "
-         << key->id() << "\n";
+    out_ << "signed " << out << " version " << m->version.ToString() << " with key " << key->id()
+         << "\n";
     return 0;
   }
 
@@ -226,8 +250,8 @@ class Runner {
     }
     absl::StatusOr<VerifiedManifest> v = VerifyBundle(p.positionals[0], keys);
     if (!v.ok()) return Fail(v.status());
-    out_ << "valid " << p.positionals[0] << " version " << v->manifest.version.ToString()
-         << ": " << v->manifest.files.size() << " files, " << Signatures(v->manifest)
+    out_ << "valid " << p.positionals[0] << " version " << v->manifest.version.ToString() << ": "
+         << v->manifest.files.size() << " files, " << Signatures(v->manifest)
          << " signatures, signed by key " << v->key_id << "\n";
     return 0;
   }

@@ -52,8 +52,8 @@ absl::StatusOr<std::unique_ptr<StagingWriter>> StagingWriter::Open(const std::st
     if (FsyncPath(parent.empty() ? "." : parent) != 0) {
       const int e = errno;
       rmdir(dir.c_str());
-      return absl::InternalError(absl::StrCat("staging ", dir, ": fsync of its parent: ",
-                                              std::strerror(e)));
+      return absl::InternalError(
+          absl::StrCat("staging ", dir, ": fsync of its parent: ", std::strerror(e)));
     }
   } else if (errno != EEXIST) {
     return absl::InternalError(absl::StrCat("staging ", dir, ": ", std::strerror(errno)));
@@ -94,8 +94,8 @@ absl::Status StagingWriter::Begin(const ManifestFile& file) {
   file_name_ = file.name;
   // The reader validated the name (no '/', no leading '.'); O_EXCL|O_NOFOLLOW makes sure
   // nothing already there is written through.
-  file_fd_ = openat(dir_fd_, file.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    kDatabaseFileMode);
+  file_fd_ = openat(dir_fd_, file.name.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kDatabaseFileMode);
   if (file_fd_ < 0) return Error("create", errno);
   written_.push_back(file.name);
   return absl::OkStatus();

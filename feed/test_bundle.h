@@ -27,8 +27,8 @@ class TestDir {
  public:
   TestDir() {
     const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                       "/kensa-feed-test.XXXXXX";
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/kensa-feed-test.XXXXXX";
     if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TestDir() {
@@ -52,7 +52,8 @@ inline std::string Sha256Hex(std::string_view data) {
 }
 
 inline void WriteFile(const std::string& path, std::string_view data) {
-  std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(data.data(), static_cast<std::streamsize>(data.size()));
 }
 
 inline std::string ReadFile(const std::string& path) {

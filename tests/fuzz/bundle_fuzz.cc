@@ -5,7 +5,8 @@
 // fuzzer reaches the member checks without forging Ed25519), verified with the fixed test
 // key, and extracted. The seeds in corpus/bundle_fuzz are signed with that key's private half,
 // tests/fuzz/bundle_fuzz_test_key.pem (a test key, trusted by nothing else):
-//   kensa-sigtool build DIR --version 1 -o seed && kensa-sigtool sign seed --key bundle_fuzz_test_key.pem
+//   kensa-sigtool build DIR --version 1 -o seed && kensa-sigtool sign seed --key
+//   bundle_fuzz_test_key.pem
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -69,8 +70,8 @@ struct Fixture {
     Check(key.ok());
     keys.push_back(*std::move(key));
     const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                       "/kensa-bundle-fuzz.XXXXXX";
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/kensa-bundle-fuzz.XXXXXX";
     Check(mkdtemp(tmpl.data()) != nullptr);
     dir = tmpl;
     fd = memfd_create("bundle", MFD_CLOEXEC);
