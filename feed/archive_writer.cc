@@ -140,13 +140,13 @@ absl::Status ArchiveWriter::Commit() {
     return absl::InternalError(absl::StrCat("rename to ", path_, ": ", std::strerror(errno)));
   }
   committed_ = true;
-  std::string parent = std::filesystem::path(path_).parent_path().string();
-  if (parent.empty()) parent = ".";
+  std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  if (parent.empty()) parent = std::filesystem::path(".");
   const int dir = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0 || fsync(dir) != 0) {
     const int e = errno;
     if (dir >= 0) close(dir);
-    return absl::InternalError(absl::StrCat(parent, ": fsync: ", std::strerror(e)));
+    return absl::InternalError(absl::StrCat(parent.string(), ": fsync: ", std::strerror(e)));
   }
   close(dir);
   return absl::OkStatus();
