@@ -7,20 +7,15 @@
 //   about a second after a peak. Without background threads decay advances only when a thread
 //   allocates, so an idle kensad kept the peak of its last big messages (539 MB against 25 MB
 //   idle).
-// thp:always: libclamav callocs megabytes of matcher state per scanned layer (cli_ac_initdata,
-//   256 bytes per logical signature three times over) and frees it at the end of the layer.
-//   jemalloc zeroes a reused extent for calloc by purging it (MADV_DONTNEED), so every scan
-//   faulted those pages in again: 659k page faults for 300 mails with a 560k-signature set,
-//   2 s of system time, kensa-scan slower than clamscan. With thp:always jemalloc zeroes by
-//   memset instead (ehooks_default_zero_impl), and the pages stay: 69k faults. Decay settings
-//   (dirty_decay_ms:-1, oversize_threshold:0) did not change the count; see BENCHMARKS.md.
+// libclamav's scans allocate from an arena of their own (core/scan_arena.h), not from these
+//   defaults, so that its per-scan calloc does not fault pages in again and again.
 #ifndef KENSA_APPLIANCE_MALLOC_CONF_H_
 #define KENSA_APPLIANCE_MALLOC_CONF_H_
 
 namespace kensa {
 
 inline constexpr char kMallocConf[] =
-    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,thp:always";
+    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
 }  // namespace kensa
 
