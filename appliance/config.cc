@@ -359,6 +359,63 @@ absl::Status ReadAuth(TableReader& r, KensaConfig& c) {
   return r.CheckNoUnknownKeys();
 }
 
+// [signatures] and its [[signatures.feed]] tables.
+absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
+  feed::UpdaterSettings& u = c.signatures;
+  KENSA_RETURN_IF_ERROR(r.String("store_dir", &u.store_dir));
+  KENSA_RETURN_IF_ERROR(r.Duration("poll_interval", &u.poll_interval, absl::Milliseconds(100)));
+  KENSA_RETURN_IF_ERROR(r.Duration("poll_jitter", &u.poll_jitter, absl::ZeroDuration()));
+  KENSA_RETURN_IF_ERROR(r.Duration("connect_timeout", &u.connect_timeout, absl::Milliseconds(100)));
+  KENSA_RETURN_IF_ERROR(r.Duration("transfer_timeout", &u.transfer_timeout, absl::Milliseconds(100)));
+  if (u.transfer_timeout < u.connect_timeout) {
+    return r.Error("transfer_timeout", "must not be less than connect_timeout");
+  }
+  KENSA_RETURN_IF_ERROR(r.Integer("max_download_bytes", &u.max_download_bytes, 1024,
+                                  int64_t{16} << 30));
+  KENSA_RETURN_IF_ERROR(r.Duration("retry_min", &u.retry_min, absl::Milliseconds(100)));
+  KENSA_RETURN_IF_ERROR(r.Duration("retry_max", &u.retry_max, absl::Milliseconds(100)));
+  if (u.retry_max < u.retry_min) return r.Error("retry_max", "must not be less than retry_min");
+  KENSA_RETURN_IF_ERROR(r.Integer("keep_sets", &u.keep_sets, 2, 100));
+  KENSA_RETURN_IF_ERROR(r.Duration("max_age_warning", &u.max_age_warning, absl::Minutes(1)));
+  if (const toml::node* n = r.Get("feed"); n != nullptr) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return r.Error("feed", "must be an array of tables ([[signatures.feed]])");
+    for (size_t i = 0; i < a->size(); ++i) {
+      const toml::table* ft = (*a)[i].as_table();
+      std::string prefix = absl::StrCat("signatures.feed[", i, "]");
+      if (ft == nullptr) return absl::InvalidArgumentError(absl::StrCat(prefix, ": must be a table"));
+      TableReader fr(*ft, prefix);
+      feed::FeedSettings f;
+      KENSA_RETURN_IF_ERROR(fr.String("name", &f.name));
+      if (f.name.empty() || f.name.size() > 64 ||
+          f.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789._-") != std::string::npos ||
+          f.name[0] == '.') {
+        return fr.Error("name", "must be 1 to 64 of [A-Za-z0-9._-], not starting with '.'");
+      }
+      KENSA_RETURN_IF_ERROR(fr.String("url", &f.url));
+      if (!absl::StartsWith(f.url, "http://") && !absl::StartsWith(f.url, "https://")) {
+        return fr.Error("url", "must be an http:// or https:// URL");
+      }
+      std::string kind = "bundle";
+      KENSA_RETURN_IF_ERROR(fr.String("kind", &kind));
+      if (kind != "bundle") return fr.Error("kind", "must be \"bundle\"");
+      KENSA_RETURN_IF_ERROR(fr.StringList("public_keys", &f.public_keys));
+      if (f.public_keys.empty()) {
+        return fr.Error("public_keys", "must name at least one public key file (PEM)");
+      }
+      KENSA_RETURN_IF_ERROR(fr.CheckNoUnknownKeys());
+      for (const feed::FeedSettings& other : u.feeds) {
+        if (other.name == f.name) {
+          return fr.Error("name", absl::StrCat("duplicate feed name \"", f.name, "\""));
+        }
+      }
+      u.feeds.push_back(std::move(f));
+    }
+  }
+  return r.CheckNoUnknownKeys();
+}
+
 absl::Status ReadListeners(const toml::node& n, KensaConfig& c) {
   const toml::array* a = n.as_array();
   if (a == nullptr) return absl::InvalidArgumentError("listener: must be an array of tables ([[listener]])");
@@ -418,6 +475,7 @@ void ResolveDerived(KensaConfig& c) {
   if (c.prefilter_cache_dir.empty()) c.prefilter_cache_dir = c.state_dir + "/prefilter";
   if (c.quarantine_dir.empty()) c.quarantine_dir = c.state_dir + "/quarantine";
   if (c.subscriber_db.empty()) c.subscriber_db = c.state_dir + "/subscribers";
+  if (c.signatures.store_dir.empty()) c.signatures.store_dir = c.state_dir + "/signature-store";
 }
 
 std::string Quote(std::string_view s) {
@@ -603,8 +661,13 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadAuth(ar, c));
   }
   KENSA_RETURN_IF_ERROR(err);
-  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
-      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "pop3", "auth"}));
+  if (const toml::table* t = SubTable(root, "signatures", &err); t != nullptr) {
+    TableReader gr(*t, "signatures");
+    KENSA_RETURN_IF_ERROR(ReadSignatures(gr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys({"listener", "smtp", "tls", "spool", "delivery",
+                                              "scan", "policy", "pop3", "auth", "signatures"}));
   for (const ListenerConfig& l : c.listeners) {
     if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
         c.auth_backend == "none") {
@@ -715,6 +778,20 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nfailure_delay = ", Dur(c.auth_failure_delay),
                   "\nmax_failure_delay = ", Dur(c.auth_max_failure_delay),
                   "\nmax_failures_per_session = ", c.auth_max_failures_per_session, "\n");
+  const feed::UpdaterSettings& u = c.signatures;
+  absl::StrAppend(&out, "\n[signatures]\nstore_dir = ", Quote(u.store_dir),
+                  "\npoll_interval = ", Dur(u.poll_interval), "\npoll_jitter = ", Dur(u.poll_jitter),
+                  "\nconnect_timeout = ", Dur(u.connect_timeout),
+                  "\ntransfer_timeout = ", Dur(u.transfer_timeout),
+                  "\nmax_download_bytes = ", u.max_download_bytes,
+                  "\nretry_min = ", Dur(u.retry_min), "\nretry_max = ", Dur(u.retry_max),
+                  "\nkeep_sets = ", u.keep_sets, "\nmax_age_warning = ", Dur(u.max_age_warning),
+                  "\n");
+  for (const feed::FeedSettings& f : u.feeds) {
+    absl::StrAppend(&out, "\n[[signatures.feed]]\nname = ", Quote(f.name), "\nurl = ",
+                    Quote(f.url), "\nkind = \"bundle\"\npublic_keys = ", QuoteList(f.public_keys),
+                    "\n");
+  }
   return out;
 }
 

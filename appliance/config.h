@@ -33,6 +33,10 @@
 //                 ("unix:/path" | "inet:host:port"), timeout, sender_rule ("own" | "domain" |
 //                 "any"), max_failures, failure_window, failure_delay, max_failure_delay,
 //                 max_failures_per_session
+//   [signatures]  store_dir, poll_interval, poll_jitter, connect_timeout, transfer_timeout,
+//                 max_download_bytes, retry_min, retry_max, keep_sets, max_age_warning
+//   [[signatures.feed]]  name, url, kind ("bundle"), public_keys (PEM files); no feed: no
+//                 updater, [scan] signature_dir as before (feed/updater_settings.h)
 // Durations are strings with a unit: "300ms", "30s", "5m", "1h", "5d".
 #ifndef KENSA_APPLIANCE_CONFIG_H_
 #define KENSA_APPLIANCE_CONFIG_H_
@@ -44,6 +48,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "feed/updater_settings.h"
 #include "server/connection_settings.h"
 #include "server/subscription.h"
 
@@ -165,6 +170,10 @@ struct KensaConfig {
   absl::Duration auth_failure_delay = absl::Seconds(1);  // first failure; doubles each time
   absl::Duration auth_max_failure_delay = absl::Seconds(30);
   size_t auth_max_failures_per_session = 3;  // then 421 and close
+
+  // signatures: the updater's feeds and store (defaults in feed/updater_settings.h; store_dir
+  // defaults to <state_dir>/signature-store)
+  feed::UpdaterSettings signatures;
 };
 
 // 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),

@@ -189,5 +189,90 @@ TEST(ConfigTest, AuthSettingsAreChecked) {
   }
 }
 
+TEST(ConfigTest, SignaturesHaveNoFeedByDefaultAndAStoreUnderStateDir) {
+  absl::StatusOr<KensaConfig> c = ParseConfig("state_dir = \"/tmp/k\"\n", "t.toml",
+                                              ConfigUse::kScanOnly);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->signatures.feeds.empty());
+  EXPECT_EQ(c->signatures.store_dir, "/tmp/k/signature-store");
+  EXPECT_EQ(c->signatures.poll_interval, absl::Hours(1));
+  EXPECT_EQ(c->signatures.keep_sets, 3);
+}
+
+TEST(ConfigTest, ReadsSignatureFeeds) {
+  absl::StatusOr<KensaConfig> c = ParseConfig(R"(
+[signatures]
+poll_interval = "10m"
+poll_jitter = "30s"
+transfer_timeout = "2m"
+max_download_bytes = 1048576
+retry_min = "10s"
+retry_max = "5m"
+keep_sets = 5
+max_age_warning = "2d"
+[[signatures.feed]]
+name = "main"
+url = "https://sigs.example.net/b.tar.gz"
+public_keys = ["/etc/kensa/a.pub", "/etc/kensa/b.pub"]
+[[signatures.feed]]
+name = "local"
+url = "http://127.0.0.1:8080/b.tar.gz"
+kind = "bundle"
+public_keys = ["/etc/kensa/c.pub"]
+)",
+                                              "t.toml", ConfigUse::kScanOnly);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const feed::UpdaterSettings& u = c->signatures;
+  ASSERT_EQ(u.feeds.size(), 2u);
+  EXPECT_EQ(u.feeds[0].name, "main");
+  EXPECT_EQ(u.feeds[0].public_keys.size(), 2u);
+  EXPECT_EQ(u.feeds[1].url, "http://127.0.0.1:8080/b.tar.gz");
+  EXPECT_EQ(u.poll_interval, absl::Minutes(10));
+  EXPECT_EQ(u.poll_jitter, absl::Seconds(30));
+  EXPECT_EQ(u.transfer_timeout, absl::Minutes(2));
+  EXPECT_EQ(u.max_download_bytes, 1048576u);
+  EXPECT_EQ(u.retry_max, absl::Minutes(5));
+  EXPECT_EQ(u.keep_sets, 5);
+  EXPECT_EQ(u.max_age_warning, absl::Hours(48));
+  // What --check-config prints parses back to the same feeds.
+  absl::StatusOr<KensaConfig> again = ParseConfig(DescribeConfig(*c), "d.toml", ConfigUse::kScanOnly);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->signatures.feeds.size(), 2u);
+  EXPECT_EQ(again->signatures.feeds[1].public_keys[0], "/etc/kensa/c.pub");
+}
+
+TEST(ConfigTest, BadSignatureSettingsNameTheKey) {
+  const std::string feed = "[[signatures.feed]]\nname = \"f\"\nurl = \"http://x/b\"\n"
+                           "public_keys = [\"k.pub\"]\n";
+  struct Case {
+    std::string toml, error;
+  };
+  for (const Case& k : {
+           Case{"[signatures]\nkeep_sets = 1\n", "signatures.keep_sets"},
+           Case{"[signatures]\nretry_min = \"5m\"\nretry_max = \"1m\"\n",
+                "signatures.retry_max"},
+           Case{"[signatures]\nconnect_timeout = \"1m\"\ntransfer_timeout = \"10s\"\n",
+                "signatures.transfer_timeout"},
+           Case{"[signatures]\nmax_download_bytes = 10\n", "signatures.max_download_bytes"},
+           Case{"[signatures]\npoll = \"1h\"\n", "signatures.poll: unknown setting"},
+           Case{"[[signatures.feed]]\nname = \"f\"\nurl = \"ftp://x/b\"\npublic_keys = [\"k\"]\n",
+                "signatures.feed[0].url"},
+           Case{"[[signatures.feed]]\nname = \"f\"\nurl = \"http://x/b\"\n",
+                "signatures.feed[0].public_keys"},
+           Case{"[[signatures.feed]]\nname = \"a/b\"\nurl = \"http://x/b\"\npublic_keys = [\"k\"]\n",
+                "signatures.feed[0].name"},
+           Case{"[[signatures.feed]]\nname = \"f\"\nurl = \"http://x/b\"\nkind = \"cvd\"\n"
+                "public_keys = [\"k\"]\n",
+                "signatures.feed[0].kind"},
+           Case{feed + "key = 1\n", "signatures.feed[0].key: unknown setting"},
+           Case{feed + feed, "signatures.feed[1].name: duplicate feed name"},
+       }) {
+    absl::StatusOr<KensaConfig> c = ParseConfig(k.toml, "t.toml", ConfigUse::kScanOnly);
+    ASSERT_FALSE(c.ok()) << k.toml;
+    EXPECT_NE(std::string(c.status().message()).find(k.error), std::string::npos)
+        << k.toml << " -> " << c.status();
+  }
+}
+
 }  // namespace
 }  // namespace kensa

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // kensad: the mail gateway daemon. `kensad` alone runs the embedded default (loopback only,
 // state in ./kensa-data); `--config FILE` runs a TOML configuration; `--check-config` validates
-// and prints the effective configuration. SIGTERM drains; SIGHUP reopens the log and reloads the signatures.
+// and prints the effective configuration. SIGTERM drains; SIGHUP reopens the log and reloads the
+// signatures (with feeds configured: the store's last-known-good set, then a check of the
+// feeds). `--rollback-signatures` moves the signature store's pointer back one set.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -33,6 +35,9 @@
 #include "core/log.h"
 #include "core/reactor_pool.h"
 #include "core/worker.h"
+#include "feed/signature_feed.h"
+#include "feed/signature_store.h"
+#include "feed/signature_updater.h"
 #include "net/self_signed_cert.h"
 #include "queue/delivery_counters.h"
 #include "spool/spool_shard.h"
@@ -44,8 +49,10 @@ constexpr char kVersion[] = "0.1.0";
 
 void Usage() {
   std::fprintf(stderr,
-               "usage: kensad [--config FILE] [--check-config]\n"
-               "  with no --config, runs the embedded default (127.0.0.1, state in ./kensa-data)\n");
+               "usage: kensad [--config FILE] [--check-config | --rollback-signatures]\n"
+               "  with no --config, runs the embedded default (127.0.0.1, state in ./kensa-data)\n"
+               "  --rollback-signatures: the signature store goes back one set, and the set\n"
+               "  left is never taken again; a running kensad loads it on SIGHUP\n");
 }
 
 void RaiseFileLimit() {
@@ -129,6 +136,56 @@ absl::Status FitConnectionsToDescriptors(Runtime& rt) {
         .Kv("reserved", b.reserved)
         .Kv("hint", "raise LimitNOFILE to at least 2 x max_connections + reserved");
     rt.config.max_connections = static_cast<size_t>(b.max_connections);
+  }
+  return absl::OkStatus();
+}
+
+// The one path by which a set goes live, at start, on SIGHUP and from the updater: built and
+// checked with the canaries off the data path, then swapped in. One build at a time, so memory
+// peaks at the running set plus the one being built, never a third.
+absl::StatusOr<feed::PublishedSet> PublishSignatures(Runtime& rt, const std::string& dir) {
+  static std::mutex one_build;
+  std::lock_guard<std::mutex> lock(one_build);
+  absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set = sigs::SignatureSet::Build(
+      dir, rt.clam_limits, rt.config.check_canaries, PrefilterOptionsOf(rt.config));
+  if (!set.ok()) return set.status();
+  const bool first = rt.signatures.Current() == nullptr;
+  LogSignatureSet(first ? "signatures_loaded" : "signatures_reloaded", **set);
+  const sigs::SignatureSetInfo& i = (*set)->info();
+  feed::PublishedSet out{i.version, i.signatures, i.files, i.load_time};
+  rt.signatures.Publish(std::move(*set));
+  if (!first) rt.counters.Add(0, rt.ids.signature_reloads);
+  return out;
+}
+
+// With feeds configured, the first set comes from the signature store (signature_dir when it
+// has none that loads), and the updater keeps it current once started.
+absl::Status SetUpSignatureUpdater(Runtime& rt, feed::UpdaterCounters counters) {
+  const KensaConfig& c = rt.config;
+  std::vector<std::string> warnings;
+  absl::StatusOr<feed::SignatureStore> store =
+      feed::SignatureStore::Open(c.signatures.store_dir, &warnings);
+  for (const std::string& w : warnings) KLOG(kWarning, "signature_store_warning").Kv("warning", w);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        absl::StrCat("signatures.store_dir: ", store.status().message()));
+  }
+  std::vector<std::unique_ptr<feed::SignatureFeed>> feeds;
+  for (const feed::FeedSettings& f : c.signatures.feeds) {
+    absl::StatusOr<feed::TrustedKeys> keys = feed::LoadFeedKeys(f);
+    if (!keys.ok()) {
+      return absl::Status(keys.status().code(),
+                          absl::StrCat("signatures.feed: ", keys.status().message()));
+    }
+    feeds.push_back(feed::MakeBundleFeed(f, std::move(*keys)));
+  }
+  Runtime* rtp = &rt;
+  rt.updater = std::make_unique<feed::SignatureUpdater>(
+      c.signatures, std::move(feeds), std::move(*store), std::make_unique<feed::CurlFetcher>(),
+      [rtp](const std::string& dir) { return PublishSignatures(*rtp, dir); }, c.signature_dir,
+      counters);
+  if (absl::Status s = rt.updater->LoadCurrent(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("scan.signature_dir: ", s.message()));
   }
   return absl::OkStatus();
 }
@@ -219,6 +276,9 @@ absl::Status SetUpRuntime(Runtime& rt) {
       "signature_reload_failures_total", "reloads that failed and kept the old set");
   ids.accept_failures = rt.counters.Register(
       "accept_failures_total", "accepts that failed (descriptor limit, kernel memory)");
+  const bool updater = c.scan_enabled && !c.signatures.feeds.empty();
+  feed::UpdaterCounters updater_ids;
+  if (updater) updater_ids = feed::UpdaterCounters::Register(rt.counters);
   rt.counters.Resize(rt.reactors);
 
   // The store is created empty when missing, so kensa-subscribers and kensad agree on it.
@@ -259,15 +319,12 @@ absl::Status SetUpRuntime(Runtime& rt) {
     if (c.scan_action == ScanAction::kQuarantine) {
       if (absl::Status s = MakeDirs(c.quarantine_dir); !s.ok()) return s;
     }
-    absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set =
-        sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries,
-                                  PrefilterOptionsOf(c));
+    if (updater) return SetUpSignatureUpdater(rt, updater_ids);
+    absl::StatusOr<feed::PublishedSet> set = PublishSignatures(rt, c.signature_dir);
     if (!set.ok()) {
       return absl::Status(set.status().code(),
                           absl::StrCat("scan.signature_dir: ", set.status().message()));
     }
-    LogSignatureSet("signatures_loaded", **set);
-    rt.signatures.Publish(std::move(*set));
   }
   return absl::OkStatus();
 }
@@ -275,21 +332,34 @@ absl::Status SetUpRuntime(Runtime& rt) {
 // SIGHUP: a new set is built and checked off the data path; only a good one replaces the old.
 void ReloadSignatures(Runtime& rt) {
   const KensaConfig& c = rt.config;
-  absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set =
-      sigs::SignatureSet::Build(c.signature_dir, rt.clam_limits, c.check_canaries,
-                                  PrefilterOptionsOf(c));
-  std::shared_ptr<const sigs::SignatureSet> old = rt.signatures.Current();
+  absl::StatusOr<feed::PublishedSet> set = PublishSignatures(rt, c.signature_dir);
   if (!set.ok()) {
+    std::shared_ptr<const sigs::SignatureSet> old = rt.signatures.Current();
     rt.counters.Add(0, rt.ids.signature_reload_failures);
     KLOG(kError, "signatures_reload_failed")
         .Kv("dir", c.signature_dir)
         .Kv("error", set.status())
         .Kv("kept", old != nullptr ? old->version() : std::string("none"));
-    return;
   }
-  LogSignatureSet("signatures_reloaded", **set);
-  rt.signatures.Publish(std::move(*set));
-  rt.counters.Add(0, rt.ids.signature_reloads);
+}
+
+// Moves the store's last-known-good pointer back one set (feed/signature_store.h).
+int RollBackSignatures(const KensaConfig& c) {
+  std::vector<std::string> warnings;
+  absl::StatusOr<feed::SignatureStore> store =
+      feed::SignatureStore::Open(c.signatures.store_dir, &warnings);
+  for (const std::string& w : warnings) std::fprintf(stderr, "kensad: warning: %s\n", w.c_str());
+  absl::StatusOr<feed::RollbackResult> r =
+      store.ok() ? store->Rollback() : absl::StatusOr<feed::RollbackResult>(store.status());
+  if (!r.ok()) {
+    std::fprintf(stderr, "kensad: rollback: %s\n", std::string(r.status().message()).c_str());
+    return 1;
+  }
+  std::printf("signatures rolled back from %s to %s in %s; %s will not be taken again; "
+              "send kensad SIGHUP to load %s\n",
+              r->from.ToString().c_str(), r->to.ToString().c_str(), store->root().c_str(),
+              r->from.ToString().c_str(), r->to.ToString().c_str());
+  return 0;
 }
 
 // The per-reactor counters, summed: one line an operator can read or a log shipper scrape.
@@ -303,6 +373,7 @@ void LogCounters(const CounterSet& counters) {
 int Run(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  bool rollback = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
@@ -311,6 +382,8 @@ int Run(int argc, char** argv) {
       config_path = a.substr(9);
     } else if (a == "--check-config") {
       check_only = true;
+    } else if (a == "--rollback-signatures") {
+      rollback = true;
     } else if (a == "--version") {
       std::printf("kensad %s\n", kVersion);
       return 0;
@@ -334,6 +407,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "kensad: configuration OK\n");
     return 0;
   }
+  if (rollback) return RollBackSignatures(*config);
 
   LogOptions lo;
   lo.file = config->log_file;
@@ -393,6 +467,7 @@ int Run(int argc, char** argv) {
     for (const ListenerConfig& l : rt->config.listeners) line.Kv(l.name, l.address);
     line.Kv("next_hop", rt->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
   }
+  if (rt->updater != nullptr) rt->updater->Start();
 
   std::atomic<int> reloads_asked{0};  // outlives the reloader, whose job uses it
   Worker reloader("kensa-sigload");
@@ -406,7 +481,9 @@ int Run(int argc, char** argv) {
       LogCounters(rt->counters);
       // The build takes seconds with a full database: it runs on its own thread so that this
       // one keeps answering SIGTERM. Reloads asked for while one runs are coalesced.
-      if (rt->config.scan_enabled) {
+      if (rt->updater != nullptr) {
+        rt->updater->RequestReload();  // its own thread; the store's pointer, then the feeds
+      } else if (rt->config.scan_enabled) {
         if (reloads_asked.fetch_add(1) == 0) {
           reloader.Submit([rt, &reloads_asked] {
             for (;;) {
@@ -421,6 +498,7 @@ int Run(int argc, char** argv) {
     }
     break;  // SIGTERM or SIGINT
   }
+  if (rt->updater != nullptr) rt->updater->Stop();  // a download in flight is cut short
 
   // Drain: stop accepting everywhere, give sessions until the deadline, then 421.
   const absl::Time deadline = absl::Now() + rt->config.drain_timeout;

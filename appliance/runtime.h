@@ -12,6 +12,7 @@
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
+#include "feed/signature_updater.h"
 #include "net/next_hop.h"
 #include "net/tls_context.h"
 #include "queue/delivery_counters.h"
@@ -48,6 +49,9 @@ struct Runtime {
   sigs::SignatureHolder signatures;  // the current set; swapped on reload
   scan::ClamLimits clam_limits;
   scan::ScanSettings scan_settings;
+  // Null unless [[signatures.feed]] is configured. Last, so it stops before what it publishes
+  // into is destroyed.
+  std::unique_ptr<feed::SignatureUpdater> updater;
 
   bool IsLocalDomain(std::string_view domain) const;
 };
