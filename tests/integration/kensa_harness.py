@@ -252,6 +252,8 @@ def _toml_value(v):
         return "".join(out)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an inline table, e.g. a [signatures] feed = [{...}] array
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"no TOML form for {v!r}")
 
 
