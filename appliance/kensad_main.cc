@@ -162,13 +162,13 @@ absl::StatusOr<feed::PublishedSet> PublishSignatures(Runtime& rt, const std::str
 // has none that loads), and the updater keeps it current once started.
 absl::Status SetUpSignatureUpdater(Runtime& rt, feed::UpdaterCounters counters) {
   const KensaConfig& c = rt.config;
-  std::vector<std::string> warnings;
-  absl::StatusOr<feed::SignatureStore> store =
-      feed::SignatureStore::Open(c.signatures.store_dir, &warnings);
-  for (const std::string& w : warnings) KLOG(kWarning, "signature_store_warning").Kv("warning", w);
+  absl::StatusOr<feed::SignatureStore> store = feed::SignatureStore::Open(c.signatures.store_dir);
   if (!store.ok()) {
     return absl::Status(store.status().code(),
                         absl::StrCat("signatures.store_dir: ", store.status().message()));
+  }
+  for (const std::string& w : store->ClearStaging()) {
+    KLOG(kWarning, "signature_store_warning").Kv("warning", w);
   }
   std::vector<std::unique_ptr<feed::SignatureFeed>> feeds;
   for (const feed::FeedSettings& f : c.signatures.feeds) {
@@ -345,10 +345,7 @@ void ReloadSignatures(Runtime& rt) {
 
 // Moves the store's last-known-good pointer back one set (feed/signature_store.h).
 int RollBackSignatures(const KensaConfig& c) {
-  std::vector<std::string> warnings;
-  absl::StatusOr<feed::SignatureStore> store =
-      feed::SignatureStore::Open(c.signatures.store_dir, &warnings);
-  for (const std::string& w : warnings) std::fprintf(stderr, "kensad: warning: %s\n", w.c_str());
+  absl::StatusOr<feed::SignatureStore> store = feed::SignatureStore::Open(c.signatures.store_dir);
   absl::StatusOr<feed::RollbackResult> r =
       store.ok() ? store->Rollback() : absl::StatusOr<feed::RollbackResult>(store.status());
   if (!r.ok()) {

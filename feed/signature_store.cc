@@ -14,7 +14,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace kensa::feed {
@@ -27,7 +26,7 @@ constexpr char kStaging[] = "staging";
 constexpr char kPointer[] = "current";
 constexpr char kRefused[] = "refused";
 
-absl::Status Errno(std::string_view what, const std::string& path, int err) {
+absl::Status Errno(const char* what, const std::string& path, int err) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(err)));
 }
 
@@ -60,32 +59,32 @@ std::optional<std::string> ReadSmallFile(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<SignatureStore> SignatureStore::Open(const std::string& root,
-                                                    std::vector<std::string>* warnings) {
-  SignatureStore store(root);
+absl::StatusOr<SignatureStore> SignatureStore::Open(const std::string& root) {
   if (absl::Status s = MakeDir(root); !s.ok()) return s;
   if (absl::Status s = MakeDir(absl::StrCat(root, "/", kSets)); !s.ok()) return s;
-  const std::string staging = absl::StrCat(root, "/", kStaging);
+  return SignatureStore(root);
+}
+
+std::vector<std::string> SignatureStore::ClearStaging() const {
+  std::vector<std::string> warnings;
+  const std::string staging = absl::StrCat(root_, "/", kStaging);
   std::error_code ec;
   if (fs::exists(fs::symlink_status(staging, ec))) {
-    // Nothing in staging/ is ever used again after a restart: a download or extraction that
-    // was cut short is simply redone.
+    // Nothing in staging/ is used after a restart: a download or extraction that was cut
+    // short is simply redone.
     fs::remove_all(staging, ec);
     if (ec) {
-      const std::string aside = absl::StrCat(root, "/", kStaging, ".broken.",
-                                             absl::ToUnixNanos(absl::Now()));
+      const std::string aside =
+          absl::StrCat(staging, ".broken.", absl::ToUnixNanos(absl::Now()));
       std::error_code ec2;
       fs::rename(staging, aside, ec2);
-      warnings->push_back(absl::StrCat("could not empty ", staging, " (", ec.message(), ")",
-                                       ec2 ? absl::StrCat("; nor move it aside: ", ec2.message())
-                                           : absl::StrCat("; moved aside to ", aside)));
+      warnings.push_back(absl::StrCat("could not empty ", staging, " (", ec.message(), ")",
+                                      ec2 ? absl::StrCat("; nor move it aside: ", ec2.message())
+                                          : absl::StrCat("; moved aside to ", aside)));
     }
   }
-  if (absl::Status s = MakeDir(staging); !s.ok()) {
-    // Updates will fail and say why; the sets already here still serve.
-    warnings->push_back(std::string(s.message()));
-  }
-  return store;
+  if (absl::Status s = MakeDir(staging); !s.ok()) warnings.push_back(std::string(s.message()));
+  return warnings;
 }
 
 std::string SignatureStore::SetDir(const BundleVersion& v) const {
@@ -93,7 +92,7 @@ std::string SignatureStore::SetDir(const BundleVersion& v) const {
 }
 
 std::string SignatureStore::StagingPath(std::string_view name) const {
-  return absl::StrCat(root_, "/", kStaging, "/", name);
+  return absl::StrCat(root_, "/", kStaging, "/", std::string(name));
 }
 
 std::vector<BundleVersion> SignatureStore::Sets() const {
@@ -112,8 +111,9 @@ std::vector<BundleVersion> SignatureStore::Sets() const {
 std::optional<BundleVersion> SignatureStore::Pointer() const {
   std::optional<std::string> text = ReadSmallFile(absl::StrCat(root_, "/", kPointer));
   if (!text.has_value() || text->size() > 256) return std::nullopt;
-  absl::StatusOr<BundleVersion> v =
-      ParseBundleVersion(absl::StripSuffix(absl::string_view(*text), "\n"));
+  std::string_view line(*text);
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  absl::StatusOr<BundleVersion> v = ParseBundleVersion(line);
   if (!v.ok()) return std::nullopt;
   return *v;
 }
@@ -228,7 +228,7 @@ std::vector<BundleVersion> SignatureStore::Refused() const {
   std::optional<std::string> text = ReadSmallFile(absl::StrCat(root_, "/", kRefused));
   if (!text.has_value()) return out;
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-    absl::StatusOr<BundleVersion> v = ParseBundleVersion(line);
+    absl::StatusOr<BundleVersion> v = ParseBundleVersion(std::string_view(line.data(), line.size()));
     if (v.ok()) out.push_back(*v);
   }
   return out;

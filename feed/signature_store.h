@@ -3,8 +3,8 @@
 //   sets/<version>/   a verified, extracted set (the bundle's database files and its
 //                     manifest.toml, which libclamav does not load), named by its bundle
 //                     version; only complete directories are ever renamed in here
-//   staging/          downloads and extractions in progress; emptied when the store opens,
-//                     so what a crash left there never matters
+//   staging/          downloads and extractions in progress; emptied when kensad starts
+//                     (ClearStaging), so what a crash left there never matters
 //   current           the last-known-good pointer: the version kensad runs, one line, written
 //                     to a temporary file, fsync'd and renamed (never half-written)
 //   refused           versions an operator rolled back, one per line (written the same way);
@@ -33,11 +33,13 @@ struct RollbackResult {
 
 class SignatureStore {
  public:
-  // Creates root, sets/ and staging/ as needed and empties staging/. Whatever staging/ holds
-  // (a file, an unreadable tree) is removed or, failing that, set aside: it is reported in
-  // *warnings, never an error. Fails only when root or sets/ cannot be made.
-  static absl::StatusOr<SignatureStore> Open(const std::string& root,
-                                             std::vector<std::string>* warnings);
+  // Creates root and sets/ as needed; fails only when they cannot be made.
+  static absl::StatusOr<SignatureStore> Open(const std::string& root);
+  // kensad at start, before any check: empties staging/ (creating it as needed). Whatever it
+  // holds (a file, an unreadable tree) is removed or, failing that, set aside; problems are
+  // returned as warnings, never an error: the sets already here still serve. Not for a
+  // second process (the rollback command), which would cut a running check short.
+  std::vector<std::string> ClearStaging() const;
 
   const std::string& root() const { return root_; }
   std::string SetDir(const BundleVersion& v) const;

@@ -39,10 +39,10 @@ class SignatureStoreTest : public ::testing::Test {
   }
 
   void Reopen() {
-    warnings_.clear();
-    absl::StatusOr<SignatureStore> s = SignatureStore::Open(dir_ / "store", &warnings_);
+    absl::StatusOr<SignatureStore> s = SignatureStore::Open(dir_ / "store");
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::make_unique<SignatureStore>(*std::move(s));
+    warnings_ = store_->ClearStaging();
   }
 
   // A staged set with one database file, installed as version v and made current.

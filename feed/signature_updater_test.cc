@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "feed/test_bundle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -76,13 +77,16 @@ class SignatureUpdaterTest : public ::testing::Test {
   }
 
   void Make() {
-    std::vector<std::string> warnings;
-    absl::StatusOr<SignatureStore> store = SignatureStore::Open(dir_ / "store", &warnings);
+    absl::StatusOr<SignatureStore> store = SignatureStore::Open(dir_ / "store");
     ASSERT_TRUE(store.ok());
+    store->ClearStaging();
     TrustedKeys keys;
     keys.push_back(*Ed25519Key::PublicFromPem(*key_->PublicPem()));
     std::vector<std::unique_ptr<SignatureFeed>> feeds;
-    feeds.push_back(MakeBundleFeed({"main", "http://feed.test/bundle.tar.gz"}, std::move(keys)));
+    FeedSettings feed;
+    feed.name = "main";
+    feed.url = "http://feed.test/bundle.tar.gz";
+    feeds.push_back(MakeBundleFeed(feed, std::move(keys)));
     auto fetcher = std::make_unique<FakeFetcher>();
     fetcher_ = fetcher.get();
     updater_ = std::make_unique<SignatureUpdater>(
@@ -97,10 +101,7 @@ class SignatureUpdaterTest : public ::testing::Test {
         dir_ / "fallback");
   }
 
-  SignatureStore Store() {
-    std::vector<std::string> w;
-    return *SignatureStore::Open(dir_ / "store", &w);
-  }
+  SignatureStore Store() { return *SignatureStore::Open(dir_ / "store"); }
 
   const UpdateAttempt& Last() {
     last_ = updater_->Status();

@@ -148,6 +148,7 @@ class SignatureFeedTest(h.KensadTestCase):
         try:
             cls.make_bundles()
             cls.server = FeedServer()
+            cls.server.plan = ("file", cls.b1, '"b1"')  # the check kensad makes at start
             cls.start_kensad({
                 "policy": {"inbound_domains": [DOMAIN]},
                 "signatures": {
@@ -266,7 +267,9 @@ class SignatureFeedTest(h.KensadTestCase):
     # tests (in name order: each builds on the state the one before left)
 
     def test_1_update_lands_while_clients_send(self):
-        rec = self.check_now(("file", self.b1, '"b1"'))
+        self.assertTrue(h.wait_until(lambda: self.updates(), CHECK_TIMEOUT),
+                        self.kensad.diagnostics())
+        rec = self.updates()[0]
         self.assertEqual((rec["result"], rec["version"]), ("published", "2024.6.1"), rec)
         self.assertEqual(self.verdict(SAMPLE_A, "before"), [])
 
