@@ -366,7 +366,8 @@ absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.Duration("poll_interval", &u.poll_interval, absl::Milliseconds(100)));
   KENSA_RETURN_IF_ERROR(r.Duration("poll_jitter", &u.poll_jitter, absl::ZeroDuration()));
   KENSA_RETURN_IF_ERROR(r.Duration("connect_timeout", &u.connect_timeout, absl::Milliseconds(100)));
-  KENSA_RETURN_IF_ERROR(r.Duration("transfer_timeout", &u.transfer_timeout, absl::Milliseconds(100)));
+  KENSA_RETURN_IF_ERROR(
+      r.Duration("transfer_timeout", &u.transfer_timeout, absl::Milliseconds(100)));
   if (u.transfer_timeout < u.connect_timeout) {
     return r.Error("transfer_timeout", "must not be less than connect_timeout");
   }
@@ -383,7 +384,9 @@ absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
     for (size_t i = 0; i < a->size(); ++i) {
       const toml::table* ft = (*a)[i].as_table();
       std::string prefix = absl::StrCat("signatures.feed[", i, "]");
-      if (ft == nullptr) return absl::InvalidArgumentError(absl::StrCat(prefix, ": must be a table"));
+      if (ft == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(prefix, ": must be a table"));
+      }
       TableReader fr(*ft, prefix);
       feed::FeedSettings f;
       KENSA_RETURN_IF_ERROR(fr.String("name", &f.name));
@@ -780,7 +783,8 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nmax_failures_per_session = ", c.auth_max_failures_per_session, "\n");
   const feed::UpdaterSettings& u = c.signatures;
   absl::StrAppend(&out, "\n[signatures]\nstore_dir = ", Quote(u.store_dir),
-                  "\npoll_interval = ", Dur(u.poll_interval), "\npoll_jitter = ", Dur(u.poll_jitter),
+                  "\npoll_interval = ", Dur(u.poll_interval),
+                  "\npoll_jitter = ", Dur(u.poll_jitter),
                   "\nconnect_timeout = ", Dur(u.connect_timeout),
                   "\ntransfer_timeout = ", Dur(u.transfer_timeout),
                   "\nmax_download_bytes = ", u.max_download_bytes,

@@ -235,7 +235,8 @@ public_keys = ["/etc/kensa/c.pub"]
   EXPECT_EQ(u.keep_sets, 5);
   EXPECT_EQ(u.max_age_warning, absl::Hours(48));
   // What --check-config prints parses back to the same feeds.
-  absl::StatusOr<KensaConfig> again = ParseConfig(DescribeConfig(*c), "d.toml", ConfigUse::kScanOnly);
+  absl::StatusOr<KensaConfig> again =
+      ParseConfig(DescribeConfig(*c), "d.toml", ConfigUse::kScanOnly);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->signatures.feeds.size(), 2u);
   EXPECT_EQ(again->signatures.feeds[1].public_keys[0], "/etc/kensa/c.pub");
@@ -259,7 +260,8 @@ TEST(ConfigTest, BadSignatureSettingsNameTheKey) {
                 "signatures.feed[0].url"},
            Case{"[[signatures.feed]]\nname = \"f\"\nurl = \"http://x/b\"\n",
                 "signatures.feed[0].public_keys"},
-           Case{"[[signatures.feed]]\nname = \"a/b\"\nurl = \"http://x/b\"\npublic_keys = [\"k\"]\n",
+           Case{"[[signatures.feed]]\nname = \"a/b\"\nurl = \"http://x/b\"\n"
+                "public_keys = [\"k\"]\n",
                 "signatures.feed[0].name"},
            Case{"[[signatures.feed]]\nname = \"f\"\nurl = \"http://x/b\"\nkind = \"cvd\"\n"
                 "public_keys = [\"k\"]\n",

@@ -89,15 +89,14 @@ absl::StatusOr<TrustedKeys> LoadFeedKeys(const FeedSettings& settings) {
   for (const std::string& path : settings.public_keys) {
     absl::StatusOr<Ed25519Key> key = Ed25519Key::LoadPublicPem(path);
     if (!key.ok()) {
-      return absl::Status(key.status().code(), absl::StrCat("feed \"", settings.name,
-                                                            "\": public key ", path, ": ",
-                                                            key.status().message()));
+      return absl::Status(key.status().code(),
+                          absl::StrCat("feed \"", settings.name, "\": public key ", path, ": ",
+                                       key.status().message()));
     }
     keys.push_back(std::move(*key));
   }
   if (keys.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("feed \"", settings.name, "\": no public_keys"));
+    return absl::InvalidArgumentError(absl::StrCat("feed \"", settings.name, "\": no public_keys"));
   }
   return keys;
 }

@@ -23,8 +23,8 @@
 namespace kensa::feed {
 
 struct StagedSet {
-  std::string dir;    // under the store's staging/, complete and fsync'd; the caller owns it
-  Manifest manifest;  // version, creation time, counts (also kept in dir/manifest.toml)
+  std::string dir;        // under the store's staging/, complete and fsync'd; the caller owns it
+  Manifest manifest;      // version, creation time, counts (also kept in dir/manifest.toml)
   std::string signed_by;  // the key that verified it
 };
 

@@ -44,7 +44,8 @@ absl::Status MakeDir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir, ec)) {
-    return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec ? ec.message() : "not a directory"));
+    return absl::InternalError(
+        absl::StrCat("mkdir ", dir, ": ", ec ? ec.message() : "not a directory"));
   }
   return absl::OkStatus();
 }
@@ -74,8 +75,7 @@ std::vector<std::string> SignatureStore::ClearStaging() const {
     // short is simply redone.
     fs::remove_all(staging, ec);
     if (ec) {
-      const std::string aside =
-          absl::StrCat(staging, ".broken.", absl::ToUnixNanos(absl::Now()));
+      const std::string aside = absl::StrCat(staging, ".broken.", absl::ToUnixNanos(absl::Now()));
       std::error_code ec2;
       fs::rename(staging, aside, ec2);
       warnings.push_back(absl::StrCat("could not empty ", staging, " (", ec.message(), ")",
@@ -228,7 +228,8 @@ std::vector<BundleVersion> SignatureStore::Refused() const {
   std::optional<std::string> text = ReadSmallFile(absl::StrCat(root_, "/", kRefused));
   if (!text.has_value()) return out;
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-    absl::StatusOr<BundleVersion> v = ParseBundleVersion(std::string_view(line.data(), line.size()));
+    absl::StatusOr<BundleVersion> v =
+        ParseBundleVersion(std::string_view(line.data(), line.size()));
     if (v.ok()) out.push_back(*v);
   }
   return out;
@@ -260,8 +261,8 @@ absl::StatusOr<RollbackResult> SignatureStore::Rollback() {
     if (v < *pointer) older = v;
   }
   if (!older.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no set older than ", pointer->ToString(), " in ", root_, " to roll back to"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no set older than ", pointer->ToString(), " in ", root_, " to roll back to"));
   }
   // Refused first: a crash after it leaves the old pointer, which startup and the updater
   // then treat as refused, so the rollback is never half undone.

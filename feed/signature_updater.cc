@@ -15,8 +15,8 @@ UpdaterCounters UpdaterCounters::Register(CounterSet& counters) {
   UpdaterCounters c;
   c.set = &counters;
   c.checks = counters.Register("signature_update_checks_total", "signature feed checks");
-  c.published = counters.Register("signature_updates_total",
-                                  "signature sets published from a feed");
+  c.published =
+      counters.Register("signature_updates_total", "signature sets published from a feed");
   c.failed = counters.Register(
       "signature_update_failures_total",
       "feed checks that failed or refused what the feed served (the running set stays)");
@@ -148,8 +148,7 @@ void SignatureUpdater::Record(const UpdateAttempt& a, absl::Duration spent,
     for (const auto& f : feeds_) {
       if (f->name() == a.feed) line.Kv("url", f->url());
     }
-    line.Kv("version", a.version.empty() ? std::string("-") : a.version)
-        .Kv("result", a.result);
+    line.Kv("version", a.version.empty() ? std::string("-") : a.version).Kv("result", a.result);
     if (!a.reason.empty()) line.Kv("reason", a.reason);
     if (check.staged.has_value()) {
       uint64_t total = 0;

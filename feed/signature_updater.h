@@ -71,7 +71,7 @@ struct UpdaterStatus {
   absl::Time running_created = absl::InfinitePast();  // its manifest's creation time
   absl::Time last_check = absl::InfinitePast();
   std::string last_result;
-  std::string last_error;  // of the last check that did not succeed
+  std::string last_error;              // of the last check that did not succeed
   std::vector<UpdateAttempt> history;  // oldest first, at most kHistory
   static constexpr size_t kHistory = 32;
 };

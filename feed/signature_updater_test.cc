@@ -29,6 +29,8 @@ BundleVersion V(const std::string& s) { return *ParseBundleVersion(s); }
 class FakeFetcher : public Fetcher {
  public:
   struct Answer {
+    Answer(std::string f, absl::Status e = absl::OkStatus(), std::string t = "")
+        : file(std::move(f)), error(std::move(e)), etag(std::move(t)) {}
     std::string file;  // empty: not_modified unless error is set
     absl::Status error;
     std::string etag;
