@@ -188,6 +188,8 @@ void ApplyStatusRecord(char type, std::string_view p, QueueFileInfo* info) {
     info->last_attempt_unix_micros = static_cast<int64_t>(rec::GetU64(p.data()));
     uint32_t n = rec::GetU32(p.data() + 8);
     info->attempts = n > INT32_MAX ? INT32_MAX : static_cast<int>(n);
+  } else if (type == rec::kHold && p.size() == 1) {
+    info->held = p[0] == 1;
   }
 }
 
@@ -433,6 +435,12 @@ std::string AttemptRecord(int64_t unix_micros, int attempts) {
   rec::PutU32(&p, attempts < 0 ? 0 : static_cast<uint32_t>(attempts));
   std::string out;
   rec::Append(&out, rec::kAttempt, p);
+  return out;
+}
+
+std::string HoldRecord(bool held) {
+  std::string out;
+  rec::Append(&out, rec::kHold, std::string_view(held ? "\x01" : "\x00", 1));
   return out;
 }
 

@@ -107,6 +107,7 @@ struct QueueFileInfo {
   std::vector<bool> recipient_done;  // same size as envelope.recipients
   int attempts = 0;
   int64_t last_attempt_unix_micros = 0;
+  bool held = false;  // held by the operator: not attempted until released
 };
 
 // NotFound if the file is missing; DataLoss if it is incomplete (no END) or malformed.
@@ -119,6 +120,7 @@ absl::StatusOr<std::string> ReadContent(int fd, const QueueFileInfo& info);
 // Status records, appended after END.
 std::string RecipientDoneRecord(size_t recipient_index);
 std::string AttemptRecord(int64_t unix_micros, int attempts);
+std::string HoldRecord(bool held);
 
 // Removes <dir_fd>/<queue_id>; NotFound if it was not there.
 absl::Status Unlink(int dir_fd, const std::string& queue_id);

@@ -44,6 +44,8 @@ inline constexpr char kEnd = 'E';         // uint64 LE: total content bytes, a c
 // Status records, only after END.
 inline constexpr char kRecipientDone = 'd';  // uint64 LE recipient index
 inline constexpr char kAttempt = 'A';        // int64 LE unix micros, uint32 LE attempt count
+// The operator's hold (admin shell): one byte, 1 held, 0 released; the last one counts.
+inline constexpr char kHold = 'h';
 
 inline constexpr size_t kRecordHeaderSize = 5;
 // Envelope records are addresses and one trace header; anything larger is corruption, and
