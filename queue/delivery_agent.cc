@@ -125,7 +125,10 @@ struct DeliveryAgent::Message {
   std::string path, id;
   int attempts = 0;
   bool in_progress = false;
+  bool held = false;
   uint64_t timer = 0;
+  absl::Time next_attempt = absl::InfinitePast();
+  std::string last_result;
   spool::QueueFileInfo info;
   // What the copies of this attempt are made from (read from the queue file when sent).
   std::shared_ptr<const spool::QueueFileInfo> snapshot;
@@ -164,6 +167,13 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
   m->path = std::move(path);
   m->id = info.envelope.queue_id;
   m->attempts = info.attempts;
+  m->held = info.held;
+  if (m->held) {
+    KLOG(kInfo, "queue_held_recovered").Kv("id", m->id);
+    std::string id = m->id;
+    messages_[id] = std::move(m);
+    return;
+  }
   absl::Time when = absl::Now();
   if (info.attempts > 0) {
     when = std::max(when, absl::FromUnixMicros(info.last_attempt_unix_micros) +
@@ -176,12 +186,100 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
 
 void DeliveryAgent::Schedule(const std::string& id, absl::Time when) {
   Message& m = *messages_[id];
+  if (m.held) return;  // released: scheduled then
+  m.next_attempt = when;
   // The destructor cancels the timer: no handle needed.
   m.timer = env_.reactor->RunAfter(when - absl::Now(), [this, id] {
     auto it = messages_.find(id);
     if (it == messages_.end()) return;
     it->second->timer = 0;
+    it->second->next_attempt = absl::InfinitePast();
+    if (it->second->held) return;
     Attempt(id);
+  });
+}
+
+std::vector<DeliveryAgent::QueuedMessage> DeliveryAgent::List() const {
+  std::vector<QueuedMessage> out;
+  out.reserve(messages_.size());
+  for (const auto& [id, m] : messages_) {
+    out.push_back({m->id, m->path, m->attempts, m->in_progress, m->held, m->next_attempt,
+                   m->last_result});
+  }
+  return out;
+}
+
+size_t DeliveryAgent::Flush() {
+  if (stopped_) return 0;
+  std::vector<std::string> due;
+  for (auto& [id, m] : messages_) {
+    if (m->held || m->in_progress) continue;
+    if (m->timer != 0) {
+      env_.reactor->CancelTimer(m->timer);
+      m->timer = 0;
+    }
+    due.push_back(id);
+  }
+  for (const std::string& id : due) Schedule(id, absl::Now());
+  return due.size();
+}
+
+void DeliveryAgent::SetHeld(const std::string& id, bool held,
+                            absl::AnyInvocable<void(absl::Status)> done) {
+  auto it = messages_.find(id);
+  if (it == messages_.end()) {
+    done(absl::NotFoundError(absl::StrCat("no queued message ", id)));
+    return;
+  }
+  Message& m = *it->second;
+  m.held = held;
+  if (held && m.timer != 0) {
+    env_.reactor->CancelTimer(m.timer);
+    m.timer = 0;
+    m.next_attempt = absl::InfinitePast();
+  }
+  Reactor* reactor = env_.reactor;
+  env_.worker->Submit([alive = lifetime_.handle(), this, reactor, id, held, path = m.path,
+                       done = std::move(done)]() mutable {
+    absl::Status s = AppendStatus(path, spool::HoldRecord(held));
+    reactor->Post([alive, this, id, held, s, done = std::move(done)]() mutable {
+      if (!alive.expired()) {
+        KLOG(kInfo, held ? "queue_held" : "queue_released").Kv("id", id).Kv("status", s);
+        auto it = messages_.find(id);
+        if (!held && it != messages_.end() && !it->second->held && !it->second->in_progress &&
+            it->second->timer == 0 && !stopped_) {
+          Schedule(id, absl::Now());
+        }
+      }
+      done(s);
+    });
+  });
+}
+
+void DeliveryAgent::Delete(const std::string& id, absl::AnyInvocable<void(absl::Status)> done) {
+  auto it = messages_.find(id);
+  if (it == messages_.end()) {
+    done(absl::NotFoundError(absl::StrCat("no queued message ", id)));
+    return;
+  }
+  if (it->second->in_progress) {
+    done(absl::FailedPreconditionError(
+        absl::StrCat(id, " is being delivered now; hold it or try again in a moment")));
+    return;
+  }
+  if (it->second->timer != 0) env_.reactor->CancelTimer(it->second->timer);
+  std::string path = it->second->path;
+  messages_.erase(it);
+  Reactor* reactor = env_.reactor;
+  env_.worker->Submit([reactor, id, path, done = std::move(done)]() mutable {
+    absl::Status s = unlink(path.c_str()) == 0
+                         ? absl::OkStatus()
+                         : absl::InternalError(absl::StrCat("unlink ", path, ": ",
+                                                            std::strerror(errno)));
+    reactor->Post([id, s, done = std::move(done)]() mutable {
+      KLOG(kInfo, "queue_deleted").Kv("id", id).Kv("status", s);
+      done(s);
+    });
   });
 }
 
@@ -404,6 +502,8 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     } else {
       result = "deferred";
       env_.Count(env_.counter_ids.deliveries_deferred);
+      m.last_result = absl::StrCat("<", rcpt.address, "> ",
+                                   r.code > 0 ? absl::StrCat(r.code, " ", r.text) : r.text);
     }
     if (result != "deferred") done.push_back(o.index);
     KLOG(kInfo, "delivery")

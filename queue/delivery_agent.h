@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "core/lifetime.h"
 #include "net/next_hop.h"
@@ -37,6 +39,26 @@ class DeliveryAgent {
   // Stop starting attempts (shutdown); queue files stay for the next start.
   void Stop() { stopped_ = true; }
   size_t queue_length() const { return messages_.size(); }
+
+  // The admin shell's view of this queue and its hands on it (kensad posts them here).
+  struct QueuedMessage {
+    std::string id, path;
+    int attempts = 0;
+    bool in_progress = false;
+    bool held = false;
+    absl::Time next_attempt = absl::InfinitePast();  // InfinitePast: none scheduled
+    std::string last_result;  // of the last deferred recipient, "" before any attempt
+  };
+  std::vector<QueuedMessage> List() const;
+  // Attempts now every message that is neither held nor being attempted; returns how many.
+  size_t Flush();
+  // A held message is not attempted until released; the hold is a status record of its queue
+  // file (written on the worker before `done` runs), so it survives a restart. Releasing
+  // attempts it now. NotFound when the id is not queued here.
+  void SetHeld(const std::string& id, bool held, absl::AnyInvocable<void(absl::Status)> done);
+  // Removes a message without delivery or DSN (the operator's decision). FailedPrecondition
+  // while an attempt is running; NotFound when the id is not queued here.
+  void Delete(const std::string& id, absl::AnyInvocable<void(absl::Status)> done);
 
   // Backoff before attempt number `attempts + 1`.
   static absl::Duration RetryDelay(int attempts, absl::Duration min, absl::Duration max);
