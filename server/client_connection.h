@@ -19,6 +19,8 @@ class ClientConnection {
   virtual void Drain() = 0;
   // The drain deadline passed.
   virtual void ForceClose() = 0;
+  // Where the session is, one word for the admin shell ("command", "data", ...).
+  virtual const char* StateName() const = 0;
 
  protected:
   // The shard destroys a finished connection after the current batch, while work it started

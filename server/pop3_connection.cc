@@ -77,6 +77,18 @@ void Pop3Connection::Drain() {
   }
 }
 
+const char* Pop3Connection::StateName() const {
+  using Phase = net::Pop3ProxySession::Phase;
+  switch (session_->phase()) {
+    case Phase::kAuthorization: return "authorization";
+    case Phase::kLoggingIn: return "login";
+    case Phase::kTransaction: return "transaction";
+    case Phase::kRelay: return "relay";
+    case Phase::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
 void Pop3Connection::ForceClose() {
   if (session_->phase() == net::Pop3ProxySession::Phase::kRelay) {
     CloseConnection();  // a reply now could land inside a relayed message

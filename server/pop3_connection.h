@@ -44,6 +44,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void Start() override;
   void Drain() override;
   void ForceClose() override;
+  const char* StateName() const override;
 
   // net::Pop3ProxyHost
   void SendToClient(std::string_view bytes) override;

@@ -97,6 +97,20 @@ void SmtpConnection::Drain() {
 
 void SmtpConnection::ForceClose() { session_->Shutdown(); }
 
+const char* SmtpConnection::StateName() const {
+  using Phase = net::SmtpServerSession::Phase;
+  switch (session_->phase()) {
+    case Phase::kGreeting: return "greeting";
+    case Phase::kCommand: return "command";
+    case Phase::kData: return "data";
+    case Phase::kBdat: return "bdat";
+    case Phase::kAwaitingCommit: return "commit";
+    case Phase::kAwaitingAuth: return "auth";
+    case Phase::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
 // --- input ---------------------------------------------------------------------------------
 
 void SmtpConnection::OnBytesReceived(size_t n) {

@@ -43,6 +43,7 @@ class SmtpConnection : public ClientConnection,
   // drain deadline, when ForceClose() answers 421.
   void Drain() override;
   void ForceClose() override;
+  const char* StateName() const override;
   bool idle() const;
 
   // net::SmtpServerHost
