@@ -416,6 +416,12 @@ absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
       u.feeds.push_back(std::move(f));
     }
   }
+absl::Status ReadControl(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.String("socket", &c.control_socket));
+  KENSA_RETURN_IF_ERROR(r.String("admin_group", &c.control_admin_group));
+  if (c.control_admin_group.empty()) return r.Error("admin_group", "must not be empty");
+  KENSA_RETURN_IF_ERROR(r.Integer("max_clients", &c.control_max_clients, 1, 1024));
+  KENSA_RETURN_IF_ERROR(r.Duration("idle_timeout", &c.control_idle_timeout, absl::Seconds(1)));
   return r.CheckNoUnknownKeys();
 }
 
@@ -479,6 +485,7 @@ void ResolveDerived(KensaConfig& c) {
   if (c.quarantine_dir.empty()) c.quarantine_dir = c.state_dir + "/quarantine";
   if (c.subscriber_db.empty()) c.subscriber_db = c.state_dir + "/subscribers";
   if (c.signatures.store_dir.empty()) c.signatures.store_dir = c.state_dir + "/signature-store";
+  if (c.control_socket.empty()) c.control_socket = c.state_dir + "/control.sock";
 }
 
 std::string Quote(std::string_view s) {
@@ -669,8 +676,14 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadSignatures(gr, c));
   }
   KENSA_RETURN_IF_ERROR(err);
-  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys({"listener", "smtp", "tls", "spool", "delivery",
-                                              "scan", "policy", "pop3", "auth", "signatures"}));
+  if (const toml::table* t = SubTable(root, "control", &err); t != nullptr) {
+    TableReader cr(*t, "control");
+    KENSA_RETURN_IF_ERROR(ReadControl(cr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
+  KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
+      {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "pop3", "auth",
+       "signatures", "control"}));
   for (const ListenerConfig& l : c.listeners) {
     if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
         c.auth_backend == "none") {
@@ -796,6 +809,10 @@ std::string DescribeConfig(const KensaConfig& c) {
                     Quote(f.url), "\nkind = \"bundle\"\npublic_keys = ", QuoteList(f.public_keys),
                     "\n");
   }
+  absl::StrAppend(&out, "\n[control]\nsocket = ", Quote(c.control_socket),
+                  "\nadmin_group = ", Quote(c.control_admin_group),
+                  "\nmax_clients = ", c.control_max_clients,
+                  "\nidle_timeout = ", Dur(c.control_idle_timeout), "\n");
   return out;
 }
 

@@ -37,6 +37,8 @@
 //                 max_download_bytes, retry_min, retry_max, keep_sets, max_age_warning
 //   [[signatures.feed]]  name, url, kind ("bundle"), public_keys (PEM files); no feed: no
 //                 updater, [scan] signature_dir as before (feed/updater_settings.h)
+//   [control]     socket (<state_dir>/control.sock), admin_group ("kensa-admin"), max_clients
+//                 (16), idle_timeout ("60s")
 // Durations are strings with a unit: "300ms", "30s", "5m", "1h", "5d".
 #ifndef KENSA_APPLIANCE_CONFIG_H_
 #define KENSA_APPLIANCE_CONFIG_H_
@@ -174,6 +176,12 @@ struct KensaConfig {
   // signatures: the updater's feeds and store (defaults in feed/updater_settings.h; store_dir
   // defaults to <state_dir>/signature-store)
   feed::UpdaterSettings signatures;
+  // control (the admin socket that kensa-shell talks to; control/control_server.h)
+  std::string control_socket;  // default <state_dir>/control.sock
+  // Members may use the socket (mode 0660, this group); without the group, root only.
+  std::string control_admin_group = "kensa-admin";
+  size_t control_max_clients = 16;  // connections at once; more wait in the backlog
+  absl::Duration control_idle_timeout = absl::Seconds(60);  // a silent client is closed
 };
 
 // 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),

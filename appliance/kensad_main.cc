@@ -25,10 +25,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "appliance/control_service.h"
 #include "appliance/malloc_conf.h"
 #include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
 #include "auth/auth_backend_factory.h"
+#include "control/control_server.h"
 #include "appliance/runtime.h"
 #include "appliance/shard.h"
 #include "core/io_uring_probe.h"
@@ -465,6 +467,31 @@ int Run(int argc, char** argv) {
     line.Kv("next_hop", rt->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
   }
   if (rt->updater != nullptr) rt->updater->Start();
+  // The control socket (kensa-shell), on a thread of its own; stopped before the drain, so
+  // no command reaches a shard that is winding down.
+  ControlContext control_context;
+  control_context.runtime = rt;
+  control_context.pool = pool->get();
+  control_context.shards = &shards;
+  control_context.config_path = config_path;
+  control_context.version = kVersion;
+  control_context.started = absl::Now();
+  ControlService control_service(std::move(control_context));
+  control::ControlServerOptions control_options;
+  control_options.socket_path = rt->config.control_socket;
+  control_options.admin_group = rt->config.control_admin_group;
+  control_options.max_clients = rt->config.control_max_clients;
+  control_options.idle_timeout = rt->config.control_idle_timeout;
+  absl::StatusOr<std::unique_ptr<control::ControlServer>> control_server =
+      control::ControlServer::Start(control_options, &control_service);
+  if (!control_server.ok()) {
+    KLOG(kError, "startup_failed").Kv("error", control_server.status());
+    std::fprintf(stderr, "kensad: %s
+", std::string(control_server.status().message()).c_str());
+    (*pool)->StopAll();
+    (*pool)->Join();
+    return 1;
+  }
 
   std::atomic<int> reloads_asked{0};  // outlives the reloader, whose job uses it
   Worker reloader("kensa-sigload");
@@ -497,6 +524,7 @@ int Run(int argc, char** argv) {
   }
   if (rt->updater != nullptr) rt->updater->Stop();  // a download in flight is cut short
 
+  control_server->reset();
   // Drain: stop accepting everywhere, give sessions until the deadline, then 421.
   const absl::Time deadline = absl::Now() + rt->config.drain_timeout;
   KLOG(kInfo, "draining").Kv("timeout", rt->config.drain_timeout);

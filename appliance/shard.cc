@@ -178,6 +178,7 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   }
   ClientConnection* raw = conn.get();
   connections_[id] = std::move(conn);
+  origins_[id] = {peer->ToString(), lc.name, absl::Now()};
   raw->Start();
 }
 
@@ -215,10 +216,28 @@ void Shard::ResumeAccepting() {
 void Shard::ConnectionFinished(uint64_t id) {
   reactor_->Defer([this, id] {
     connections_.erase(id);
+    origins_.erase(id);
     // Its socket is closed now: a paused listener can take the next client at once.
     if (accept_retry_timer_ != 0) ResumeAccepting();
     CheckDrained();
   });
+}
+
+std::vector<Shard::ConnectionView> Shard::DescribeConnections() const {
+  std::vector<ConnectionView> out;
+  const absl::Time now = absl::Now();
+  for (const auto& [id, conn] : connections_) {
+    ConnectionView v;
+    v.id = id;
+    v.state = conn->StateName();
+    if (auto o = origins_.find(id); o != origins_.end()) {
+      v.peer = o->second.peer;
+      v.listener = o->second.listener;
+      v.age = now - o->second.started;
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
@@ -241,6 +260,7 @@ void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
     // Connections that cannot even flush their 421 are cut when their linger ends.
     reactor_->RunAfter(absl::Seconds(2), [this] {
       connections_.clear();
+      origins_.clear();
       CheckDrained();
     });
   });

@@ -63,6 +63,15 @@ class Shard {
   // Called by a connection when it is over; the object is destroyed after the current batch.
   void ConnectionFinished(uint64_t id);
 
+  // The admin shell's view of this reactor's connections (called on this reactor).
+  struct ConnectionView {
+    uint64_t id = 0;
+    std::string peer, listener, state;
+    absl::Duration age;
+  };
+  std::vector<ConnectionView> DescribeConnections() const;
+  size_t connection_count() const { return connections_.size(); }
+
  private:
   void OnAccept(size_t listener_index, int fd);
   // An accept that failed (EMFILE at the descriptor limit) is paused by the reactor; these
@@ -97,6 +106,11 @@ class Shard {
   uint64_t accept_failures_unlogged_ = 0;     // since the last accept_failed line
   absl::Time accept_failure_logged_ = absl::InfinitePast();
   absl::flat_hash_map<uint64_t, std::unique_ptr<ClientConnection>> connections_;
+  struct ConnectionOrigin {
+    std::string peer, listener;
+    absl::Time started;
+  };
+  absl::flat_hash_map<uint64_t, ConnectionOrigin> origins_;  // same keys as connections_
   bool draining_ = false;
   absl::AnyInvocable<void()> drained_;
   uint64_t drain_timer_ = 0;

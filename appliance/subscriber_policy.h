@@ -38,6 +38,8 @@ class StoreSubscriberPolicy : public SubscriberPolicy {
   StoreSubscriberPolicy(std::unique_ptr<subscribers::SubscriberStore> store,
                         const KensaConfig& config);
   Subscription Lookup(std::string_view address) const override;
+  // The open store, for the admin shell's subscriber commands (one opening per process).
+  subscribers::SubscriberStore& store() { return *store_; }
 
  private:
   std::unique_ptr<subscribers::SubscriberStore> store_;
