@@ -18,7 +18,7 @@ absl::StatusOr<std::string> ControlSocketFromToml(std::string_view toml, std::st
     return absl::InvalidArgumentError(absl::StrCat(std::string(source), ":", e.source().begin.line,
                                                    ": ", std::string(e.description())));
   }
-  if (const toml::node* s = root.at_path("control.socket").node(); s != nullptr) {
+  if (const toml::node* s = root["control"]["socket"].node(); s != nullptr) {
     if (!s->is_string() || s->value<std::string>()->empty()) {
       return absl::InvalidArgumentError("control.socket: must be a non-empty string");
     }

@@ -154,6 +154,57 @@ TEST_F(DeliveryAgentTest, DefersA4xxRecipientRecordsTheAttemptAndRetriesOnlyItAf
   EXPECT_EQ(bed_.Count(bed_.ids().deliveries_bounced), 0u);
 }
 
+TEST_F(DeliveryAgentTest, HeldMessageWaitsUntilReleasedAndTheHoldIsInItsQueueFile) {
+  ASSERT_TRUE(next_hop_.Start().ok());
+  spool::QueueEnvelope env = QueueTestBed::Envelope("sender@example.org", {"rcpt@example.test"});
+  absl::StatusOr<std::string> path = bed_.Spool(env, "Subject: held\r\n\r\nbody\r\n");
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(*path);
+  ASSERT_TRUE(info.ok()) << info.status();
+  // Found at start-up after one attempt just now: the next is an hour away.
+  info->attempts = 1;
+  info->last_attempt_unix_micros = absl::ToUnixMicros(absl::Now());
+  StartAgent(next_hop_.port());
+  bed_.Run([&] { agent_->EnqueueRecovered(*path, *info); });
+
+  auto status = std::make_shared<std::atomic<int>>(-1);
+  bed_.Run([&] {
+    agent_->SetHeld(env.queue_id, true, [status](absl::Status s) { status->store(s.ok() ? 1 : 0); });
+  });
+  ASSERT_TRUE(WaitFor([&] { return status->load() != -1; }));
+  EXPECT_EQ(status->load(), 1);
+  absl::StatusOr<spool::QueueFileInfo> after = spool::ReadQueueFile(*path);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->held);  // what a restart reads
+  size_t flushed = 99;
+  bed_.Run([&] { flushed = agent_->Flush(); });
+  EXPECT_EQ(flushed, 0u);
+  bool held = false;
+  bed_.Run([&] {
+    for (const DeliveryAgent::QueuedMessage& m : agent_->List()) held = m.held;
+  });
+  EXPECT_TRUE(held);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(next_hop_.transaction_count(), 0u);
+
+  status->store(-1);
+  bed_.Run([&] {
+    agent_->SetHeld(env.queue_id, false, [status](absl::Status s) { status->store(s.ok() ? 1 : 0); });
+  });
+  // Released: attempted at once, not after the hour.
+  ASSERT_TRUE(WaitFor([&] { return next_hop_.transaction_count() == 1 && bed_.QueueFiles() == 0; }));
+  EXPECT_EQ(status->load(), 1);
+
+  status->store(-1);
+  bed_.Run([&] {
+    agent_->SetHeld("nosuchid", true, [status](absl::Status s) {
+      status->store(s.code() == absl::StatusCode::kNotFound ? 1 : 0);
+    });
+  });
+  ASSERT_TRUE(WaitFor([&] { return status->load() != -1; }));
+  EXPECT_EQ(status->load(), 1);
+}
+
 TEST_F(DeliveryAgentTest, BouncesA5xxRecipientWithADsnQueuedAndDeliveredToTheSender) {
   next_hop_.rcpt_reply = [](const std::string& address) {
     return std::string(address == "gone@example.test" ? "550 5.1.1 no such user" : "250 2.1.5 Ok");

@@ -217,6 +217,14 @@ TEST(QueueFile, StatusRecordsAfterEnd) {
   EXPECT_EQ(info->last_attempt_unix_micros, 5000);
 }
 
+TEST(QueueFile, TheLastHoldRecordDecides) {
+  const std::string file = Build(FullEnvelope(), {"m"});
+  EXPECT_FALSE(ParseQueueFile(file)->held);
+  EXPECT_TRUE(ParseQueueFile(file + HoldRecord(true))->held);
+  EXPECT_FALSE(ParseQueueFile(file + HoldRecord(true) + AttemptRecord(1, 1) + HoldRecord(false))->held);
+  EXPECT_TRUE(ParseQueueFile(file + HoldRecord(false) + HoldRecord(true))->held);
+}
+
 TEST(QueueFile, TornStatusRecordIgnored) {
   std::string file = Build(FullEnvelope(), {"m"});
   file += AttemptRecord(1000, 1);
