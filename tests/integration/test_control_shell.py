@@ -8,6 +8,7 @@ completion, help, show status, a bad command's error)."""
 import grp
 import os
 import pwd
+import random
 import re
 import shutil
 import subprocess
@@ -142,10 +143,10 @@ class ControlShellTest(ShellCase):
     def test_quarantine_show_release_delete(self):
         rcpt = f"infected@{DOMAIN}"
         original = sh.build_variant("base64", "quarantine", "eicar.com", sh.EICAR,
-                                    __import__("random").Random(7), rcpt).data
+                                    random.Random(7), rcpt).data
         qid = self.send(rcpt, original)
         other = self.send(f"other@{DOMAIN}", sh.build_variant(
-            "base64", "quarantine2", "eicar.com", sh.EICAR, __import__("random").Random(8),
+            "base64", "quarantine2", "eicar.com", sh.EICAR, random.Random(8),
             f"other@{DOMAIN}").data)
         listing = self.ok("show quarantine")
         self.assertIn(f"id={qid}", listing)
@@ -156,7 +157,7 @@ class ControlShellTest(ShellCase):
         self.assertIn("header:", shown)
         # The cleaned copy reaches the next hop first; the release then sends the original.
         self.assertTrue(h.wait_until(lambda: rcpt in self.hop.messages, TIMEOUT))
-        self.assertNotIn(sh.EICAR, self.hop.messages[rcpt])
+        self.assertNotEqual(h.strip_kensa_trace(self.hop.messages[rcpt]), original)
         out = self.ok(f"quarantine release {qid}")
         self.assertRegex(out, rf"released {qid} as \w+")
         self.assertTrue(h.wait_until(
@@ -178,7 +179,7 @@ class ControlShellTest(ShellCase):
         self.assertIn("imported 1 rows", out)
         self.assertRegex(self.ok("subscriber show dave@example.test"), r"outbound\W+off")
         self.ok("subscriber remove carol@example.test")
-        self.assertNotIn("reject", self.shell("subscriber show carol@example.test").stdout)
+        self.assertIn("not subscribed", self.ok("subscriber show carol@example.test"))
         r = self.shell("subscriber import", stdin="not,a,valid,row,at,all\n")
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("nothing was imported", r.stderr)
