@@ -39,7 +39,7 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-CommandResult NotAvailable(std::string_view what) {
+CommandResult NotAvailable(const std::string& what) {
   return CommandResult::Error(absl::StrCat(
       what, " is not available: the signature updater is not part of this kensad yet"));
 }
@@ -48,13 +48,15 @@ CommandResult NotAvailable(std::string_view what) {
 
 std::string Field(std::string_view key, std::string_view value) {
   const bool quote = value.empty() || value.find_first_of(" \t\"=\\") != std::string_view::npos;
-  if (!quote) return absl::StrCat(key, "=", value);
+  std::string out(key);
+  out += '=';
+  if (!quote) return out.append(value);
   std::string q = "\"";
   for (char ch : value) {
     if (ch == '"' || ch == '\\') q += '\\';
     q += ch;
   }
-  return absl::StrCat(key, "=", q, "\"");
+  return out + q + "\"";
 }
 
 CommandResult ControlService::Run(const control::ParsedCommand& command,

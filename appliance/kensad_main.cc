@@ -486,8 +486,7 @@ int Run(int argc, char** argv) {
       control::ControlServer::Start(control_options, &control_service);
   if (!control_server.ok()) {
     KLOG(kError, "startup_failed").Kv("error", control_server.status());
-    std::fprintf(stderr, "kensad: %s
-", std::string(control_server.status().message()).c_str());
+    std::fprintf(stderr, "kensad: %s\n", std::string(control_server.status().message()).c_str());
     (*pool)->StopAll();
     (*pool)->Join();
     return 1;

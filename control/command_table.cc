@@ -145,8 +145,8 @@ std::vector<std::string> CompleteWord(std::string_view before_cursor) {
   for (const CommandSpec& spec : Commands()) {
     if (done->size() >= spec.words.size()) continue;
     if (!std::equal(done->begin(), done->end(), spec.words.begin())) continue;
-    std::string_view next = spec.words[done->size()];
-    if (next.substr(0, partial.size()) == partial) out.emplace_back(next);
+    const std::string& next = spec.words[done->size()];
+    if (std::string_view(next).substr(0, partial.size()) == partial) out.push_back(next);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -30,13 +30,13 @@ enum class CommandId {
 
 struct CommandSpec {
   CommandId id;
-  std::vector<std::string_view> words;
-  std::string_view usage;  // the arguments, e.g. "ID" or "[N]"; empty: none
+  std::vector<std::string> words;
+  std::string usage;  // the arguments, e.g. "ID" or "[N]"; empty: none
   size_t min_args;
   size_t max_args;
   bool changes;     // changes kensad's state: written to the audit log
   bool takes_body;  // the request carries lines after the command (subscriber import's CSV)
-  std::string_view help;
+  std::string help;
 };
 
 // Every command, in the order `help` lists them.

@@ -7,7 +7,7 @@
 namespace kensa::control {
 
 std::string EncodeFrame(std::string_view head, const std::vector<std::string>& body) {
-  std::string out = absl::StrCat(kProtocolTag, " ", head, "\n");
+  std::string out = std::string(kProtocolTag) + " " + std::string(head) + "\n";
   for (const std::string& line : body) {
     if (!line.empty() && line[0] == '.') out += '.';
     out += line;
@@ -65,10 +65,10 @@ FrameReader::Result FrameReader::Next() {
     }
     if (line.find('\0') != std::string_view::npos) return Fail("NUL byte in a line");
     if (!have_head_) {
-      if (!absl::StartsWith(line, kProtocolTag)) return Fail("not a KENSA/1 message");
+      if (!line.starts_with(kProtocolTag)) return Fail("not a KENSA/1 message");
       std::string_view rest = line.substr(kProtocolTag.size());
       if (!rest.empty() && rest[0] != ' ') {
-        return Fail(absl::StrCat("unsupported protocol \"", line.substr(0, 16), "\""));
+        return Fail(absl::StrCat("unsupported protocol \"", std::string(line.substr(0, 16)), "\""));
       }
       if (!rest.empty()) rest.remove_prefix(1);
       frame_.head = std::string(rest);
@@ -95,11 +95,11 @@ bool ParseResponseHead(std::string_view head, ResponseHead* out) {
     *out = {true, ""};
     return true;
   }
-  if (absl::StartsWith(head, "OK ")) {
+  if (head.starts_with("OK ")) {
     *out = {true, std::string(head.substr(3))};
     return true;
   }
-  if (absl::StartsWith(head, "ERR ") && head.size() > 4) {
+  if (head.starts_with("ERR ") && head.size() > 4) {
     *out = {false, std::string(head.substr(4))};
     return true;
   }

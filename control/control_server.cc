@@ -33,7 +33,7 @@ struct ControlServer::Client {
 
 namespace {
 
-absl::Status Errno(std::string_view what) {
+absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 

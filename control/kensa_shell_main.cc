@@ -24,8 +24,6 @@
 #include <readline/readline.h>
 #endif
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "control/command_table.h"
 #include "control/control_client.h"
@@ -71,19 +69,25 @@ int RunOne(const std::string& socket, const std::string& line, const std::vector
   return kExitOk;
 }
 
+std::string Strip(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+
 // "help", "help TOPIC" and "TOPIC ?" are answered here from the command table.
 bool IsHelp(std::string_view line, std::string* topic) {
-  std::string_view t = absl::StripAsciiWhitespace(line);
+  const std::string t = Strip(line);
   if (t == "help" || t == "?") {
     topic->clear();
     return true;
   }
-  if (absl::StartsWith(t, "help ")) {
-    *topic = std::string(absl::StripAsciiWhitespace(t.substr(5)));
+  if (t.starts_with("help ")) {
+    *topic = Strip(std::string_view(t).substr(5));
     return true;
   }
-  if (absl::EndsWith(t, "?")) {
-    *topic = std::string(absl::StripAsciiWhitespace(t.substr(0, t.size() - 1)));
+  if (t.ends_with("?")) {
+    *topic = Strip(std::string_view(t).substr(0, t.size() - 1));
     return true;
   }
   return false;
@@ -163,7 +167,7 @@ int RunInteractive(const std::string& socket) {
     }
     std::string line(raw);
     std::free(raw);
-    std::string_view t = absl::StripAsciiWhitespace(line);
+    const std::string t = Strip(line);
     if (t.empty()) continue;
     add_history(line.c_str());
     if (t == "exit" || t == "quit" || t == "logout") return kExitOk;
@@ -189,7 +193,7 @@ int RunInteractive(const std::string& socket) {
         body.push_back(std::move(l));
       }
     }
-    RunOne(socket, std::string(t), body, true);
+    RunOne(socket, t, body, true);
   }
 }
 
@@ -237,7 +241,7 @@ int Main(int argc, char** argv) {
     int worst = kExitOk;
     std::string line;
     while (std::getline(std::cin, line)) {
-      if (absl::StripAsciiWhitespace(line).empty()) continue;
+      if (Strip(line).empty()) continue;
       worst = std::max(worst, RunScript(socket, line));
     }
     return worst;
