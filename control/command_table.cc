@@ -61,7 +61,7 @@ const std::vector<CommandSpec>& Commands() {
       {C::kSubscriberRemove, {"subscriber", "remove"}, "ADDRESS|@DOMAIN", 1, 1, true, false,
        "remove a subscriber entry"},
       {C::kSubscriberImport, {"subscriber", "import"}, "[--replace]", 0, 1, true, true,
-       "import address,inbound,outbound[,action] CSV lines (standard input with -c)"},
+       "import CSV as kensa-subscribers export writes it, header first (stdin with -c)"},
       {C::kShowConfig, {"show", "config"}, "", 0, 0, false, false,
        "the running configuration"},
       {C::kConfigCheck, {"config", "check"}, "", 0, 0, false, false,

@@ -183,7 +183,7 @@ int RunInteractive(const std::string& socket) {
     }
     std::vector<std::string> body;
     if (cmd->spec->takes_body) {
-      std::printf("CSV lines (address,inbound,outbound[,action]); a line with only . ends\n");
+      std::printf("CSV, header first (address,inbound,outbound,action); a line with only . ends\n");
       for (;;) {
         char* in = readline("csv> ");
         if (in == nullptr) break;
