@@ -13,8 +13,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "appliance/control_service.h"
 #include "core/log.h"
@@ -37,7 +37,9 @@ std::string StateOf(const Queued& m) {
   return m.held ? "held" : m.in_progress ? "active" : "waiting";
 }
 
-CommandResult Error(const absl::Status& s) { return CommandResult::Error(std::string(s.message())); }
+CommandResult Error(const absl::Status& s) {
+  return CommandResult::Error(std::string(s.message()));
+}
 
 CommandResult BadId(const std::string& id) {
   return CommandResult::Error(absl::StrCat("\"", id, "\" is not a queue id"));
@@ -67,7 +69,8 @@ void AppendEnvelope(const spool::QueueFileInfo& info, std::vector<std::string>* 
   lines->push_back(absl::StrCat("from <", e.sender, ">"));
   for (size_t i = 0; i < e.recipients.size(); ++i) {
     const bool done = i < info.recipient_done.size() && info.recipient_done[i];
-    lines->push_back(absl::StrCat("to <", e.recipients[i].address, "> ", done ? "done" : "pending"));
+    lines->push_back(
+        absl::StrCat("to <", e.recipients[i].address, "> ", done ? "done" : "pending"));
   }
   lines->push_back(absl::StrCat("size ", info.content_bytes));
   lines->push_back(absl::StrCat("verdict ", VerdictOf(info)));
@@ -160,8 +163,8 @@ static CommandResult OneAnswer(const absl::StatusOr<std::vector<absl::Status>>& 
 
 CommandResult ControlService::HoldOrRelease(const std::string& id, bool hold) {
   if (!spool::IsQueueIdShaped(id)) return BadId(id);
-  auto answers = AskEachShard<absl::Status>(
-      [id, hold](Shard& s, std::function<void(absl::Status)> reply) {
+  auto answers =
+      AskEachShard<absl::Status>([id, hold](Shard& s, std::function<void(absl::Status)> reply) {
         s.delivery().SetHeld(id, hold, std::move(reply));
       });
   return OneAnswer(answers, id, absl::StrCat(hold ? "held " : "released ", id));
@@ -169,8 +172,8 @@ CommandResult ControlService::HoldOrRelease(const std::string& id, bool hold) {
 
 CommandResult ControlService::DeleteQueued(const std::string& id) {
   if (!spool::IsQueueIdShaped(id)) return BadId(id);
-  auto answers = AskEachShard<absl::Status>(
-      [id](Shard& s, std::function<void(absl::Status)> reply) {
+  auto answers =
+      AskEachShard<absl::Status>([id](Shard& s, std::function<void(absl::Status)> reply) {
         s.delivery().Delete(id, std::move(reply));
       });
   return OneAnswer(answers, id, absl::StrCat("deleted ", id));
@@ -245,7 +248,8 @@ CommandResult ControlService::ShowQuarantined(const std::string& id) {
   head.resize(n > 0 ? static_cast<size_t>(n) : 0);
   CommandResult r;
   r.lines.push_back(absl::StrCat("id ", id));
-  absl::StatusOr<spool::QueueFileInfo> info = spool::ReadQueueFile(QuarantineQueueFilePath(dir, id));
+  absl::StatusOr<spool::QueueFileInfo> info =
+      spool::ReadQueueFile(QuarantineQueueFilePath(dir, id));
   if (info.ok()) {
     AppendEnvelope(*info, &r.lines);
   } else {
@@ -270,17 +274,19 @@ CommandResult ControlService::ReleaseQuarantined(const std::string& id) {
     if (access(QuarantineMessagePath(dir, id).c_str(), F_OK) != 0) {
       return CommandResult::Error(absl::StrCat("no quarantined message ", id));
     }
-    return CommandResult::Error(absl::StrCat("cannot release ", id, ": no envelope kept (",
-                                             info.status().message(), ")"));
+    return CommandResult::Error(
+        absl::StrCat("cannot release ", id, ": no envelope kept (", info.status().message(), ")"));
   }
   int fd = open(queue_copy.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return CommandResult::Error(absl::StrCat("open ", queue_copy, ": ", std::strerror(errno)));
+  if (fd < 0)
+    return CommandResult::Error(absl::StrCat("open ", queue_copy, ": ", std::strerror(errno)));
   absl::StatusOr<std::string> content = spool::ReadContent(fd, *info);
   close(fd);
   if (!content.ok()) return Error(content.status());
   // The original goes to the same recipients without a scan record: delivered as received.
   // It is queued on one reactor, picked by the id, through that shard's worker and queue.
-  const int target = static_cast<int>(std::hash<std::string>{}(id) % static_cast<size_t>(reactors()));
+  const int target =
+      static_cast<int>(std::hash<std::string>{}(id) % static_cast<size_t>(reactors()));
   spool::QueueEnvelope env = info->envelope;
   env.queue_id = spool::NewQueueId(target);
   auto shared_content = std::make_shared<std::string>(std::move(*content));
@@ -291,7 +297,8 @@ CommandResult ControlService::ReleaseQuarantined(const std::string& id) {
         s.worker().Submit([shard, env, shared_content, reply] {
           absl::Status st = WriteQueueFileDurably(shard->spool().dir_fd(), env, *shared_content);
           shard->reactor()->Post([shard, env, st, reply] {
-            if (st.ok()) shard->delivery().Enqueue(shard->spool().PathFor(env.queue_id), env.queue_id);
+            if (st.ok())
+              shard->delivery().Enqueue(shard->spool().PathFor(env.queue_id), env.queue_id);
             reply(st);
           });
         });

@@ -29,9 +29,7 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
-std::string Seconds(absl::Duration d) {
-  return absl::StrCat(absl::ToInt64Seconds(d));
-}
+std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToInt64Seconds(d)); }
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out = absl::StrSplit(text, '\n');
@@ -64,35 +62,57 @@ CommandResult ControlService::Run(const control::ParsedCommand& command,
                                   const control::PeerIdentity& /*who: the server audits*/) {
   const std::vector<std::string>& a = command.args;
   switch (command.spec->id) {
-    case CommandId::kShowStatus: return ShowStatus();
-    case CommandId::kShowConnections: return ShowConnections();
-    case CommandId::kShowReactors: return ShowReactors();
-    case CommandId::kShowCounters: return ShowCounters();
-    case CommandId::kShowQueue: return ShowQueue();
-    case CommandId::kQueueFlush: return FlushQueue();
-    case CommandId::kQueueHold: return HoldOrRelease(a[0], true);
-    case CommandId::kQueueRelease: return HoldOrRelease(a[0], false);
-    case CommandId::kQueueDelete: return DeleteQueued(a[0]);
-    case CommandId::kShowMessage: return ShowMessage(a[0]);
-    case CommandId::kShowQuarantine: return ShowQuarantine();
-    case CommandId::kQuarantineShow: return ShowQuarantined(a[0]);
-    case CommandId::kQuarantineRelease: return ReleaseQuarantined(a[0]);
-    case CommandId::kQuarantineDelete: return DeleteQuarantined(a[0]);
-    case CommandId::kShowSignatures: return ShowSignatures();
+    case CommandId::kShowStatus:
+      return ShowStatus();
+    case CommandId::kShowConnections:
+      return ShowConnections();
+    case CommandId::kShowReactors:
+      return ShowReactors();
+    case CommandId::kShowCounters:
+      return ShowCounters();
+    case CommandId::kShowQueue:
+      return ShowQueue();
+    case CommandId::kQueueFlush:
+      return FlushQueue();
+    case CommandId::kQueueHold:
+      return HoldOrRelease(a[0], true);
+    case CommandId::kQueueRelease:
+      return HoldOrRelease(a[0], false);
+    case CommandId::kQueueDelete:
+      return DeleteQueued(a[0]);
+    case CommandId::kShowMessage:
+      return ShowMessage(a[0]);
+    case CommandId::kShowQuarantine:
+      return ShowQuarantine();
+    case CommandId::kQuarantineShow:
+      return ShowQuarantined(a[0]);
+    case CommandId::kQuarantineRelease:
+      return ReleaseQuarantined(a[0]);
+    case CommandId::kQuarantineDelete:
+      return DeleteQuarantined(a[0]);
+    case CommandId::kShowSignatures:
+      return ShowSignatures();
     // The updater's hooks: it answers these once it lands.
-    case CommandId::kSignaturesHistory: return NotAvailable("signatures history");
-    case CommandId::kSignaturesUpdate: return NotAvailable("signatures update");
-    case CommandId::kSignaturesRollback: return NotAvailable("signatures rollback");
+    case CommandId::kSignaturesHistory:
+      return NotAvailable("signatures history");
+    case CommandId::kSignaturesUpdate:
+      return NotAvailable("signatures update");
+    case CommandId::kSignaturesRollback:
+      return NotAvailable("signatures rollback");
     case CommandId::kSubscriberShow:
     case CommandId::kSubscriberAdd:
     case CommandId::kSubscriberRemove:
-    case CommandId::kSubscriberImport: return Subscriber(command, body);
-    case CommandId::kShowConfig: return ShowConfig();
-    case CommandId::kConfigCheck: return CheckConfig();
+    case CommandId::kSubscriberImport:
+      return Subscriber(command, body);
+    case CommandId::kShowConfig:
+      return ShowConfig();
+    case CommandId::kConfigCheck:
+      return CheckConfig();
     case CommandId::kConfigReload:
       return CommandResult::Error(
           "config reload is not available yet: restart kensad to apply a changed file");
-    case CommandId::kLogTail: return LogTail(a);
+    case CommandId::kLogTail:
+      return LogTail(a);
   }
   return CommandResult::Error("unknown command");
 }
@@ -101,8 +121,8 @@ CommandResult ControlService::ShowStatus() {
   struct ReactorView {
     size_t connections = 0, queued = 0, held = 0;
   };
-  absl::StatusOr<std::vector<ReactorView>> views = AskEachShard<ReactorView>(
-      [](Shard& s, std::function<void(ReactorView)> reply) {
+  absl::StatusOr<std::vector<ReactorView>> views =
+      AskEachShard<ReactorView>([](Shard& s, std::function<void(ReactorView)> reply) {
         ReactorView v;
         v.connections = s.connection_count();
         for (const queue::DeliveryAgent::QueuedMessage& m : s.delivery().List()) {
@@ -155,11 +175,10 @@ CommandResult ControlService::ShowConnections() {
   CommandResult r;
   for (size_t i = 0; i < views->size(); ++i) {
     for (const Shard::ConnectionView& c : (*views)[i]) {
-      r.lines.push_back(absl::StrCat(Field("reactor", absl::StrCat(i)), " ",
-                                     Field("id", absl::StrCat(c.id)), " ", Field("peer", c.peer),
-                                     " ", Field("listener", c.listener), " ",
-                                     Field("state", c.state), " ",
-                                     Field("age_seconds", Seconds(c.age))));
+      r.lines.push_back(
+          absl::StrCat(Field("reactor", absl::StrCat(i)), " ", Field("id", absl::StrCat(c.id)), " ",
+                       Field("peer", c.peer), " ", Field("listener", c.listener), " ",
+                       Field("state", c.state), " ", Field("age_seconds", Seconds(c.age))));
     }
   }
   r.message = absl::StrCat(r.lines.size(), " connections");
@@ -184,9 +203,9 @@ CommandResult ControlService::ShowReactors() {
   CommandResult r;
   for (size_t i = 0; i < views->size(); ++i) {
     const View& v = (*views)[i];
-    r.lines.push_back(absl::StrCat("reactor=", i, " connections=", v.connections,
-                                   " queue_messages=", v.queued, " scan_bytes_in_flight=",
-                                   v.scan_bytes, " loop_iterations=", v.iterations));
+    r.lines.push_back(
+        absl::StrCat("reactor=", i, " connections=", v.connections, " queue_messages=", v.queued,
+                     " scan_bytes_in_flight=", v.scan_bytes, " loop_iterations=", v.iterations));
   }
   return r;
 }
@@ -220,8 +239,8 @@ CommandResult ControlService::ShowSignatures() {
 
 CommandResult ControlService::ShowConfig() {
   CommandResult r;
-  r.message = ctx_.config_path.empty() ? "the embedded default"
-                                       : absl::StrCat("from ", ctx_.config_path);
+  r.message =
+      ctx_.config_path.empty() ? "the embedded default" : absl::StrCat("from ", ctx_.config_path);
   r.lines = Lines(DescribeConfig(ctx_.runtime->config));
   return r;
 }

@@ -9,9 +9,9 @@
 
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,7 +78,8 @@ class ControlService : public control::ControlBackend {
   // Runs ask(shard, reply) on every shard's reactor; each calls reply once (from any thread).
   // The answers in reactor order, or Unavailable naming a reactor that did not answer.
   template <typename T>
-  absl::StatusOr<std::vector<T>> AskEachShard(std::function<void(Shard&, std::function<void(T)>)> ask);
+  absl::StatusOr<std::vector<T>> AskEachShard(
+      std::function<void(Shard&, std::function<void(T)>)> ask);
 
   int reactors() const { return ctx_.pool->size(); }
 

@@ -20,12 +20,32 @@ inline constexpr size_t kMaxWords = 16;
 inline constexpr size_t kMaxWordBytes = 1024;
 
 enum class CommandId {
-  kShowStatus, kShowConnections, kShowReactors, kShowCounters,
-  kShowQueue, kQueueFlush, kQueueHold, kQueueRelease, kQueueDelete, kShowMessage,
-  kShowQuarantine, kQuarantineShow, kQuarantineRelease, kQuarantineDelete,
-  kShowSignatures, kSignaturesHistory, kSignaturesUpdate, kSignaturesRollback,
-  kSubscriberShow, kSubscriberAdd, kSubscriberRemove, kSubscriberImport,
-  kShowConfig, kConfigCheck, kConfigReload, kLogTail,
+  kShowStatus,
+  kShowConnections,
+  kShowReactors,
+  kShowCounters,
+  kShowQueue,
+  kQueueFlush,
+  kQueueHold,
+  kQueueRelease,
+  kQueueDelete,
+  kShowMessage,
+  kShowQuarantine,
+  kQuarantineShow,
+  kQuarantineRelease,
+  kQuarantineDelete,
+  kShowSignatures,
+  kSignaturesHistory,
+  kSignaturesUpdate,
+  kSignaturesRollback,
+  kSubscriberShow,
+  kSubscriberAdd,
+  kSubscriberRemove,
+  kSubscriberImport,
+  kShowConfig,
+  kConfigCheck,
+  kConfigReload,
+  kLogTail,
 };
 
 struct CommandSpec {

@@ -66,16 +66,16 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (options.socket_path.empty() || options.socket_path.size() >= sizeof addr.sun_path) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "control.socket: the path must have 1 to ", sizeof addr.sun_path - 1, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("control.socket: the path must have 1 to ",
+                                                   sizeof addr.sun_path - 1, " bytes"));
   }
   std::memcpy(addr.sun_path, options.socket_path.data(), options.socket_path.size());
   // A socket left by a kensad that died; anything else under that name is not ours.
   struct stat st {};
   if (lstat(options.socket_path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "control.socket: ", options.socket_path, " exists and is not a socket"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("control.socket: ", options.socket_path, " exists and is not a socket"));
     }
     unlink(options.socket_path.c_str());
   }
@@ -134,7 +134,8 @@ void ControlServer::Loop() {
     fds.clear();
     order.clear();
     fds.push_back({stop_fd_, POLLIN, 0});
-    fds.push_back({listen_fd_, static_cast<short>(clients.size() < options_.max_clients ? POLLIN : 0), 0});
+    fds.push_back(
+        {listen_fd_, static_cast<short>(clients.size() < options_.max_clients ? POLLIN : 0), 0});
     for (Client& c : clients) {
       fds.push_back({c.fd, static_cast<short>(c.answering ? POLLOUT : POLLIN), 0});
       order.push_back(&c);
@@ -185,13 +186,13 @@ void ControlServer::Accept() {
       const std::string who = peer.ok() ? absl::StrCat("uid ", peer->uid, " (", peer->user, ")")
                                         : std::string("an unknown peer");
       const std::string reply = EncodeResponse(CommandResult::Error(absl::StrCat(
-          "permission denied: ", who, " is not root or a member of group ",
-          options_.admin_group)));
+          "permission denied: ", who, " is not root or a member of group ", options_.admin_group)));
       (void)!send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       close(fd);
       auto line = KLOG(kWarning, "control_refused");
       if (peer.ok()) {
-        line.Kv("uid", static_cast<uint64_t>(peer->uid)).Kv("user", peer->user)
+        line.Kv("uid", static_cast<uint64_t>(peer->uid))
+            .Kv("user", peer->user)
             .Kv("pid", static_cast<int64_t>(peer->pid));
       } else {
         line.Kv("error", peer.status());
@@ -249,8 +250,8 @@ void ControlServer::Answer(Client& c, const std::string& request_head,
     return;
   }
   if (!cmd->spec->takes_body && !body.empty()) {
-    c.out = EncodeResponse(CommandResult::Error(
-        absl::StrCat(CommandName(*cmd->spec), " takes no input lines")));
+    c.out = EncodeResponse(
+        CommandResult::Error(absl::StrCat(CommandName(*cmd->spec), " takes no input lines")));
     return;
   }
   CommandResult result = backend_->Run(*cmd, body, c.peer);

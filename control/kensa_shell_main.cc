@@ -55,8 +55,8 @@ int RunOne(const std::string& socket, const std::string& line, const std::vector
            bool interactive) {
   absl::StatusOr<Response> r = SendCommand(socket, line, body, kCommandTimeout);
   if (!r.ok()) {
-    std::fprintf(stderr, "%s%s\n", interactive ? "% " : "kensa-shell: ",
-                 std::string(r.status().message()).c_str());
+    std::fprintf(stderr, "%s%s\n",
+                 interactive ? "% " : "kensa-shell: ", std::string(r.status().message()).c_str());
     return kExitUsage;
   }
   if (r->ok && !r->message.empty()) std::printf("%s\n", r->message.c_str());
@@ -71,7 +71,8 @@ int RunOne(const std::string& socket, const std::string& line, const std::vector
 
 std::string Strip(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -99,7 +100,10 @@ int PrintHelp(const std::string& topic) {
     std::fprintf(stderr, "%% no command starts with \"%s\"; try help\n", topic.c_str());
     return kExitUsage;
   }
-  if (topic.empty()) text += "help [COMMAND]               this list, or the commands that start so\nexit                         leave the shell\n";
+  if (topic.empty())
+    text +=
+        "help [COMMAND]               this list, or the commands that start so\nexit               "
+        "          leave the shell\n";
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }
