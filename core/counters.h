@@ -23,6 +23,11 @@ class CounterSet {
     rows_[reactor].values[id].fetch_add(n, std::memory_order_relaxed);
   }
   uint64_t Sum(int id) const;
+  // One reactor's row, for a reader that reports per reactor (the metrics endpoint).
+  uint64_t Get(int reactor, int id) const {
+    return rows_[reactor].values[id].load(std::memory_order_relaxed);
+  }
+  int reactors() const { return static_cast<int>(rows_.size()); }
   size_t size() const { return names_.size(); }
   const std::string& name(int id) const { return names_[id]; }
   const std::string& help(int id) const { return helps_[id]; }
