@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "scan/transfer_encoding.h"
 
 namespace kensa::scan {
@@ -124,6 +125,7 @@ void MessageScanner::OnLeafData(uint32_t part_id, std::string_view decoded) {
 void MessageScanner::OnLeafEnd(const MimePart& part) {
   auto it = open_.find(part.id);
   if (it == open_.end()) return;
+  const absl::Time start = absl::Now();
   std::unique_ptr<Leaf> leaf = std::move(it->second);
   open_.erase(it);
   if (part.parent < 0) root_ = part;  // now with its final offsets
@@ -134,6 +136,7 @@ void MessageScanner::OnLeafEnd(const MimePart& part) {
     Merge(&result, ScanObject(leaf->buffer, part.filename, leaf->prefilter.get()));
   }
   if (!result.clean()) AddFinding(part, result);
+  verdict_.part_scan_times.push_back(absl::Now() - start);
 }
 
 void MessageScanner::OnLimitExceeded(std::string_view what) {

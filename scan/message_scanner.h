@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "scan/clam_engine.h"
 #include "scan/mime_parser.h"
 #include "scan/prefilter.h"
@@ -53,6 +54,10 @@ struct MessageVerdict {
   uint64_t cache_hits = 0;
   uint64_t fast_path = 0;             // objects the prefilter proved clean (no engine scan)
   uint64_t bytes = 0;                 // raw message bytes
+  // Per leaf part, in the order they ended: the time from the part's end to its verdict
+  // (verdict cache, prefilter decision, libclamav). Decoding and the prefilter's streaming
+  // happen while the data arrives and are not in it. One entry per part in `parts`.
+  std::vector<absl::Duration> part_scan_times;
   // The whole-message reading (ScanSettings::whole_message_check) found what no part's
   // reading did: how often that happens says what the second reading is worth.
   bool second_opinion_only = false;

@@ -63,6 +63,17 @@ TEST_F(MessageScannerTest, CleanMessageHasNoFindings) {
   EXPECT_GE(v.parts, 2u);
 }
 
+TEST_F(MessageScannerTest, TimesEveryLeafPartOnce) {
+  // The metrics' scan time per part: one duration per leaf, infected or not.
+  MessageVerdict v = Scan(Mixed("Content-Type: application/octet-stream\r\n", Eicar()));
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kInfected);
+  EXPECT_EQ(v.part_scan_times.size(), v.parts);
+  for (absl::Duration d : v.part_scan_times) {
+    EXPECT_GE(d, absl::ZeroDuration());
+    EXPECT_LT(d, absl::Seconds(30));
+  }
+}
+
 TEST_F(MessageScannerTest, RootOfAMultipartMessageSpansTheWholeBody) {
   // What a finding for the whole message (the second reading, a MIME limit) replaces: it must
   // be a valid range even though a multipart root is reported before its end is known.
