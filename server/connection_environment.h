@@ -14,6 +14,7 @@
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
+#include "core/histograms.h"
 #include "core/in_flight_bytes.h"
 #include "core/reactor.h"
 #include "core/worker.h"
@@ -24,6 +25,7 @@
 #include "server/connection_settings.h"
 #include "server/pop3_verdict_cache.h"
 #include "server/server_counters.h"
+#include "server/server_histograms.h"
 #include "server/subscription.h"
 #include "sigs/signature_set.h"
 #include "spool/dir_syncer.h"
@@ -57,6 +59,8 @@ struct ConnectionEnvironment {
   Pop3VerdictCache* pop3_cache = nullptr;  // the reactor's
   CounterSet* counters = nullptr;          // added to in row reactor->index()
   ServerCounters ids;
+  HistogramSet* histograms = nullptr;  // observed in row reactor->index(); null: none kept
+  ServerHistograms histogram_ids;
   const SmtpConnectionSettings* smtp = nullptr;
   const Pop3ConnectionSettings* pop3 = nullptr;
   // A committed queue file, handed to the queue manager (reactor thread).
@@ -67,6 +71,9 @@ struct ConnectionEnvironment {
 
   void Count(int counter_id, uint64_t n = 1) const {
     counters->Add(reactor->index(), counter_id, n);
+  }
+  void Observe(int histogram_id, absl::Duration d) const {
+    if (histograms != nullptr) histograms->Observe(reactor->index(), histogram_id, d);
   }
 };
 

@@ -460,6 +460,7 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
     FailLocally(verdict.local_failure);
     return;
   }
+  for (absl::Duration t : verdict.part_scan_times) env_->Observe(env_->histogram_ids.part_scan, t);
   if (oversized_) {
     verdict.findings = {scan::PartFinding{
         verdict.root,

@@ -513,12 +513,12 @@ void SmtpConnection::EndMessage() {
     session_->CompleteMessage(absl::InternalError("no message open"));
     return;
   }
+  data_end_ = absl::Now();
   if (scan_ == nullptr) {
     CommitMessage(ScanReport{});
     return;
   }
   // The reply waits for the verdict; most of the scan ran while the data arrived.
-  data_end_ = absl::Now();
   scan_->Finish([alive = liveness(), this](scan::MessageVerdict v) {
     if (!alive.expired()) OnVerdict(std::move(v));
   });
@@ -542,6 +542,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
     spool_.reset();
     queue_id_.clear();
     ++messages_;
+    ObserveFinalReply();
     session_->CompleteMessage(absl::UnavailableError("scan failed locally"));
     if (draining_ && idle()) session_->Shutdown();
     UpdateInputFlow();
@@ -579,6 +580,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
     spool_.reset();
     queue_id_.clear();
     ++messages_;
+    ObserveFinalReply();
     session_->RefuseMessage(d.reply);
     if (draining_ && idle()) session_->Shutdown();
     UpdateInputFlow();
@@ -597,6 +599,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
       spool_->Abort();
       spool_.reset();
       queue_id_.clear();
+      ObserveFinalReply();
       session_->CompleteMessage(absl::InternalError("scan edits"));
       UpdateInputFlow();
       return;
@@ -620,6 +623,9 @@ void SmtpConnection::CountScan(const ConnectionEnvironment& env, const ScanRepor
   env.Count(ids.fast_path, report.verdict.fast_path);
   env.Count(ids.verdict_cache_hits, report.verdict.cache_hits);
   if (report.verdict.second_opinion_only) env.Count(ids.second_opinion_only);
+  for (absl::Duration d : report.verdict.part_scan_times) {
+    env.Observe(env.histogram_ids.part_scan, d);
+  }
 }
 
 void SmtpConnection::CommitMessage(ScanReport report) {
@@ -683,9 +689,14 @@ void SmtpConnection::CommitMessage(ScanReport report) {
   });
 }
 
+void SmtpConnection::ObserveFinalReply() {
+  env_->Observe(env_->histogram_ids.end_of_data_reply, absl::Now() - data_end_);
+}
+
 void SmtpConnection::Reply(const std::string& queue_id, absl::Status s) {
   ++messages_;
   queue_id_.clear();
+  ObserveFinalReply();
   if (s.ok()) {
     session_->CompleteMessage(queue_id);
   } else {

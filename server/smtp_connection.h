@@ -93,6 +93,8 @@ class SmtpConnection : public ClientConnection,
   void OnVerdict(scan::MessageVerdict verdict);
   void CommitMessage(ScanReport report);
   void Reply(const std::string& queue_id, absl::Status s);
+  // The final reply to a message is going out: its wait since the end of data.
+  void ObserveFinalReply();
   static void CountScan(const ConnectionEnvironment& env, const ScanReport& report);
   void OnAuthOutcome(const std::string& mechanism, const std::string& user,
                      auth::AuthOutcome outcome);
@@ -109,7 +111,7 @@ class SmtpConnection : public ClientConnection,
   std::string queue_id_;
   std::shared_ptr<ScanSession> scan_;  // from BeginMessage until the verdict
   std::vector<RecipientScan> rcpt_scans_;
-  absl::Time data_end_;
+  absl::Time data_end_;  // of the message being answered
   absl::Time deadline_;
   uint64_t timer_ = 0;
   bool draining_ = false;
