@@ -123,6 +123,7 @@ absl::StatusOr<std::string> ReadDsnOriginal(const std::string& path,
 
 struct DeliveryAgent::Message {
   std::string path, id;
+  std::multiset<absl::Time>::iterator arrival;  // in arrivals_
   int attempts = 0;
   bool in_progress = false;
   bool held = false;
@@ -154,11 +155,43 @@ absl::Duration DeliveryAgent::RetryDelay(int attempts, absl::Duration min, absl:
   return std::min(d, max);
 }
 
+void DeliveryAgent::AddMessage(std::unique_ptr<Message> m, absl::Time arrival) {
+  std::string id = m->id;
+  RemoveMessage(id);  // never there; if it were, its arrival must go with it
+  m->arrival = arrivals_.insert(arrival);
+  messages_[id] = std::move(m);
+  PublishQueueGauges();
+}
+
+void DeliveryAgent::SetArrival(Message& m, absl::Time arrival) {
+  if (*m.arrival == arrival) return;
+  arrivals_.erase(m.arrival);
+  m.arrival = arrivals_.insert(arrival);
+  PublishQueueGauges();
+}
+
+void DeliveryAgent::RemoveMessage(const std::string& id) {
+  auto it = messages_.find(id);
+  if (it == messages_.end()) return;
+  if (it->second->timer != 0) env_.reactor->CancelTimer(it->second->timer);
+  arrivals_.erase(it->second->arrival);
+  messages_.erase(it);
+  PublishQueueGauges();
+}
+
+void DeliveryAgent::PublishQueueGauges() {
+  env_.SetGauge(env_.metric_ids.queue_messages, static_cast<int64_t>(messages_.size()));
+  env_.SetGauge(env_.metric_ids.oldest_arrival,
+                arrivals_.empty() ? 0 : absl::ToUnixMicros(*arrivals_.begin()));
+}
+
 void DeliveryAgent::Enqueue(std::string path, std::string queue_id) {
   auto m = std::make_unique<Message>();
   m->path = std::move(path);
   m->id = queue_id;
-  messages_[queue_id] = std::move(m);
+  // Just committed: it arrived moments ago (its envelope, read at the first attempt, says
+  // exactly when).
+  AddMessage(std::move(m), absl::Now());
   Schedule(queue_id, absl::Now());
 }
 
@@ -180,7 +213,9 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
                               RetryDelay(info.attempts, settings_.retry_min, settings_.retry_max));
   }
   std::string id = m->id;
-  messages_[id] = std::move(m);
+  AddMessage(std::move(m), info.envelope.arrival_unix_micros != 0
+                               ? absl::FromUnixMicros(info.envelope.arrival_unix_micros)
+                               : absl::Now());
   Schedule(id, when);
 }
 
@@ -341,10 +376,13 @@ void DeliveryAgent::OnLoaded(const std::string& id, absl::StatusOr<spool::QueueF
   if (!info.ok()) {
     // A file that stopped parsing is not ours to guess about: leave it for the operator.
     KLOG(kError, "queue_file_unreadable").Kv("id", id).Kv("path", m.path).Kv("error", info.status());
-    messages_.erase(it);
+    RemoveMessage(id);
     return;
   }
   m.info = std::move(*info);
+  if (m.info.envelope.arrival_unix_micros != 0) {
+    SetArrival(m, absl::FromUnixMicros(m.info.envelope.arrival_unix_micros));
+  }
   m.snapshot = std::make_shared<const spool::QueueFileInfo>(m.info);
   m.outcomes.clear();
 
@@ -483,6 +521,7 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
     if (r.outcome == ResultKind::kDelivered) {
       result = "delivered";
       env_.Count(env_.counter_ids.deliveries_ok);
+      env_.Observe(env_.metric_ids.delivery_latency, now - arrival);
     } else if (r.outcome == ResultKind::kPermFail || expired) {
       result = "bounced";
       env_.Count(env_.counter_ids.deliveries_bounced);
@@ -607,7 +646,7 @@ void DeliveryAgent::FinishAttempt(const std::string& id) {
       if (complete && dsn_status.ok() && status.ok()) {
         KLOG(kInfo, "removed").Kv("id", id);
         // By id, not by `it`: Enqueue() above may have rehashed the map.
-        messages_.erase(id);
+        RemoveMessage(id);
         return;
       }
       Schedule(id, absl::Now() + RetryDelay(m.attempts, settings_.retry_min, settings_.retry_max));

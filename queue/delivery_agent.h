@@ -12,6 +12,7 @@
 #define KENSA_QUEUE_DELIVERY_AGENT_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,11 @@ class DeliveryAgent {
   void OnLoaded(const std::string& id, absl::StatusOr<spool::QueueFileInfo> info);
   void OnGroupDone(const std::string& id, std::vector<Outcome> outcomes);
   void FinishAttempt(const std::string& id);
+  // Every change to messages_ goes through these, which keep the queue's gauges current.
+  void AddMessage(std::unique_ptr<Message> m, absl::Time arrival);
+  void SetArrival(Message& m, absl::Time arrival);
+  void RemoveMessage(const std::string& id);
+  void PublishQueueGauges();
   const net::NextHop& HopFor(const spool::QueueEnvelope& envelope, std::string_view address) const;
   SmtpHopPool& PoolFor(const net::NextHop& hop);
 
@@ -82,6 +88,8 @@ class DeliveryAgent {
   const DeliveryEnvironment env_;
   bool stopped_ = false;
   absl::flat_hash_map<std::string, std::unique_ptr<Message>> messages_;
+  // The arrival times of messages_, so the oldest is known without a walk over the queue.
+  std::multiset<absl::Time> arrivals_;
   absl::flat_hash_map<std::string, std::unique_ptr<SmtpHopPool>> pools_;
   Lifetime lifetime_;  // what worker jobs test before touching this (core/lifetime.h)
 };

@@ -269,6 +269,38 @@ TEST_F(DeliveryAgentTest, DefersEveryRecipientWhenTheNextHopRefusesTheConnection
   EXPECT_EQ(QueueLength(), 1u);  // waiting for its retry
 }
 
+TEST_F(DeliveryAgentTest, KeepsTheQueueGaugesAndTheDeliveryLatencyOfItsRow) {
+  const QueueMetrics& m = bed_.metric_ids();
+  // One message that cannot go anywhere, which arrived a minute ago.
+  spool::QueueEnvelope stuck = QueueTestBed::Envelope("sender@example.org", {"a@example.test"});
+  stuck.arrival_unix_micros = absl::ToUnixMicros(absl::Now() - absl::Minutes(1));
+  absl::StatusOr<std::string> stuck_path = bed_.Spool(stuck, "Subject: stuck\r\n\r\nbody\r\n");
+  ASSERT_TRUE(stuck_path.ok()) << stuck_path.status();
+  StartAgent(RefusingPort());
+  Enqueue(*stuck_path, stuck.queue_id);
+  ASSERT_TRUE(AfterAttempts(*stuck_path, 1).ok());
+  // Its envelope, read at the attempt, corrected the arrival taken at Enqueue().
+  EXPECT_EQ(bed_.gauges().Get(0, m.queue_messages), 1);
+  EXPECT_EQ(bed_.gauges().Get(0, m.oldest_arrival), stuck.arrival_unix_micros);
+  EXPECT_EQ(bed_.histograms().Read(0, m.delivery_latency).count(), 0u) << "a deferral";
+  bed_.Run([&] { agent_.reset(); });
+
+  // A next hop that takes the message: one delivery observed, the queue empty again.
+  ASSERT_TRUE(next_hop_.Start().ok());
+  spool::QueueEnvelope env = QueueTestBed::Envelope("sender@example.org", {"b@example.test"});
+  absl::StatusOr<std::string> path = bed_.Spool(env, "Subject: quick\r\n\r\nbody\r\n");
+  ASSERT_TRUE(path.ok()) << path.status();
+  StartAgent(next_hop_.port());
+  Enqueue(*path, env.queue_id);
+  ASSERT_TRUE(WaitFor([&] { return QueueLength() == 0 && bed_.QueueFiles() == 1; }));
+  EXPECT_EQ(bed_.gauges().Get(0, m.queue_messages), 0);
+  EXPECT_EQ(bed_.gauges().Get(0, m.oldest_arrival), 0);
+  const HistogramSet::Reading latency = bed_.histograms().Read(0, m.delivery_latency);
+  EXPECT_EQ(latency.count(), 1u);
+  EXPECT_GT(latency.sum_seconds, 0.0);
+  EXPECT_LT(latency.sum_seconds, 30.0);
+}
+
 TEST_F(DeliveryAgentTest, DestroyedWhileItsWorkerJobIsInFlightDropsTheResult) {
   ASSERT_TRUE(next_hop_.Start().ok());
   spool::QueueEnvelope env = QueueTestBed::Envelope("sender@example.org", {"rcpt@example.test"});

@@ -19,6 +19,7 @@
 #include "net/next_hop.h"
 #include "net/tls_context.h"
 #include "queue/delivery_counters.h"
+#include "queue/queue_metrics.h"
 #include "spool/spool_shard.h"
 
 namespace kensa::queue {
@@ -62,8 +63,19 @@ struct DeliveryEnvironment {
   int counter_row = 0;
   DeliveryCounters counter_ids;
 
+  // The delivery latency and the queue's gauges, in the same row; null keeps none.
+  HistogramSet* histograms = nullptr;
+  GaugeSet* gauges = nullptr;
+  QueueMetrics metric_ids;
+
   void Count(int id) const {
     if (counters != nullptr) counters->Add(counter_row, id);
+  }
+  void Observe(int id, absl::Duration d) const {
+    if (histograms != nullptr) histograms->Observe(counter_row, id, d);
+  }
+  void SetGauge(int id, int64_t value) const {
+    if (gauges != nullptr) gauges->Set(counter_row, id, value);
   }
 };
 

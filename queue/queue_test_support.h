@@ -243,6 +243,9 @@ class QueueTestBed {
     spool_ = std::make_unique<spool::SpoolShard>(std::move(*shard));
     ids_ = DeliveryCounters::Register(counters_);
     counters_.Resize(1);
+    metric_ids_ = QueueMetrics::Register(histograms_, gauges_);
+    histograms_.Resize(1);
+    gauges_.Resize(1);
     worker_ = std::make_unique<Worker>("queue-test");
     absl::StatusOr<std::unique_ptr<ReactorPool>> pool =
         ReactorPool::Start(1, ReactorOptions{}, false, [this](Reactor& r) {
@@ -286,6 +289,9 @@ class QueueTestBed {
     env.counters = &counters_;
     env.counter_row = 0;
     env.counter_ids = ids_;
+    env.histograms = &histograms_;
+    env.gauges = &gauges_;
+    env.metric_ids = metric_ids_;
     return env;
   }
 
@@ -335,6 +341,9 @@ class QueueTestBed {
 
   uint64_t Count(int id) const { return counters_.Sum(id); }
   const DeliveryCounters& ids() const { return ids_; }
+  const QueueMetrics& metric_ids() const { return metric_ids_; }
+  const HistogramSet& histograms() const { return histograms_; }
+  const GaugeSet& gauges() const { return gauges_; }
   Reactor* reactor() { return reactor_; }
   Worker& worker() { return *worker_; }
   spool::SpoolShard& spool() { return *spool_; }
@@ -344,6 +353,9 @@ class QueueTestBed {
   std::unique_ptr<spool::SpoolShard> spool_;
   CounterSet counters_;
   DeliveryCounters ids_;
+  HistogramSet histograms_;
+  GaugeSet gauges_;
+  QueueMetrics metric_ids_;
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<ReactorPool> pool_;
   Reactor* reactor_ = nullptr;
