@@ -12,6 +12,8 @@ pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive>=3.6)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt>=4.4)
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.85)
 find_package(OpenSSL 3.0 REQUIRED)
+# The metrics endpoint: core (data model, text format) and pull (its HTTP server).
+find_package(prometheus-cpp CONFIG REQUIRED COMPONENTS core pull)
 find_package(absl REQUIRED)
 find_package(GTest REQUIRED)
 find_package(Threads REQUIRED)
