@@ -422,6 +422,14 @@ absl::Status ReadControl(TableReader& r, KensaConfig& c) {
   if (c.control_admin_group.empty()) return r.Error("admin_group", "must not be empty");
   KENSA_RETURN_IF_ERROR(r.Integer("max_clients", &c.control_max_clients, 1, 1024));
   KENSA_RETURN_IF_ERROR(r.Duration("idle_timeout", &c.control_idle_timeout, absl::Seconds(1)));
+absl::Status ReadMetrics(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.String("address", &c.metrics_address));
+  if (c.metrics_address == "off") c.metrics_address.clear();
+  if (!c.metrics_address.empty()) {
+    if (absl::StatusOr<SocketAddress> a = ParseSocketAddress(c.metrics_address); !a.ok()) {
+      return r.Error("address", absl::StrCat(a.status().message(), " (or \"off\")"));
+    }
+  }
   return r.CheckNoUnknownKeys();
 }
 
@@ -681,9 +689,14 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadControl(cr, c));
   }
   KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "metrics", &err); t != nullptr) {
+    TableReader mr(*t, "metrics");
+    KENSA_RETURN_IF_ERROR(ReadMetrics(mr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
   KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
       {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "pop3", "auth",
-       "signatures", "control"}));
+       "signatures", "control", "metrics"}));
   for (const ListenerConfig& l : c.listeners) {
     if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
         c.auth_backend == "none") {
@@ -813,6 +826,8 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nadmin_group = ", Quote(c.control_admin_group),
                   "\nmax_clients = ", c.control_max_clients,
                   "\nidle_timeout = ", Dur(c.control_idle_timeout), "\n");
+  absl::StrAppend(&out, "\n[metrics]\naddress = ",
+                  Quote(c.metrics_address.empty() ? "off" : c.metrics_address), "\n");
   return out;
 }
 

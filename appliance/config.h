@@ -39,6 +39,7 @@
 //                 updater, [scan] signature_dir as before (feed/updater_settings.h)
 //   [control]     socket (<state_dir>/control.sock), admin_group ("kensa-admin"), max_clients
 //                 (16), idle_timeout ("60s")
+//   [metrics]     address ("127.0.0.1:9464"; "off" or "" = no metrics endpoint)
 // Durations are strings with a unit: "300ms", "30s", "5m", "1h", "5d".
 #ifndef KENSA_APPLIANCE_CONFIG_H_
 #define KENSA_APPLIANCE_CONFIG_H_
@@ -182,6 +183,9 @@ struct KensaConfig {
   std::string control_admin_group = "kensa-admin";
   size_t control_max_clients = 16;  // connections at once; more wait in the backlog
   absl::Duration control_idle_timeout = absl::Seconds(60);  // a silent client is closed
+  // metrics: Prometheus text exposition at http://<address>/metrics (metrics/); empty = off.
+  // Loopback by default: the counters say much about the mail an ISP carries.
+  std::string metrics_address = "127.0.0.1:9464";
 };
 
 // 127.0.0.1 only, state in ./kensa-data, MX 2525 (STARTTLS, self-signed certificate),

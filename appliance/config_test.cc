@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "appliance/config.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace kensa {
@@ -88,6 +89,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[[listener]]\naddress = \"127.0.0.1:25\"\ntls = \"yes\"\n", "listener[0].tls"},
       {"[smtp]\nconnection_limit_exempt = [\"banana\"]\n", "smtp.connection_limit_exempt"},
       {"log_level = \"loud\"\n", "log_level"},
+      {"[metrics]\naddress = \"localhost\"\n", "metrics.address"},
+      {"[metrics]\nport = 9464\n", "metrics.port: unknown setting"},
       {"[smtp\n", "test.toml:"},
   };
   for (const BadCase& bc : cases) {
@@ -103,6 +106,25 @@ TEST(ConfigTest, DescribedConfigParsesBackToTheSameSettings) {
   absl::StatusOr<KensaConfig> back = ParseConfig(DescribeConfig(c), "described");
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << DescribeConfig(c);
   EXPECT_EQ(DescribeConfig(*back), DescribeConfig(c));
+}
+
+TEST(ConfigTest, MetricsAddressIsLoopbackByDefaultAndOffTurnsItOff) {
+  const std::string base = "[tls]\nself_signed = true\n";
+  absl::StatusOr<KensaConfig> c = ParseConfig(base, "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics_address, "127.0.0.1:9464");
+  EXPECT_EQ(EmbeddedDefaultConfig().metrics_address, "127.0.0.1:9464");
+  for (const char* off : {"off", ""}) {
+    c = ParseConfig(absl::StrCat(base, "[metrics]\naddress = \"", off, "\"\n"), "test.toml");
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->metrics_address, "");
+    absl::StatusOr<KensaConfig> back = ParseConfig(DescribeConfig(*c), "described");
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->metrics_address, "");
+  }
+  c = ParseConfig(absl::StrCat(base, "[metrics]\naddress = \"[::1]:9100\"\n"), "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics_address, "[::1]:9100");
 }
 
 TEST(ConfigTest, Durations) {

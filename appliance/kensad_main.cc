@@ -27,6 +27,7 @@
 #include "appliance/config.h"
 #include "appliance/control_service.h"
 #include "appliance/malloc_conf.h"
+#include "appliance/metrics_wiring.h"
 #include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
 #include "auth/auth_backend_factory.h"
@@ -282,6 +283,12 @@ absl::Status SetUpRuntime(Runtime& rt) {
   feed::UpdaterCounters updater_ids;
   if (updater) updater_ids = feed::UpdaterCounters::Register(rt.counters);
   rt.counters.Resize(rt.reactors);
+  rt.server_histogram_ids = ServerHistograms::Register(rt.histograms);
+  rt.queue_metric_ids = queue::QueueMetrics::Register(rt.histograms, rt.gauges);
+  rt.connections_open_gauge =
+      rt.gauges.Register("connections_open", "client connections open (SMTP and POP3)");
+  rt.histograms.Resize(rt.reactors);
+  rt.gauges.Resize(rt.reactors);
 
   // The store is created empty when missing, so kensa-subscribers and kensad agree on it.
   absl::StatusOr<std::unique_ptr<subscribers::SubscriberStore>> store =
@@ -427,6 +434,7 @@ int Run(int argc, char** argv) {
 
   auto runtime = std::make_unique<Runtime>();
   runtime->config = *config;
+  runtime->started_at = absl::Now();
   if (absl::Status s = SetUpRuntime(*runtime); !s.ok()) {
     KLOG(kError, "startup_failed").Kv("error", s);
     std::fprintf(stderr, "kensad: %s\n", std::string(s.message()).c_str());
@@ -442,6 +450,14 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+  // After the mask: the server's threads must not take the signals this thread reads.
+  absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> metrics_server = StartMetrics(*runtime);
+  if (!metrics_server.ok()) {
+    KLOG(kError, "startup_failed").Kv("error", metrics_server.status());
+    std::fprintf(stderr, "kensad: %s\n", std::string(metrics_server.status().message()).c_str());
+    return 1;
+  }
 
   const int n = runtime->reactors;
   std::vector<std::unique_ptr<Shard>> shards(n);
@@ -465,6 +481,7 @@ int Run(int argc, char** argv) {
     line.Kv("version", kVersion).Kv("reactors", n).Kv("hostname", rt->config.hostname);
     for (const ListenerConfig& l : rt->config.listeners) line.Kv(l.name, l.address);
     line.Kv("next_hop", rt->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
+    line.Kv("metrics", *metrics_server != nullptr ? rt->config.metrics_address : "off");
   }
   if (rt->updater != nullptr) rt->updater->Start();
   // The control socket (kensa-shell), on a thread of its own; stopped before the drain, so
@@ -549,6 +566,7 @@ int Run(int argc, char** argv) {
   // The loops stop; each shard is then destroyed on its own thread (the pool's fini).
   (*pool)->StopAll();
   (*pool)->Join();
+  metrics_server->reset();  // its threads read the runtime's rows
   LogCounters(rt->counters);
   KLOG(kInfo, "stopped");
   return 0;

@@ -34,6 +34,9 @@ queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, Reactor* rea
   env.counters = &runtime.counters;
   env.counter_row = reactor->index();
   env.counter_ids = runtime.delivery_ids;
+  env.histograms = &runtime.histograms;
+  env.gauges = &runtime.gauges;
+  env.metric_ids = runtime.queue_metric_ids;
   return env;
 }
 

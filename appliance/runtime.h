@@ -7,18 +7,23 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "appliance/config.h"
 #include "appliance/subscriber_policy.h"
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
 #include "feed/signature_updater.h"
+#include "core/gauges.h"
+#include "core/histograms.h"
 #include "net/next_hop.h"
 #include "net/tls_context.h"
 #include "queue/delivery_counters.h"
+#include "queue/queue_metrics.h"
 #include "scan/message_scanner.h"
 #include "server/connection_limiter.h"
 #include "server/server_counters.h"
+#include "server/server_histograms.h"
 #include "sigs/signature_set.h"
 
 namespace kensa {
@@ -44,6 +49,13 @@ struct Runtime {
   CounterIds ids;
   queue::DeliveryCounters delivery_ids;  // registered by queue/ itself
   ServerCounters server_ids;
+  // Latencies and per-reactor gauges, read by the metrics endpoint (metrics/).
+  HistogramSet histograms;
+  GaugeSet gauges;
+  ServerHistograms server_histogram_ids;
+  queue::QueueMetrics queue_metric_ids;
+  int connections_open_gauge = 0;
+  absl::Time started_at;
   int reactors = 1;
   std::unique_ptr<SubscriberPolicy> policy;
   sigs::SignatureHolder signatures;  // the current set; swapped on reload

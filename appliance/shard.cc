@@ -70,6 +70,8 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
   e.pop3_cache = &pop3_cache_;
   e.counters = &runtime->counters;
   e.ids = runtime->server_ids;
+  e.histograms = &runtime->histograms;
+  e.histogram_ids = runtime->server_histogram_ids;
   e.smtp = &smtp_settings_;
   e.pop3 = &pop3_settings_;
   // The scan worker's first job: libclamav's per-scan memory comes from the scan arena
@@ -179,6 +181,7 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   ClientConnection* raw = conn.get();
   connections_[id] = std::move(conn);
   origins_[id] = {peer->ToString(), lc.name, absl::Now()};
+  PublishConnections();
   raw->Start();
 }
 
@@ -217,6 +220,7 @@ void Shard::ConnectionFinished(uint64_t id) {
   reactor_->Defer([this, id] {
     connections_.erase(id);
     origins_.erase(id);
+    PublishConnections();
     // Its socket is closed now: a paused listener can take the next client at once.
     if (accept_retry_timer_ != 0) ResumeAccepting();
     CheckDrained();
@@ -240,6 +244,11 @@ std::vector<Shard::ConnectionView> Shard::DescribeConnections() const {
   return out;
 }
 
+void Shard::PublishConnections() {
+  runtime_->gauges.Set(index(), runtime_->connections_open_gauge,
+                       static_cast<int64_t>(connections_.size()));
+}
+
 void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
   draining_ = true;
   drained_ = std::move(done);
@@ -261,6 +270,7 @@ void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
     reactor_->RunAfter(absl::Seconds(2), [this] {
       connections_.clear();
       origins_.clear();
+      PublishConnections();
       CheckDrained();
     });
   });

@@ -78,6 +78,8 @@ class Shard {
   // resume it after a short delay or as soon as a connection of this shard frees a descriptor.
   void OnAcceptFailed(int error);
   void ResumeAccepting();
+  // The open-connections gauge of this reactor's row (metrics), after each change.
+  void PublishConnections();
   void CheckDrained();
 
   Reactor* reactor_;

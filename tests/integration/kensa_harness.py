@@ -333,6 +333,9 @@ class Kensad:
                 "reply_timeout": "30s",
             },
             "listener": [{"name": "mx", "address": f"127.0.0.1:{self.port}", "tls": tls}],
+            # Tests run side by side: none may take the default 127.0.0.1:9464. A test of the
+            # endpoint gives it a free port.
+            "metrics": {"address": "off"},
         }
         self.config = cfg
         self.proc = None
