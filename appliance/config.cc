@@ -416,12 +416,18 @@ absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
       u.feeds.push_back(std::move(f));
     }
   }
+  return r.CheckNoUnknownKeys();
+}
+
 absl::Status ReadControl(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.String("socket", &c.control_socket));
   KENSA_RETURN_IF_ERROR(r.String("admin_group", &c.control_admin_group));
   if (c.control_admin_group.empty()) return r.Error("admin_group", "must not be empty");
   KENSA_RETURN_IF_ERROR(r.Integer("max_clients", &c.control_max_clients, 1, 1024));
   KENSA_RETURN_IF_ERROR(r.Duration("idle_timeout", &c.control_idle_timeout, absl::Seconds(1)));
+  return r.CheckNoUnknownKeys();
+}
+
 absl::Status ReadMetrics(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.String("address", &c.metrics_address));
   if (c.metrics_address == "off") c.metrics_address.clear();
