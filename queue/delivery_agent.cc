@@ -201,10 +201,14 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
   m->id = info.envelope.queue_id;
   m->attempts = info.attempts;
   m->held = info.held;
+  const absl::Time arrival = info.envelope.arrival_unix_micros != 0
+                                 ? absl::FromUnixMicros(info.envelope.arrival_unix_micros)
+                                 : absl::Now();
+  std::string id = m->id;
   if (m->held) {
-    KLOG(kInfo, "queue_held_recovered").Kv("id", m->id);
-    std::string id = m->id;
-    messages_[id] = std::move(m);
+    // Queued all the same (the gauges count it); attempted once it is released.
+    KLOG(kInfo, "queue_held_recovered").Kv("id", id);
+    AddMessage(std::move(m), arrival);
     return;
   }
   absl::Time when = absl::Now();
@@ -212,10 +216,7 @@ void DeliveryAgent::EnqueueRecovered(std::string path, const spool::QueueFileInf
     when = std::max(when, absl::FromUnixMicros(info.last_attempt_unix_micros) +
                               RetryDelay(info.attempts, settings_.retry_min, settings_.retry_max));
   }
-  std::string id = m->id;
-  AddMessage(std::move(m), info.envelope.arrival_unix_micros != 0
-                               ? absl::FromUnixMicros(info.envelope.arrival_unix_micros)
-                               : absl::Now());
+  AddMessage(std::move(m), arrival);
   Schedule(id, when);
 }
 
