@@ -21,7 +21,7 @@
 #include "absl/time/clock.h"
 #include "appliance/config.h"
 #include "appliance/malloc_conf.h"
-#include "core/scan_arena.h"
+#include "core/arena_zeroing.h"
 #include "scan/message_scanner.h"
 #include "scan/prefilter.h"
 #include "sigs/signature_set.h"
@@ -170,8 +170,8 @@ std::string Printable(std::string_view s) {
 }
 
 int Run(int argc, char** argv) {
-  // This thread runs every scan (core/scan_arena.h says why it gets an arena of its own).
-  if (absl::Status s = UseScanArena(); !s.ok()) {
+  // core/arena_zeroing.h says why.
+  if (absl::Status s = ZeroByMemsetInEveryArena(); !s.ok()) {
     std::fprintf(stderr, "kensa-scan: warning: %s\n", std::string(s.message()).c_str());
   }
   std::string sig_dir, config_path;

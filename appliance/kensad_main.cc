@@ -27,6 +27,7 @@
 #include "appliance/config.h"
 #include "appliance/control_service.h"
 #include "appliance/malloc_conf.h"
+#include "core/arena_zeroing.h"
 #include "appliance/metrics_wiring.h"
 #include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
@@ -424,6 +425,10 @@ int Run(int argc, char** argv) {
   if (absl::Status s = InitLog(lo); !s.ok()) {
     std::fprintf(stderr, "kensad: %s\n", std::string(s.message()).c_str());
     return 1;
+  }
+  // Before any scan thread starts (core/arena_zeroing.h says why).
+  if (absl::Status s = ZeroByMemsetInEveryArena(); !s.ok()) {
+    KLOG(kWarning, "arena_zeroing_unavailable").Kv("error", s);
   }
   if (absl::Status s = CheckIoUringSupport(); !s.ok()) {
     KLOG(kError, "startup_failed").Kv("error", s);

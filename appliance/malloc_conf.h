@@ -7,8 +7,8 @@
 //   about a second after a peak. Without background threads decay advances only when a thread
 //   allocates, so an idle kensad kept the peak of its last big messages (539 MB against 25 MB
 //   idle).
-// libclamav's scans allocate from an arena of their own (core/scan_arena.h), not from these
-//   defaults, so that its per-scan calloc does not fault pages in again and again.
+// Every arena zeroes calloc'd memory by memset, not by purging (core/arena_zeroing.h), so
+//   that libclamav's per-scan calloc does not fault pages in again and again.
 #ifndef KENSA_APPLIANCE_MALLOC_CONF_H_
 #define KENSA_APPLIANCE_MALLOC_CONF_H_
 

@@ -13,7 +13,6 @@
 #include "appliance/connection_wiring.h"
 #include "appliance/queue_wiring.h"
 #include "core/log.h"
-#include "core/scan_arena.h"
 #include "core/socket_stream.h"
 #include "queue/delivery_agent.h"
 #include "server/pop3_connection.h"
@@ -74,13 +73,6 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
   e.histogram_ids = runtime->server_histogram_ids;
   e.smtp = &smtp_settings_;
   e.pop3 = &pop3_settings_;
-  // The scan worker's first job: libclamav's per-scan memory comes from the scan arena
-  // (core/scan_arena.h says why).
-  scan_worker_.Submit([index = reactor_->index()] {
-    if (absl::Status s = UseScanArena(); !s.ok()) {
-      KLOG(kWarning, "scan_arena_unavailable").Kv("reactor", index).Kv("error", s);
-    }
-  });
   e.enqueue = [this](const std::string& path, const std::string& queue_id) {
     delivery_->Enqueue(path, queue_id);
   };
