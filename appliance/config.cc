@@ -402,10 +402,36 @@ absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
       }
       std::string kind = "bundle";
       KENSA_RETURN_IF_ERROR(fr.String("kind", &kind));
-      if (kind != "bundle") return fr.Error("kind", "must be \"bundle\"");
+      if (kind != "bundle" && kind != "clamav-mirror") {
+        return fr.Error("kind", "must be \"bundle\" or \"clamav-mirror\"");
+      }
       KENSA_RETURN_IF_ERROR(fr.StringList("public_keys", &f.public_keys));
-      if (f.public_keys.empty()) {
-        return fr.Error("public_keys", "must name at least one public key file (PEM)");
+      if (kind == "bundle") {
+        if (f.public_keys.empty()) {
+          return fr.Error("public_keys", "must name at least one public key file (PEM)");
+        }
+      } else {
+        f.kind = feed::FeedKind::kClamavMirror;
+        // A CVD is checked against ClamAV's key inside libclamav: a key here would be a
+        // promise the feed does not keep.
+        if (!f.public_keys.empty()) {
+          return fr.Error("public_keys", "is for bundle feeds (a CVD carries ClamAV's signature)");
+        }
+        KENSA_RETURN_IF_ERROR(fr.StringList("databases", &f.databases));
+        if (f.databases.empty()) return fr.Error("databases", "must name at least one database");
+        for (size_t d = 0; d < f.databases.size(); ++d) {
+          const std::string& db = f.databases[d];
+          if (db.empty() || db.size() > 64 ||
+              db.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789_-") != std::string::npos) {
+            return fr.Error("databases", "names must be 1 to 64 of [A-Za-z0-9_-] (\"daily\")");
+          }
+          for (size_t e = 0; e < d; ++e) {
+            if (f.databases[e] == db) {
+              return fr.Error("databases", absl::StrCat("duplicate database \"", db, "\""));
+            }
+          }
+        }
       }
       KENSA_RETURN_IF_ERROR(fr.CheckNoUnknownKeys());
       for (const feed::FeedSettings& other : u.feeds) {
@@ -824,6 +850,12 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nkeep_sets = ", u.keep_sets, "\nmax_age_warning = ", Dur(u.max_age_warning),
                   "\n");
   for (const feed::FeedSettings& f : u.feeds) {
+    if (f.kind == feed::FeedKind::kClamavMirror) {
+      absl::StrAppend(&out, "\n[[signatures.feed]]\nname = ", Quote(f.name), "\nurl = ",
+                      Quote(f.url), "\nkind = \"clamav-mirror\"\ndatabases = ",
+                      QuoteList(f.databases), "\n");
+      continue;
+    }
     absl::StrAppend(&out, "\n[[signatures.feed]]\nname = ", Quote(f.name), "\nurl = ",
                     Quote(f.url), "\nkind = \"bundle\"\npublic_keys = ", QuoteList(f.public_keys),
                     "\n");

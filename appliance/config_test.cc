@@ -241,12 +241,25 @@ name = "local"
 url = "http://127.0.0.1:8080/b.tar.gz"
 kind = "bundle"
 public_keys = ["/etc/kensa/c.pub"]
+[[signatures.feed]]
+name = "isp"
+url = "http://mirror.isp.example/clamav/"
+kind = "clamav-mirror"
+[[signatures.feed]]
+name = "isp-daily"
+url = "http://mirror.isp.example/clamav"
+kind = "clamav-mirror"
+databases = ["daily"]
 )",
                                               "t.toml", ConfigUse::kScanOnly);
   ASSERT_TRUE(c.ok()) << c.status();
   const feed::UpdaterSettings& u = c->signatures;
-  ASSERT_EQ(u.feeds.size(), 2u);
+  ASSERT_EQ(u.feeds.size(), 4u);
   EXPECT_EQ(u.feeds[0].name, "main");
+  EXPECT_EQ(u.feeds[0].kind, feed::FeedKind::kBundle);
+  EXPECT_EQ(u.feeds[2].kind, feed::FeedKind::kClamavMirror);
+  EXPECT_EQ(u.feeds[2].databases, (std::vector<std::string>{"main", "daily", "bytecode"}));
+  EXPECT_EQ(u.feeds[3].databases, std::vector<std::string>{"daily"});
   EXPECT_EQ(u.feeds[0].public_keys.size(), 2u);
   EXPECT_EQ(u.feeds[1].url, "http://127.0.0.1:8080/b.tar.gz");
   EXPECT_EQ(u.poll_interval, absl::Minutes(10));
@@ -260,8 +273,10 @@ public_keys = ["/etc/kensa/c.pub"]
   absl::StatusOr<KensaConfig> again =
       ParseConfig(DescribeConfig(*c), "d.toml", ConfigUse::kScanOnly);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->signatures.feeds.size(), 2u);
+  ASSERT_EQ(again->signatures.feeds.size(), 4u);
   EXPECT_EQ(again->signatures.feeds[1].public_keys[0], "/etc/kensa/c.pub");
+  EXPECT_EQ(again->signatures.feeds[3].kind, feed::FeedKind::kClamavMirror);
+  EXPECT_EQ(again->signatures.feeds[3].databases, std::vector<std::string>{"daily"});
 }
 
 TEST(ConfigTest, BadSignatureSettingsNameTheKey) {
@@ -289,6 +304,20 @@ TEST(ConfigTest, BadSignatureSettingsNameTheKey) {
                 "public_keys = [\"k\"]\n",
                 "signatures.feed[0].kind"},
            Case{feed + "key = 1\n", "signatures.feed[0].key: unknown setting"},
+           Case{feed + "databases = [\"daily\"]\n",
+                "signatures.feed[0].databases: unknown setting"},
+           Case{"[[signatures.feed]]\nname = \"m\"\nurl = \"http://x/\"\n"
+                "kind = \"clamav-mirror\"\npublic_keys = [\"k\"]\n",
+                "signatures.feed[0].public_keys"},
+           Case{"[[signatures.feed]]\nname = \"m\"\nurl = \"http://x/\"\n"
+                "kind = \"clamav-mirror\"\ndatabases = []\n",
+                "signatures.feed[0].databases"},
+           Case{"[[signatures.feed]]\nname = \"m\"\nurl = \"http://x/\"\n"
+                "kind = \"clamav-mirror\"\ndatabases = [\"../daily\"]\n",
+                "signatures.feed[0].databases"},
+           Case{"[[signatures.feed]]\nname = \"m\"\nurl = \"http://x/\"\n"
+                "kind = \"clamav-mirror\"\ndatabases = [\"daily\", \"daily\"]\n",
+                "signatures.feed[0].databases: duplicate"},
            Case{feed + feed, "signatures.feed[1].name: duplicate feed name"},
        }) {
     absl::StatusOr<KensaConfig> c = ParseConfig(k.toml, "t.toml", ConfigUse::kScanOnly);

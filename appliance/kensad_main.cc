@@ -176,6 +176,10 @@ absl::Status SetUpSignatureUpdater(Runtime& rt, feed::UpdaterCounters counters) 
   }
   std::vector<std::unique_ptr<feed::SignatureFeed>> feeds;
   for (const feed::FeedSettings& f : c.signatures.feeds) {
+    if (f.kind == feed::FeedKind::kClamavMirror) {
+      feeds.push_back(feed::MakeClamavMirrorFeed(f));
+      continue;
+    }
     absl::StatusOr<feed::TrustedKeys> keys = feed::LoadFeedKeys(f);
     if (!keys.ok()) {
       return absl::Status(keys.status().code(),

@@ -60,7 +60,7 @@ class BundleFeed : public SignatureFeed {
       std::filesystem::remove_all(set_dir, ec);
       return absl::Status(w.code(), absl::StrCat("stage: ", w.message()));
     }
-    check.staged = StagedSet{set_dir, std::move(verified->manifest), verified->key_id};
+    check.staged = StagedSet{set_dir, std::move(verified->manifest), verified->key_id, ""};
     return check;
   }
 

@@ -2,8 +2,8 @@
 // SignatureFeed: one configured source of signature sets. A check fetches what the feed
 // serves now and, when it is new, leaves it verified and complete in a staging directory;
 // everything after that (the version rules, installing, building, publishing, logging) is the
-// updater's and the same for every kind. BundleFeed reads kensa's signed bundles; a ClamAV
-// private mirror is another implementation of this interface.
+// updater's and the same for every kind. BundleFeed reads kensa's signed bundles;
+// ClamavMirrorFeed reads an ISP's private ClamAV mirror (main/daily/bytecode .cvd).
 #ifndef KENSA_FEED_SIGNATURE_FEED_H_
 #define KENSA_FEED_SIGNATURE_FEED_H_
 
@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "feed/bundle_version.h"
+#include "feed/cvd_file.h"
 #include "feed/ed25519_keys.h"
 #include "feed/fetcher.h"
 #include "feed/manifest.h"
@@ -25,7 +26,10 @@ namespace kensa::feed {
 struct StagedSet {
   std::string dir;        // under the store's staging/, complete and fsync'd; the caller owns it
   Manifest manifest;      // version, creation time, counts (also kept in dir/manifest.toml)
-  std::string signed_by;  // the key that verified it
+  std::string signed_by;  // the key that verified it ("clamav": libclamav's own CVD key)
+  // What the version stands for, when the feed's own spelling differs from the store's
+  // ("main-62+daily-27400+bytecode-335" for a ClamAV mirror); logged as `content`.
+  std::string content;
 };
 
 struct FeedCheck {
@@ -52,6 +56,11 @@ class SignatureFeed {
 
 // A feed of kensa bundles (feed/bundle_reader.h) signed by one of keys.
 std::unique_ptr<SignatureFeed> MakeBundleFeed(const FeedSettings& settings, TrustedKeys keys);
+
+// A feed of ClamAV CVDs at <url>/<database>.cvd, each checked with verify (null: VerifyCvd,
+// libclamav's cl_cvdverify).
+std::unique_ptr<SignatureFeed> MakeClamavMirrorFeed(const FeedSettings& settings,
+                                                    CvdVerifier verify = nullptr);
 
 // Loads the feed's public keys; an error names the feed and the file.
 absl::StatusOr<TrustedKeys> LoadFeedKeys(const FeedSettings& settings);

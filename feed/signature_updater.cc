@@ -155,8 +155,9 @@ void SignatureUpdater::Record(const UpdateAttempt& a, absl::Duration spent,
       for (const auto& [kind, n] : check.staged->manifest.totals) total += n;
       line.Kv("signatures", total)
           .Kv("files", static_cast<uint64_t>(check.staged->manifest.files.size()))
-          .Kv("signed_by", check.staged->signed_by)
-          .Kv("bytes", check.download_bytes);
+          .Kv("signed_by", check.staged->signed_by);
+      if (!check.staged->content.empty()) line.Kv("content", check.staged->content);
+      line.Kv("bytes", check.download_bytes);
     }
     line.Kv("duration", absl::Trunc(spent, absl::Milliseconds(1)));
   }

@@ -13,15 +13,19 @@
 
 namespace kensa::feed {
 
-// What a feed serves. A ClamAV private mirror (CVD/CDIFF) is the next kind; a kind is one
-// SignatureFeed implementation (feed/signature_feed.h), the updater around it is shared.
-enum class FeedKind { kBundle };
+// What a feed serves: kensa's signed bundles, or an ISP's private ClamAV mirror's .cvd files
+// (not .cld or .cdiff). A kind is one SignatureFeed implementation (feed/signature_feed.h),
+// the updater around it is shared.
+enum class FeedKind { kBundle, kClamavMirror };
 
 struct FeedSettings {
   std::string name;  // names the feed in logs and status ([A-Za-z0-9._-])
   std::string url;   // http:// or https://
   FeedKind kind = FeedKind::kBundle;
-  std::vector<std::string> public_keys;  // PEM files of the keys whose signatures are trusted
+  std::vector<std::string> public_keys;  // kBundle: PEM files of the keys trusted
+  // kClamavMirror: <url>/<name>.cvd for each, in this order (the order of the set's version
+  // components); names are [A-Za-z0-9_-].
+  std::vector<std::string> databases = {"main", "daily", "bytecode"};
 };
 
 struct UpdaterSettings {

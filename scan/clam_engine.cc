@@ -276,6 +276,8 @@ ScanResult RunScan(std::string_view name, uint64_t max_file_bytes, ScanCall scan
 
 }  // namespace
 
+absl::Status InitLibclamav() { return InitOnce(); }
+
 absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::string& dir,
                                                                    const ClamLimits& limits) {
   if (absl::Status s = InitOnce(); !s.ok()) return s;

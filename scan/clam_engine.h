@@ -46,6 +46,10 @@ struct ScanResult {
   bool clean() const { return kind == Kind::kClean; }
 };
 
+// cl_init, once per process (every libclamav call that builds an engine needs it first: the
+// engines here, and the updater's cl_cvdverify).
+absl::Status InitLibclamav();
+
 class ClamEngine {
  public:
   // Loads every database in `dir` and compiles the engine (seconds for large sets).
