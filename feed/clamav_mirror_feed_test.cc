@@ -238,7 +238,7 @@ TEST_F(ClamavMirrorFeedTest, AnOlderDatabaseIsAReplayEvenInANewerLookingSet) {
   EXPECT_THAT(a.reason, HasSubstr("replay: daily.cvd version 27399 is older than the running 27400"));
   EXPECT_EQ(last_.running_version, "62.27400.335");
   EXPECT_TRUE(StagingEmpty());
-  // Everything older: the updater's own replay rule.
+  // main older: refused the same way, whatever the other databases say.
   Serve("main", Cvd("main", 61));
   Serve("daily", Cvd("daily", 27400));
   const UpdateAttempt& b = Check();
