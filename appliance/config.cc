@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "feed/bundle_version.h"
 #include "core/socket_address.h"
 #include "net/next_hop.h"
 #include "sigs/signature_set.h"
@@ -418,7 +419,12 @@ absl::Status ReadSignatures(TableReader& r, KensaConfig& c) {
           return fr.Error("public_keys", "is for bundle feeds (a CVD carries ClamAV's signature)");
         }
         KENSA_RETURN_IF_ERROR(fr.StringList("databases", &f.databases));
-        if (f.databases.empty()) return fr.Error("databases", "must name at least one database");
+        // Each database is one component of the set's version (feed/bundle_version.h).
+        if (f.databases.empty() ||
+            f.databases.size() > static_cast<size_t>(feed::kMaxVersionComponents)) {
+          return fr.Error("databases", absl::StrCat("must name 1 to ", feed::kMaxVersionComponents,
+                                                    " databases"));
+        }
         for (size_t d = 0; d < f.databases.size(); ++d) {
           const std::string& db = f.databases[d];
           if (db.empty() || db.size() > 64 ||
