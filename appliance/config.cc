@@ -17,8 +17,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "feed/bundle_version.h"
 #include "core/socket_address.h"
+#include "feed/bundle_version.h"
 #include "net/next_hop.h"
 #include "sigs/signature_set.h"
 
