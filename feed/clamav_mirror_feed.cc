@@ -64,7 +64,7 @@ absl::Status Fsync(const std::string& path, int flags) {
 }
 
 absl::Status WithStage(std::string_view stage, const absl::Status& s) {
-  return absl::Status(s.code(), absl::StrCat(stage, ": ", s.message()));
+  return absl::Status(s.code(), absl::StrCat(std::string(stage), ": ", s.message()));
 }
 
 class ClamavMirrorFeed : public SignatureFeed {
