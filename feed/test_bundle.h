@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Test helpers for feed/: a scratch directory, raw archives written member by member (so a
+// Test helpers for feed/: raw archives written member by member (so a
 // test can make every kind of hostile bundle: links, paths, duplicates, wrong order), and a
 // small valid signed bundle whose parts a test can spoil one at a time.
 #ifndef KENSA_FEED_TEST_BUNDLE_H_
@@ -17,32 +17,14 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "core/test_dir.h"
 #include "feed/bundle_reader.h"
 #include "feed/ed25519_keys.h"
 #include "feed/manifest.h"
 
 namespace kensa::feed::testing {
 
-class TestDir {
- public:
-  TestDir() {
-    const char* tmp = getenv("TMPDIR");
-    std::string tmpl =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/kensa-feed-test.XXXXXX";
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TestDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TestDir(const TestDir&) = delete;
-  TestDir& operator=(const TestDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::kensa::TestDir;  // core/test_dir.h
 
 inline std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -16,7 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "subscribers/subscriber_csv.h"
-#include "subscribers/test_dir.h"
+#include "core/test_dir.h"
 
 namespace kensa::subscribers {
 namespace {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// A scratch directory for the subscribers tests, under $TMPDIR (or /tmp), removed with its
-// contents when the test ends.
-#ifndef KENSA_SUBSCRIBERS_TEST_DIR_H_
-#define KENSA_SUBSCRIBERS_TEST_DIR_H_
+// Tests only: a scratch directory under $TMPDIR (or /tmp), removed with its contents when the
+// test ends. An empty path() means mkdtemp failed; the test's first file operation says so.
+#ifndef KENSA_CORE_TEST_DIR_H_
+#define KENSA_CORE_TEST_DIR_H_
 
 #include <stdlib.h>
 
@@ -10,14 +10,14 @@
 #include <string>
 #include <system_error>
 
-namespace kensa::subscribers {
+namespace kensa {
 
 class TestDir {
  public:
   TestDir() {
     const char* tmp = getenv("TMPDIR");
-    std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                       "/kensa-subscribers-test.XXXXXX";
+    std::string tmpl =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/kensa-test.XXXXXX";
     if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TestDir() {
@@ -27,11 +27,12 @@ class TestDir {
   TestDir(const TestDir&) = delete;
   TestDir& operator=(const TestDir&) = delete;
   const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
 };
 
-}  // namespace kensa::subscribers
+}  // namespace kensa
 
-#endif  // KENSA_SUBSCRIBERS_TEST_DIR_H_
+#endif  // KENSA_CORE_TEST_DIR_H_
