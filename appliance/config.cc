@@ -658,6 +658,10 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
   if (c.state_dir.empty()) return r.Error("state_dir", "must not be empty");
   KENSA_RETURN_IF_ERROR(r.Integer("reactors", &c.reactors, 0, 1024));
   KENSA_RETURN_IF_ERROR(r.Bool("pin_reactors", &c.pin_reactors));
+  KENSA_RETURN_IF_ERROR(r.Integer("recv_buffers", &c.recv_buffers, 64, 32768));
+  if ((c.recv_buffers & (c.recv_buffers - 1)) != 0) {
+    return r.Error("recv_buffers", "must be a power of 2");
+  }
   KENSA_RETURN_IF_ERROR(r.String("log_file", &c.log_file));
   KENSA_RETURN_IF_ERROR(r.String("log_level", &c.log_level));
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" &&
@@ -767,7 +771,8 @@ std::string DescribeConfig(const KensaConfig& c) {
   std::string out;
   absl::StrAppend(&out, "hostname = ", Quote(c.hostname), "\n", "state_dir = ", Quote(c.state_dir),
                   "\n", "reactors = ", c.reactors, "\n", "pin_reactors = ",
-                  c.pin_reactors ? "true" : "false", "\n", "log_file = ", Quote(c.log_file), "\n",
+                  c.pin_reactors ? "true" : "false", "\n", "recv_buffers = ", c.recv_buffers,
+                  "\n", "log_file = ", Quote(c.log_file), "\n",
                   "log_level = ", Quote(c.log_level), "\n", "drain_timeout = ",
                   Dur(c.drain_timeout), "\n");
   for (const ListenerConfig& l : c.listeners) {

@@ -343,6 +343,12 @@ absl::Status SetUpRuntime(Runtime& rt) {
   return absl::OkStatus();
 }
 
+ReactorOptions ReactorOptionsFor(const KensaConfig& c) {
+  ReactorOptions o;
+  o.recv_buffer_count = static_cast<unsigned>(c.recv_buffers);
+  return o;
+}
+
 // SIGHUP: a new set is built and checked off the data path; only a good one replaces the old.
 void ReloadSignatures(Runtime& rt) {
   const KensaConfig& c = rt.config;
@@ -472,7 +478,7 @@ int Run(int argc, char** argv) {
   std::vector<std::unique_ptr<Shard>> shards(n);
   Runtime* rt = runtime.get();
   absl::StatusOr<std::unique_ptr<ReactorPool>> pool = ReactorPool::Start(
-      n, ReactorOptions{}, rt->config.pin_reactors, [&shards, rt](Reactor& r) -> absl::Status {
+      n, ReactorOptionsFor(rt->config), rt->config.pin_reactors, [&shards, rt](Reactor& r) -> absl::Status {
         absl::StatusOr<spool::SpoolShard> spool =
             spool::SpoolShard::Open(rt->config.spool_dir, r.index());
         if (!spool.ok()) return spool.status();
