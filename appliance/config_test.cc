@@ -89,6 +89,8 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[[listener]]\naddress = \"127.0.0.1:25\"\ntls = \"yes\"\n", "listener[0].tls"},
       {"[smtp]\nconnection_limit_exempt = [\"banana\"]\n", "smtp.connection_limit_exempt"},
       {"log_level = \"loud\"\n", "log_level"},
+      {"recv_buffers = 1000\n", "recv_buffers: must be a power of 2"},
+      {"recv_buffers = 32\n", "recv_buffers"},
       {"[metrics]\naddress = \"localhost\"\n", "metrics.address"},
       {"[metrics]\nport = 9464\n", "metrics.port: unknown setting"},
       {"[smtp\n", "test.toml:"},
@@ -99,6 +101,19 @@ TEST(ConfigTest, ErrorsNameTheKey) {
     EXPECT_NE(std::string(c.status().message()).find(bc.error_names), std::string::npos)
         << "for " << bc.toml << " got " << c.status();
   }
+}
+
+TEST(ConfigTest, RecvBuffersDefaultsTo1024AndTakesAPowerOfTwo) {
+  const std::string base = "[tls]\nself_signed = true\n";
+  absl::StatusOr<KensaConfig> d = ParseConfig(base, "test.toml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->recv_buffers, 1024);
+  absl::StatusOr<KensaConfig> c = ParseConfig("recv_buffers = 256\n" + base, "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->recv_buffers, 256);
+  absl::StatusOr<KensaConfig> back = ParseConfig(DescribeConfig(*c), "test.toml");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->recv_buffers, 256);
 }
 
 TEST(ConfigTest, DescribedConfigParsesBackToTheSameSettings) {
