@@ -200,8 +200,13 @@ void Reactor::ResumeAccept(uint64_t op_id) {
 }
 
 void Reactor::ArmAccept(Op* op) {
+  // One accept in flight per listener, re-armed as each completes, not a multishot one: a
+  // multishot accept makes the kernel install a descriptor for every connection waiting in the
+  // backlog at once (a burst while the loop was busy), which can take the descriptors
+  // RLIMIT_NOFILE keeps for the spool, the scans and the deliveries. One at a time, a client
+  // the loop is about to refuse holds one descriptor for a moment, never a backlog's worth.
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_multishot_accept(sqe, op->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  io_uring_prep_accept(sqe, op->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   io_uring_sqe_set_data(sqe, op);
 }
 
@@ -369,7 +374,12 @@ void Reactor::Dispatch(io_uring_cqe* cqe) {
         return;
       }
       op->on_accept(res);
-      if (!more) ArmAccept(op);  // multishot ended without an error (e.g. CQ overflow): re-arm
+      if (more) return;
+      if (op->cancelled) {  // the owner cancelled it from the callback: nothing to re-arm
+        FinishMultishot(op, -ECANCELED);
+        return;
+      }
+      ArmAccept(op);
       return;
     case kOpRecv: {
       if (res == -ENOBUFS) {

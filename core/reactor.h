@@ -60,7 +60,9 @@ class Reactor {
   // Reactor thread: runs task after the current batch of completions (avoids reentrancy).
   void Defer(Task task);
 
-  // Multishot accept on listen_fd; on_accept gets each new fd (or -errno; -ECANCELED ends it).
+  // Accepts on listen_fd until cancelled, one connection at a time (re-armed as each completes,
+  // so the kernel never holds more than one new descriptor per listener for the loop);
+  // on_accept gets each new fd (or -errno; -ECANCELED ends it).
   // An error that ends the kernel's request (EMFILE, ENFILE, ENOMEM) pauses the accept:
   // re-arming at once would fail the same way, in a busy loop. The owner calls ResumeAccept()
   // when a descriptor may be free again.

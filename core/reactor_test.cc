@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -305,6 +306,63 @@ TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
   (*pool)->StopAll();
   (*pool)->Join();
   EXPECT_LE(failures_before_stop, 3);
+}
+
+int OpenDescriptors() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n - 3;  // ".", ".." and the directory's own descriptor
+}
+
+// Connections that queued while the loop was busy are taken one at a time: the kernel never
+// installs a descriptor for the whole backlog at once, which at the limit would take those
+// kept for the spool and the scans (a multishot accept did: 32 at once here).
+TEST_F(ReactorTest, ABacklogIsAcceptedOneDescriptorAtATime) {
+  constexpr int kClients = 32;
+  auto addr = ParseSocketAddress("127.0.0.1:0");
+  ASSERT_TRUE(addr.ok());
+  auto lfd = OpenListenSocket(*addr, 128);
+  ASSERT_TRUE(lfd.ok());
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  getsockname(*lfd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length);
+
+  std::atomic<int> accepted{0};
+  std::atomic<int> most_open{0};
+  auto pool = ReactorPool::Start(1, ReactorOptions{}, false, [&](Reactor& r) {
+    r.Accept(*lfd, [&](int fd) {
+      if (fd < 0) return;
+      most_open = std::max(most_open.load(), OpenDescriptors());
+      close(fd);
+      accepted++;
+    });
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  Reactor& r = (*pool)->reactor(0);
+  std::atomic<bool> busy{false};
+  r.Post([&busy] {  // the loop is busy while the clients connect
+    busy = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  });
+  while (!busy.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) clients.push_back(ConnectTo(bound));
+  // Every client and the listener are open here; an accept adds its one descriptor on top.
+  const int before = OpenDescriptors();
+  for (int i = 0; i < 300 && accepted.load() < kClients; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(accepted.load(), kClients);
+  EXPECT_LE(most_open.load(), before + 1) << "the backlog took descriptors all at once";
+  for (int fd : clients) close(fd);
+  (*pool)->StopAll();
+  (*pool)->Join();
+  close(*lfd);
 }
 
 // Cancelling a paused accept (a drain while at the limit) still ends it with -ECANCELED.

@@ -53,7 +53,7 @@ void SocketStream::ResumeReceive() {
 }
 
 void SocketStream::Send(std::string_view data) {
-  if (fd_closed_ || data.empty()) return;
+  if (fd_closed_ || output_dropped_ || data.empty()) return;
   pending_.append(data);
   KickSend();
 }
@@ -77,14 +77,17 @@ void SocketStream::KickSend() {
   reactor_->Send(fd_, out_.data() + out_offset_, out_.size() - out_offset_,
                  [self = shared_from_this()](int res) {
                    self->send_in_flight_ = false;
+                   if (self->output_dropped_) {  // closing: the kernel is done with out_ now
+                     self->DropOutput();
+                     self->KickSend();  // nothing is queued: finishes the close
+                     return;
+                   }
                    if (res < 0) {
                      if (res == -EINTR || res == -EAGAIN) {
                        self->KickSend();
                        return;
                      }
-                     self->out_.clear();
-                     self->out_offset_ = 0;
-                     self->pending_.clear();
+                     self->DropOutput();
                      if (self->closing_) {
                        self->FinishClose();
                      } else {
@@ -95,6 +98,18 @@ void SocketStream::KickSend() {
                    self->out_offset_ += static_cast<size_t>(res);
                    self->KickSend();
                  });
+}
+
+void SocketStream::DropOutput() {
+  pending_.clear();
+  // A send in flight still reads out_: it is emptied when that send completes.
+  if (send_in_flight_) {
+    output_dropped_ = true;
+    return;
+  }
+  out_.clear();
+  out_offset_ = 0;
+  output_dropped_ = false;
 }
 
 void SocketStream::Fail(int error) {
@@ -111,18 +126,14 @@ void SocketStream::Close(bool flush, absl::Duration linger) {
   if (closing_) return;
   closing_ = true;
   if (!flush || queued_bytes() == 0) {
-    out_.clear();
-    out_offset_ = 0;
-    pending_.clear();
+    DropOutput();
     FinishClose();
     return;
   }
   // Flush first, but never wait on a client that stopped reading for longer than `linger`.
   linger_timer_ = reactor_->RunAfter(linger, [self = shared_from_this()] {
     self->linger_timer_ = 0;
-    self->pending_.clear();
-    self->out_.clear();
-    self->out_offset_ = 0;
+    self->DropOutput();
     self->FinishClose();
   });
   KickSend();

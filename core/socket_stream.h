@@ -32,7 +32,9 @@ class SocketStream : public std::enable_shared_from_this<SocketStream> {
 
   void Start(Handler* handler);
   void Send(std::string_view data);
-  size_t queued_bytes() const { return out_.size() - out_offset_ + pending_.size(); }
+  size_t queued_bytes() const {
+    return output_dropped_ ? 0 : out_.size() - out_offset_ + pending_.size();
+  }
   void PauseReceive();
   void ResumeReceive();
   // Detaches the handler at once. With flush, queued output is sent first (bounded by
@@ -47,6 +49,8 @@ class SocketStream : public std::enable_shared_from_this<SocketStream> {
   void KickSend();
   void FinishClose();
   void Fail(int error);
+  // Discards queued output (a close without flush, a linger that ran out, a failed send).
+  void DropOutput();
 
   Reactor* reactor_;
   int fd_;
@@ -58,6 +62,7 @@ class SocketStream : public std::enable_shared_from_this<SocketStream> {
   std::string out_;      // being sent; stable while a send is in flight
   size_t out_offset_ = 0;
   std::string pending_;  // queued behind out_
+  bool output_dropped_ = false;  // out_ is to be discarded once the send in flight completes
   bool closing_ = false;
   bool fd_closed_ = false;
   Reactor::TimerId linger_timer_ = 0;

@@ -124,6 +124,27 @@ def wait_until(predicate, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def condense_report(reports, frames=12):
+    """ASan/UBSan reports cut to what names the bug: the error lines and, per stack, its first
+    frames as "function file:line" without addresses or directories."""
+    out = []
+    for text in reports:
+        shown = 0
+        for line in text.splitlines():
+            m = re.match(r"\s*#(\d+) 0x[0-9a-f]+ in (.*?) (\S+:\d+)(?::\d+)?$", line)
+            if m:
+                if m.group(1) == "0":
+                    shown = 0
+                if shown < frames:
+                    out.append(f"  #{m.group(1)} {m.group(2)} {os.path.basename(m.group(3))}")
+                shown += 1
+            elif "ERROR:" in line or "runtime error" in line or "SUMMARY:" in line or \
+                    re.match(r"\S.*(thread T\d+|allocated by|freed by|previously allocated)",
+                             line):
+                out.append(line.strip())
+    return "\n".join(out)
+
+
 def wait_for_greeting(port, timeout, host="127.0.0.1", alive=None):
     """Waits until host:port answers with a 220 greeting; sends QUIT. Returns True/False."""
     deadline = time.monotonic() + timeout
@@ -440,7 +461,8 @@ class Kensad:
             if not check:
                 print(f"--- sanitizer report of kensad\n{text}", flush=True)
                 return
-            raise AssertionError(f"kensad's sanitizer report:\n{text[:20000]}")
+            raise AssertionError(f"kensad's sanitizer report, condensed:\n"
+                                 f"{condense_report(reports)}\n--- in full:\n{text[:20000]}")
 
     def __enter__(self):
         return self.start()
@@ -463,7 +485,12 @@ class Kensad:
         return [l for l in self.log.splitlines() if f" event={event} " in l + " "]
 
     def diagnostics(self):
-        return (f"--- kensad output\n{tail(self.stdout_file)}\n--- kensad log\n"
+        # A sanitizer report explains most failures it comes with: it goes first, condensed, so
+        # that a CI excerpt that keeps only part of the output still shows the stack.
+        reports = self.sanitizer_reports()
+        head = f"--- kensad's sanitizer report, condensed\n{condense_report(reports)}\n" \
+            if reports else ""
+        return (f"{head}--- kensad output\n{tail(self.stdout_file)}\n--- kensad log\n"
                 f"{tail(self.log_file, 6000)}")
 
     def cpu_seconds(self):

@@ -4,10 +4,12 @@ it allows (no accept loop burning a core and flooding the log; max_connections c
 start), a min_free_bytes no spool filesystem can satisfy (warned at --check-config and at
 start), libclamav's temporary directories left by a killed kensad (removed at start, nothing
 else touched), and memory returned to the system after big messages."""
+import contextlib
 import os
 import re
 import resource
 import select
+import signal
 import smtplib
 import socket
 import subprocess
@@ -62,9 +64,25 @@ class DescriptorLimitTest(unittest.TestCase):
         kensad.start(nofile=NOFILE)
         socks = []
         self.addCleanup(lambda: [s.close() for s in socks])
-        for _ in range(CLIENTS):
-            socks.append(socket.create_connection(("127.0.0.1", kensad.port), timeout=5))
+        # All clients arrive while kensad is stopped, as a burst does while the loops are busy:
+        # they wait in the backlog together, and kensad must not take a descriptor for each of
+        # them at once (a multishot accept did, ran out and crashed the sanitizer build).
+        os.kill(kensad.pid, signal.SIGSTOP)
+        try:
+            for _ in range(CLIENTS):
+                s = socket.socket()
+                s.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    s.connect(("127.0.0.1", kensad.port))
+                socks.append(s)
+            time.sleep(0.3)
+        finally:
+            os.kill(kensad.pid, signal.SIGCONT)
+        for s in socks:
+            s.setblocking(True)
         replies = first_lines(socks, 10)
+        self.assertEqual(kensad.log_events("accept_failed"), [],
+                         "a burst took the descriptors kensad keeps for its own files")
 
         time.sleep(0.5)
         log_before = os.path.getsize(kensad.log_file)
