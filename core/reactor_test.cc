@@ -207,6 +207,15 @@ int HighestOpenFd() {
   return highest;
 }
 
+// Returns once the reactor has run a posted task, so its first submission (the accept's) is in
+// the kernel: an accept being armed holds a descriptor slot for a moment, which a FillToLimit()
+// racing it would miss, leaving one descriptor free.
+void WaitForTheLoop(Reactor& r) {
+  std::atomic<bool> ran{false};
+  r.Post([&ran] { ran = true; });
+  while (!ran.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 // At the descriptor limit the kernel fails an accept with EMFILE before it looks for a
 // connection, so re-arming it at once failed again in a busy loop (a core at 100 %, a log line
 // each time). The accept must stay paused until its owner resumes it, then take the client
@@ -286,6 +295,7 @@ TEST_F(ReactorTest, AcceptAtTheDescriptorLimitPausesUntilResumed) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(pool.ok()) << pool.status();
+  WaitForTheLoop((*pool)->reactor(0));
 
   EXPECT_EQ(limit.FillToLimit(), EMFILE);
   ASSERT_TRUE(limit.Connect());  // waits in the backlog
@@ -389,6 +399,7 @@ TEST_F(ReactorTest, CancellingAPausedAcceptEndsIt) {
     return absl::OkStatus();
   });
   ASSERT_TRUE(pool.ok()) << pool.status();
+  WaitForTheLoop((*pool)->reactor(0));
   EXPECT_EQ(limit.FillToLimit(), EMFILE);
   ASSERT_TRUE(limit.Connect());
   for (int i = 0; i < 200 && failures.load() == 0; ++i) {
