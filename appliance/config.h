@@ -142,7 +142,7 @@ struct KensaConfig {
   std::string engine_temp_dir;
   // Message bytes a reactor's connections may have waiting for its scan worker; above it,
   // connections with a message being scanned stop reading (memory stays bounded under load).
-  uint64_t max_scan_bytes_in_flight = 64ull << 20;
+  uint64_t max_scan_bytes_in_flight = 16ull << 20;
 
   // policy (first version: lists in the configuration)
   std::vector<std::string> inbound_addresses, inbound_domains;

@@ -46,7 +46,7 @@ struct SmtpConnectionSettings {
   uint64_t spool_min_free_bytes = 100u << 20;  // below it, MAIL gets 452
   bool scan_enabled = true;
   // The reactor's message bytes waiting for its scan worker; above it, input pauses.
-  uint64_t max_scan_bytes_in_flight = 64ull << 20;
+  uint64_t max_scan_bytes_in_flight = 16ull << 20;
   SenderRule sender_rule = SenderRule::kOwn;
   std::string quarantine_dir;
 };
@@ -61,7 +61,7 @@ struct Pop3ConnectionSettings {
   absl::Duration command_timeout = absl::Minutes(10);
   absl::Duration backend_timeout = absl::Seconds(60);
   bool scan_enabled = true;
-  uint64_t max_scan_bytes_in_flight = 64ull << 20;
+  uint64_t max_scan_bytes_in_flight = 16ull << 20;
 };
 
 // `domain` is one of `local_domains` (case-insensitive; a trailing dot is ignored).
