@@ -273,6 +273,7 @@ int Run(int argc, char** argv) {
 
   int infected = 0, errors = 0;
   uint64_t bytes = 0, objects = 0, fast_path = 0;
+  uint64_t whole_readings = 0, whole_fast_path = 0;  // libclamav's reading of whole messages
   const absl::Time scan_start = absl::Now();
   for (const std::string& path : files) {
     FileResult r = ScanPath(path, (*set)->engine(), (*set)->prefilter(), (*set)->version(),
@@ -291,6 +292,9 @@ int Run(int argc, char** argv) {
     bytes += r.verdict.bytes;
     objects += r.verdict.fast_path + r.verdict.engine_scans;
     fast_path += r.verdict.fast_path;
+    using SecondReading = scan::MessageVerdict::SecondReading;
+    if (r.verdict.second_reading != SecondReading::kNone) ++whole_readings;
+    if (r.verdict.second_reading == SecondReading::kFastPath) ++whole_fast_path;
     const scan::PartFinding* first = nullptr;
     for (const scan::PartFinding& f : r.verdict.findings) {
       if (f.result.kind == scan::ScanResult::Kind::kUnscannable && !unscannable_is_infected) {
@@ -339,6 +343,9 @@ int Run(int argc, char** argv) {
                   static_cast<unsigned long long>(fast_path),
                   static_cast<unsigned long long>(objects), info.prefilter.raw_patterns,
                   info.prefilter.hash_signatures, info.prefilter_without_literal);
+      std::printf("Whole-message readings: %llu of %llu on the fast path\n",
+                  static_cast<unsigned long long>(whole_fast_path),
+                  static_cast<unsigned long long>(whole_readings));
       for (const std::string& why : info.prefilter_routing) {
         std::printf("Prefilter routes to the engine: %s\n", why.c_str());
       }

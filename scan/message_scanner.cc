@@ -95,9 +95,14 @@ void MessageScanner::Feed(std::string_view raw) {
   verdict_.bytes += raw.size();
   if (raw_ != nullptr) {
     if (verdict_.bytes <= settings_.whole_message_max_bytes) {
+      if (prefilter_ != nullptr && verdict_.bytes == raw.size()) {
+        raw_prefilter_ = std::make_unique<PartPrefilter>(*prefilter_);
+      }
       raw_->Append(raw);
+      if (raw_prefilter_ != nullptr) raw_prefilter_->Feed(raw);
     } else {
       raw_.reset();  // past the size the second reading is for
+      raw_prefilter_.reset();
     }
   }
   parser_.Feed(raw);
@@ -215,8 +220,17 @@ MessageVerdict MessageScanner::Finish() {
       verdict_.bytes <= settings_.whole_message_max_bytes) {
     // The second reading: libclamav parses the raw message itself. What it finds that the
     // per-part scan did not is not localised to a part, so it stands for the whole message.
-    ++verdict_.engine_scans;
-    ScanResult whole = raw_->ScanWith(engine_, "message");
+    // The prefilter answers for it when every layer of libclamav's reading is clear.
+    ScanResult whole;
+    if (raw_prefilter_ != nullptr &&
+        raw_prefilter_->Decide(*raw_) == PartPrefilter::Decision::kSkipEngine) {
+      ++verdict_.fast_path;
+      verdict_.second_reading = MessageVerdict::SecondReading::kFastPath;
+    } else {
+      ++verdict_.engine_scans;
+      verdict_.second_reading = MessageVerdict::SecondReading::kEngine;
+      whole = raw_->ScanWith(engine_, "message");
+    }
     if (whole.kind == ScanResult::Kind::kInfected ||
         whole.kind == ScanResult::Kind::kLocalFailure) {
       AddFinding(RootPart(), whole);

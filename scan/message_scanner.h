@@ -61,6 +61,11 @@ struct MessageVerdict {
   // The whole-message reading (ScanSettings::whole_message_check) found what no part's
   // reading did: how often that happens says what the second reading is worth.
   bool second_opinion_only = false;
+  // How the whole-message reading went: not run (kNone), proved clean by the prefilter
+  // (kFastPath: libclamav's reading of the message shows no layer the engine could flag), or
+  // scanned by the engine.
+  enum class SecondReading { kNone, kFastPath, kEngine };
+  SecondReading second_reading = SecondReading::kNone;
   MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
 };
@@ -100,6 +105,11 @@ class MessageScanner : public MimeSink {
   MimeParser parser_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<Leaf>> open_;
   std::unique_ptr<SpillBuffer> raw_;  // whole_message_check
+  // The prefilter's view of the raw message for the second reading: its probe walks the
+  // message as libclamav's own MIME parser reads it, so the engine's pass is skipped only when
+  // no layer of that reading holds anything a signature needs. Null: no prefilter, or it did
+  // not see the message from its first byte.
+  std::unique_ptr<PartPrefilter> raw_prefilter_;
   std::optional<MimePart> root_;      // the top-level message's part (leaf or container)
   std::vector<std::string> limits_;
   MessageVerdict verdict_;

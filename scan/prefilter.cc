@@ -187,6 +187,19 @@ PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult&
                                                                       : Decision::kNotPlain;
 }
 
+namespace {
+
+// The trigger bits that keep a layer of class `cls` from being cleared: every trigger, except
+// mail headers in a mail layer (they are what made it one).
+uint8_t TriggersFor(uint8_t cls) {
+  return cls == kPlainMail ? kTypeTrigger : (kTypeTrigger | kMailTrigger);
+}
+
+// Layers whose normalised text libclamav may match: text, and mail (conservatively).
+bool HasNormalizedText(uint8_t cls) { return (cls & (kPlainText | kPlainMail)) != 0; }
+
+}  // namespace
+
 bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
   hs_scratch_t* scratch = ThreadScratch(db_);
   if (scratch == nullptr) return true;
@@ -208,13 +221,13 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
   // hs_scan_stream takes at most 4 GiB at once: a larger layer is not looked at, so not cleared.
   if (bytes.size() > std::numeric_limits<unsigned>::max()) return true;
   scan(db_.raw(), bytes, &PartPrefilter::OnRawMatch);
-  if (cls == kPlainText) {
+  if (HasNormalizedText(cls)) {
     TextNormalizer normalizer;
     std::string norm;
     scan(db_.normalized(), normalizer.Normalize(bytes, &norm), &PartPrefilter::OnNormalizedMatch);
   }
-  const bool hit = failed || (raw_hits_ & (cls | kTypeTrigger)) ||
-                   (cls == kPlainText && (normalized_hits_ & kPlainText));
+  const bool hit = failed || (raw_hits_ & (cls | TriggersFor(cls))) ||
+                   (HasNormalizedText(cls) && (normalized_hits_ & kPlainText));
   raw_hits_ = raw_before;
   normalized_hits_ = norm_before;
   return hit;
@@ -231,9 +244,9 @@ bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_v
   if (depth == 0) {
     // The object itself went through the streams while it was decoded, and its hashes were
     // checked before the probe.
-    if (raw_hits_ & kTypeTrigger) return stop(Decision::kNotPlain);
+    if (raw_hits_ & TriggersFor(cls)) return stop(Decision::kNotPlain);
     if (raw_hits_ & cls) return stop(Decision::kLiteral);
-    if (cls == kPlainText) {
+    if (HasNormalizedText(cls)) {
       if (!looks_text_) return stop(Decision::kNotPlain);
       if (normalized_hits_ & kPlainText) return stop(Decision::kLiteral);
     }

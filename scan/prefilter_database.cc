@@ -84,6 +84,9 @@ uint8_t LayerClassOf(std::string_view type) {
     return kPlainContainer;
   }
   if (type == "CL_TYPE_TEXT_ASCII" || type == "CL_TYPE_TEXT_UTF8") return kPlainText;
+  // libclamav reads both with its MIME parser (cli_scanmail); a message that starts with
+  // MIME-Version and Content-Type is typed MHTML.
+  if (type == "CL_TYPE_MAIL" || type == "CL_TYPE_MHTML") return kPlainMail;
   if (type == "CL_TYPE_GRAPHICS" || type == "CL_TYPE_JPEG" || type == "CL_TYPE_PNG" ||
       type == "CL_TYPE_GIF") {
     return kPlainImage;

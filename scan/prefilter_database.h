@@ -30,11 +30,17 @@ enum PlainClass : uint8_t {
   kPlainImage = 2,
   kPlainText = 4,
   kPlainContainer = 8,  // zip and OOXML: matched like binary data, members are layers
-  kAllPlainClasses = 15,
-  // Not a class: the literal is one of libclamav's file-type triggers (HTML, PDF, mail found
+  // A mail message as libclamav reads it (CL_TYPE_MAIL): its own bytes are matched with the
+  // signatures of target types 0 and 4, and every part its MIME parser extracts is a layer.
+  kPlainMail = 32,
+  kAllPlainClasses = kPlainBinary | kPlainImage | kPlainText | kPlainContainer | kPlainMail,
+  // Not a class: the literal is one of libclamav's file-type triggers (HTML, PDF found
   // anywhere in a layer), after which libclamav normalises or parses the layer in ways the
   // probe is not shown. A layer holding one is never cleared.
   kTypeTrigger = 16,
+  // Not a class: mail headers, after which libclamav reads a layer as mail. A mail layer holds
+  // them by nature (they are why it is one); any other layer holding one is never cleared.
+  kMailTrigger = 64,
 };
 
 // The class of a layer of libclamav type `clamav_type`, as the probe shows it; 0 when libclamav

@@ -17,12 +17,17 @@
 
 namespace kensa::sigs {
 
-// The hex patterns (ClamAV body-signature syntax) of the built-in triggers.
-const std::vector<std::string_view>& BuiltinFileTypeTriggers();
+struct FileTypeTrigger {
+  std::string_view hex;  // ClamAV body-signature syntax
+  bool mail = false;     // detects mail (CL_TYPE_MAIL), not HTML, PDF or a script
+};
+
+// The built-in triggers.
+const std::vector<FileTypeTrigger>& BuiltinFileTypeTriggers();
 
 // Whether a .ftm line ("kind:offset:hex:name:required_type:detected_type[:flevels]") is a
-// trigger; if so, its hex pattern goes to *hex.
-bool FileTypeTriggerOfFtmLine(std::string_view line, std::string* hex);
+// trigger; if so, its hex pattern goes to *hex and whether it detects mail to *mail.
+bool FileTypeTriggerOfFtmLine(std::string_view line, std::string* hex, bool* mail);
 
 }  // namespace kensa::sigs
 

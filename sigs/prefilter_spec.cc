@@ -31,8 +31,8 @@ uint8_t ClassesOfTarget(int target) {
     case 0: return kAllPlainClasses;
     case 5: return kPlainImage;
     case 7: return kPlainText;
-    // Mail signatures also apply to a text layer in which libclamav finds mail headers.
-    case 4: return kPlainText;
+    // Mail signatures apply to mail, and to a text layer in which libclamav finds mail headers.
+    case 4: return kPlainText | scan::kPlainMail;
     default: return 0;
   }
 }
@@ -55,7 +55,7 @@ class Deriver {
 
   absl::Status ReadDir(const fs::path& dir, const fs::path& work, int depth);
   // A file-type trigger (file_type_triggers.h): its literals, or every class routed.
-  void AddTrigger(const fs::path& file, std::string_view hex);
+  void AddTrigger(const fs::path& file, std::string_view hex, bool mail);
 
  private:
   absl::Status ReadFile(const fs::path& file, const fs::path& work, int depth);
@@ -95,7 +95,7 @@ void Deriver::AddSignature(const fs::path& file, std::string_view name, uint8_t 
     if (!s) continue;
     for (const Literal& l : s->any_of) {
       out_->inputs.raw.push_back({l.bytes, l.caseless, classes});
-      if (classes & kPlainText) {
+      if (classes & (kPlainText | scan::kPlainMail)) {
         if (std::optional<std::string> norm = NormalizedForm(l)) {
           out_->inputs.normalized.push_back({*std::move(norm), false, kPlainText});
         }
@@ -104,14 +104,14 @@ void Deriver::AddSignature(const fs::path& file, std::string_view name, uint8_t 
   }
 }
 
-void Deriver::AddTrigger(const fs::path& file, std::string_view hex) {
+void Deriver::AddTrigger(const fs::path& file, std::string_view hex, bool mail) {
   absl::StatusOr<std::optional<RequiredLiterals>> lits = ExtractRequiredLiterals(hex);
   if (!lits.ok() || !lits->has_value()) {
     // A trigger the prefilter cannot look for: no layer can be shown to be free of it.
     return Route(kAllPlainClasses, file, "file type trigger", std::string(hex));
   }
   for (const Literal& l : (*lits)->any_of) {
-    out_->inputs.raw.push_back({l.bytes, l.caseless, scan::kTypeTrigger});
+    out_->inputs.raw.push_back({l.bytes, l.caseless, mail ? scan::kMailTrigger : scan::kTypeTrigger});
   }
 }
 
@@ -200,7 +200,8 @@ absl::Status Deriver::ReadFile(const fs::path& file, const fs::path& work, int d
     std::ifstream in(file, std::ios::binary);
     std::string line, hex;
     while (std::getline(in, line)) {
-      if (FileTypeTriggerOfFtmLine(StripWhitespace(line), &hex)) AddTrigger(file, hex);
+      bool mail = false;
+      if (FileTypeTriggerOfFtmLine(StripWhitespace(line), &hex, &mail)) AddTrigger(file, hex, mail);
     }
   }
   if (ext == ".ftm" || ext == ".cfg") {
@@ -211,6 +212,11 @@ absl::Status Deriver::ReadFile(const fs::path& file, const fs::path& work, int d
                   fs::copy_options::overwrite_existing, ec);
     if (ec) return absl::InternalError(absl::StrCat("copying ", file.string(), ": ", ec.message()));
     out_->probe_dir = probe.string();
+    return absl::OkStatus();
+  }
+  if (ext == ".pdb" || ext == ".gdb" || ext == ".wdb") {
+    // Phishing signatures: libclamav checks the links of a mail's HTML while it reads the mail.
+    Route(scan::kPlainMail, file, "*", "phishing signatures");
     return absl::OkStatus();
   }
   if (ext == ".cdb") {
@@ -259,7 +265,9 @@ absl::StatusOr<PrefilterDerivation> DerivePrefilterInputs(const std::string& dir
                                                           const std::string& work_dir) {
   PrefilterDerivation out;
   Deriver deriver(&out);
-  for (std::string_view hex : BuiltinFileTypeTriggers()) deriver.AddTrigger("libclamav", hex);
+  for (const FileTypeTrigger& t : BuiltinFileTypeTriggers()) {
+    deriver.AddTrigger("libclamav", t.hex, t.mail);
+  }
   if (absl::Status s = deriver.ReadDir(dir, work_dir, 0); !s.ok()) return s;
   return out;
 }

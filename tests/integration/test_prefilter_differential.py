@@ -16,6 +16,11 @@ import unittest
 import kensa_harness as h
 
 PREFILTER = os.path.join(h.SOURCE_DIR, "tests", "prefilter")
+# Real messages (../shared/corpora, third-party test mail): the prefilter also answers for
+# libclamav's reading of whole messages.
+CORPORA = os.path.join(h.SOURCE_DIR, "..", "shared", "corpora")
+MAIL_CORPORA = [os.path.join(CORPORA, d) for d in
+                ("sisimai-set-of-emails", "stalwart-mail-parser", "mime4j", "mimekit")]
 SEED = 20261202
 
 
@@ -50,6 +55,10 @@ class PrefilterDifferentialTest(unittest.TestCase):
                 "--db", db, "--corpus", self.corpus, "--seed", str(SEED)]
         if planted_from:
             args += ["--planted-from", planted_from, "--planted", str(planted)]
+        for d in MAIL_CORPORA:
+            if os.path.isdir(d):
+                args += ["--mail-corpus", d]
+        args += ["--max-mail", "80"]
         rc, out = run(*args)
         print(out)
         self.assertEqual(rc, 0, out)
@@ -59,6 +68,9 @@ class PrefilterDifferentialTest(unittest.TestCase):
         objects, flagged, fast, _, differences = map(int, m.groups())
         self.assertEqual(differences, 0, out)
         self.assertGreater(fast, 0, "no object took the fast path: " + out)
+        whole = re.search(r"Whole-message readings: (\d+) of (\d+) on the fast path", out)
+        self.assertIsNotNone(whole, out)
+        self.assertGreater(int(whole.group(1)), 0, "no message took the fast path: " + out)
         return objects, flagged
 
     def test_bundled_signatures(self):

@@ -7,8 +7,12 @@ Objects: the clean corpus (gen_clean_corpus.py), every clamav-testfiles file, th
 signatures' planted instances (planted.jsonl) inserted into clean files at random offsets and
 inside zip containers and office documents, and mutations of these (a flipped byte, case
 swapped, whitespace inserted, cut short, spelled as HTML character references further down a
-text, a flipped byte in a clean file). Both runs are kensa-scan on the same
-files: once as it runs by default, once with --engine-only.
+text, a flipped byte in a clean file). Mail messages too, since the prefilter also answers for
+libclamav's reading of a whole message: real messages of ../shared/corpora (--mail-corpus),
+clean corpus files as attachments, and every planted instance in a message's headers, in a
+7bit, quoted-printable or base64 body, uuencoded in text, in a nested message/rfc822 and
+behind a broken boundary. Both runs are kensa-scan on the same files: once as it runs by
+default, once with --engine-only.
 
   differential.py --kensa-scan BIN --work DIR --db DIR [--planted-from DIR] [--corpus DIR]
                   [--max-clean N] [--planted N] [--seed S]
@@ -82,7 +86,46 @@ def mutations(data, start, end, rng):
     return out
 
 
-def build_objects(work, corpus, planted_from, max_clean, planted_n, seed):
+def message(headers, body):
+    return b"From: a@example.org\r\nTo: b@example.test\r\nSubject: test\r\n" + headers + b"\r\n" + body
+
+
+def b64(data):
+    import base64
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def mails_of(inst, host, rng):
+    """Messages that hold `inst` where a part reading or libclamav's reading may find it."""
+    import binascii
+    import quopri
+    printable = all(0x20 <= c < 0x7f for c in inst)
+    mixed = b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n"
+    octet = b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+    uu = b"".join(binascii.b2a_uu(inst[i:i + 45]).replace(b"\n", b"\r\n")
+                  for i in range(0, len(inst), 45))
+    out = {
+        "body7bit": message(b"", b"Hello,\r\n" + inst + b"\r\nbye\r\n"),
+        "qp": message(b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
+                      b"Content-Transfer-Encoding: quoted-printable\r\n",
+                      quopri.encodestring(inst).replace(b"\n", b"\r\n") + b"\r\n"),
+        "attachment": message(mixed, b"--XX\r\nContent-Type: text/plain\r\n\r\nsee file\r\n--XX\r\n"
+                              + octet + b"\r\n" + b64(host + inst) + b"--XX--\r\n"),
+        "uuencoded": message(b"", b"the file:\r\nbegin 644 f.bin\r\n" + uu + b"`\r\nend\r\n"),
+        "rfc822": message(mixed, b"--XX\r\nContent-Type: message/rfc822\r\n\r\n" +
+                          message(b"", inst + b"\r\n") + b"--XX--\r\n"),
+        # The attachment behind a boundary that only a lenient reading closes.
+        "broken": message(b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="YY"\r\n',
+                          b"--YY\r\n" + octet + b64(inst) + b"--YY"),
+    }
+    if printable and b"\r" not in inst and b"\n" not in inst:
+        out["header"] = b"From: a@example.org\r\nTo: b@example.test\r\nSubject: " + inst + \
+            b"\r\n\r\nhello\r\n"
+    return out
+
+
+def build_objects(work, corpus, planted_from, max_clean, planted_n, seed, mail_corpus=None,
+                  max_mail=200):
     rng = random.Random(seed)
     objdir = os.path.join(work, "objects")
     shutil.rmtree(objdir, ignore_errors=True)
@@ -104,6 +147,23 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed):
             b[rng.randrange(len(b))] ^= 0x20
         write(os.path.join(objdir, "clean-mutated", os.path.basename(path)), bytes(b))
         count += 2
+    # Clean mail: real messages, and clean files as attachments of a message each.
+    mails = []
+    for d in mail_corpus or []:
+        for root, _, files in os.walk(d):
+            mails += [os.path.join(root, f) for f in sorted(files)]
+    rng.shuffle(mails)
+    for k, path in enumerate(sorted(mails[:max_mail])):
+        with open(path, "rb") as f:
+            write(os.path.join(objdir, "mail-clean", "%04d.eml" % k), f.read())
+        count += 1
+    for path, data in list(zip(clean, hosts))[:max_mail]:
+        mixed = b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n"
+        write(os.path.join(objdir, "mail-attached", os.path.basename(path) + ".eml"),
+              message(mixed, b"--XX\r\nContent-Type: text/plain\r\n\r\nfile\r\n--XX\r\n"
+                      b"Content-Type: application/octet-stream\r\n"
+                      b"Content-Transfer-Encoding: base64\r\n\r\n" + b64(data) + b"--XX--\r\n"))
+        count += 1
     if os.path.isdir(TESTFILES):
         for name in sorted(os.listdir(TESTFILES)):
             src = os.path.join(TESTFILES, name)
@@ -139,6 +199,12 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed):
             for mname, mdata in mutations(data, s, e, rng).items():
                 write(os.path.join(objdir, "mutated", "%s.%s" % (name, mname)), mdata)
                 count += 1
+        host = hosts[rng.randrange(len(hosts))][:4096] if hosts else b""
+        for mname, mdata in mails_of(inst, host, rng).items():
+            write(os.path.join(objdir, "mail-planted", "%s.%s.eml" % (base, mname)), mdata)
+            write(os.path.join(objdir, "mail-planted", "%s.%s.case.eml" % (base, mname)),
+                  mdata.swapcase())
+            count += 2
     return objdir, count
 
 
@@ -170,6 +236,9 @@ def main():
     ap.add_argument("--max-clean", type=int, default=1 << 30)
     ap.add_argument("--planted", type=int, default=1 << 30)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mail-corpus", action="append", default=[],
+                    help="a directory of real messages (repeatable)")
+    ap.add_argument("--max-mail", type=int, default=200)
     a = ap.parse_args()
 
     os.makedirs(a.work, exist_ok=True)
@@ -178,7 +247,7 @@ def main():
         f.write('state_dir = "%s"\n[scan]\nprefilter_min_signatures = 0\n'
                 % os.path.join(a.work, "state"))
     objdir, count = build_objects(a.work, a.corpus, a.planted_from, a.max_clean, a.planted,
-                                  a.seed)
+                                  a.seed, a.mail_corpus, a.max_mail)
     with_prefilter, summary = run_scan(a.kensa_scan, config, a.db, objdir, False)
     engine_alone, _ = run_scan(a.kensa_scan, config, a.db, objdir, True)
     diff = [(x, y) for x, y in zip(with_prefilter, engine_alone) if x != y]
@@ -188,6 +257,9 @@ def main():
     fast = [l for l in summary if l.startswith("Prefilter:")]
     print("differential: db %s: %d objects, %d flagged by the engine, %s; %d differences"
           % (a.db, count, found, fast[0] if fast else "no prefilter line", len(diff)))
+    for line in summary:
+        if line.startswith("Whole-message readings:"):
+            print(line)
     for x, y in diff[:20]:
         print("  prefilter+engine: %s\n  engine alone:     %s" % (x, y))
     return 1 if diff or not fast else 0
