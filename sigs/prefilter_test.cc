@@ -109,6 +109,52 @@ TEST_F(PrefilterTest, HashSignaturesAreNotMissed) {
   EXPECT_EQ(Check(*set, blob + "x"), Decision::kSkipEngine);
 }
 
+// A whole message is a layer of the mail class: its probe walks the message as libclamav's
+// MIME parser reads it, and every part that parser extracts is checked like any layer.
+constexpr char kMailHead[] =
+    "From: a@example.org\r\nTo: b@example.test\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=XX\r\n\r\n";
+
+TEST_F(PrefilterTest, WholeMessagesAreReadAsLibclamavReadsThem) {
+  auto set = Build(kEvilNdb + std::string("Kensa.Test.MailOnly:4:*:6d61696c206f6e6c79\n"));
+  ASSERT_NE(set, nullptr);
+  const std::string clean = std::string(kMailHead) +
+                            "--XX\r\nContent-Type: text/plain\r\n\r\nhello there\r\n--XX--\r\n";
+  EXPECT_EQ(Check(*set, clean), Decision::kSkipEngine);
+  // Only a base64 decoding of the attachment shows the literal: the probe's walk does.
+  const std::string attached = std::string(kMailHead) +
+                               "--XX\r\nContent-Type: application/octet-stream\r\n"
+                               "Content-Transfer-Encoding: base64\r\n\r\n"
+                               "ZXZpbCBwYXlsb2FkIFhYbWFya2Vy\r\n--XX--\r\n";  // evil payload XXmarker
+  EXPECT_EQ(Check(*set, attached), Decision::kLiteral);
+  EXPECT_FALSE(set->engine().ScanBuffer(attached).clean());
+  // A mail signature (target 4) in a header, in no part.
+  const std::string header = "From: a@example.org\r\nSubject: mail only\r\n\r\nhello\r\n";
+  EXPECT_EQ(Check(*set, header), Decision::kLiteral);
+}
+
+TEST_F(PrefilterTest, AMessageFurtherDownATextIsReadAsMailToo) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  // libclamav types such a text as a message (MHTML) and reads it with its MIME parser: the
+  // base64 body that only that reading decodes must not be missed.
+  const std::string text = std::string(300, 'a') +
+                           "\nFrom: x@example.org\nMIME-Version: 1.0\nContent-Type: "
+                           "application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+                           "ZXZpbCBwYXlsb2FkIFhYbWFya2Vy\n";
+  EXPECT_EQ(Check(*set, text), Decision::kLiteral);
+  EXPECT_FALSE(set->engine().ScanBuffer(text).clean());
+}
+
+TEST_F(PrefilterTest, PhishingDatabasesRouteTheMailClass) {
+  auto set = Build(kEvilNdb, "kensa-test.pdb", "R:.+\\.example\\.com([/?].*)?:17-\n");
+  ASSERT_NE(set, nullptr);
+  EXPECT_NE(set->prefilter()->routed_classes() & scan::kPlainMail, 0);
+  EXPECT_EQ(set->prefilter()->routed_classes() & scan::kPlainText, 0);
+  const std::string mail = "From: a@example.org\r\nSubject: hi\r\n\r\nhello\r\n";
+  EXPECT_EQ(Check(*set, mail), Decision::kRouted);
+}
+
 TEST_F(PrefilterTest, ObjectsLibclamavNormalisesGoToTheEngine) {
   auto set = Build(kEvilNdb);
   ASSERT_NE(set, nullptr);
