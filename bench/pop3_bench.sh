@@ -281,6 +281,10 @@ pin_reactors = false
 log_level = "$LOG_LEVEL"
 drain_timeout = "2s"
 
+# Several kensads run side by side here: none serves the metrics port (idle without scrapes).
+[metrics]
+address = "off"
+
 [[listener]]
 name = "mx"
 address = "127.0.0.1:$SMTP_PORT"

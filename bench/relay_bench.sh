@@ -124,6 +124,10 @@ pin_reactors = false
 log_level = "warning"
 drain_timeout = "2s"
 
+# Several kensads run side by side here: none serves the metrics port (idle without scrapes).
+[metrics]
+address = "off"
+
 [[listener]]
 name = "mx"
 address = "127.0.0.1:$KENSA_PORT"
