@@ -91,8 +91,26 @@ void Deriver::AddSignature(const fs::path& file, std::string_view name, uint8_t 
   absl::StatusOr<bool> can = ExpressionCanBeTrue(expression, known_zero);
   if (!can.ok()) return Route(classes, file, name, std::string(can.status().message()));
   if (*can) return Route(classes, file, name, "no required literal");
-  for (const auto& s : subs) {
-    if (!s) continue;
+  // Only the subsignatures the expression cannot do without need to be looked for: drop, worst
+  // literal first, every one whose absence still leaves the expression false without it ("0&1"
+  // needs only the better of 0 and 1; "0|1" needs both). A short literal that occurs by chance
+  // then no longer sends objects to the engine for a signature it cannot complete.
+  std::vector<size_t> order;
+  for (size_t i = 0; i < subs.size(); ++i) {
+    if (subs[i]) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return subs[a]->shortest() < subs[b]->shortest();
+  });
+  std::vector<bool> needed = known_zero;
+  for (size_t i : order) {
+    needed[i] = false;
+    absl::StatusOr<bool> still = ExpressionCanBeTrue(expression, needed);
+    if (!still.ok() || *still) needed[i] = true;  // the expression needs it after all
+  }
+  for (size_t i = 0; i < subs.size(); ++i) {
+    const auto& s = subs[i];
+    if (!s || !needed[i]) continue;
     for (const Literal& l : s->any_of) {
       out_->inputs.raw.push_back({l.bytes, l.caseless, classes});
       if (classes & (kPlainText | scan::kPlainMail)) {

@@ -155,6 +155,23 @@ TEST_F(PrefilterTest, PhishingDatabasesRouteTheMailClass) {
   EXPECT_EQ(Check(*set, mail), Decision::kRouted);
 }
 
+// A logical signature is looked for by the subsignatures its expression cannot do without:
+// with "0&1", an object holding only sub 0's short literal cannot match and stays on the fast
+// path; with "0|1", either literal sends it to the engine.
+TEST_F(PrefilterTest, OnlyTheSubsignaturesAnExpressionNeedsAreLookedFor) {
+  // sub 0 "zq7" (short), sub 1 "a long required phrase" (both target 0).
+  const std::string both = "Kensa.Test.Both;Target:0;0&1;7a7137;61206c6f6e67207265717569726564207068726173\n";
+  const std::string either = "Kensa.Test.Either;Target:0;0|1;7a7137;61206c6f6e67207265717569726564207068726173\n";
+  auto set = Build(kEvilNdb, "kensa-test.ldb", both);
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(Check(*set, "text with zq7 in it and nothing more\n"), Decision::kSkipEngine);
+  EXPECT_EQ(Check(*set, "text with a long required phrase, and zq7\n"), Decision::kLiteral);
+  EXPECT_FALSE(set->engine().ScanBuffer("text with a long required phrase, and zq7\n").clean());
+  auto set2 = Build(kEvilNdb, "kensa-test.ldb", either);
+  ASSERT_NE(set2, nullptr);
+  EXPECT_EQ(Check(*set2, "text with zq7 in it and nothing more\n"), Decision::kLiteral);
+}
+
 TEST_F(PrefilterTest, ObjectsLibclamavNormalisesGoToTheEngine) {
   auto set = Build(kEvilNdb);
   ASSERT_NE(set, nullptr);

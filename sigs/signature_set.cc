@@ -23,7 +23,7 @@ namespace {
 
 // Bumped whenever the derivation's output for the same databases changes: it is part of the
 // on-disk cache key.
-constexpr int kPrefilterDerivationVersion = 2;  // 2: the mail class
+constexpr int kPrefilterDerivationVersion = 3;  // 2: the mail class; 3: required subsignatures only
 
 absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
     const std::string& dir, const std::string& version, const scan::ClamLimits& limits,
