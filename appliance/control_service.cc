@@ -37,11 +37,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-CommandResult NotAvailable(const std::string& what) {
-  return CommandResult::Error(absl::StrCat(
-      what, " is not available: the signature updater is not part of this kensad yet"));
-}
-
 }  // namespace
 
 std::string Field(std::string_view key, std::string_view value) {
@@ -92,13 +87,12 @@ CommandResult ControlService::Run(const control::ParsedCommand& command,
       return DeleteQuarantined(a[0]);
     case CommandId::kShowSignatures:
       return ShowSignatures();
-    // The updater's hooks: it answers these once it lands.
     case CommandId::kSignaturesHistory:
-      return NotAvailable("signatures history");
+      return SignaturesHistory();
     case CommandId::kSignaturesUpdate:
-      return NotAvailable("signatures update");
+      return SignaturesUpdate();
     case CommandId::kSignaturesRollback:
-      return NotAvailable("signatures rollback");
+      return SignaturesRollback();
     case CommandId::kSubscriberShow:
     case CommandId::kSubscriberAdd:
     case CommandId::kSubscriberRemove:

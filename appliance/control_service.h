@@ -60,6 +60,10 @@ class ControlService : public control::ControlBackend {
   Result ShowReactors();
   Result ShowCounters();
   Result ShowSignatures();
+  // control_signature_commands.cc
+  Result SignaturesHistory();
+  Result SignaturesUpdate();
+  Result SignaturesRollback();
   Result ShowConfig();
   Result CheckConfig();
   Result LogTail(const std::vector<std::string>& args);

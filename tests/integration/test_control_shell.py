@@ -125,9 +125,14 @@ class ControlShellTest(ShellCase):
     def test_signatures_config_and_log(self):
         sig = self.keyed(self.ok("show signatures"))
         self.assertTrue(sig["version"])
-        self.assertIn("not available", self.failed("signatures update"))
-        self.assertIn("not available", self.failed("signatures history"))
-        self.assertIn("not available", self.failed("signatures rollback"))
+        # No feed here: history and rollback say so; update reloads signature_dir (as SIGHUP).
+        self.assertIn("no signature feed is configured", self.failed("signatures history"))
+        self.assertIn("no signature feed is configured", self.failed("signatures rollback"))
+        reloads = len(self.kensad.log_events("signatures_reloaded"))
+        self.assertIn("reloading [scan] signature_dir", self.ok("signatures update"))
+        self.assertTrue(h.wait_until(
+            lambda: len(self.kensad.log_events("signatures_reloaded")) > reloads, TIMEOUT),
+            self.kensad.diagnostics())
         config = self.ok("show config")
         self.assertIn("[control]", config)
         self.assertIn(f'socket = "{self.socket}"', config)

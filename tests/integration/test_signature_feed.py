@@ -30,6 +30,8 @@ import unittest
 import kensa_harness as h
 import scan_helpers as sh
 
+SHELL = os.path.join(h.BUILD_DIR, "control", "kensa-shell")
+
 SIGTOOL = os.path.join(h.BUILD_DIR, "feed", "kensa-sigtool")
 DOMAIN = h.LOCAL_DOMAIN
 CHECK_TIMEOUT = 30
@@ -380,6 +382,38 @@ class SignatureFeedTest(h.KensadTestCase):
         self.assertEqual(loaded[-1]["version"], "2024.6.2", self.kensad.diagnostics())
         self.assert_found(SAMPLE_A, "restarted", "Kensa.Feed.SampleA")
         self.assertTrue(h.wait_until(lambda: os.listdir(staging) == [], CHECK_TIMEOUT))
+
+    def shell(self, command):
+        socket = os.path.join(self.kensad.state_dir, "control.sock")
+        r = subprocess.run([SHELL, "--socket", socket, "-c", command], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, f"{command}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def test_5_the_admin_shell_shows_checks_checks_now_and_rolls_back(self):
+        history = self.shell("signatures history")
+        self.assertIn("running 2024.6.2", history)
+        self.assertIn("set 2024.6.2 current", history)
+        self.assertIn("refused 2024.6.3", history)
+        # `signatures update` checks the feeds at once (here: the rolled-back version again).
+        self.server.plan = ("file", self.b3, '"b3-shell"')
+        before = len(self.updates())
+        self.shell("signatures update")
+        self.assertTrue(h.wait_until(lambda: len(self.updates()) > before, CHECK_TIMEOUT),
+                        self.kensad.diagnostics())
+        self.assertEqual(self.updates()[-1]["result"], "refused", self.updates()[-1])
+        self.assertRegex(self.shell("signatures history"), r"check \S+ \S+ 2024\.6\.3 refused")
+        # `signatures rollback` moves the store back and loads that set without a restart.
+        loaded = len(sh.log_records(self.kensad, "signature_store_loaded"))
+        out = self.shell("signatures rollback")
+        self.assertIn("rolled back from 2024.6.2 to 2024.6.1", out)
+        self.assertEqual(self.pointer(), "2024.6.1")
+        self.assertTrue(h.wait_until(
+            lambda: len(sh.log_records(self.kensad, "signature_store_loaded")) > loaded,
+            CHECK_TIMEOUT), self.kensad.diagnostics())
+        self.assertEqual(sh.log_records(self.kensad, "signature_store_loaded")[-1]["version"],
+                         "2024.6.1")
+        self.assertEqual(self.verdict(SAMPLE_A, "shell-rolledback"), [])
 
 
 if __name__ == "__main__":
