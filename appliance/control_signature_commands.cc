@@ -65,6 +65,9 @@ CommandResult ControlService::SignaturesUpdate() {
   feed::SignatureUpdater* updater = ctx_.runtime->updater.get();
   CommandResult r;
   if (updater == nullptr) {
+    if (!ctx_.runtime->config.scan_enabled) {
+      return CommandResult::Error("scanning is off ([scan] enabled = false): no signatures to load");
+    }
     // Without a feed, "update" is what SIGHUP does: signature_dir is built again and swapped
     // in if it loads. The main thread does it, as for the signal.
     if (kill(getpid(), SIGHUP) != 0) return CommandResult::Error("cannot signal kensad");
