@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The control socket's signature commands: what the updater did (`signatures history`), a
 // check of the feeds now (`signatures update`), and a rollback of the signature store that
-// takes effect at once (`signatures rollback`). Each only asks: the updater's own thread
+// takes effect at once (`signatures rollback`). The updater's own thread does the work and
 // builds and publishes a set, so this thread never holds a client for the seconds a full
-// database takes to load.
+// database takes to load (a rollback waits for the pointer move only).
 #include <signal.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/control_service.h"
-#include "core/log.h"
 #include "feed/signature_store.h"
 
 namespace kensa {
@@ -22,6 +21,10 @@ std::string When(absl::Time t) {
   if (t == absl::InfinitePast()) return "never";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
+
+// How long `signatures rollback` waits for the updater to get to it (a check in flight ends
+// first: its download has its own timeout).
+constexpr absl::Duration kRollbackWait = absl::Seconds(20);
 
 constexpr char kNoFeed[] =
     "no signature feed is configured ([[signatures.feed]]): the set in use is [scan] "
@@ -82,17 +85,10 @@ CommandResult ControlService::SignaturesUpdate() {
 CommandResult ControlService::SignaturesRollback() {
   feed::SignatureUpdater* updater = ctx_.runtime->updater.get();
   if (updater == nullptr) return CommandResult::Error(kNoFeed);
-  absl::StatusOr<feed::SignatureStore> store =
-      feed::SignatureStore::Open(ctx_.runtime->config.signatures.store_dir);
-  absl::StatusOr<feed::RollbackResult> back =
-      store.ok() ? store->Rollback() : absl::StatusOr<feed::RollbackResult>(store.status());
+  // On the updater's thread, so that no install of a feed check races the store's pointer; it
+  // loads the set the pointer names then.
+  absl::StatusOr<feed::RollbackResult> back = updater->RollBack(kRollbackWait);
   if (!back.ok()) return CommandResult::Error(std::string(back.status().message()));
-  KLOG(kWarning, "signatures_rolled_back")
-      .Kv("from", back->from.ToString())
-      .Kv("to", back->to.ToString())
-      .Kv("by", "control");
-  // The updater loads the store's pointer again (what SIGHUP does after --rollback-signatures).
-  updater->RequestReload();
   CommandResult r;
   r.message = absl::StrCat("rolled back from ", back->from.ToString(), " to ",
                            back->to.ToString(), "; ", back->from.ToString(),

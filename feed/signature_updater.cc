@@ -226,6 +226,25 @@ void SignatureUpdater::RequestReload() {
   wake_.notify_all();
 }
 
+absl::StatusOr<RollbackResult> SignatureUpdater::RollBack(absl::Duration timeout) {
+  std::future<absl::StatusOr<RollbackResult>> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_asked_ || !thread_.joinable()) {
+      return absl::FailedPreconditionError("the signature updater is not running");
+    }
+    rollbacks_asked_.emplace_back();
+    done = rollbacks_asked_.back().get_future();
+    wake_.notify_all();
+  }
+  if (done.wait_for(absl::ToChronoNanoseconds(timeout)) != std::future_status::ready) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "the signature updater did not get to the rollback within ", absl::FormatDuration(timeout),
+        " (a check is in flight); it still rolls back when it does"));
+  }
+  return done.get();
+}
+
 void SignatureUpdater::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -234,19 +253,37 @@ void SignatureUpdater::Stop() {
     wake_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& asked : rollbacks_asked_) {
+    asked.set_value(absl::FailedPreconditionError("kensad is stopping: nothing was rolled back"));
+  }
+  rollbacks_asked_.clear();
 }
 
 void SignatureUpdater::Loop() {
   absl::Time next = absl::Now();
   for (;;) {
     bool reload = false;
+    std::vector<std::promise<absl::StatusOr<RollbackResult>>> rollbacks;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait_until(lock, absl::ToChronoTime(next),
-                       [this] { return stop_asked_ || reload_asked_; });
+      wake_.wait_until(lock, absl::ToChronoTime(next), [this] {
+        return stop_asked_ || reload_asked_ || !rollbacks_asked_.empty();
+      });
       if (stop_asked_) return;
       reload = reload_asked_;
       reload_asked_ = false;
+      rollbacks.swap(rollbacks_asked_);
+    }
+    for (auto& asked : rollbacks) {
+      absl::StatusOr<RollbackResult> r = store_.Rollback();
+      if (r.ok()) {
+        KLOG(kWarning, "signatures_rolled_back")
+            .Kv("from", r->from.ToString())
+            .Kv("to", r->to.ToString());
+        reload = true;  // the set the pointer names now is loaded below
+      }
+      asked.set_value(std::move(r));
     }
     if (reload) {
       if (absl::Status s = LoadCurrent(); !s.ok()) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,6 +98,10 @@ class SignatureUpdater {
   void Start();
   // SIGHUP: LoadCurrent (an operator's rollback takes effect), then a check, on the thread.
   void RequestReload();
+  // The store goes back one set (SignatureStore::Rollback) and that set is loaded, on the
+  // updater's thread, so that no install of a check races it. Waits up to `timeout` for the
+  // rollback itself (a check in flight finishes first); DeadlineExceeded when it did not come.
+  absl::StatusOr<RollbackResult> RollBack(absl::Duration timeout);
   void Stop();
 
   UpdaterStatus Status() const;
@@ -125,6 +130,7 @@ class SignatureUpdater {
   UpdaterStatus status_;
   std::condition_variable wake_;
   bool reload_asked_ = false;
+  std::vector<std::promise<absl::StatusOr<RollbackResult>>> rollbacks_asked_;
   bool stop_asked_ = false;
   std::atomic<bool> cancel_{false};  // aborts a download in flight at Stop
   std::thread thread_;

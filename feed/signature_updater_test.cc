@@ -289,5 +289,33 @@ TEST_F(SignatureUpdaterTest, TheThreadChecksAtStartAndOnRequest) {
   updater_->Stop();
 }
 
+// A rollback asked of the running updater happens on its thread and loads the older set; an
+// updater that is not running says so instead of leaving the caller waiting.
+TEST_F(SignatureUpdaterTest, RollBackOnTheThreadLoadsTheOlderSet) {
+  Make();
+  ASSERT_TRUE(updater_->LoadCurrent().ok());
+  EXPECT_EQ(updater_->RollBack(absl::Seconds(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // not started
+  fetcher_->answers.push_back({Bundle("1")});
+  fetcher_->answers.push_back({Bundle("2")});
+  updater_->CheckFeeds();
+  updater_->CheckFeeds();
+  ASSERT_EQ(updater_->Status().running_version, "2");
+  updater_->Start();  // its first check finds nothing new (no answers left)
+  absl::StatusOr<RollbackResult> r = updater_->RollBack(absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->from, V("2"));
+  EXPECT_EQ(r->to, V("1"));
+  for (int i = 0; i < 500 && updater_->Status().running_version != "1"; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(updater_->Status().running_version, "1");
+  EXPECT_EQ(Store().Pointer(), V("1"));
+  EXPECT_TRUE(Store().IsRefused(V("2")));
+  updater_->Stop();
+  EXPECT_EQ(updater_->RollBack(absl::Seconds(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // stopped
+}
+
 }  // namespace
 }  // namespace kensa::feed
