@@ -87,9 +87,11 @@ scan::ScanResult ScanAttachment(int fd, uint64_t size, const std::string& path,
   scan::ScanResult r;
   const scan::PartPrefilter::Decision d = pf.Decide(whole);
   if (explain) {
-    std::printf("%s: prefilter %s (%s)\n", path.c_str(),
+    std::printf("%s: prefilter %s (%s%s%s)\n", path.c_str(),
                 std::string(scan::PartPrefilter::DecisionName(d)).c_str(),
-                pf.probe_type().empty() ? "type not probed" : pf.probe_type().c_str());
+                pf.probe_type().empty() ? "type not probed" : pf.probe_type().c_str(),
+                pf.stopped_at_type().empty() ? "" : ", stopped at ",
+                pf.stopped_at_type().c_str());
   }
   if (d == scan::PartPrefilter::Decision::kSkipEngine) {
     *fast_path = true;
@@ -160,6 +162,10 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
   }
   close(fd);
   r.verdict = scanner.Finish();
+  if (explain && !r.verdict.second_reading_why.empty()) {
+    std::printf("%s: whole-message reading: prefilter %s\n", path.c_str(),
+                r.verdict.second_reading_why.c_str());
+  }
   return r;
 }
 

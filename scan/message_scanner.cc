@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "scan/message_scanner.h"
 
+#include <optional>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -222,11 +224,18 @@ MessageVerdict MessageScanner::Finish() {
     // per-part scan did not is not localised to a part, so it stands for the whole message.
     // The prefilter answers for it when every layer of libclamav's reading is clear.
     ScanResult whole;
-    if (raw_prefilter_ != nullptr &&
-        raw_prefilter_->Decide(*raw_) == PartPrefilter::Decision::kSkipEngine) {
+    const std::optional<PartPrefilter::Decision> decision =
+        raw_prefilter_ != nullptr ? std::optional(raw_prefilter_->Decide(*raw_)) : std::nullopt;
+    if (decision == PartPrefilter::Decision::kSkipEngine) {
       ++verdict_.fast_path;
       verdict_.second_reading = MessageVerdict::SecondReading::kFastPath;
     } else {
+      if (decision) {
+        const std::string& at = raw_prefilter_->stopped_at_type();
+        verdict_.second_reading_why =
+            absl::StrCat(std::string(PartPrefilter::DecisionName(*decision)), " (",
+                         at.empty() ? std::string("type not probed") : at, ")");
+      }
       ++verdict_.engine_scans;
       verdict_.second_reading = MessageVerdict::SecondReading::kEngine;
       whole = raw_->ScanWith(engine_, "message");

@@ -66,6 +66,9 @@ struct MessageVerdict {
   // scanned by the engine.
   enum class SecondReading { kNone, kFastPath, kEngine };
   SecondReading second_reading = SecondReading::kNone;
+  // Why the prefilter sent the whole-message reading to the engine ("not plain
+  // (CL_TYPE_HTML)", say); empty when it did not or there was no prefilter.
+  std::string second_reading_why;
   MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
 };

@@ -6,6 +6,8 @@
 
 #include <limits>
 
+#include "absl/strings/str_cat.h"
+
 namespace kensa::scan {
 namespace {
 
@@ -29,6 +31,26 @@ hs_scratch_t* ThreadScratch(const PrefilterDatabase& db) {
   return scratch.space;
 }
 
+// The trigger bits that keep a layer of class `cls` from being cleared: every trigger, except
+// mail headers in a mail layer (they are what made it one) and any in a PDF. libclamav 1.4 acts
+// on an HTML or mail trigger only in a text layer (or HTML in a GIF) and parses an embedded PDF
+// only in a layer that is not one already (scanraw), so in a PDF they change nothing; a PDF's
+// own "%PDF-" is one.
+uint8_t TriggersFor(uint8_t cls) {
+  if (cls == kPlainPdf) return 0;
+  return cls == kPlainMail ? kTypeTrigger : (kTypeTrigger | kMailTrigger);
+}
+
+// Whether every class is settled by the literals and triggers seen so far (a literal of its
+// own, or a trigger that keeps it from being cleared): nothing more to learn from the bytes.
+bool EveryClassSettled(uint8_t hits) {
+  for (uint8_t cls : {kPlainBinary, kPlainImage, kPlainText, kPlainContainer, kPlainMail,
+                      kPlainPdf}) {
+    if (!(hits & cls) && !(hits & TriggersFor(cls))) return false;
+  }
+  return true;
+}
+
 // Like libclamav's own sniffing of text: no NUL and no control character other than
 // whitespace and ESC in the first bytes. Only a guess: when the probe disagrees, the object
 // goes to the engine.
@@ -50,11 +72,7 @@ int PartPrefilter::OnRawMatch(unsigned id, unsigned long long, unsigned long lon
                               void* context) {
   auto* self = static_cast<PartPrefilter*>(context);
   self->raw_hits_ |= self->db_.raw_classes(id);
-  // Nothing more to learn once every class is hit, or a type trigger (which stops them all).
-  return (self->raw_hits_ & kAllPlainClasses) == kAllPlainClasses ||
-                 (self->raw_hits_ & kTypeTrigger)
-             ? 1
-             : 0;
+  return EveryClassSettled(self->raw_hits_) ? 1 : 0;
 }
 
 int PartPrefilter::OnNormalizedMatch(unsigned id, unsigned long long, unsigned long long,
@@ -84,8 +102,7 @@ void PartPrefilter::Feed(std::string_view decoded) {
       return;
     }
   }
-  if (raw_stream_ != nullptr && (raw_hits_ & kAllPlainClasses) != kAllPlainClasses &&
-      !(raw_hits_ & kTypeTrigger)) {
+  if (raw_stream_ != nullptr && !EveryClassSettled(raw_hits_)) {
     hs_error_t rc = hs_scan_stream(raw_stream_, decoded.data(), static_cast<unsigned>(decoded.size()),
                                    0, scratch, &PartPrefilter::OnRawMatch, this);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
@@ -189,18 +206,13 @@ PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult&
 
 namespace {
 
-// The trigger bits that keep a layer of class `cls` from being cleared: every trigger, except
-// mail headers in a mail layer (they are what made it one).
-uint8_t TriggersFor(uint8_t cls) {
-  return cls == kPlainMail ? kTypeTrigger : (kTypeTrigger | kMailTrigger);
-}
 
 // Layers whose normalised text libclamav may match: text, and mail (conservatively).
 bool HasNormalizedText(uint8_t cls) { return (cls & (kPlainText | kPlainMail)) != 0; }
 
 }  // namespace
 
-bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
+bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes, bool normalized_only) {
   hs_scratch_t* scratch = ThreadScratch(db_);
   if (scratch == nullptr) return true;
   const uint8_t raw_before = raw_hits_, norm_before = normalized_hits_;
@@ -220,7 +232,7 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
   };
   // hs_scan_stream takes at most 4 GiB at once: a larger layer is not looked at, so not cleared.
   if (bytes.size() > std::numeric_limits<unsigned>::max()) return true;
-  scan(db_.raw(), bytes, &PartPrefilter::OnRawMatch);
+  if (!normalized_only) scan(db_.raw(), bytes, &PartPrefilter::OnRawMatch);
   if (HasNormalizedText(cls)) {
     TextNormalizer normalizer;
     std::string norm;
@@ -235,8 +247,9 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes) {
 
 bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) {
   const uint8_t cls = LayerClassOf(type);
-  auto stop = [this](Decision d) {
+  auto stop = [&](Decision d) {
     layer_decision_ = d;
+    stopped_at_ = absl::StrCat(std::string(type), " at depth ", depth);
     return false;
   };
   if (cls == 0) return stop(Decision::kNotPlain);
@@ -247,8 +260,12 @@ bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_v
     if (raw_hits_ & TriggersFor(cls)) return stop(Decision::kNotPlain);
     if (raw_hits_ & cls) return stop(Decision::kLiteral);
     if (HasNormalizedText(cls)) {
-      if (!looks_text_) return stop(Decision::kNotPlain);
       if (normalized_hits_ & kPlainText) return stop(Decision::kLiteral);
+      // Typed text although its start did not look like it (UTF-16 by byte statistics, say):
+      // its normalised text was not streamed, so it is made now.
+      if (!looks_text_ && LayerHasLiteral(cls, bytes, /*normalized_only=*/true)) {
+        return stop(Decision::kLiteral);
+      }
     }
     return true;
   }

@@ -52,6 +52,9 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   static std::string_view DecisionName(Decision d);
   // After Decide(): the type libclamav gave the object, when the probe ran ("" otherwise).
   const std::string& probe_type() const { return probe_type_; }
+  // The layer at which the probe's walk stopped ("CL_TYPE_HTML at depth 2"); empty when it
+  // did not stop at a layer.
+  const std::string& stopped_at_type() const { return stopped_at_; }
 
  private:
   static int OnRawMatch(unsigned id, unsigned long long from, unsigned long long to,
@@ -68,7 +71,9 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   // The probe shows each layer libclamav would scan: the object itself (already streamed)
   // and every object unpacked or decoded from it (scanned here, whole).
   bool OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) override;
-  bool LayerHasLiteral(uint8_t cls, std::string_view bytes);
+  // Whether a layer of class `cls` holds a literal of its class or a trigger (or, with
+  // normalized_only, a literal in its normalised text); true when it cannot be looked at.
+  bool LayerHasLiteral(uint8_t cls, std::string_view bytes, bool normalized_only = false);
 
   const PrefilterDatabase& db_;
   hs_stream* raw_stream_ = nullptr;
@@ -81,6 +86,7 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   TextNormalizer normalizer_;
   std::string normalized_;       // one chunk's normalised text
   std::string probe_type_;
+  std::string stopped_at_;
   Decision layer_decision_ = Decision::kNotPlain;  // why the probe's walk stopped
 };
 

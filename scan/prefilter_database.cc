@@ -83,7 +83,13 @@ uint8_t LayerClassOf(std::string_view type) {
       type == "CL_TYPE_OOXML_PPT") {
     return kPlainContainer;
   }
-  if (type == "CL_TYPE_TEXT_ASCII" || type == "CL_TYPE_TEXT_UTF8") return kPlainText;
+  // libclamav reads the UTF-16 types like the others (cli_scanscript over the same bytes); it
+  // often types random binary data UTF-16 by its byte statistics.
+  if (type == "CL_TYPE_TEXT_ASCII" || type == "CL_TYPE_TEXT_UTF8" ||
+      type == "CL_TYPE_TEXT_UTF16LE" || type == "CL_TYPE_TEXT_UTF16BE") {
+    return kPlainText;
+  }
+  if (type == "CL_TYPE_PDF") return kPlainPdf;
   // libclamav reads both with its MIME parser (cli_scanmail); a message that starts with
   // MIME-Version and Content-Type is typed MHTML.
   if (type == "CL_TYPE_MAIL" || type == "CL_TYPE_MHTML") return kPlainMail;

@@ -4,8 +4,10 @@
 // text), the hash signatures, the object classes that must always go to the engine, and the
 // type probe. Immutable once built; it lives in the SignatureSet and is swapped with it.
 //
-// A layer libclamav scans as plain bytes is one of three classes: binary data (only target
-// type 0 signatures apply), an image (0 and 5) or text (0 and 7, also on the normalised text).
+// A layer libclamav scans as plain bytes is one of these classes: binary data (only target
+// type 0 signatures apply), an image (0 and 5), text (0 and 7, also on the normalised text),
+// a zip or OOXML container (0), a mail message (0 and 4) or a PDF (0 and 10); the last three
+// also have layers of their own (members, extracted parts and objects), which the probe shows.
 // Every signature that applies to a class contributes literals one of which any match of it
 // must contain; a signature without such literals "routes" its classes: they always go to the
 // engine.
@@ -33,7 +35,12 @@ enum PlainClass : uint8_t {
   // A mail message as libclamav reads it (CL_TYPE_MAIL): its own bytes are matched with the
   // signatures of target types 0 and 4, and every part its MIME parser extracts is a layer.
   kPlainMail = 32,
-  kAllPlainClasses = kPlainBinary | kPlainImage | kPlainText | kPlainContainer | kPlainMail,
+  // A PDF (CL_TYPE_PDF): its own bytes are matched with the signatures of target types 0 and 10;
+  // every object libclamav's PDF parser extracts (decoded streams, strings, normalised page
+  // contents) is a layer of its own.
+  kPlainPdf = 128,
+  kAllPlainClasses =
+      kPlainBinary | kPlainImage | kPlainText | kPlainContainer | kPlainMail | kPlainPdf,
   // Not a class: the literal is one of libclamav's file-type triggers (HTML, PDF found
   // anywhere in a layer), after which libclamav normalises or parses the layer in ways the
   // probe is not shown. A layer holding one is never cleared.

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Each subexpression is summarised by whether it can be true and the range its match count can
-// take (a subexpression's count is the sum of its subsignatures' counts, as in libclamav). A
-// level that mixes '&' and '|' without parentheses is read as '|': any tree of '&' and '|' needs
-// at least one true operand, so that reading can only say "can be true" more often.
+// Read as libclamav 1.4 reads it (cli_ac_chklsig): an expression splits at its first operator
+// outside parentheses into the part before and everything after it, so "0&1|2" is 0&(1|2); an
+// expression that is one parenthesised group, with or without a count modifier after it,
+// splits inside the group at the group's last operator, so "(0&1|2)" is (0&1)|2. Each part is
+// summarised by whether it can be true and the highest match count it can reach.
 #include "sigs/logical_expression.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -15,107 +18,143 @@ namespace kensa::sigs {
 namespace {
 
 constexpr uint64_t kMany = std::numeric_limits<uint64_t>::max();
+constexpr int kMaxDepth = 512;
 
 struct Summary {
   bool can_be_true = false;
-  uint64_t lo = 0, hi = 0;  // count range
+  uint64_t hi = 0;  // highest count; the lowest is always taken as 0 (the safe side)
 };
 
 uint64_t Add(uint64_t a, uint64_t b) { return a > kMany - b ? kMany : a + b; }
 
-class Parser {
- public:
-  Parser(std::string_view s, const std::vector<bool>& zero) : s_(s), zero_(zero) {}
+bool IsModifier(char c) { return c == '>' || c == '<' || c == '='; }
 
-  absl::StatusOr<Summary> Parse() {
-    absl::StatusOr<Summary> e = Expr(0);
-    if (!e.ok()) return e;
-    if (pos_ != s_.size()) return Error("trailing characters");
-    return e;
+// A count modifier's test, on a count that lies in [0, hi].
+bool CountCanPass(char mod, uint64_t n, uint64_t hi) {
+  switch (mod) {
+    case '=': return n <= hi;
+    case '>': return hi > n;
+    case '<': return n > 0;
+    default: return false;
+  }
+}
+
+class Evaluator {
+ public:
+  explicit Evaluator(const std::vector<bool>& zero) : zero_(zero) {}
+
+  absl::StatusOr<Summary> Eval(std::string_view e, int depth) {
+    if (depth > kMaxDepth) return Error(e, "nested too deep");
+    if (e.empty()) return Error(e, "empty operand");
+    int pth = 0;
+    size_t op = 0, op1 = 0, block_end = 0;  // op, op1: offset + 1 (0: none)
+    char block_mod = 0;
+    uint64_t block_n = 0;
+    char mod = 0;
+    size_t mod_at = 0;
+    for (size_t i = 0; i < e.size(); ++i) {
+      const char c = e[i];
+      if (c == '(') {
+        ++pth;
+      } else if (c == ')' || IsModifier(c)) {
+        if (c == ')' && pth-- == 0) return Error(e, "missing '('");
+        mod = c;
+        mod_at = i;
+      } else if (c == '&' || c == '|') {
+        if (pth == 0) {
+          op = i + 1;
+          break;
+        }
+        if (pth == 1) op1 = i + 1;
+      }
+      if (op1 != 0 && pth == 0) {
+        // The end of the first group: a modifier after it counts when it ends the expression.
+        block_end = i;
+        block_mod = 0;
+        if (i + 1 < e.size() && IsModifier(e[i + 1])) {
+          block_mod = e[i + 1];
+          size_t j = i + 2;
+          absl::StatusOr<uint64_t> n = Number(e, &j);
+          if (!n.ok()) return n.status();
+          block_n = *n;
+          while (j < e.size() && (e[j] == ',' || (e[j] >= '0' && e[j] <= '9'))) ++j;
+          i = j - 1;
+        }
+        if (i + 1 == e.size()) break;
+        block_mod = 0;
+      }
+    }
+    if (pth != 0) return Error(e, "missing ')'");
+    if (op == 0 && op1 == 0) {
+      if (e.front() == '(') {
+        if (e.size() < 2 || e.back() != ')') return Error(e, "modifier after a group");
+        return Eval(e.substr(1, e.size() - 2), depth + 1);
+      }
+      size_t j = 0;
+      absl::StatusOr<uint64_t> id = Number(e, &j);
+      if (!id.ok()) return id.status();
+      const bool zero = *id < zero_.size() && zero_[*id];
+      Summary s{!zero, zero ? 0 : kMany};
+      if (mod != 0 && IsModifier(mod)) {
+        size_t k = mod_at + 1;
+        absl::StatusOr<uint64_t> n = Number(e, &k);
+        if (!n.ok()) return n.status();
+        s.can_be_true = CountCanPass(mod, *n, s.hi);
+      } else if (j != e.size()) {
+        return Error(e, "trailing characters");
+      }
+      return s;
+    }
+    std::string_view left, right;
+    char oper;
+    if (op != 0) {
+      oper = e[op - 1];
+      left = e.substr(0, op - 1);
+      right = e.substr(op);
+    } else {
+      oper = e[op1 - 1];
+      left = e.substr(1, op1 - 2);
+      right = e.substr(op1, block_end - op1);
+    }
+    absl::StatusOr<Summary> l = Eval(left, depth + 1);
+    if (!l.ok()) return l;
+    absl::StatusOr<Summary> r = Eval(right, depth + 1);
+    if (!r.ok()) return r;
+    Summary s;
+    s.can_be_true = oper == '&' ? (l->can_be_true && r->can_be_true)
+                                : (l->can_be_true || r->can_be_true);
+    s.hi = s.can_be_true ? Add(l->hi, r->hi) : 0;
+    // A group's modifier tests its count, which is 0 when the group is false ("(0&1)<1" is
+    // true where 0 or 1 is absent); ",m" asks for m distinct subsignatures: only ever harder.
+    if (block_mod != 0) s.can_be_true = CountCanPass(block_mod, block_n, s.hi);
+    return s;
   }
 
  private:
-  absl::Status Error(std::string_view what) const {
+  static absl::Status Error(std::string_view e, std::string_view what) {
     return absl::InvalidArgumentError(
-        absl::StrCat("logical expression: ", std::string(what), " at ", pos_, " in '", std::string(s_), "'"));
+        absl::StrCat("logical expression: ", std::string(what), " in '", std::string(e), "'"));
   }
 
-  absl::StatusOr<Summary> Expr(int depth) {
-    if (depth > 64) return Error("nested too deep");
-    absl::StatusOr<Summary> first = Operand(depth);
-    if (!first.ok()) return first;
-    Summary acc = *first;
-    bool any_and = false, any_or = false, all_true = acc.can_be_true, one_true = acc.can_be_true;
-    while (pos_ < s_.size() && (s_[pos_] == '&' || s_[pos_] == '|')) {
-      (s_[pos_] == '&' ? any_and : any_or) = true;
-      ++pos_;
-      absl::StatusOr<Summary> next = Operand(depth);
-      if (!next.ok()) return next;
-      all_true = all_true && next->can_be_true;
-      one_true = one_true || next->can_be_true;
-      acc.lo = Add(acc.lo, next->lo);
-      acc.hi = Add(acc.hi, next->hi);
-    }
-    acc.can_be_true = (any_and && !any_or) ? all_true : one_true;
-    return acc;
-  }
-
-  absl::StatusOr<Summary> Operand(int depth) {
-    Summary p;
-    if (pos_ < s_.size() && s_[pos_] == '(') {
-      ++pos_;
-      absl::StatusOr<Summary> inner = Expr(depth + 1);
-      if (!inner.ok()) return inner;
-      if (pos_ >= s_.size() || s_[pos_] != ')') return Error("missing ')'");
-      ++pos_;
-      p = *inner;
-    } else {
-      absl::StatusOr<uint64_t> index = Number();
-      if (!index.ok()) return index.status();
-      const bool zero = *index < zero_.size() && zero_[*index];
-      p.lo = 0;
-      p.hi = zero ? 0 : kMany;
-      p.can_be_true = !zero;
-    }
-    if (pos_ < s_.size() && (s_[pos_] == '=' || s_[pos_] == '>' || s_[pos_] == '<')) {
-      const char op = s_[pos_++];
-      absl::StatusOr<uint64_t> n = Number();
-      if (!n.ok()) return n.status();
-      // ",m" asks for at least m distinct subsignatures as well: only ever harder to satisfy.
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        if (absl::StatusOr<uint64_t> m = Number(); !m.ok()) return m.status();
-      }
-      switch (op) {
-        case '=': p.can_be_true = p.lo <= *n && *n <= p.hi; break;
-        case '>': p.can_be_true = p.hi > *n; break;
-        case '<': p.can_be_true = p.lo < *n; break;
-      }
-    }
-    return p;
-  }
-
-  absl::StatusOr<uint64_t> Number() {
-    const size_t start = pos_;
+  static absl::StatusOr<uint64_t> Number(std::string_view e, size_t* at) {
+    const size_t start = *at;
     uint64_t v = 0;
-    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
-      if (v > 1'000'000'000) return Error("number too large");
-      v = v * 10 + static_cast<uint64_t>(s_[pos_++] - '0');
+    while (*at < e.size() && e[*at] >= '0' && e[*at] <= '9') {
+      if (v > 1'000'000'000) return Error(e, "number too large");
+      v = v * 10 + static_cast<uint64_t>(e[(*at)++] - '0');
     }
-    if (pos_ == start) return Error("number expected");
+    if (*at == start) return Error(e, "number expected");
     return v;
   }
 
-  std::string_view s_;
   const std::vector<bool>& zero_;
-  size_t pos_ = 0;
 };
 
 }  // namespace
 
 absl::StatusOr<bool> ExpressionCanBeTrue(std::string_view expression,
                                          const std::vector<bool>& known_zero) {
-  absl::StatusOr<Summary> s = Parser(expression, known_zero).Parse();
+  absl::StatusOr<Summary> s = Evaluator(known_zero).Eval(expression, 0);
   if (!s.ok()) return s.status();
   return s->can_be_true;
 }

@@ -33,6 +33,7 @@ uint8_t ClassesOfTarget(int target) {
     case 7: return kPlainText;
     // Mail signatures apply to mail, and to a text layer in which libclamav finds mail headers.
     case 4: return kPlainText | scan::kPlainMail;
+    case 10: return scan::kPlainPdf;
     default: return 0;
   }
 }

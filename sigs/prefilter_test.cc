@@ -220,6 +220,55 @@ TEST_F(PrefilterTest, ZipMembersAreLayersOfTheirOwn) {
   EXPECT_EQ(Check(*hashed, StoredZip("bad.bin", blob)), Decision::kHash);
 }
 
+// A one-page PDF whose content stream is `content`, hex-encoded (ASCIIHexDecode) when `encode`.
+std::string OnePagePdf(std::string_view content, bool encode) {
+  std::string stream(content), filter;
+  if (encode) {
+    stream.clear();
+    for (unsigned char c : content) absl::StrAppend(&stream, absl::Hex(c, absl::kZeroPad2));
+    stream += ">";
+    filter = "/Filter /ASCIIHexDecode ";
+  }
+  return absl::StrCat(
+      "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+      "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n",
+      "3 0 obj\n<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>\nendobj\n",
+      "4 0 obj\n<< ", filter, "/Length ", stream.size(), " >>\nstream\n", stream,
+      "\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+}
+
+TEST_F(PrefilterTest, PdfObjectsAreLayersOfTheirOwn) {
+  // "pdf only marker" applies to PDFs alone (target 10).
+  auto set = Build(absl::StrCat(kEvilNdb, "Kensa.Test.PdfOnly:10:*:706466206f6e6c79206d61726b6572\n"));
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(Check(*set, OnePagePdf("BT (Quarterly report) Tj ET", true)), Decision::kSkipEngine);
+  // A target 0 signature encoded in a stream: only the extracted object shows it.
+  const std::string deflated = OnePagePdf("BT (an evil payload..XYmarker) Tj ET", true);
+  EXPECT_EQ(deflated.find("evil payload"), std::string::npos);
+  EXPECT_EQ(Check(*set, deflated), Decision::kLiteral);
+  EXPECT_FALSE(set->engine().ScanBuffer(deflated).clean());
+  // A PDF signature in the PDF's own bytes, and the same bytes in plain text (not a PDF).
+  const std::string marked = OnePagePdf("BT (pdf only marker) Tj ET", false);
+  EXPECT_EQ(Check(*set, marked), Decision::kLiteral);
+  EXPECT_FALSE(set->engine().ScanBuffer(marked).clean());
+  EXPECT_EQ(Check(*set, "a letter that mentions a pdf only marker\n"), Decision::kSkipEngine);
+}
+
+TEST_F(PrefilterTest, RandomBytesTypedUtf16AreReadAsText) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  std::string noise(40000, '\0');
+  uint32_t x = 2026;
+  for (char& c : noise) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  EXPECT_EQ(Check(*set, noise), Decision::kSkipEngine);
+  // Upper case: only libclamav's normalised text holds the target 7 phrase.
+  const std::string hidden = noise.substr(0, 20000) + "NORMALISED PHRASE" + noise.substr(20000);
+  EXPECT_NE(Check(*set, hidden), Decision::kSkipEngine);
+}
+
 TEST_F(PrefilterTest, TextWithHtmlFurtherDownGoesToTheEngine) {
   // libclamav types this as text, finds the <script> tag while matching and then matches its
   // HTML-normalised form too, where the entity spells the signature out: the raw bytes and the

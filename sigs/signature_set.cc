@@ -23,7 +23,8 @@ namespace {
 
 // Bumped whenever the derivation's output for the same databases changes: it is part of the
 // on-disk cache key.
-constexpr int kPrefilterDerivationVersion = 3;  // 2: the mail class; 3: required subsignatures only
+// 2: the mail class; 3: required subsignatures only; 4: the PDF class
+constexpr int kPrefilterDerivationVersion = 4;
 
 absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
     const std::string& dir, const std::string& version, const scan::ClamLimits& limits,

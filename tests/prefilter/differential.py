@@ -7,7 +7,9 @@ Objects: the clean corpus (gen_clean_corpus.py), every clamav-testfiles file, th
 signatures' planted instances (planted.jsonl) inserted into clean files at random offsets and
 inside zip containers and office documents, and mutations of these (a flipped byte, case
 swapped, whitespace inserted, cut short, spelled as HTML character references further down a
-text, a flipped byte in a clean file). Mail messages too, since the prefilter also answers for
+text, a flipped byte in a clean file), PDFs that carry an instance in a Flate, ASCIIHex or
+unfiltered stream or a JavaScript string (target 10 instances in a PDF's own bytes), and
+instances in random bytes (which libclamav often types as UTF-16 text). Mail messages too, since the prefilter also answers for
 libclamav's reading of a whole message: real messages of ../shared/corpora (--mail-corpus),
 clean corpus files as attachments, and every planted instance in a message's headers, in a
 7bit, quoted-printable or base64 body, uuencoded in text, in a nested message/rfc822 and
@@ -84,6 +86,35 @@ def mutations(data, start, end, rng):
     out["html"] = (b"plain words of a letter, nothing more to it.\n" * 70 + b"<script></script><p>"
                    + data[:start] + ref + data[end:] + b"</p>\n")
     return out
+
+
+def pdf_with(payload, how):
+    """A one-page PDF that holds `payload` in its page's content stream (how: "flate", "hex" or
+    "raw": FlateDecode, ASCIIHexDecode or no filter) or as a JavaScript string ("js")."""
+    import zlib
+    if how == "flate":
+        stream, filt = zlib.compress(payload), b"/Filter /FlateDecode "
+    elif how == "hex":
+        stream, filt = payload.hex().encode() + b">", b"/Filter /ASCIIHexDecode "
+    else:
+        stream, filt = (payload if how == "raw" else b"BT /F1 12 Tf 72 712 Td (page) Tj ET"), b""
+    js = b"".join(bytes([c]) if 0x20 <= c < 0x7f and c not in b"()\\" else b"\\%03o" % c
+                  for c in payload)
+    objs = [b"<< /Type /Catalog /Pages 2 0 R" + (b" /OpenAction 5 0 R" if how == "js" else b"") + b" >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< " + filt + b"/Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+            b"<< /S /JavaScript /JS (" + js + b") >>"]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
 
 
 def message(headers, body):
@@ -164,6 +195,14 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed, mail_c
                       b"Content-Type: application/octet-stream\r\n"
                       b"Content-Transfer-Encoding: base64\r\n\r\n" + b64(data) + b"--XX--\r\n"))
         count += 1
+    # Clean random bytes (typed binary or UTF-16 text) and clean PDFs of each construction.
+    for k in range(20):
+        write(os.path.join(objdir, "clean-noise", "%02d.bin" % k),
+              rng.randbytes(rng.randrange(512, 60000)))
+        write(os.path.join(objdir, "clean-pdf", "%02d.pdf" % k),
+              pdf_with(rng.randbytes(rng.randrange(64, 4096)),
+                       ("flate", "hex", "raw", "js")[k % 4]))
+        count += 2
     if os.path.isdir(TESTFILES):
         for name in sorted(os.listdir(TESTFILES)):
             src = os.path.join(TESTFILES, name)
@@ -186,6 +225,26 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed, mail_c
             at = rng.randrange(len(host) + 1)
             objs = {base + ".bin": (host[:at] + inst + host[at:], at, at + len(inst)),
                     base + "-bare.bin": (inst, 0, len(inst))}
+        if p.get("target", 0) == 10:
+            # A PDF signature: libclamav looks for it in a PDF's own bytes only.
+            objs = {}
+            for how in ("raw", "flate"):
+                pdf = pdf_with(inst, how)
+                write(os.path.join(objdir, "planted", "%s.%s.pdf" % (base, how)), pdf)
+                write(os.path.join(objdir, "planted", "%s.%s.pdf.zip" % (base, how)),
+                      zipped(base + ".pdf", pdf))
+                count += 2
+        else:
+            # In a PDF: decoded from its streams or strings, only the layers of libclamav's
+            # PDF parser show it.
+            for how in ("flate", "hex", "raw", "js"):
+                write(os.path.join(objdir, "planted", "%s.%s.pdf" % (base, how)), pdf_with(inst, how))
+                count += 1
+            # In random bytes, which libclamav often types as UTF-16 text.
+            noise = rng.randbytes(rng.randrange(2048, 40000))
+            at = rng.randrange(len(noise) + 1)
+            write(os.path.join(objdir, "planted", base + ".noise.bin"), noise[:at] + inst + noise[at:])
+            count += 1
         for name, (data, s, e) in list(objs.items()):
             write(os.path.join(objdir, "planted", name), data)
             write(os.path.join(objdir, "planted", name + ".zip"), zipped(name, data))
@@ -200,7 +259,12 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed, mail_c
                 write(os.path.join(objdir, "mutated", "%s.%s" % (name, mname)), mdata)
                 count += 1
         host = hosts[rng.randrange(len(hosts))][:4096] if hosts else b""
-        for mname, mdata in mails_of(inst, host, rng).items():
+        mails = mails_of(inst, host, rng)
+        if p.get("target", 0) == 10:
+            mails = {"pdf": mails_of(pdf_with(inst, "raw"), b"", rng)["attachment"]}
+        else:
+            mails["pdf"] = mails_of(pdf_with(inst, "flate"), b"", rng)["attachment"]
+        for mname, mdata in mails.items():
             write(os.path.join(objdir, "mail-planted", "%s.%s.eml" % (base, mname)), mdata)
             write(os.path.join(objdir, "mail-planted", "%s.%s.case.eml" % (base, mname)),
                   mdata.swapcase())

@@ -13,7 +13,8 @@ Writes into OUTDIR (created if missing):
   gen.hsb        SHA256:Size:Name, SHA1:Size:Name, a few SHA256:*:Name:73
   gen.mdb        Size:MD5:Name                          (PE section hashes)
   planted.jsonl  how to build bytes that the engine detects, one JSON object a line:
-                   {"name", "kind": "ndb"|"ldb", "target": 0, "hex"}  concrete bytes that match
+                   {"name", "kind": "ndb"|"ldb", "target": 0|10, "hex"}  concrete bytes that
+                                                   match (target 10: inside a PDF)
                    {"name", "kind": "hdb"|"hsb", "seed", "size"}        the blob is
                                                    random.Random(seed).randbytes(size)
 
@@ -409,14 +410,14 @@ def gen_ndb(rng, count, planted_rng):
         sig = gen_body_sig(rng, 12, 80)
         offset = gen_offset(rng, target, sig_len_estimate(sig))
         lines.append("%s:%d:%s:%s" % (name, target, offset, sig.hex()))
-        if target == 0 and offset == "*":
-            candidates.append((name, sig))
+        if target in (0, 10) and offset == "*":
+            candidates.append((name, sig, target))
     want = min(len(candidates), max(200, math.ceil(0.02 * len(candidates))))
     chosen = sorted(planted_rng.sample(range(len(candidates)), want))
     planted = []
     for idx in chosen:
-        name, sig = candidates[idx]
-        planted.append({"name": name, "kind": "ndb", "target": 0,
+        name, sig, target = candidates[idx]
+        planted.append({"name": name, "kind": "ndb", "target": target,
                         "hex": sig.instance(planted_rng).hex()})
     return lines, planted
 
@@ -583,13 +584,13 @@ def gen_ldb(rng, count, planted_rng):
         line = "%s;Engine:%s,Target:%d;%s;%s" % (name, engine, target, expr,
                                                    ";".join(s.hex() for s in subsigs))
         lines.append(line)
-        if target == 0 and not any(s.offset for s in subsigs):
-            candidates.append((name, subsigs, counts))
+        if target in (0, 10) and not any(s.offset for s in subsigs):
+            candidates.append((name, subsigs, counts, target))
     want = min(len(candidates), max(50, math.ceil(0.02 * len(candidates))))
     chosen = sorted(planted_rng.sample(range(len(candidates)), want))
     planted = []
     for idx in chosen:
-        name, subsigs, counts = candidates[idx]
+        name, subsigs, counts, target = candidates[idx]
         pieces = []
         for j, c in enumerate(counts):
             for _ in range(c):
@@ -600,7 +601,7 @@ def gen_ldb(rng, count, planted_rng):
             if k:
                 out += filler(planted_rng, planted_rng.randint(1, 64))
             out += p
-        planted.append({"name": name, "kind": "ldb", "target": 0, "hex": bytes(out).hex()})
+        planted.append({"name": name, "kind": "ldb", "target": target, "hex": bytes(out).hex()})
     return lines, planted
 
 
