@@ -43,7 +43,7 @@ double Median(std::vector<double> v) {
 // The probe's own cost: a walk over every layer, each accepted.
 class AcceptEveryLayer : public scan::ClamEngine::LayerVisitor {
  public:
-  bool OnLayer(std::string_view, uint32_t, std::string_view) override { return true; }
+  Action OnLayer(std::string_view, uint32_t, std::string_view) override { return Action::kDescend; }
 };
 
 struct Round {

@@ -288,6 +288,7 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   cl_engine_set_clcb_file_inspection(engine->engine_, OnFileInspection);
   if (!limits.engine_cache) cl_engine_set_num(engine->engine_, CL_ENGINE_DISABLE_CACHE, 1);
   engine->max_file_bytes_ = limits.max_file_bytes;
+  engine->limits_ = limits;
 
   std::vector<std::string> messages;
   load_messages = &messages;
@@ -314,6 +315,8 @@ struct ProbeContext {
   uint64_t max_file_bytes = 0;
   std::string top_type;
   size_t layers = 0;
+  uint64_t bytes_below = 0;
+  uint32_t deepest = 0;
   bool stopped = false;
 };
 
@@ -325,6 +328,10 @@ cl_error_t OnProbeInspection(int /*fd*/, const char* type, const char** /*ancest
   if (probe == nullptr) return CL_VIRUS;
   const std::string_view t = type != nullptr ? type : "";
   if (probe->layers++ == 0) probe->top_type = std::string(t);
+  if (recursion_level > 0) {
+    probe->bytes_below += file_size;
+    probe->deepest = std::max(probe->deepest, recursion_level);
+  }
   const std::string_view bytes =
       file_buffer != nullptr ? std::string_view(file_buffer, file_size) : std::string_view();
   // What the full engine's own inspection (OnFileInspection) turns into a verdict, and a layer
@@ -333,12 +340,17 @@ cl_error_t OnProbeInspection(int /*fd*/, const char* type, const char** /*ancest
       (file_buffer == nullptr && file_size > 0) ||
       (recursion_level > 0 && probe->max_file_bytes > 0 && file_size >= probe->max_file_bytes) ||
       (t == "CL_TYPE_ZIP" && HasZip64Entry(bytes));
-  if (engine_decides || probe->visitor == nullptr ||
-      !probe->visitor->OnLayer(t, recursion_level, bytes)) {
-    probe->stopped = true;
-    return CL_VIRUS;  // stop here: the full engine takes the object
+  using Action = ClamEngine::LayerVisitor::Action;
+  const Action action = engine_decides || probe->visitor == nullptr
+                            ? Action::kStop
+                            : probe->visitor->OnLayer(t, recursion_level, bytes);
+  switch (action) {
+    case Action::kDescend: return CL_CLEAN;
+    case Action::kSkip: return CL_BREAK;  // libclamav ends this layer here, clean
+    case Action::kStop: break;
   }
-  return CL_CLEAN;
+  probe->stopped = true;
+  return CL_VIRUS;  // stop here: the full engine takes the object
 }
 
 }  // namespace
@@ -353,6 +365,7 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::LoadProbe(
   // libclamav's clean-object cache would skip the callbacks for an object seen before.
   cl_engine_set_num(engine->engine_, CL_ENGINE_DISABLE_CACHE, 1);
   engine->max_file_bytes_ = limits.max_file_bytes;
+  engine->limits_ = limits;
   std::vector<std::string> messages;
   if (!dir.empty()) {
     load_messages = &messages;
@@ -391,6 +404,8 @@ ClamEngine::ProbeResult ClamEngine::Probe(std::string_view data, int fd,
   }
   result.top_type = std::move(probe.top_type);
   result.layers = probe.layers;
+  result.bytes_below = probe.bytes_below;
+  result.deepest = probe.deepest;
   // Anything but a clean walk over accepted layers: an alert, an error, a limit, a stop.
   result.complete = rc == CL_CLEAN && !probe.stopped && probe.layers > 0;
   return result;

@@ -74,24 +74,36 @@ class ClamEngine {
                                                                      const ClamLimits& limits);
   class LayerVisitor {
    public:
+    enum class Action {
+      kDescend,  // go on: this layer is accepted, show what libclamav unpacks from it
+      kSkip,     // accepted with everything below it, already known (libclamav skips it)
+      kStop,     // the engine takes the object
+    };
     virtual ~LayerVisitor() = default;
-    // `type` is libclamav's ("CL_TYPE_ZIP", ...); `bytes` the layer's content. False stops.
-    virtual bool OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) = 0;
+    // `type` is libclamav's ("CL_TYPE_ZIP", ...); `bytes` the layer's content.
+    virtual Action OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) = 0;
   };
   struct ProbeResult {
     std::string top_type;  // "" when libclamav never showed a layer
     size_t layers = 0;
+    // Below the object itself: the bytes of every layer shown, and the deepest level reached
+    // (0: nothing was unpacked). Skipped layers count with nothing below them.
+    uint64_t bytes_below = 0;
+    uint32_t deepest = 0;
     // Every layer was shown and accepted, and libclamav raised no alert and no error: what
     // the full engine would add is signature matches only.
     bool complete = false;
   };
   ProbeResult Probe(std::string_view data, int fd, LayerVisitor* visitor) const;
+  // The limits the engine was loaded with.
+  const ClamLimits& limits() const { return limits_; }
 
  private:
   ClamEngine() = default;
   cl_engine* engine_ = nullptr;
   uint64_t signatures_ = 0;
   uint64_t max_file_bytes_ = 0;
+  ClamLimits limits_;
 };
 
 }  // namespace kensa::scan

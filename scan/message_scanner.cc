@@ -166,6 +166,8 @@ ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name
   ScanResult r;
   if (prefilter != nullptr && prefilter->Decide(buffer) == PartPrefilter::Decision::kSkipEngine) {
     ++verdict_.fast_path;  // r stays clean: the engine has provably nothing to find
+    // libclamav's reading of the whole message meets these bytes again as one of its parts.
+    if (raw_prefilter_ != nullptr) raw_prefilter_->Reuse(prefilter->Cleared(digest, buffer.size()));
   } else {
     ++verdict_.engine_scans;
     r = buffer.ScanWith(engine_, name);

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -198,7 +199,18 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
 
 PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult& probe) {
   probe_type_ = probe.top_type;
-  if (probe.complete) return Decision::kSkipEngine;
+  last_probe_ = probe;
+  if (probe.complete) {
+    // With subtrees skipped, libclamav's own counts missed them: the engine's walk must stay
+    // within its limits with them added.
+    const ClamLimits& limits = db_.probe().limits();
+    if (reused_ > 0 && (probe.layers + reused_layers_ >= limits.max_files ||
+                        probe.bytes_below + reused_bytes_ >= limits.max_scan_bytes)) {
+      stopped_at_ = "the engine's limits, with reused layers";
+      return Decision::kNotPlain;
+    }
+    return Decision::kSkipEngine;
+  }
   // Stopped by a layer (the reason is set), or an alert or error of libclamav's own.
   return probe.layers > 0 && layer_decision_ != Decision::kSkipEngine ? layer_decision_
                                                                       : Decision::kNotPlain;
@@ -245,12 +257,62 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes, bool no
   return hit;
 }
 
-bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) {
+PartPrefilter::ClearedObject PartPrefilter::Cleared(const Sha256& digest, uint64_t size) const {
+  ClearedObject c;
+  c.size = size;
+  c.digest = digest;
+  c.type = last_probe_.top_type;
+  c.bytes_below = last_probe_.bytes_below;
+  c.layers_below = last_probe_.layers > 0 ? last_probe_.layers - 1 : 0;
+  c.deepest = last_probe_.deepest;
+  return c;
+}
+
+void PartPrefilter::Reuse(ClearedObject cleared) {
+  if (!cleared.type.empty()) reusable_.push_back(std::move(cleared));
+}
+
+bool PartPrefilter::IsReusable(std::string_view type, uint32_t depth, std::string_view bytes) {
+  const ClearedObject* match = nullptr;
+  std::optional<Sha256> digest;
+  for (const ClearedObject& c : reusable_) {
+    if (c.size != bytes.size() || c.type != type) continue;
+    if (!digest) {
+      Sha256 d{};
+      unsigned len = 0;
+      EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
+      digest = d;
+    }
+    if (c.digest == *digest) {
+      match = &c;
+      break;
+    }
+  }
+  if (match == nullptr) return false;
+  // libclamav counts recursion, files and scanned bytes over the whole walk; what it would
+  // have found below this layer must not take it past a limit the engine would report.
+  const ClamLimits& limits = db_.probe().limits();
+  if (depth + match->deepest >= limits.max_recursion ||
+      seen_layers_ + reused_layers_ + match->layers_below >= limits.max_files ||
+      seen_bytes_ + reused_bytes_ + match->bytes_below >= limits.max_scan_bytes) {
+    return false;
+  }
+  ++reused_;
+  reused_layers_ += match->layers_below;
+  reused_bytes_ += match->bytes_below;
+  return true;
+}
+
+ClamEngine::LayerVisitor::Action PartPrefilter::OnLayer(std::string_view type, uint32_t depth,
+                                                        std::string_view bytes) {
+  ++seen_layers_;
+  if (depth > 0) seen_bytes_ += bytes.size();
+  if (depth > 0 && !reusable_.empty() && IsReusable(type, depth, bytes)) return Action::kSkip;
   const uint8_t cls = LayerClassOf(type);
   auto stop = [&](Decision d) {
     layer_decision_ = d;
     stopped_at_ = absl::StrCat(std::string(type), " at depth ", depth);
-    return false;
+    return Action::kStop;
   };
   if (cls == 0) return stop(Decision::kNotPlain);
   if (db_.routed_classes() & cls) return stop(Decision::kRouted);
@@ -267,11 +329,11 @@ bool PartPrefilter::OnLayer(std::string_view type, uint32_t depth, std::string_v
         return stop(Decision::kLiteral);
       }
     }
-    return true;
+    return Action::kDescend;
   }
   if (LayerHasLiteral(cls, bytes)) return stop(Decision::kLiteral);
   if (HashMatchesBytes(bytes)) return stop(Decision::kHash);
-  return true;
+  return Action::kDescend;
 }
 
 std::string_view PartPrefilter::DecisionName(Decision d) {

@@ -17,6 +17,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scan/prefilter_database.h"
 #include "scan/spill_buffer.h"
@@ -49,6 +50,25 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   // The same for an object held whole in memory (a mapped file).
   Decision Decide(std::string_view whole);
 
+  // An object the prefilter cleared (Decide() said kSkipEngine), as a later probe of the same
+  // message can reuse it: when libclamav's reading of the whole message shows a layer with the
+  // same bytes and type, that layer and everything below it are known, and the probe skips
+  // them, as long as the skipped layers could not have taken libclamav past a limit.
+  struct ClearedObject {
+    uint64_t size = 0;
+    Sha256 digest{};
+    std::string type;
+    uint64_t bytes_below = 0;
+    size_t layers_below = 0;
+    uint32_t deepest = 0;
+  };
+  // After Decide() said kSkipEngine: this object, by the digest and size of its bytes.
+  ClearedObject Cleared(const Sha256& digest, uint64_t size) const;
+  // Before Decide(): a cleared object the probe of this one may reuse.
+  void Reuse(ClearedObject cleared);
+  // Layers the last Decide() skipped as already cleared.
+  size_t reused_layers() const { return reused_; }
+
   static std::string_view DecisionName(Decision d);
   // After Decide(): the type libclamav gave the object, when the probe ran ("" otherwise).
   const std::string& probe_type() const { return probe_type_; }
@@ -70,10 +90,12 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   Decision DecideFrom(const ClamEngine::ProbeResult& probe);
   // The probe shows each layer libclamav would scan: the object itself (already streamed)
   // and every object unpacked or decoded from it (scanned here, whole).
-  bool OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) override;
+  Action OnLayer(std::string_view type, uint32_t depth, std::string_view bytes) override;
   // Whether a layer of class `cls` holds a literal of its class or a trigger (or, with
   // normalized_only, a literal in its normalised text); true when it cannot be looked at.
   bool LayerHasLiteral(uint8_t cls, std::string_view bytes, bool normalized_only = false);
+  // Whether the layer is a cleared object whose subtree keeps the walk within the limits.
+  bool IsReusable(std::string_view type, uint32_t depth, std::string_view bytes);
 
   const PrefilterDatabase& db_;
   hs_stream* raw_stream_ = nullptr;
@@ -87,6 +109,12 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   std::string normalized_;       // one chunk's normalised text
   std::string probe_type_;
   std::string stopped_at_;
+  ClamEngine::ProbeResult last_probe_;
+  std::vector<ClearedObject> reusable_;
+  size_t reused_ = 0;
+  // What the skipped subtrees would have added to libclamav's counts, and the layers seen.
+  uint64_t reused_bytes_ = 0, seen_bytes_ = 0;
+  size_t reused_layers_ = 0, seen_layers_ = 0;
   Decision layer_decision_ = Decision::kNotPlain;  // why the probe's walk stopped
 };
 

@@ -269,6 +269,68 @@ TEST_F(PrefilterTest, RandomBytesTypedUtf16AreReadAsText) {
   EXPECT_NE(Check(*set, hidden), Decision::kSkipEngine);
 }
 
+scan::Sha256 Sha256Of(std::string_view data) {
+  scan::Sha256 d{};
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+std::string Base64Lines(std::string_view data) {
+  std::string out;
+  for (size_t at = 0; at < data.size(); at += 57) {
+    const std::string_view line = data.substr(at, 57);
+    std::string enc(4 * ((line.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(enc.data()),
+                                  reinterpret_cast<const unsigned char*>(line.data()),
+                                  static_cast<int>(line.size()));
+    enc.resize(static_cast<size_t>(n));
+    out += enc + "\r\n";
+  }
+  return out;
+}
+
+TEST_F(PrefilterTest, AWholeMessageReadingReusesThePartsAlreadyCleared) {
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  const std::string zip = StoredZip("letter.txt", "Dear customer,\nyour invoice.\n");
+  PartPrefilter part(*set->prefilter());
+  part.Feed(zip);
+  ASSERT_EQ(part.Decide(zip), Decision::kSkipEngine);
+  const std::string message = std::string(kMailHead) +
+                              "--XX\r\nContent-Type: application/zip\r\n"
+                              "Content-Transfer-Encoding: base64\r\n\r\n" +
+                              Base64Lines(zip) + "--XX--\r\n";
+  auto whole_decision = [&](PartPrefilter::ClearedObject cleared, size_t* reused) {
+    PartPrefilter whole(*set->prefilter());
+    whole.Feed(message);
+    whole.Reuse(std::move(cleared));
+    const Decision d = whole.Decide(message);
+    *reused = whole.reused_layers();
+    return d;
+  };
+  size_t reused = 0;
+  EXPECT_EQ(whole_decision(part.Cleared(Sha256Of(zip), zip.size()), &reused), Decision::kSkipEngine);
+  EXPECT_EQ(reused, 1u);
+  // Other bytes of the same size are not the cleared object: walked as before.
+  std::string other = zip;
+  other[other.size() / 2] ^= 1;
+  EXPECT_EQ(whole_decision(part.Cleared(Sha256Of(other), zip.size()), &reused), Decision::kSkipEngine);
+  EXPECT_EQ(reused, 0u);
+  // A subtree that would take libclamav past its recursion limit inside the message is walked,
+  // so the limit is met where the engine meets it.
+  PartPrefilter::ClearedObject deep = part.Cleared(Sha256Of(zip), zip.size());
+  deep.deepest = scan::ClamLimits{}.max_recursion;
+  EXPECT_EQ(whole_decision(deep, &reused), Decision::kSkipEngine);
+  EXPECT_EQ(reused, 0u);
+  // With a literal in the message's own bytes nothing is cleared, reuse or not.
+  const std::string marked = message + "evil payload..XYmarker\r\n";
+  PartPrefilter whole(*set->prefilter());
+  whole.Feed(marked);
+  whole.Reuse(part.Cleared(Sha256Of(zip), zip.size()));
+  EXPECT_NE(whole.Decide(marked), Decision::kSkipEngine);
+}
+
 TEST_F(PrefilterTest, TextWithHtmlFurtherDownGoesToTheEngine) {
   // libclamav types this as text, finds the <script> tag while matching and then matches its
   // HTML-normalised form too, where the entity spells the signature out: the raw bytes and the
