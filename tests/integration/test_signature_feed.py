@@ -11,7 +11,8 @@ feeds), so every step is deterministic; poll_interval and retry_min are long.
   download, a wrong key, an unsigned bundle, a replayed older version, 404, 500, a slow
   server past transfer_timeout, a server that never answers, a download over
   max_download_bytes (with and without Content-Length), a set that fails its canaries, a set
-  libclamav cannot load.
+  libclamav cannot load, and a valid newer bundle while the staging filesystem is full (a
+  filled one-page tmpfs mounted over staging/; skipped where mounting is not allowed).
 - test_3: `kensad --rollback-signatures` goes back one set; SIGHUP loads it (the newer sample
   passes again); the rolled-back version is refused when served again.
 - test_4: kensad restarted with junk in the store's staging directory comes up on the last
@@ -343,11 +344,38 @@ class SignatureFeedTest(h.KensadTestCase):
                 self.assertIn(rec["result"], ("refused", "failed"), rec)
                 self.assertIn(reason, rec.get("reason", ""), rec)
                 self.assertLess(time.monotonic() - start, CHECK_TIMEOUT)
+        with self.subTest("disk full while staging"):
+            self.check_with_full_staging(published)
         self.assertEqual(sum(1 for r in self.updates() if r["result"] == "published"), published)
         self.assertEqual(self.pointer(), "2024.6.2")
         self.assertEqual(os.listdir(self.store("staging")), [])
         self.assert_found(SAMPLE_A, "still", "Kensa.Feed.SampleA")
         self.assertTrue(self.kensad.running())
+
+    def check_with_full_staging(self, published):
+        """A valid newer bundle while the staging directory's filesystem is full: a tmpfs of
+        one page, filled, mounted over it for the one check."""
+        staging = self.store("staging")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", staging],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest(f"cannot mount a small tmpfs over staging/ (needs root and "
+                          f"CAP_SYS_ADMIN): {r.stderr.strip()}")
+        try:
+            with open(os.path.join(staging, "filler"), "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 4096)
+                        f.flush()
+                except OSError:
+                    pass
+            rec = self.check_now(("file", self.b3, '"b3-full"'))
+            self.assertIn(rec["result"], ("refused", "failed"), rec)
+            self.assertIn("No space left on device", rec.get("reason", ""), rec)
+            os.remove(os.path.join(staging, "filler"))
+        finally:
+            subprocess.run(["umount", staging], check=True)
+        self.assertEqual(sum(1 for r in self.updates() if r["result"] == "published"), published)
 
     def test_3_rollback_restores_the_previous_set(self):
         rec = self.check_now(("file", self.b3, '"b3"'))
