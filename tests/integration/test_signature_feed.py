@@ -362,13 +362,14 @@ class SignatureFeedTest(h.KensadTestCase):
             self.skipTest(f"cannot mount a small tmpfs over staging/ (needs root and "
                           f"CAP_SYS_ADMIN): {r.stderr.strip()}")
         try:
-            with open(os.path.join(staging, "filler"), "wb") as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 4096)
-                        f.flush()
-                except OSError:
+            fd = os.open(os.path.join(staging, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while os.write(fd, b"\0" * 4096) > 0:
                     pass
+            except OSError:
+                pass  # full
+            finally:
+                os.close(fd)
             rec = self.check_now(("file", self.b3, '"b3-full"'))
             self.assertIn(rec["result"], ("refused", "failed"), rec)
             self.assertIn("No space left on device", rec.get("reason", ""), rec)
