@@ -179,6 +179,8 @@ int Run(int argc, char** argv) {
   // core/arena_zeroing.h says why.
   if (absl::Status s = ZeroByMemsetInEveryArena(); !s.ok()) {
     std::fprintf(stderr, "kensa-scan: warning: %s\n", std::string(s.message()).c_str());
+  } else if (absl::Status m = MoveThisThreadOffArenaZero(); !m.ok()) {
+    std::fprintf(stderr, "kensa-scan: warning: %s\n", std::string(m.message()).c_str());
   }
   std::string sig_dir, config_path;
   bool engine_only = false, summary = true, explain = false;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "core/reactor_pool.h"
 
+#include "core/arena_zeroing.h"
+
 #include <sched.h>
 
 #include <condition_variable>
@@ -36,6 +38,7 @@ absl::StatusOr<std::unique_ptr<ReactorPool>> ReactorPool::Start(int count,
   for (int i = 0; i < count; ++i) {
     pool->threads_.emplace_back([barrier, base, pin, init, fini, i, p = pool.get()] {
       Barrier& b = *barrier;
+      (void)MoveThisThreadOffArenaZero();  // a failure costs slower callocs, nothing more
       ReactorOptions opts = base;
       opts.index = i;
       opts.cpu = pin ? i % UsableCpuCount() : -1;

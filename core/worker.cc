@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 
+#include "core/arena_zeroing.h"
+
 namespace kensa {
 
 Worker::Worker(std::string name) : name_(std::move(name)) {
@@ -33,6 +35,8 @@ size_t Worker::queued() const {
 }
 
 void Worker::Loop() {
+  // A failure only leaves the thread on arena 0, whose callocs are zeroed the slower way.
+  (void)MoveThisThreadOffArenaZero();
   for (;;) {
     absl::AnyInvocable<void()> job;
     {
