@@ -36,17 +36,18 @@ absl::Status ZeroByMemsetInEveryArena() {
   if (absl::Status s = Ctl("arena.0.extent_hooks", &defaults, &len, nullptr, 0); !s.ok()) {
     return s;
   }
-  extent_hooks_t* first = nullptr;
-  len = sizeof(first);
-  if (absl::Status s = Ctl("arena.1.extent_hooks", &first, &len, nullptr, 0); !s.ok()) return s;
-  if (first == &memset_zeroing_hooks) return absl::OkStatus();  // called before
-  memset_zeroing_hooks = *defaults;  // the same functions; only the table differs
   // The automatic arenas that threads are spread over (arenas.narenas also counts the one
   // for allocations over oversize_threshold, 8 MiB, whose hooks cannot be replaced; a calloc
   // that big is rare enough to purge).
   unsigned narenas = 0;
   len = sizeof(narenas);
   if (absl::Status s = Ctl("opt.narenas", &narenas, &len, nullptr, 0); !s.ok()) return s;
+  if (narenas < 2) return absl::OkStatus();  // arena 0 alone: it keeps jemalloc's hooks
+  extent_hooks_t* first = nullptr;
+  len = sizeof(first);
+  if (absl::Status s = Ctl("arena.1.extent_hooks", &first, &len, nullptr, 0); !s.ok()) return s;
+  if (first == &memset_zeroing_hooks) return absl::OkStatus();  // called before
+  memset_zeroing_hooks = *defaults;  // the same functions; only the table differs
   // Writing an arena's hooks also creates an automatic arena that no thread has used yet.
   // Not arena 0: jemalloc does not support hooks other than its own there (allocations made
   // while a hook runs go to arena 0, and with arena 0's lock held that is a self-deadlock;

@@ -218,7 +218,6 @@ PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult&
 
 namespace {
 
-
 // Layers whose normalised text libclamav may match: text, and mail (conservatively).
 bool HasNormalizedText(uint8_t cls) { return (cls & (kPlainText | kPlainMail)) != 0; }
 
