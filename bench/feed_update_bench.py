@@ -207,6 +207,22 @@ def seconds(text):
     return total
 
 
+def swap_under_load(a, kensad, event, before_hup):
+    """Steady load, then SIGHUP; returns (SIGHUP time, time of the record, the load, the
+    record of `event` it caused). The load runs one more second after the record."""
+    load = Load(a.clients, Sessions(kensad.port))
+    time.sleep(a.steady)
+    before = len(sh.log_records(kensad, event))
+    before_hup()
+    t0 = time.monotonic()
+    os.kill(kensad.pid, signal.SIGHUP)
+    rec = wait_record(kensad, event, before)
+    t1 = time.monotonic()
+    time.sleep(1.0)
+    load.close()
+    return t0, t1, load, rec
+
+
 def run_kensad(a, tmp, v1, v2):
     serving = [v1]
     srv = feed_server(serving)
@@ -226,16 +242,8 @@ def run_kensad(a, tmp, v1, v2):
         watch = RssWatch(kensad.pid)
         rec = wait_record(kensad, "signature_update", 0)
         print(f"kensad: V1 {rec.get('result')} in {rec.get('duration')} at start", flush=True)
-        load = Load(a.clients, Sessions(kensad.port))
-        time.sleep(a.steady)
-        before = len(sh.log_records(kensad, "signature_update"))
-        serving[0] = v2
-        t0 = time.monotonic()
-        os.kill(kensad.pid, signal.SIGHUP)
-        rec = wait_record(kensad, "signature_update", before)
-        t1 = time.monotonic()
-        time.sleep(1.0)
-        load.close()
+        t0, t1, load, rec = swap_under_load(a, kensad, "signature_update",
+                                            lambda: serving.__setitem__(0, v2))
         if rec.get("result") != "published":
             raise SystemExit(f"V2 not published: {rec}")
         rows.append(report("kensad, new set (prefilter cold)", load, watch, t0 - a.steady, t0, t1,
@@ -249,15 +257,7 @@ def run_kensad(a, tmp, v1, v2):
         print(f"kensad: restart on V2 in {rec.get('load_time')} "
               f"(prefilter from cache: {rec.get('prefilter_from_cache')})", flush=True)
         watch = RssWatch(kensad.pid)
-        load = Load(a.clients, Sessions(kensad.port))
-        time.sleep(a.steady)
-        before = len(sh.log_records(kensad, "signatures_reloaded"))
-        t0 = time.monotonic()
-        os.kill(kensad.pid, signal.SIGHUP)
-        rec = wait_record(kensad, "signatures_reloaded", before)
-        t1 = time.monotonic()
-        time.sleep(1.0)
-        load.close()
+        t0, t1, load, rec = swap_under_load(a, kensad, "signatures_reloaded", lambda: None)
         rows.append(report(f"kensad, reload (prefilter cache: {rec.get('prefilter_from_cache')})",
                            load, watch, t0 - a.steady, t0, t1, seconds(rec.get("load_time", "0s"))))
         watch.close()
