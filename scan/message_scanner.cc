@@ -98,6 +98,7 @@ void MessageScanner::Feed(std::string_view raw) {
     if (verdict_.bytes <= settings_.whole_message_max_bytes) {
       if (prefilter_ != nullptr && verdict_.bytes == raw.size()) {
         raw_prefilter_ = std::make_unique<PartPrefilter>(*prefilter_);
+        raw_prefilter_->DeferNormalizedText();
       }
       raw_->Append(raw);
       if (raw_prefilter_ != nullptr) raw_prefilter_->Feed(raw);

@@ -93,11 +93,12 @@ void PartPrefilter::Feed(std::string_view decoded) {
   if (!started_) {
     started_ = true;
     looks_text_ = StartsLikeText(decoded);
+    normalized_streamed_ = looks_text_ && !defer_normalized_;
     if (db_.raw() != nullptr && hs_open_stream(db_.raw(), 0, &raw_stream_) != HS_SUCCESS) {
       failed_ = true;
       return;
     }
-    if (looks_text_ && db_.normalized() != nullptr &&
+    if (normalized_streamed_ && db_.normalized() != nullptr &&
         hs_open_stream(db_.normalized(), 0, &normalized_stream_) != HS_SUCCESS) {
       failed_ = true;
       return;
@@ -108,7 +109,7 @@ void PartPrefilter::Feed(std::string_view decoded) {
                                    0, scratch, &PartPrefilter::OnRawMatch, this);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
   }
-  if (looks_text_ && !(normalized_hits_ & kPlainText)) {
+  if (normalized_streamed_ && db_.normalized() != nullptr && !(normalized_hits_ & kPlainText)) {
     std::string_view norm = normalizer_.Normalize(decoded, &normalized_);
     if (normalized_stream_ != nullptr && !norm.empty()) {
       hs_error_t rc = hs_scan_stream(normalized_stream_, norm.data(),
@@ -218,8 +219,9 @@ PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult&
 
 namespace {
 
-// Layers whose normalised text libclamav may match: text, and mail (conservatively).
-bool HasNormalizedText(uint8_t cls) { return (cls & (kPlainText | kPlainMail)) != 0; }
+// Layers whose normalised text libclamav matches: text (cli_scanscript). A message
+// (CL_TYPE_MAIL, CL_TYPE_MHTML) is not normalised; the parts its parser extracts are layers.
+bool HasNormalizedText(uint8_t cls) { return (cls & kPlainText) != 0; }
 
 }  // namespace
 
@@ -322,9 +324,9 @@ ClamEngine::LayerVisitor::Action PartPrefilter::OnLayer(std::string_view type, u
     if (raw_hits_ & cls) return stop(Decision::kLiteral);
     if (HasNormalizedText(cls)) {
       if (normalized_hits_ & kPlainText) return stop(Decision::kLiteral);
-      // Typed text although its start did not look like it (UTF-16 by byte statistics, say):
-      // its normalised text was not streamed, so it is made now.
-      if (!looks_text_ && LayerHasLiteral(cls, bytes, /*normalized_only=*/true)) {
+      // Typed text although its start did not look like it (UTF-16 by byte statistics, say),
+      // or a message whose normalised text was deferred: made now.
+      if (!normalized_streamed_ && LayerHasLiteral(cls, bytes, /*normalized_only=*/true)) {
         return stop(Decision::kLiteral);
       }
     }

@@ -36,6 +36,9 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   PartPrefilter& operator=(const PartPrefilter&) = delete;
 
   void Feed(std::string_view decoded);
+  // Before the first Feed(): make the object's normalised text only if the probe types it
+  // text. For a whole message, which libclamav types mail and does not normalise.
+  void DeferNormalizedText() { defer_normalized_ = true; }
 
   enum class Decision {
     kSkipEngine,     // provably nothing for the engine to find
@@ -102,6 +105,8 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   hs_stream* normalized_stream_ = nullptr;
   bool started_ = false;
   bool looks_text_ = false;
+  bool defer_normalized_ = false;
+  bool normalized_streamed_ = false;
   bool failed_ = false;
   uint8_t raw_hits_ = 0;         // PlainClass bits of the literals seen
   uint8_t normalized_hits_ = 0;

@@ -133,6 +133,20 @@ TEST_F(PrefilterTest, WholeMessagesAreReadAsLibclamavReadsThem) {
   EXPECT_EQ(Check(*set, header), Decision::kLiteral);
 }
 
+TEST_F(PrefilterTest, AMessageIsNotReadAsNormalisedText) {
+  // libclamav normalises text layers, not a message: a text-only (target 7) phrase in a header,
+  // which only normalisation would lower-case, cannot match there.
+  auto set = Build(kEvilNdb);
+  ASSERT_NE(set, nullptr);
+  const std::string header =
+      "From: a@example.org\r\nTo: b@example.test\r\nSubject: NORMALISED PHRASE\r\n\r\nhello\r\n";
+  EXPECT_EQ(Check(*set, header), Decision::kSkipEngine);
+  // In the body it is a text layer of its own, and found there.
+  const std::string body = "From: a@example.org\r\nSubject: hi\r\n\r\nNORMALISED PHRASE\r\n";
+  EXPECT_NE(Check(*set, body), Decision::kSkipEngine);
+  EXPECT_FALSE(set->engine().ScanBuffer(body).clean());
+}
+
 TEST_F(PrefilterTest, AMessageFurtherDownATextIsReadAsMailToo) {
   auto set = Build(kEvilNdb);
   ASSERT_NE(set, nullptr);
