@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "core/reactor_pool.h"
 
-#include "core/arena_zeroing.h"
-
 #include <sched.h>
 
 #include <condition_variable>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "core/arena_zeroing.h"
 
 namespace kensa {
 

@@ -287,7 +287,6 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::Load(const std::st
   cl_engine_set_clcb_virus_found(engine->engine_, OnVirusFound);
   cl_engine_set_clcb_file_inspection(engine->engine_, OnFileInspection);
   if (!limits.engine_cache) cl_engine_set_num(engine->engine_, CL_ENGINE_DISABLE_CACHE, 1);
-  engine->max_file_bytes_ = limits.max_file_bytes;
   engine->limits_ = limits;
 
   std::vector<std::string> messages;
@@ -364,7 +363,6 @@ absl::StatusOr<std::shared_ptr<const ClamEngine>> ClamEngine::LoadProbe(
   cl_engine_set_clcb_file_inspection(engine->engine_, OnProbeInspection);
   // libclamav's clean-object cache would skip the callbacks for an object seen before.
   cl_engine_set_num(engine->engine_, CL_ENGINE_DISABLE_CACHE, 1);
-  engine->max_file_bytes_ = limits.max_file_bytes;
   engine->limits_ = limits;
   std::vector<std::string> messages;
   if (!dir.empty()) {
@@ -387,7 +385,7 @@ ClamEngine::ProbeResult ClamEngine::Probe(std::string_view data, int fd,
   ProbeResult result;
   ProbeContext probe;
   probe.visitor = visitor;
-  probe.max_file_bytes = max_file_bytes_;
+  probe.max_file_bytes = limits_.max_file_bytes;
   cl_scan_options options = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
@@ -423,7 +421,7 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   // cl_fmap_open_memory fails only on allocation.
   if (map == nullptr) return {ScanResult::Kind::kLocalFailure, "libclamav: cannot map buffer"};
   ScanResult result = RunScan(
-      name, max_file_bytes_,
+      name, limits_.max_file_bytes,
       [&](const char* filename, const char** virname, unsigned long* scanned,
           cl_scan_options* options, void* context) {
         return cl_scanmap_callback(map, filename, virname, scanned, engine_, options, context);
@@ -434,7 +432,7 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
 
 ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
   return RunScan(
-      name, max_file_bytes_,
+      name, limits_.max_file_bytes,
       [&](const char* filename, const char** virname, unsigned long* scanned,
           cl_scan_options* options, void* context) {
         return cl_scandesc_callback(fd, filename, virname, scanned, engine_, options, context);

@@ -102,7 +102,6 @@ class ClamEngine {
   ClamEngine() = default;
   cl_engine* engine_ = nullptr;
   uint64_t signatures_ = 0;
-  uint64_t max_file_bytes_ = 0;
   ClamLimits limits_;
 };
 

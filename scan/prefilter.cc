@@ -52,6 +52,13 @@ bool EveryClassSettled(uint8_t hits) {
   return true;
 }
 
+Sha256 Sha256Of(std::string_view bytes) {
+  Sha256 d{};
+  unsigned len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
 // Like libclamav's own sniffing of text: no NUL and no control character other than
 // whitespace and ESC in the first bytes. Only a guess: when the probe disagrees, the object
 // goes to the engine.
@@ -167,12 +174,7 @@ bool PartPrefilter::HashMatches(
 bool PartPrefilter::HashMatchesBytes(std::string_view bytes) {
   return HashMatches(
       bytes.size(),
-      [&] {
-        Sha256 d{};
-        unsigned len = 0;
-        EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
-        return d;
-      },
+      [&] { return Sha256Of(bytes); },
       [&](const std::function<void(std::string_view)>& chunk) {
         chunk(bytes);
         return absl::OkStatus();
@@ -199,14 +201,13 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
 }
 
 PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult& probe) {
-  probe_type_ = probe.top_type;
   last_probe_ = probe;
   if (probe.complete) {
     // With subtrees skipped, libclamav's own counts missed them: the engine's walk must stay
     // within its limits with them added.
     const ClamLimits& limits = db_.probe().limits();
-    if (reused_ > 0 && (probe.layers + reused_layers_ >= limits.max_files ||
-                        probe.bytes_below + reused_bytes_ >= limits.max_scan_bytes)) {
+    if (reused_ > 0 && (probe.layers + skipped_layers_below_ >= limits.max_files ||
+                        probe.bytes_below + skipped_bytes_below_ >= limits.max_scan_bytes)) {
       stopped_at_ = "the engine's limits, with reused layers";
       return Decision::kNotPlain;
     }
@@ -278,12 +279,7 @@ bool PartPrefilter::IsReusable(std::string_view type, uint32_t depth, std::strin
   std::optional<Sha256> digest;
   for (const ClearedObject& c : reusable_) {
     if (c.size != bytes.size() || c.type != type) continue;
-    if (!digest) {
-      Sha256 d{};
-      unsigned len = 0;
-      EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr);
-      digest = d;
-    }
+    if (!digest) digest = Sha256Of(bytes);
     if (c.digest == *digest) {
       match = &c;
       break;
@@ -294,13 +290,13 @@ bool PartPrefilter::IsReusable(std::string_view type, uint32_t depth, std::strin
   // have found below this layer must not take it past a limit the engine would report.
   const ClamLimits& limits = db_.probe().limits();
   if (depth + match->deepest >= limits.max_recursion ||
-      seen_layers_ + reused_layers_ + match->layers_below >= limits.max_files ||
-      seen_bytes_ + reused_bytes_ + match->bytes_below >= limits.max_scan_bytes) {
+      seen_layers_ + skipped_layers_below_ + match->layers_below >= limits.max_files ||
+      seen_bytes_ + skipped_bytes_below_ + match->bytes_below >= limits.max_scan_bytes) {
     return false;
   }
   ++reused_;
-  reused_layers_ += match->layers_below;
-  reused_bytes_ += match->bytes_below;
+  skipped_layers_below_ += match->layers_below;
+  skipped_bytes_below_ += match->bytes_below;
   return true;
 }
 

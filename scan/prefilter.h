@@ -74,7 +74,7 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
 
   static std::string_view DecisionName(Decision d);
   // After Decide(): the type libclamav gave the object, when the probe ran ("" otherwise).
-  const std::string& probe_type() const { return probe_type_; }
+  const std::string& probe_type() const { return last_probe_.top_type; }
   // The layer at which the probe's walk stopped ("CL_TYPE_HTML at depth 2"); empty when it
   // did not stop at a layer.
   const std::string& stopped_at_type() const { return stopped_at_; }
@@ -112,14 +112,13 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   uint8_t normalized_hits_ = 0;
   TextNormalizer normalizer_;
   std::string normalized_;       // one chunk's normalised text
-  std::string probe_type_;
   std::string stopped_at_;
   ClamEngine::ProbeResult last_probe_;
   std::vector<ClearedObject> reusable_;
   size_t reused_ = 0;
   // What the skipped subtrees would have added to libclamav's counts, and the layers seen.
-  uint64_t reused_bytes_ = 0, seen_bytes_ = 0;
-  size_t reused_layers_ = 0, seen_layers_ = 0;
+  uint64_t skipped_bytes_below_ = 0, seen_bytes_ = 0;
+  size_t skipped_layers_below_ = 0, seen_layers_ = 0;
   Decision layer_decision_ = Decision::kNotPlain;  // why the probe's walk stopped
 };
 
