@@ -109,13 +109,25 @@ absl::Status DovecotServer::Start(const std::vector<DovecotUser>& users) {
   dir_ = tmpl;
   // Dovecot's auth process runs as the dovecot user and must reach the passwd file.
   chmod(dir_.c_str(), 0755);
-  absl::StatusOr<int> port = FreeTcpPort();
-  if (!port.ok()) return port.status();
-  port_ = *port;
   std::string passwd;
   for (const DovecotUser& u : users) absl::StrAppend(&passwd, u.name, ":", u.scheme_password, "\n");
   absl::Status st = WriteFile(dir_ + "/passwd", passwd);
   if (!st.ok()) return st;
+  // The free port is free only until Dovecot binds it: a test running beside this one may
+  // take it in between. That shows as "Address already in use"; another port then.
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<int> port = FreeTcpPort();
+    if (!port.ok()) return port.status();
+    port_ = *port;
+    st = Launch();
+    if (st.ok() || attempt == kPortAttempts || pid_ > 0 ||
+        ReadFile(dir_ + "/dovecot.log").find("Address already in use") == std::string::npos) {
+      return st;
+    }
+  }
+}
+
+absl::Status DovecotServer::Launch() {
   std::string conf = absl::StrCat(R"(protocols = none
 listen = 127.0.0.1
 base_dir = )", dir_, R"(/run
@@ -151,8 +163,9 @@ userdb {
   args = uid=dovecot gid=dovecot home=)", dir_, R"(/home
 }
 )");
-  st = WriteFile(dir_ + "/dovecot.conf", conf);
+  absl::Status st = WriteFile(dir_ + "/dovecot.conf", conf);
   if (!st.ok()) return st;
+  std::filesystem::remove(dir_ + "/dovecot.log");
   std::string conf_path = dir_ + "/dovecot.conf";
   std::string err_path = dir_ + "/stderr.log";
   pid_ = fork();

@@ -38,6 +38,10 @@ class DovecotServer {
   std::string log() const;  // dovecot.log and the master's stderr, for failure messages
 
  private:
+  static constexpr int kPortAttempts = 5;
+  // Writes dovecot.conf for port_, starts the master and waits until it listens.
+  absl::Status Launch();
+
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
