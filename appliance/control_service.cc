@@ -103,8 +103,7 @@ CommandResult ControlService::Run(const control::ParsedCommand& command,
     case CommandId::kConfigCheck:
       return CheckConfig();
     case CommandId::kConfigReload:
-      return CommandResult::Error(
-          "config reload is not available yet: restart kensad to apply a changed file");
+      return ReloadConfig();
     case CommandId::kLogTail:
       return LogTail(a);
   }
@@ -155,7 +154,20 @@ CommandResult ControlService::ShowStatus() {
   r.lines.push_back(absl::StrCat("signature_reloads ", rt.counters.Sum(rt.ids.signature_reloads)));
   r.lines.push_back(absl::StrCat("signature_reload_failures ",
                                  rt.counters.Sum(rt.ids.signature_reload_failures)));
-  r.lines.push_back("signature_last_update none");
+  // The updater's last check (feeds configured), for a status an operator reads at a glance.
+  if (rt.updater != nullptr) {
+    const feed::UpdaterStatus st = rt.updater->Status();
+    r.lines.push_back(absl::StrCat(
+        "signature_last_update ",
+        st.last_check == absl::InfinitePast() ? "never" : Rfc3339(st.last_check), " ",
+        st.last_result.empty() ? "-" : st.last_result));
+    if (!st.last_error.empty()) {
+      r.lines.push_back(absl::StrCat("signature_last_error ", st.last_error));
+    }
+  } else {
+    r.lines.push_back("signature_last_update none (no feed configured)");
+  }
+  r.lines.push_back(absl::StrCat("config_generation ", rt.live.Current()->generation));
   return r;
 }
 
@@ -231,22 +243,55 @@ CommandResult ControlService::ShowSignatures() {
   return r;
 }
 
+namespace {
+
+// "applied KEY,KEY" and "restart_needed KEY,KEY" lines (none: "-"), for scripts.
+void AddChangeLines(const ConfigReloadResult& c, std::vector<std::string>* lines) {
+  lines->push_back(absl::StrCat("generation ", c.generation));
+  lines->push_back(
+      absl::StrCat("applied ", c.applied.empty() ? "-" : absl::StrJoin(c.applied, ",")));
+  lines->push_back(absl::StrCat("restart_needed ",
+                                c.need_restart.empty() ? "-" : absl::StrJoin(c.need_restart, ",")));
+}
+
+}  // namespace
+
 CommandResult ControlService::ShowConfig() {
+  std::shared_ptr<const LiveSettings> live = ctx_.runtime->live.Current();
   CommandResult r;
-  r.message =
-      ctx_.config_path.empty() ? "the embedded default" : absl::StrCat("from ", ctx_.config_path);
-  r.lines = Lines(DescribeConfig(ctx_.runtime->config));
+  r.message = ctx_.config_path.empty()
+                  ? "the embedded default"
+                  : absl::StrCat("from ", ctx_.config_path, ", generation ", live->generation,
+                                 " (settings marked restart-only run as started until a restart)");
+  r.lines = Lines(DescribeConfig(live->config));
   return r;
 }
 
 CommandResult ControlService::CheckConfig() {
-  if (ctx_.config_path.empty()) {
-    return CommandResult::Error("kensad runs the embedded default: there is no file to check");
-  }
-  absl::StatusOr<KensaConfig> c = LoadConfig(ctx_.config_path);
+  absl::StatusOr<ConfigReloadResult> c = ctx_.config_reloader->Check();
   if (!c.ok()) return CommandResult::Error(std::string(c.status().message()));
   CommandResult r;
-  r.message = absl::StrCat(ctx_.config_path, " is valid");
+  r.message = absl::StrCat(ctx_.config_path, " is valid; a reload would apply ",
+                           c->applied.size(), " changed settings, ", c->need_restart.size(),
+                           " need a restart");
+  AddChangeLines(*c, &r.lines);
+  return r;
+}
+
+CommandResult ControlService::ReloadConfig() {
+  absl::StatusOr<ConfigReloadResult> c = ctx_.config_reloader->Reload();
+  if (!c.ok()) {
+    return CommandResult::Error(
+        absl::StrCat("configuration unchanged: ", c.status().message()));
+  }
+  CommandResult r;
+  r.message = absl::StrCat("reloaded ", ctx_.config_path, ": ", c->applied.size(),
+                           " changed settings applied to new sessions",
+                           c->need_restart.empty()
+                               ? ""
+                               : absl::StrCat("; ", c->need_restart.size(),
+                                              " need a restart and keep their running values"));
+  AddChangeLines(*c, &r.lines);
   return r;
 }
 
@@ -285,9 +330,10 @@ CommandResult ControlService::LogTail(const std::vector<std::string>& args) {
 
 CommandResult ControlService::Subscriber(const control::ParsedCommand& command,
                                          const std::vector<std::string>& body) {
-  auto* policy = dynamic_cast<StoreSubscriberPolicy*>(ctx_.runtime->policy.get());
-  if (policy == nullptr) return CommandResult::Error("kensad has no subscriber store open");
-  subscribers::SubscriberStore& store = policy->store();
+  if (ctx_.runtime->subscribers == nullptr) {
+    return CommandResult::Error("kensad has no subscriber store open");
+  }
+  subscribers::SubscriberStore& store = *ctx_.runtime->subscribers;
   if (command.spec->id == CommandId::kSubscriberImport) {
     subscribers::ImportMode mode = subscribers::ImportMode::kMerge;
     if (!command.args.empty()) {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "appliance/config_reload.h"
 #include "appliance/runtime.h"
 #include "appliance/shard.h"
 #include "control/control_backend.h"
@@ -38,6 +39,9 @@ inline constexpr size_t kMaxShownHeaderLines = 100;
 
 struct ControlContext {
   Runtime* runtime = nullptr;
+  ConfigReloader* config_reloader = nullptr;
+  // Builds [scan] signature_dir again off this thread (no feed configured), as SIGHUP does.
+  std::function<void()> reload_signature_dir;
   ReactorPool* pool = nullptr;
   // Indexed like the pool's reactors; each Shard is touched only on its reactor.
   std::vector<std::unique_ptr<Shard>>* shards = nullptr;
@@ -66,6 +70,7 @@ class ControlService : public control::ControlBackend {
   Result SignaturesRollback();
   Result ShowConfig();
   Result CheckConfig();
+  Result ReloadConfig();
   Result LogTail(const std::vector<std::string>& args);
   Result Subscriber(const control::ParsedCommand& command, const std::vector<std::string>& body);
   // control_queue_commands.cc

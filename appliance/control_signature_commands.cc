@@ -4,8 +4,6 @@
 // takes effect at once (`signatures rollback`). The updater's own thread does the work and
 // builds and publishes a set, so this thread never holds a client for the seconds a full
 // database takes to load (a rollback waits for the pointer move only).
-#include <signal.h>
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -71,9 +69,9 @@ CommandResult ControlService::SignaturesUpdate() {
     if (!ctx_.runtime->config.scan_enabled) {
       return CommandResult::Error("scanning is off ([scan] enabled = false): no signatures to load");
     }
-    // Without a feed, "update" is what SIGHUP does: signature_dir is built again and swapped
-    // in if it loads. The main thread does it, as for the signal.
-    if (kill(getpid(), SIGHUP) != 0) return CommandResult::Error("cannot signal kensad");
+    // Without a feed, "update" is what SIGHUP does for the signatures: signature_dir is built
+    // again and swapped in if it loads (the configuration file is not read again).
+    ctx_.reload_signature_dir();
     r.message = "no feed configured: reloading [scan] signature_dir (as on SIGHUP)";
     return r;
   }

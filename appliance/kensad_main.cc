@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // kensad: the mail gateway daemon. `kensad` alone runs the embedded default (loopback only,
 // state in ./kensa-data); `--config FILE` runs a TOML configuration; `--check-config` validates
-// and prints the effective configuration. SIGTERM drains; SIGHUP reopens the log and reloads the
-// signatures (with feeds configured: the store's last-known-good set, then a check of the
-// feeds). `--rollback-signatures` moves the signature store's pointer back one set.
+// and prints the effective configuration. SIGTERM drains; SIGHUP reopens the log, reloads the
+// configuration file (appliance/config_reload.h) and the signatures (with feeds configured: the
+// store's last-known-good set, then a check of the feeds). `--rollback-signatures` moves the signature store's pointer back one set.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -25,7 +25,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "appliance/config_reload.h"
 #include "appliance/control_service.h"
+#include "appliance/live_settings.h"
 #include "appliance/malloc_conf.h"
 #include "core/arena_zeroing.h"
 #include "appliance/metrics_wiring.h"
@@ -72,18 +74,6 @@ absl::Status MakeDirs(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec.message()));
   return absl::OkStatus();
-}
-
-// `tls` ([delivery] tls or outbound_tls) applies unless the URI says "?tls=" itself.
-absl::StatusOr<net::NextHop> HopFromConfig(const std::string& uri, const std::string& tls) {
-  absl::StatusOr<net::NextHop> hop = net::ParseNextHop(uri);
-  if (!hop.ok()) return hop.status();
-  if (!absl::StrContains(uri, "tls=")) {
-    if (tls == "none") hop->tls = net::TlsPolicy::kNone;
-    if (tls == "required") hop->tls = net::TlsPolicy::kRequired;
-    if (tls == "opportunistic") hop->tls = net::TlsPolicy::kOpportunistic;
-  }
-  return hop;
 }
 
 void LogSignatureSet(const char* event, const sigs::SignatureSet& set) {
@@ -205,56 +195,9 @@ absl::Status SetUpRuntime(Runtime& rt) {
   if (std::optional<std::string> w = CheckSpoolMinFree(c)) {
     KLOG(kWarning, "config_warning").Kv("key", "spool.min_free_bytes").Kv("warning", *w);
   }
-  bool any_tls = false;
-  for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
-  if (any_tls) {
-    if (c.tls_self_signed) {
-      absl::Status s = net::EnsureSelfSignedCertificate(c.tls_cert_file, c.tls_key_file, c.hostname);
-      if (!s.ok()) return s;
-    }
-    net::TlsServerOptions so;
-    so.cert_file = c.tls_cert_file;
-    so.key_file = c.tls_key_file;
-    absl::StatusOr<std::shared_ptr<net::TlsContext>> ctx = net::TlsContext::CreateServer(so);
-    if (!ctx.ok()) return ctx.status();
-    rt.server_tls = *ctx;
-  }
   absl::StatusOr<std::shared_ptr<net::TlsContext>> client = net::TlsContext::CreateClient({});
   if (!client.ok()) return client.status();
   rt.client_tls = *client;
-
-  absl::StatusOr<net::NextHop> local = HopFromConfig(c.next_hop, c.delivery_tls);
-  if (!local.ok()) return local.status();
-  rt.local_hop = *local;
-  // relay_next_hop defaults to next_hop, and outbound_next_hop to the relay hop.
-  absl::StatusOr<net::NextHop> relay =
-      c.relay_next_hop.empty() ? absl::StatusOr<net::NextHop>(rt.local_hop)
-                               : HopFromConfig(c.relay_next_hop, c.delivery_tls);
-  if (!relay.ok()) return relay.status();
-  rt.relay_hop = *relay;
-  absl::StatusOr<net::NextHop> outbound =
-      c.outbound_next_hop.empty() ? absl::StatusOr<net::NextHop>(rt.relay_hop)
-                                  : HopFromConfig(c.outbound_next_hop, c.outbound_tls);
-  if (!outbound.ok()) return outbound.status();
-  rt.outbound_hop = *outbound;
-  for (const net::NextHop* hop : {&rt.local_hop, &rt.relay_hop, &rt.outbound_hop}) {
-    if (hop->kind != net::NextHop::Kind::kMaildir) continue;
-    if (absl::Status s = MakeDirs(hop->path); !s.ok()) return s;
-  }
-  if (c.auth_backend != "none") {
-    auth::AuthBackendOptions o;
-    o.kind = c.auth_backend;
-    o.passwd_file = c.auth_passwd_file;
-    o.dovecot_endpoint = c.auth_dovecot_socket;
-    o.timeout = c.auth_timeout;
-    absl::StatusOr<std::unique_ptr<auth::AuthBackend>> backend = auth::MakeAuthBackend(o);
-    if (!backend.ok()) {
-      return absl::Status(backend.status().code(),
-                          absl::StrCat("auth: ", backend.status().message()));
-    }
-    rt.auth = std::move(*backend);
-    KLOG(kInfo, "auth_backend").Kv("backend", rt.auth->Describe());
-  }
   auth::AuthFailureLimiterOptions lo;
   lo.max_failures = c.auth_max_failures;
   lo.window = c.auth_failure_window;
@@ -303,21 +246,25 @@ absl::Status SetUpRuntime(Runtime& rt) {
     return absl::Status(store.status().code(),
                         absl::StrCat("policy.subscriber_db: ", store.status().message()));
   }
-  rt.policy = std::make_unique<StoreSubscriberPolicy>(std::move(*store), c);
+  rt.subscribers = std::shared_ptr<subscribers::SubscriberStore>(std::move(*store));
+  LiveSettingsInputs live_inputs;
+  live_inputs.reactors = rt.reactors;
+  live_inputs.subscribers = rt.subscribers;
+  // As the file said: a reload compares the next file with it (max_connections is fitted
+  // to the descriptors at every generation's switch, not in it).
+  absl::StatusOr<std::shared_ptr<const LiveSettings>> live =
+      BuildLiveSettings(rt.loaded_config, live_inputs);
+  if (!live.ok()) return live.status();
+  rt.live.Publish(*live);
+  if ((*live)->auth != nullptr) {
+    KLOG(kInfo, "auth_backend").Kv("backend", (*live)->auth->Describe());
+  }
   rt.clam_limits.max_scan_bytes = c.max_scan_bytes;
   rt.clam_limits.max_file_bytes = c.max_file_bytes;
   rt.clam_limits.max_recursion = c.max_recursion;
   rt.clam_limits.max_files = c.max_files;
   rt.clam_limits.max_scan_seconds =
       static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(c.max_scan_time)));
-  rt.scan_settings.mime.max_depth = c.max_mime_depth;
-  rt.scan_settings.mime.max_parts = c.max_mime_parts;
-  rt.scan_settings.mime.max_header_bytes = c.max_header_bytes;
-  rt.scan_settings.part_memory_bytes = c.part_memory_bytes;
-  rt.scan_settings.max_part_bytes = c.max_file_bytes;
-  rt.scan_settings.temp_dir = c.scan_temp_dir;
-  rt.scan_settings.whole_message_check = c.whole_message_check;
-  rt.scan_settings.whole_message_max_bytes = c.whole_message_max_bytes;
   if (c.scan_enabled) {
     if (absl::Status s = MakeDirs(c.scan_temp_dir); !s.ok()) return s;
     if (!c.engine_temp_dir.empty()) {
@@ -330,9 +277,6 @@ absl::Status SetUpRuntime(Runtime& rt) {
     KLOG(kInfo, "engine_temp_dir")
         .Kv("path", engine_tmp->path)
         .Kv("removed_leftovers", static_cast<uint64_t>(engine_tmp->removed));
-    if (c.scan_action == ScanAction::kQuarantine) {
-      if (absl::Status s = MakeDirs(c.quarantine_dir); !s.ok()) return s;
-    }
     if (updater) return SetUpSignatureUpdater(rt, updater_ids);
     absl::StatusOr<feed::PublishedSet> set = PublishSignatures(rt, c.signature_dir);
     if (!set.ok()) {
@@ -428,10 +372,7 @@ int Run(int argc, char** argv) {
 
   LogOptions lo;
   lo.file = config->log_file;
-  lo.min_level = config->log_level == "debug"     ? LogLevel::kDebug
-                 : config->log_level == "warning" ? LogLevel::kWarning
-                 : config->log_level == "error"   ? LogLevel::kError
-                                                  : LogLevel::kInfo;
+  lo.min_level = LogLevelNamed(config->log_level);
   if (absl::Status s = InitLog(lo); !s.ok()) {
     std::fprintf(stderr, "kensad: %s\n", std::string(s.message()).c_str());
     return 1;
@@ -449,6 +390,7 @@ int Run(int argc, char** argv) {
 
   auto runtime = std::make_unique<Runtime>();
   runtime->config = *config;
+  runtime->loaded_config = *config;
   runtime->started_at = absl::Now();
   if (absl::Status s = SetUpRuntime(*runtime); !s.ok()) {
     KLOG(kError, "startup_failed").Kv("error", s);
@@ -482,7 +424,8 @@ int Run(int argc, char** argv) {
         absl::StatusOr<spool::SpoolShard> spool =
             spool::SpoolShard::Open(rt->config.spool_dir, r.index());
         if (!spool.ok()) return spool.status();
-        shards[r.index()] = std::make_unique<Shard>(&r, rt, std::move(*spool));
+        shards[r.index()] =
+            std::make_unique<Shard>(&r, rt, std::move(*spool), rt->live.Current());
         return shards[r.index()]->Start();
       },
       [&shards](Reactor& r) { shards[r.index()].reset(); });
@@ -495,14 +438,32 @@ int Run(int argc, char** argv) {
     auto line = KLOG(kInfo, "started");
     line.Kv("version", kVersion).Kv("reactors", n).Kv("hostname", rt->config.hostname);
     for (const ListenerConfig& l : rt->config.listeners) line.Kv(l.name, l.address);
-    line.Kv("next_hop", rt->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
+    line.Kv("next_hop", rt->live.Current()->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
     line.Kv("metrics", *metrics_server != nullptr ? rt->config.metrics_address : "off");
   }
   if (rt->updater != nullptr) rt->updater->Start();
   // The control socket (kensa-shell), on a thread of its own; stopped before the drain, so
   // no command reaches a shard that is winding down.
+  ConfigReloader config_reloader(rt, pool->get(), &shards, config_path);
+  // Without a feed, signature_dir is built again on a thread of its own (seconds with a full
+  // database, and this thread must keep answering SIGTERM); requests that come while one runs
+  // are coalesced.
+  std::atomic<int> reloads_asked{0};  // outlives the reloader, whose job uses it
+  Worker reloader("kensa-sigload");
+  auto reload_signature_dir = [rt, &reloads_asked, &reloader] {
+    if (reloads_asked.fetch_add(1) != 0) return;
+    reloader.Submit([rt, &reloads_asked] {
+      for (;;) {
+        const int asked = reloads_asked.load();
+        ReloadSignatures(*rt);
+        if (reloads_asked.fetch_sub(asked) == asked) break;  // none came in meanwhile
+      }
+    });
+  };
   ControlContext control_context;
   control_context.runtime = rt;
+  control_context.config_reloader = &config_reloader;
+  control_context.reload_signature_dir = reload_signature_dir;
   control_context.pool = pool->get();
   control_context.shards = &shards;
   control_context.config_path = config_path;
@@ -524,8 +485,6 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  std::atomic<int> reloads_asked{0};  // outlives the reloader, whose job uses it
-  Worker reloader("kensa-sigload");
   for (;;) {
     signalfd_siginfo si{};
     ssize_t got = read(sfd, &si, sizeof si);
@@ -534,20 +493,13 @@ int Run(int argc, char** argv) {
       absl::Status s = ReopenLog();
       KLOG(kInfo, "sighup").Kv("log_reopened", s.ok());
       LogCounters(rt->counters);
-      // The build takes seconds with a full database: it runs on its own thread so that this
-      // one keeps answering SIGTERM. Reloads asked for while one runs are coalesced.
+      // The file first (its result is logged either way; a bad one changes nothing), then the
+      // signatures, as before.
+      if (!config_path.empty()) (void)config_reloader.Reload();
       if (rt->updater != nullptr) {
         rt->updater->RequestReload();  // its own thread; the store's pointer, then the feeds
       } else if (rt->config.scan_enabled) {
-        if (reloads_asked.fetch_add(1) == 0) {
-          reloader.Submit([rt, &reloads_asked] {
-            for (;;) {
-              const int asked = reloads_asked.load();
-              ReloadSignatures(*rt);
-              if (reloads_asked.fetch_sub(asked) == asked) break;  // none came in meanwhile
-            }
-          });
-        }
+        reload_signature_dir();
       }
       continue;
     }

@@ -3,10 +3,11 @@
 
 #include <algorithm>
 
+#include "server/connection_settings.h"
+
 namespace kensa {
 
-queue::DeliverySettings DeliverySettingsFor(const Runtime& runtime) {
-  const KensaConfig& c = runtime.config;
+queue::DeliverySettings DeliverySettingsFrom(const KensaConfig& c, int reactors) {
   queue::DeliverySettings s;
   s.hostname = c.hostname;
   s.connect_timeout = c.connect_timeout;
@@ -15,21 +16,29 @@ queue::DeliverySettings DeliverySettingsFor(const Runtime& runtime) {
   s.retry_max = c.retry_max;
   s.max_queue_lifetime = c.max_queue_lifetime;
   s.max_connections_per_hop =
-      std::max<size_t>(1, c.max_connections_per_next_hop / std::max(1, runtime.reactors));
+      std::max<size_t>(1, c.max_connections_per_next_hop / std::max(1, reactors));
   return s;
 }
 
-queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, Reactor* reactor,
-                                                  Worker* worker, spool::SpoolShard* spool) {
+queue::NextHopRoutes RoutesFrom(const LiveSettings& live) {
+  queue::NextHopRoutes routes;
+  routes.local = live.local_hop;
+  routes.relay = live.relay_hop;
+  routes.outbound = live.outbound_hop;
+  routes.is_local_domain = [domains = live.local_domains](std::string_view domain) {
+    return IsLocalDomain(*domains, domain);
+  };
+  return routes;
+}
+
+queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, const LiveSettings& live,
+                                                  Reactor* reactor, Worker* worker,
+                                                  spool::SpoolShard* spool) {
   queue::DeliveryEnvironment env;
   env.reactor = reactor;
   env.worker = worker;
   env.spool = spool;
-  env.routes.local = runtime.local_hop;
-  env.routes.relay = runtime.relay_hop;
-  env.routes.outbound = runtime.outbound_hop;
-  const Runtime* rt = &runtime;
-  env.routes.is_local_domain = [rt](std::string_view domain) { return rt->IsLocalDomain(domain); };
+  env.routes = RoutesFrom(live);
   env.client_tls = runtime.client_tls;
   env.counters = &runtime.counters;
   env.counter_row = reactor->index();

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The queue manager's view of kensad (queue/delivery_settings.h): its [delivery] settings
-// from the configuration, and one shard's reactor, worker, spool shard, next hops and counters.
+// What a reactor's DeliveryAgent is built from: the configuration's [delivery] settings, the
+// next hops of the live settings, and the reactor's own thread, worker and spool shard.
 #ifndef KENSA_APPLIANCE_QUEUE_WIRING_H_
 #define KENSA_APPLIANCE_QUEUE_WIRING_H_
 
+#include "appliance/config.h"
+#include "appliance/live_settings.h"
 #include "appliance/runtime.h"
 #include "core/reactor.h"
 #include "core/worker.h"
@@ -12,12 +14,15 @@
 
 namespace kensa {
 
-// max_connections_per_next_hop is shared among the reactors (at least one each).
-queue::DeliverySettings DeliverySettingsFor(const Runtime& runtime);
+// max_connections_per_next_hop is the whole process's: each reactor gets its share.
+queue::DeliverySettings DeliverySettingsFrom(const KensaConfig& config, int reactors);
 
-// `runtime`, `reactor`, `worker` and `spool` must outlive the agent built on the result.
-queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, Reactor* reactor,
-                                                  Worker* worker, spool::SpoolShard* spool);
+// The next hops, and which domains are local, of one generation of the live settings.
+queue::NextHopRoutes RoutesFrom(const LiveSettings& live);
+
+queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, const LiveSettings& live,
+                                                  Reactor* reactor, Worker* worker,
+                                                  spool::SpoolShard* spool);
 
 }  // namespace kensa
 

@@ -29,7 +29,7 @@ DescriptorBudget PlanDescriptors(const KensaConfig& c, int reactors, uint64_t no
   // Every reactor opens each listener (SO_REUSEPORT).
   uint64_t reserved = kProcessDescriptors + n * (kReactorDescriptors + c.listeners.size());
   // Each distinct next hop gets max_connections_per_next_hop, split over the reactors with at
-  // least one each (DeliverySettingsFor, appliance/queue_wiring.cc).
+  // least one each (DeliverySettingsFrom, appliance/queue_wiring.cc).
   std::set<std::string> hops = {c.next_hop};
   hops.insert(c.relay_next_hop.empty() ? c.next_hop : c.relay_next_hop);
   hops.insert(c.outbound_next_hop.empty()

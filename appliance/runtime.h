@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Runtime: what every reactor of kensad shares read-only (configuration, TLS contexts, next
-// hops) plus the few process-wide objects that are safe to share (admission limiter, counters).
+// Runtime: what every reactor of kensad shares: the configuration it started with (what only a
+// restart changes), the live settings a reload replaces (appliance/live_settings.h), and the
+// few process-wide objects that are safe to share (admission limiter, counters).
 #ifndef KENSA_APPLIANCE_RUNTIME_H_
 #define KENSA_APPLIANCE_RUNTIME_H_
 
@@ -9,7 +10,7 @@
 
 #include "absl/time/time.h"
 #include "appliance/config.h"
-#include "appliance/subscriber_policy.h"
+#include "appliance/live_settings.h"
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
@@ -36,13 +37,13 @@ struct CounterIds {
 };
 
 struct Runtime {
+  // As started (max_connections fitted to the descriptor limit); the settings a reload cannot
+  // change are read here, the others from `live`.
   KensaConfig config;
-  std::shared_ptr<net::TlsContext> server_tls;  // null when no listener uses TLS
+  // As the file said at start: a reload names the restart-only settings that differ from it.
+  KensaConfig loaded_config;
+  LiveSettingsHolder live;
   std::shared_ptr<net::TlsContext> client_tls;
-  net::NextHop local_hop;
-  net::NextHop relay_hop;
-  net::NextHop outbound_hop;  // mail of authenticated senders
-  std::unique_ptr<auth::AuthBackend> auth;  // null: no AUTH anywhere
   std::unique_ptr<auth::AuthFailureLimiter> auth_limiter;
   std::unique_ptr<ConnectionLimiter> limiter;
   CounterSet counters;
@@ -57,15 +58,14 @@ struct Runtime {
   int connections_open_gauge = 0;
   absl::Time started_at;
   int reactors = 1;
-  std::unique_ptr<SubscriberPolicy> policy;
+  // The LMDB subscriber store, opened once: every generation's policy reads it, and the admin
+  // shell's subscriber commands write it.
+  std::shared_ptr<subscribers::SubscriberStore> subscribers;
   sigs::SignatureHolder signatures;  // the current set; swapped on reload
   scan::ClamLimits clam_limits;
-  scan::ScanSettings scan_settings;
   // Null unless [[signatures.feed]] is configured. Last, so it stops before what it publishes
   // into is destroyed.
   std::unique_ptr<feed::SignatureUpdater> updater;
-
-  bool IsLocalDomain(std::string_view domain) const;
 };
 
 }  // namespace kensa

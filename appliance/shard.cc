@@ -31,7 +31,8 @@ constexpr absl::Duration kAcceptRetryDelay = absl::Milliseconds(100);
 // the last one (a flood of identical lines filled disks at hundreds of MB in 10 s).
 constexpr absl::Duration kAcceptFailureLogInterval = absl::Seconds(10);
 
-Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
+Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool,
+             std::shared_ptr<const LiveSettings> live)
     : reactor_(reactor),
       runtime_(runtime),
       spool_(std::move(spool)),
@@ -44,12 +45,16 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
       scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
       auth_worker_(absl::StrCat("kensa-auth-", reactor->index())),
       delivery_(std::make_unique<queue::DeliveryAgent>(
-          DeliverySettingsFor(*runtime),
-          DeliveryEnvironmentFor(*runtime, reactor, &worker_, &spool_))),
+          live->delivery, DeliveryEnvironmentFor(*runtime, *live, reactor, &worker_, &spool_))),
       pop3_cache_(runtime->config.verdict_cache_entries),
-      smtp_settings_(SmtpSettingsFrom(runtime->config)),
-      pop3_settings_(Pop3SettingsFrom(runtime->config)) {
-  ConnectionEnvironment& e = connection_env_;
+      live_(std::move(live)),
+      connection_env_(MakeConnectionEnvironment()) {}
+
+std::shared_ptr<const ConnectionEnvironment> Shard::MakeConnectionEnvironment() {
+  auto env = std::make_shared<ConnectionEnvironment>();
+  ConnectionEnvironment& e = *env;
+  Runtime* runtime = runtime_;
+  e.settings_owner = live_;
   e.reactor = reactor_;
   e.spool = &spool_;
   e.syncer = &syncer_;
@@ -58,25 +63,32 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool)
   e.verdict_cache = cache_.get();
   e.scan_bytes_in_flight = &scan_bytes_in_flight_;
   e.auth_worker = &auth_worker_;
-  e.auth = runtime->auth.get();
+  e.auth = live_->auth.get();
   e.auth_limiter = runtime->auth_limiter.get();
-  e.server_tls = runtime->server_tls.get();
+  e.server_tls = live_->server_tls.get();
   e.client_tls = runtime->client_tls.get();
   e.limiter = runtime->limiter.get();
-  e.policy = runtime->policy.get();
+  e.policy = live_->policy.get();
   e.signatures = &runtime->signatures;
-  e.scan_settings = &runtime->scan_settings;
+  e.scan_settings = &live_->scan;
   e.pop3_cache = &pop3_cache_;
   e.counters = &runtime->counters;
   e.ids = runtime->server_ids;
   e.histograms = &runtime->histograms;
   e.histogram_ids = runtime->server_histogram_ids;
-  e.smtp = &smtp_settings_;
-  e.pop3 = &pop3_settings_;
+  e.smtp = &live_->smtp;
+  e.pop3 = &live_->pop3;
   e.enqueue = [this](const std::string& path, const std::string& queue_id) {
     delivery_->Enqueue(path, queue_id);
   };
   e.connection_finished = [this](uint64_t id) { ConnectionFinished(id); };
+  return env;
+}
+
+void Shard::ApplyLiveSettings(std::shared_ptr<const LiveSettings> live) {
+  live_ = std::move(live);
+  connection_env_ = MakeConnectionEnvironment();
+  delivery_->Reconfigure(live_->delivery, RoutesFrom(*live_));
 }
 
 Shard::~Shard() {
@@ -145,8 +157,8 @@ void Shard::OnAccept(size_t listener_index, int fd) {
     // One short non-blocking write; the client learns why before the close.
     std::string reply =
         admit == ConnectionLimiter::Admit::kTotalLimit
-            ? absl::StrCat("421 4.7.0 ", config().hostname, " Error: too many connections\r\n")
-            : absl::StrCat("421 4.7.0 ", config().hostname, " Error: too many connections from ",
+            ? absl::StrCat("421 4.7.0 ", live_->smtp.hostname, " Error: too many connections\r\n")
+            : absl::StrCat("421 4.7.0 ", live_->smtp.hostname, " Error: too many connections from ",
                            peer->HostString(), "\r\n");
     (void)!send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
@@ -164,10 +176,10 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   const ListenerConfig& lc = listeners_[listener_index].config;
   std::unique_ptr<ClientConnection> conn;
   if (lc.protocol == ListenerProtocol::kPop3) {
-    conn = std::make_unique<Pop3Connection>(&connection_env_, id,
+    conn = std::make_unique<Pop3Connection>(connection_env_, id,
                                             SocketStream::Create(reactor_, fd), *peer, lc);
   } else {
-    conn = std::make_unique<SmtpConnection>(&connection_env_, id,
+    conn = std::make_unique<SmtpConnection>(connection_env_, id,
                                             SocketStream::Create(reactor_, fd), *peer, lc);
   }
   ClientConnection* raw = conn.get();

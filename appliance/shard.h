@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "appliance/live_settings.h"
 #include "appliance/runtime.h"
 #include "core/in_flight_bytes.h"
 #include "core/reactor.h"
@@ -29,7 +30,9 @@ class ClientConnection;
 
 class Shard {
  public:
-  Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool);
+  // `live`: the settings generation current when the reactor starts.
+  Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool,
+        std::shared_ptr<const LiveSettings> live);
   ~Shard();
 
   // Opens this reactor's listeners and starts accepting; recovers the spool shards it owns.
@@ -37,6 +40,10 @@ class Shard {
   // SIGTERM: stop accepting; sessions get until `deadline` to finish, then 421. `done` runs
   // (on this reactor) when no session is left.
   void BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done);
+  // A configuration reload: sessions accepted from now on, and the next deliveries, follow
+  // `live`; sessions already open keep the generation they started with.
+  void ApplyLiveSettings(std::shared_ptr<const LiveSettings> live);
+  uint64_t settings_generation() const { return live_->generation; }
 
   Reactor* reactor() { return reactor_; }
   Runtime& runtime() { return *runtime_; }
@@ -81,6 +88,8 @@ class Shard {
   // The open-connections gauge of this reactor's row (metrics), after each change.
   void PublishConnections();
   void CheckDrained();
+  // The environment of the connections accepted under `live_`.
+  std::shared_ptr<const ConnectionEnvironment> MakeConnectionEnvironment();
 
   Reactor* reactor_;
   Runtime* runtime_;
@@ -93,10 +102,10 @@ class Shard {
   Worker auth_worker_;
   std::unique_ptr<queue::DeliveryAgent> delivery_;
   Pop3VerdictCache pop3_cache_;
-  // What the connections see of this shard and the runtime (declared after what it points to).
-  SmtpConnectionSettings smtp_settings_;
-  Pop3ConnectionSettings pop3_settings_;
-  ConnectionEnvironment connection_env_;
+  std::shared_ptr<const LiveSettings> live_;
+  // What new connections see of this shard, the runtime and live_ (declared after what it
+  // points to); each connection holds the one it was accepted with.
+  std::shared_ptr<const ConnectionEnvironment> connection_env_;
   struct Listener {
     ListenerConfig config;
     int fd = -1;

@@ -46,7 +46,7 @@ Subscription ConfigSubscriberPolicy::Lookup(std::string_view address) const {
   return s;
 }
 
-StoreSubscriberPolicy::StoreSubscriberPolicy(std::unique_ptr<subscribers::SubscriberStore> store,
+StoreSubscriberPolicy::StoreSubscriberPolicy(std::shared_ptr<subscribers::SubscriberStore> store,
                                              const KensaConfig& config)
     : store_(std::move(store)),
       lists_(config),

@@ -35,14 +35,14 @@ class ConfigSubscriberPolicy : public SubscriberPolicy {
 // action is [policy] action.
 class StoreSubscriberPolicy : public SubscriberPolicy {
  public:
-  StoreSubscriberPolicy(std::unique_ptr<subscribers::SubscriberStore> store,
+  // The store is shared with the policies of other configuration generations and the admin
+  // shell's subscriber commands (one opening per process).
+  StoreSubscriberPolicy(std::shared_ptr<subscribers::SubscriberStore> store,
                         const KensaConfig& config);
   Subscription Lookup(std::string_view address) const override;
-  // The open store, for the admin shell's subscriber commands (one opening per process).
-  subscribers::SubscriberStore& store() { return *store_; }
 
  private:
-  std::unique_ptr<subscribers::SubscriberStore> store_;
+  std::shared_ptr<subscribers::SubscriberStore> store_;
   ConfigSubscriberPolicy lists_;
   ScanAction action_;
   UnscannableAction unscannable_;

@@ -99,6 +99,15 @@ absl::Status ReopenLog() {
   return absl::OkStatus();
 }
 
+void SetLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
+
+LogLevel LogLevelNamed(std::string_view name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "warning") return LogLevel::kWarning;
+  if (name == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_min_level.load(); }
 
 LogLine::LogLine(LogLevel level, std::string_view event) : enabled_(LogEnabled(level)) {

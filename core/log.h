@@ -26,7 +26,11 @@ struct LogOptions {
 // Before InitLog, lines go to stderr at level info and above.
 absl::Status InitLog(const LogOptions& options);
 absl::Status ReopenLog();
+// A configuration reload changes the level while every thread logs.
+void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
+// "debug" | "info" | "warning" | "error" (the configuration's names); anything else is info.
+LogLevel LogLevelNamed(std::string_view name);
 
 // Builds one line; the destructor writes it. Values are quoted when they contain spaces,
 // quotes, '=' or control bytes (which are escaped), so client-supplied text cannot forge keys.

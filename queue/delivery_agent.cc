@@ -346,6 +346,13 @@ void DeliveryAgent::Attempt(const std::string& id) {
   });
 }
 
+void DeliveryAgent::Reconfigure(const DeliverySettings& settings, NextHopRoutes routes) {
+  const size_t per_hop = settings_.max_connections_per_hop;
+  settings_ = settings;
+  settings_.max_connections_per_hop = per_hop;
+  env_.routes = std::move(routes);
+}
+
 const net::NextHop& DeliveryAgent::HopFor(const spool::QueueEnvelope& envelope,
                                           std::string_view address) const {
   const NextHopRoutes& routes = env_.routes;

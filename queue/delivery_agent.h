@@ -61,6 +61,11 @@ class DeliveryAgent {
   // while an attempt is running; NotFound when the id is not queued here.
   void Delete(const std::string& id, absl::AnyInvocable<void(absl::Status)> done);
 
+  // A configuration reload (on this agent's reactor): timeouts, backoff and lifetime apply from
+  // the next attempt, routes to the next message routed (a pool of connections to a hop no
+  // longer routed to takes no more jobs). max_connections_per_hop stays as started.
+  void Reconfigure(const DeliverySettings& settings, NextHopRoutes routes);
+
   // Backoff before attempt number `attempts + 1`.
   static absl::Duration RetryDelay(int attempts, absl::Duration min, absl::Duration max);
 
@@ -84,8 +89,9 @@ class DeliveryAgent {
   const net::NextHop& HopFor(const spool::QueueEnvelope& envelope, std::string_view address) const;
   SmtpHopPool& PoolFor(const net::NextHop& hop);
 
-  const DeliverySettings settings_;
-  const DeliveryEnvironment env_;
+  // Replaced in place by Reconfigure: the pools hold pointers to both.
+  DeliverySettings settings_;
+  DeliveryEnvironment env_;
   bool stopped_ = false;
   absl::flat_hash_map<std::string, std::unique_ptr<Message>> messages_;
   // The arrival times of messages_, so the oldest is known without a walk over the queue.

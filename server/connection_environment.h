@@ -2,13 +2,16 @@
 // ConnectionEnvironment: everything a client connection uses of the reactor it runs on and of
 // the process, as plain pointers, in place of the whole shard and runtime. The wiring
 // (appliance/shard.cc) fills one per reactor; a test fills one with its own reactor, spool
-// directory and stubs. Every pointer outlives every connection built with the environment, and
-// every object it points to is either the reactor's own or safe to share across reactors.
+// directory and stubs. Every object a pointer points to is either the reactor's own or safe to
+// share across reactors. A connection holds its environment by shared_ptr, and so does every
+// job it hands to a worker: the reactor's objects outlive them all, and the settings that a
+// configuration reload replaces live in `settings_owner`, which the environment keeps alive.
 #ifndef KENSA_SERVER_CONNECTION_ENVIRONMENT_H_
 #define KENSA_SERVER_CONNECTION_ENVIRONMENT_H_
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "auth/auth_backend.h"
@@ -34,6 +37,9 @@
 namespace kensa {
 
 struct ConnectionEnvironment {
+  // The settings generation that smtp, pop3, server_tls, auth, policy and scan_settings point
+  // into (null when they point to objects that outlive the connection, as in tests).
+  std::shared_ptr<const void> settings_owner;
   Reactor* reactor = nullptr;
   // The reactor's spool shard and its group-commit syncer (SMTP only).
   spool::SpoolShard* spool = nullptr;

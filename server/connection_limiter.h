@@ -22,12 +22,15 @@ class ConnectionLimiter {
   Admit TryAdmit(const SocketAddress& client);
   void Release(const SocketAddress& client);
   size_t total() const;
+  // A configuration reload: the new limits decide the next admissions; connections already
+  // open stay (the counts may exceed a lowered limit until they end).
+  void SetLimits(size_t max_total, size_t max_per_client, std::vector<CidrBlock> exempt);
 
  private:
-  const size_t max_total_;
-  const size_t max_per_client_;
-  const std::vector<CidrBlock> exempt_;
   mutable std::mutex mu_;
+  size_t max_total_;
+  size_t max_per_client_;
+  std::vector<CidrBlock> exempt_;
   size_t total_ = 0;
   absl::flat_hash_map<std::string, size_t> per_client_;
 };

@@ -31,6 +31,24 @@ TEST(ConnectionLimiterTest, RefusesBeyondTotalLimit) {
   EXPECT_EQ(l.TryAdmit(Addr("192.0.2.9:1")), ConnectionLimiter::Admit::kTotalLimit);
 }
 
+TEST(ConnectionLimiterTest, NewLimitsDecideTheNextAdmissionsAndKeepTheCounts) {
+  ConnectionLimiter l(100, 1, {});
+  SocketAddress a = Addr("192.0.2.1:1000");
+  EXPECT_EQ(l.TryAdmit(a), ConnectionLimiter::Admit::kOk);
+  EXPECT_EQ(l.TryAdmit(a), ConnectionLimiter::Admit::kClientLimit);
+  l.SetLimits(100, 2, {});
+  EXPECT_EQ(l.TryAdmit(a), ConnectionLimiter::Admit::kOk);
+  EXPECT_EQ(l.TryAdmit(a), ConnectionLimiter::Admit::kClientLimit);
+  l.SetLimits(100, 1, {*CidrBlock::Parse("192.0.2.0/24")});
+  EXPECT_EQ(l.TryAdmit(a), ConnectionLimiter::Admit::kOk);  // exempt now
+  l.SetLimits(3, 1, {});
+  EXPECT_EQ(l.TryAdmit(Addr("192.0.2.7:1")), ConnectionLimiter::Admit::kTotalLimit);
+  l.Release(a);
+  l.Release(a);
+  EXPECT_EQ(l.total(), 1u);  // the counts survived every change
+  EXPECT_EQ(l.TryAdmit(Addr("192.0.2.7:1")), ConnectionLimiter::Admit::kOk);
+}
+
 TEST(CidrBlockTest, MatchesPrefixesAndMappedAddresses) {
   CidrBlock b = *CidrBlock::Parse("10.1.0.0/16");
   EXPECT_TRUE(b.Contains(Addr("10.1.200.3:1")));

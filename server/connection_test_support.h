@@ -120,7 +120,9 @@ class ConnectionTestBed : public ::testing::Test {
     peer_ = *peer;
     ASSERT_EQ(limiter_.TryAdmit(peer_), ConnectionLimiter::Admit::kOk);
     Run([&] {
-      connection_ = make(&env_, SocketStream::Create(reactor_, server_fd), peer_);
+      // Not owned: the test bed's environment outlives every connection it makes.
+      std::shared_ptr<const ConnectionEnvironment> env(std::shared_ptr<void>(), &env_);
+      connection_ = make(std::move(env), SocketStream::Create(reactor_, server_fd), peer_);
       connection_->Start();
     });
   }

@@ -19,10 +19,10 @@
 
 namespace kensa {
 
-Pop3Connection::Pop3Connection(const ConnectionEnvironment* env, uint64_t id,
+Pop3Connection::Pop3Connection(std::shared_ptr<const ConnectionEnvironment> env, uint64_t id,
                                std::shared_ptr<SocketStream> client, const SocketAddress& peer,
                                const ListenerConfig& listener)
-    : env_(env),
+    : env_(std::move(env)),
       id_(id),
       client_(net::SecureStream::Create(std::move(client))),
       peer_(peer),

@@ -36,7 +36,8 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   // session streaming out holds about two pieces (64 sessions: ~16 MiB).
   static constexpr size_t kCleanedChunkBytes = 128 * 1024;
 
-  Pop3Connection(const ConnectionEnvironment* env, uint64_t id,
+  // `env` holds the settings generation the session started with, for its whole life.
+  Pop3Connection(std::shared_ptr<const ConnectionEnvironment> env, uint64_t id,
                  std::shared_ptr<SocketStream> client, const SocketAddress& peer,
                  const ListenerConfig& listener);
   ~Pop3Connection() override;
@@ -107,7 +108,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void CloseBackend();
   void Finish();
 
-  const ConnectionEnvironment* env_;
+  std::shared_ptr<const ConnectionEnvironment> env_;
   uint64_t id_;
   std::shared_ptr<net::SecureStream> client_;
   SocketAddress peer_;

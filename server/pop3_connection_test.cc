@@ -89,9 +89,9 @@ class Pop3ConnectionTest : public testing::ConnectionTestBed {
     l.address = "127.0.0.1:110";
     l.tls = ListenerTls::kNone;
     l.protocol = ListenerProtocol::kPop3;
-    Connect([l](const ConnectionEnvironment* env, std::shared_ptr<SocketStream> stream,
+    Connect([l](std::shared_ptr<const ConnectionEnvironment> env, std::shared_ptr<SocketStream> stream,
                 const SocketAddress& peer) {
-      return std::make_unique<Pop3Connection>(env, 1, std::move(stream), peer, l);
+      return std::make_unique<Pop3Connection>(std::move(env), 1, std::move(stream), peer, l);
     });
   }
 

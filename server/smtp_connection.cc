@@ -35,10 +35,10 @@ bool HasRoutingLocalPart(std::string_view address) {
 
 }  // namespace
 
-SmtpConnection::SmtpConnection(const ConnectionEnvironment* env, uint64_t id,
+SmtpConnection::SmtpConnection(std::shared_ptr<const ConnectionEnvironment> env, uint64_t id,
                                std::shared_ptr<SocketStream> stream, const SocketAddress& peer,
                                const ListenerConfig& listener)
-    : env_(env),
+    : env_(std::move(env)),
       id_(id),
       stream_(net::SecureStream::Create(std::move(stream))),
       peer_(peer),
@@ -303,9 +303,10 @@ void SmtpConnection::Authenticate(const net::SmtpAuthRequest& request) {
   Liveness alive = liveness();
   Reactor* reactor = env_->reactor;
   // Backends block (crypt hashing, the Dovecot socket): off the reactor.
-  env_->auth_worker->Submit([reactor, backend = env_->auth, r = std::move(r), alive,
+  // `env` keeps the backend of this session's settings generation alive, even past a reload.
+  env_->auth_worker->Submit([reactor, env = env_, r = std::move(r), alive,
                              attempt = std::move(attempt), mechanism, user, this]() mutable {
-    auth::AuthOutcome outcome = backend->Verify(r);
+    auth::AuthOutcome outcome = env->auth->Verify(r);
     // Recorded here, not on the reactor: the check happened even if the client has gone.
     attempt.Finish(outcome.kind);
     reactor->Post([alive, mechanism, user, outcome = std::move(outcome), this]() mutable {
@@ -630,7 +631,7 @@ void SmtpConnection::CountScan(const ConnectionEnvironment& env, const ScanRepor
 
 void SmtpConnection::CommitMessage(ScanReport report) {
   std::shared_ptr<spool::SpoolWriter> writer = std::move(spool_);
-  const ConnectionEnvironment* environment = env_;
+  std::shared_ptr<const ConnectionEnvironment> environment = env_;
   std::string client = peer_host_;
   // The 250 waits for this callback; see SpoolWriter::Commit for what is on disk by then.
   // The client may be gone by then (the shard destroys the connection while the commit is

@@ -33,7 +33,8 @@ class SmtpConnection : public ClientConnection,
   // Message bytes handed to the scan worker and not yet scanned: above this, input pauses.
   static constexpr size_t kMaxScanBytesInFlight = 4 * 1024 * 1024;
 
-  SmtpConnection(const ConnectionEnvironment* env, uint64_t id,
+  // `env` holds the settings generation the session started with, for its whole life.
+  SmtpConnection(std::shared_ptr<const ConnectionEnvironment> env, uint64_t id,
                  std::shared_ptr<SocketStream> stream, const SocketAddress& peer,
                  const ListenerConfig& listener);
   ~SmtpConnection() override;
@@ -99,7 +100,7 @@ class SmtpConnection : public ClientConnection,
   void OnAuthOutcome(const std::string& mechanism, const std::string& user,
                      auth::AuthOutcome outcome);
 
-  const ConnectionEnvironment* env_;
+  std::shared_ptr<const ConnectionEnvironment> env_;
   uint64_t id_;
   std::shared_ptr<net::SecureStream> stream_;
   SocketAddress peer_;

@@ -16,9 +16,9 @@ namespace {
 class SmtpConnectionTest : public testing::ConnectionTestBed {
  protected:
   void Start(ListenerConfig listener = Mx()) {
-    Connect([listener](const ConnectionEnvironment* env, std::shared_ptr<SocketStream> stream,
+    Connect([listener](std::shared_ptr<const ConnectionEnvironment> env, std::shared_ptr<SocketStream> stream,
                        const SocketAddress& peer) {
-      return std::make_unique<SmtpConnection>(env, 1, std::move(stream), peer, listener);
+      return std::make_unique<SmtpConnection>(std::move(env), 1, std::move(stream), peer, listener);
     });
   }
 

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "appliance/config_changes.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace kensa {
+namespace {
+
+// (key, value) in the order of the text; the lines of an array of tables are one value.
+std::vector<std::pair<std::string, std::string>> KeyedValues(const std::string& described) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string section;
+  bool in_array = false;
+  for (absl::string_view line : absl::StrSplit(described, '\n')) {
+    if (line.empty()) continue;
+    if (absl::StartsWith(line, "[[")) {
+      section = std::string(absl::StripSuffix(absl::StripPrefix(line, "[["), "]]"));
+      in_array = true;
+      // Every element is appended to the one entry of its array.
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& kv) { return kv.first == section; });
+      if (it == out.end()) out.emplace_back(section, "");
+      continue;
+    }
+    if (absl::StartsWith(line, "[")) {
+      section = std::string(absl::StripSuffix(absl::StripPrefix(line, "["), "]"));
+      in_array = false;
+      continue;
+    }
+    if (in_array) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& kv) { return kv.first == section; });
+      absl::StrAppend(&it->second, line, "\n");
+      continue;
+    }
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(line, absl::MaxSplits(" = ", 1));
+    out.emplace_back(section.empty() ? std::string(kv.first) : absl::StrCat(section, ".", kv.first),
+                     std::string(kv.second));
+  }
+  return out;
+}
+
+// Settings a reload applies (README, "Changing the configuration of a running kensad").
+constexpr std::string_view kLiveKeys[] = {
+    "log_level",
+    "smtp.",  // every [smtp] key
+    "tls.",   // certificate and key are read again at every reload
+    "spool.min_free_bytes",
+    "delivery.next_hop", "delivery.relay_next_hop", "delivery.outbound_next_hop",
+    "delivery.outbound_tls", "delivery.tls", "delivery.connect_timeout",
+    "delivery.reply_timeout", "delivery.retry_min", "delivery.retry_max",
+    "delivery.max_queue_lifetime",
+    "scan.part_memory_bytes", "scan.max_mime_depth", "scan.max_mime_parts",
+    "scan.max_header_bytes", "scan.whole_message_check", "scan.whole_message_max_bytes",
+    "scan.max_bytes_in_flight",
+    "policy.inbound_addresses", "policy.inbound_domains", "policy.outbound_addresses",
+    "policy.outbound_domains", "policy.action", "policy.unscannable",
+    "pop3.",  // every [pop3] key
+    "auth.backend", "auth.passwd_file", "auth.dovecot_socket", "auth.timeout",
+    "auth.sender_rule", "auth.max_failures_per_session",
+};
+
+}  // namespace
+
+std::vector<std::string> ChangedKeys(const KensaConfig& before, const KensaConfig& after) {
+  std::vector<std::pair<std::string, std::string>> a = KeyedValues(DescribeConfig(before));
+  std::vector<std::pair<std::string, std::string>> b = KeyedValues(DescribeConfig(after));
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : b) {
+    auto it = std::find_if(a.begin(), a.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it == a.end() || it->second != value) changed.push_back(key);
+  }
+  for (const auto& [key, value] : a) {  // an array whose every element went
+    auto it = std::find_if(b.begin(), b.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it == b.end()) changed.push_back(key);
+  }
+  return changed;
+}
+
+bool AppliesWithoutRestart(std::string_view key) {
+  const absl::string_view k(key.data(), key.size());
+  for (std::string_view l : kLiveKeys) {
+    const absl::string_view live(l.data(), l.size());
+    if (absl::EndsWith(live, ".") ? absl::StartsWith(k, live) : k == live) return true;
+  }
+  return false;
+}
+
+}  // namespace kensa
