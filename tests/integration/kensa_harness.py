@@ -770,6 +770,8 @@ class CaptureNextHop:
         self.listener = None
 
     def start(self):
+        """Listens (again, after close(): the same port, the messages kept)."""
+        self.stopping.clear()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if self.slow or self.stall_data:

@@ -1,17 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The control socket and kensa-shell against a real kensad: `kensa-shell -c` for every
 command (a queue hold that survives a restart and a release that delivers to a next hop that
-was down, a quarantine release that delivers the original, subscriber add/show/import), the
-audit log, a user outside the admin group refused (by the socket's mode, and by the SO_PEERCRED
-check when the file lets them through), and one interactive session in tmux (start, tab
-completion, help, show status, a bad command's error)."""
+was down, a quarantine release that delivers the original, subscriber add/show/import, config
+check and reload), the audit log, a user outside the admin group refused (by the socket's mode,
+and by the SO_PEERCRED check when the file lets them through), and interactive sessions in
+tmux, started as a login shell (argv[0] "-kensa-shell"): tab completion, help, show status, a
+bad command's error, a quarantine release that delivers, a queue hold and release, exit and
+^D."""
 import grp
 import os
 import pwd
 import random
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 import unittest
 
@@ -41,6 +45,50 @@ def admin_group():
 
 
 GROUP = admin_group()
+
+
+class TmuxShell:
+    """kensa-shell in a tmux session, started as login(1) starts a login shell (argv[0]
+    "-kensa-shell"), driven by send-keys and read back by capture-pane."""
+
+    def __init__(self, test, socket):
+        self.test = test
+        self.name = f"kensa-shell-{os.getpid()}-{id(self)}"
+        env = dict(os.environ, TERM="xterm")
+        # argv[0] as login(1) and sshd set it for a login shell, whatever tmux's own shell is.
+        login = (f"{shlex.quote(sys.executable)} -c 'import os, sys; "
+                 f"os.execv(sys.argv[1], [\"-kensa-shell\"] + sys.argv[2:])' "
+                 f"{shlex.quote(SHELL)} --socket {shlex.quote(socket)}")
+        subprocess.run([TMUX, "-L", self.name, "new-session", "-d", "-s", self.name, "-x", "160",
+                        "-y", "50", login], check=True, env=env, timeout=10)
+
+    def screen(self):
+        return subprocess.run([TMUX, "-L", self.name, "capture-pane", "-p", "-t", self.name],
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def keys(self, *k):
+        subprocess.run([TMUX, "-L", self.name, "send-keys", "-t", self.name, *k], check=True,
+                       timeout=10)
+
+    def command(self, line):
+        """Types a command, Enter, and clears the screen first so that shows() sees only its
+        answer (^L redraws the prompt)."""
+        subprocess.run([TMUX, "-L", self.name, "clear-history", "-t", self.name], timeout=10)
+        self.keys("C-l")
+        self.keys(line, "Enter")
+
+    def shows(self, pattern, timeout=10):
+        ok = h.wait_until(lambda: re.search(pattern, self.screen()), timeout)
+        self.test.assertTrue(ok, f"{pattern!r} not on screen:\n{self.screen()}")
+        return re.search(pattern, self.screen())
+
+    def ended(self, timeout=10):
+        return h.wait_until(lambda: subprocess.run(
+            [TMUX, "-L", self.name, "has-session", "-t", self.name],
+            capture_output=True).returncode != 0, timeout)
+
+    def close(self):
+        subprocess.run([TMUX, "-L", self.name, "kill-server"], capture_output=True, timeout=10)
 
 
 class ShellCase(h.KensadTestCase):
@@ -235,41 +283,41 @@ class ControlShellTest(ShellCase):
 
     @unittest.skipUnless(TMUX, "tmux is not installed")
     def test_interactive_session_in_tmux(self):
-        name = f"kensa-shell-{os.getpid()}"
-        env = dict(os.environ, TERM="xterm")
-        subprocess.run([TMUX, "-L", name, "new-session", "-d", "-s", name, "-x", "160", "-y", "50",
-                        f"{SHELL} --socket {self.socket}"], check=True, env=env, timeout=10)
+        t = TmuxShell(self, self.socket)
         try:
-            def screen():
-                return subprocess.run([TMUX, "-L", name, "capture-pane", "-p", "-t", name],
-                                      capture_output=True, text=True, timeout=10).stdout
-
-            def keys(*k):
-                subprocess.run([TMUX, "-L", name, "send-keys", "-t", name, *k], check=True,
-                               timeout=10)
-
-            def shows(pattern):
-                ok = h.wait_until(lambda: re.search(pattern, screen()), 10)
-                self.assertTrue(ok, f"{pattern!r} not on screen:\n{screen()}")
-
-            shows(r"kensa>")  # capture-pane drops trailing blanks
-            keys("show st", "Tab")
-            shows(r"kensa> show status")
-            keys("Enter")
-            shows(r"version 0\.1\.0")
-            shows(r"reactors 2")
-            keys("help queue", "Enter")
-            shows(r"queue hold ID\s+keep a message")
-            keys("frobnicate", "Enter")
-            shows(r'% unknown command "frobnicate"; try help')
-            keys("queue ?", "Enter")
-            shows(r"queue release ID")
-            keys("exit", "Enter")
-            self.assertTrue(h.wait_until(lambda: subprocess.run(
-                [TMUX, "-L", name, "has-session", "-t", name], capture_output=True).returncode != 0,
-                10), "the shell did not end on exit")
+            t.shows(r"kensa>")  # capture-pane drops trailing blanks
+            t.keys("show st", "Tab")
+            t.shows(r"kensa> show status")
+            t.keys("Enter")
+            t.shows(r"version 0\.1\.0")
+            t.shows(r"reactors 2")
+            t.command("help queue")
+            t.shows(r"queue hold ID\s+keep a message")
+            t.command("frobnicate")
+            t.shows(r'% unknown command "frobnicate"; try help')
+            t.command("queue ?")
+            t.shows(r"queue release ID")
+            # A quarantine release, as an operator does it: list, look, release.
+            rcpt = f"tmux-infected@{DOMAIN}"
+            original = sh.build_variant("base64", "tmux-quarantine", "eicar.com", sh.EICAR,
+                                        random.Random(9), rcpt).data
+            qid = self.send(rcpt, original)
+            self.assertTrue(h.wait_until(lambda: rcpt in self.hop.messages, TIMEOUT))
+            t.command("show quarantine")
+            t.shows(rf"id={qid}")
+            t.command(f"quarantine show {qid}")
+            t.shows(rf"to <{re.escape(rcpt)}>")
+            t.command(f"quarantine release {qid}")
+            t.shows(rf"released {qid} as \w+")
+            self.assertTrue(h.wait_until(
+                lambda: h.strip_kensa_trace(self.hop.messages.get(rcpt, b"")) == original,
+                TIMEOUT), self.kensad.diagnostics())
+            t.command(f"quarantine release {qid}")
+            t.shows(r"% .*no quarantined message")
+            t.keys("exit", "Enter")
+            self.assertTrue(t.ended(), "the shell did not end on exit")
         finally:
-            subprocess.run([TMUX, "-L", name, "kill-server"], capture_output=True, timeout=10)
+            t.close()
 
 
 @unittest.skipUnless(os.path.exists(SHELL), f"kensa-shell not built: {SHELL}")
@@ -309,6 +357,35 @@ class QueueHoldTest(ShellCase):
         held = [r for r in audit if r.get("command") == f"queue hold {qid}"][0]
         self.assertEqual((held.get("user"), held.get("uid"), held.get("result")),
                          ("root", "0", "ok"))
+
+    @unittest.skipUnless(TMUX, "tmux is not installed")
+    def test_queue_hold_and_release_in_tmux(self):
+        self.hop.close()  # down (the other test of the class starts it): mail waits
+        rcpt = f"tmux-held@{DOMAIN}"
+        qid = self.send(rcpt, h.make_message("tmux-held", to=rcpt))
+        t = TmuxShell(self, self.socket)
+        try:
+            t.shows(r"kensa>")
+            t.command("show queue")
+            t.shows(rf"id={qid}")
+            t.command(f"queue hold {qid}")
+            t.shows(rf"held {qid}")
+            t.command(f"show message {qid}")
+            t.shows(r"state held")
+            self.hop.start()
+            t.command("queue flush")
+            t.shows(r"flushed")
+            time.sleep(3)  # a retry's worth: a held message must not go
+            self.assertNotIn(rcpt, self.hop.messages)
+            t.command(f"queue release {qid}")
+            t.shows(rf"released {qid}")
+            self.assertTrue(h.wait_until(lambda: rcpt in self.hop.messages, TIMEOUT),
+                            self.kensad.diagnostics())
+            t.keys("C-d")  # end of input ends the session too
+            self.assertTrue(t.ended(), "the shell did not end on ^D")
+        finally:
+            t.close()
+            self.hop.close()  # as the class started: down
 
 
 if __name__ == "__main__":
