@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -68,16 +69,17 @@ constexpr std::string_view kLiveKeys[] = {
 }  // namespace
 
 std::vector<std::string> ChangedKeys(const KensaConfig& before, const KensaConfig& after) {
-  std::vector<std::pair<std::string, std::string>> a = KeyedValues(DescribeConfig(before));
-  std::vector<std::pair<std::string, std::string>> b = KeyedValues(DescribeConfig(after));
+  const std::vector<std::pair<std::string, std::string>> a = KeyedValues(DescribeConfig(before));
+  const std::vector<std::pair<std::string, std::string>> b = KeyedValues(DescribeConfig(after));
+  const absl::flat_hash_map<std::string, std::string> old_values(a.begin(), a.end());
+  const absl::flat_hash_map<std::string, std::string> new_values(b.begin(), b.end());
   std::vector<std::string> changed;
-  for (const auto& [key, value] : b) {
-    auto it = std::find_if(a.begin(), a.end(), [&](const auto& kv) { return kv.first == key; });
-    if (it == a.end() || it->second != value) changed.push_back(key);
+  for (const auto& kv : b) {
+    auto it = old_values.find(kv.first);
+    if (it == old_values.end() || it->second != kv.second) changed.push_back(kv.first);
   }
-  for (const auto& [key, value] : a) {  // an array whose every element went
-    auto it = std::find_if(b.begin(), b.end(), [&](const auto& kv) { return kv.first == key; });
-    if (it == b.end()) changed.push_back(key);
+  for (const auto& kv : a) {  // an array whose every element went
+    if (!new_values.contains(kv.first)) changed.push_back(kv.first);
   }
   return changed;
 }

@@ -30,6 +30,7 @@
 #include "appliance/live_settings.h"
 #include "appliance/malloc_conf.h"
 #include "core/arena_zeroing.h"
+#include "core/background_priority.h"
 #include "appliance/metrics_wiring.h"
 #include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
@@ -89,7 +90,8 @@ void LogSignatureSet(const char* event, const sigs::SignatureSet& set) {
       .Kv("prefilter_hashes", i.prefilter.hash_signatures)
       .Kv("prefilter_without_literal", i.prefilter_without_literal)
       .Kv("prefilter_time", absl::Trunc(i.prefilter_time, absl::Milliseconds(1)))
-      .Kv("prefilter_from_cache", i.prefilter.from_cache ? "yes" : "no");
+      .Kv("prefilter_from_cache", i.prefilter.from_cache ? "yes" : "no")
+      .Kv("prefilter_inputs_from_cache", i.prefilter_inputs_from_cache ? "yes" : "no");
   // A signature the prefilter cannot rule out sends whole classes of objects to the engine:
   // the operator should know which one.
   if (!i.prefilter_error.empty()) {
@@ -140,6 +142,10 @@ absl::Status FitConnectionsToDescriptors(Runtime& rt) {
 absl::StatusOr<feed::PublishedSet> PublishSignatures(Runtime& rt, const std::string& dir) {
   static std::mutex one_build;
   std::lock_guard<std::mutex> lock(one_build);
+  // A reload builds beside the running set: the reactors and scan workers come first. Not at
+  // start, where nothing else runs yet and the threads made later would inherit the value.
+  std::optional<BackgroundPriority> low;
+  if (rt.signatures.Current() != nullptr) low.emplace();
   absl::StatusOr<std::shared_ptr<const sigs::SignatureSet>> set = sigs::SignatureSet::Build(
       dir, rt.clam_limits, rt.config.check_canaries, PrefilterOptionsOf(rt.config));
   if (!set.ok()) return set.status();

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/arena_zeroing.h"
+#include "core/background_priority.h"
 
 namespace kensa::core {
 namespace {
@@ -43,6 +44,7 @@ class Releaser {
   void Run() {
     pthread_setname_np(pthread_self(), "kensa-release");
     (void)MoveThisThreadOffArenaZero();  // a failure costs slower callocs, nothing more
+    LowerThisThreadForBackgroundWork();   // freeing a set must not slow the data path either
     for (;;) {
       std::function<void()> next;
       {

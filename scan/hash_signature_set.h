@@ -9,9 +9,11 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
 
 namespace kensa::scan {
 
@@ -27,6 +29,11 @@ class HashSignatureSet {
   bool Wants(HashKind kind, uint64_t size) const;
   bool Contains(HashKind kind, uint64_t size, std::string_view digest) const;
   size_t size() const { return count_; }
+
+  // The set as bytes, for the prefilter's cache of derived inputs; Read fails (changing
+  // nothing it returns) on bytes it did not write.
+  void AppendTo(std::string* out) const;
+  static absl::StatusOr<HashSignatureSet> Read(std::string_view* in);
 
  private:
   // size (8 bytes, little endian) then the digest, zero padded to 32 bytes.

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include <openssl/evp.h>
 
@@ -406,6 +407,46 @@ TEST_F(PrefilterTest, CompiledDatabasesComeBackFromTheCache) {
   EXPECT_TRUE(again->info().prefilter.from_cache);
   EXPECT_EQ(again->prefilter()->stats().raw_patterns, first->prefilter()->stats().raw_patterns);
   EXPECT_EQ(Check(*again, "evil payload..XYmarker"), Decision::kLiteral);
+}
+
+TEST_F(PrefilterTest, DerivedInputsComeBackFromTheCacheAndDecideAlike) {
+  const std::string blob = "an attachment whose hash is known to be bad\n";
+  const std::string hdb = absl::StrCat(Md5Hex(blob), ":", blob.size(), ":Kensa.Test.Hash\n");
+  // A file-type file, so the probe's own files travel through the cache too: "KENSA-TYPE" at
+  // the start types an object as an executable, which is no plain class.
+  const std::string ftm = "0:0:4b454e53412d54595045:Kensa type:CL_TYPE_ANY:CL_TYPE_MSEXE\n";
+  WriteFile(dir_.path() / "kensa-test.ftm", ftm);
+  auto first = Build(kEvilNdb, "kensa-test.hdb", hdb);
+  ASSERT_NE(first, nullptr);
+  EXPECT_FALSE(first->info().prefilter_inputs_from_cache);
+  auto again = Build(kEvilNdb, "kensa-test.hdb", hdb);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->info().prefilter_inputs_from_cache);
+  const scan::PrefilterStats& a = first->prefilter()->stats();
+  const scan::PrefilterStats& b = again->prefilter()->stats();
+  EXPECT_EQ(std::tie(a.raw_patterns, a.normalized_patterns, a.hash_signatures, a.routed_classes),
+            std::tie(b.raw_patterns, b.normalized_patterns, b.hash_signatures, b.routed_classes));
+  for (const std::string& object :
+       {std::string("evil payload..XYmarker"), blob, blob + "x", std::string("plain words"),
+        std::string("a normalised phrase"), std::string("KENSA-TYPE, then some text")}) {
+    EXPECT_EQ(Check(*again, object), Check(*first, object)) << object;
+  }
+  EXPECT_EQ(Check(*again, blob), Decision::kHash);
+  EXPECT_NE(Check(*first, "KENSA-TYPE, then some text"), Decision::kSkipEngine);
+
+  // A cache cut short is derived again (and written anew).
+  int cut = 0;
+  for (const auto& e : std::filesystem::directory_iterator(cache_.path())) {
+    if (e.path().filename().string().rfind("inputs-", 0) != 0) continue;
+    std::filesystem::resize_file(e.path(), std::filesystem::file_size(e.path()) / 2);
+    ++cut;
+  }
+  ASSERT_EQ(cut, 1);
+  auto rebuilt = Build(kEvilNdb, "kensa-test.hdb", hdb);
+  ASSERT_NE(rebuilt, nullptr);
+  EXPECT_FALSE(rebuilt->info().prefilter_inputs_from_cache);
+  EXPECT_EQ(Check(*rebuilt, blob), Decision::kHash);
+  EXPECT_TRUE(Build(kEvilNdb, "kensa-test.hdb", hdb)->info().prefilter_inputs_from_cache);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "core/off_path_release.h"
 #include "scan/prefilter.h"
 #include "sigs/canaries.h"
+#include "sigs/prefilter_inputs_cache.h"
 #include "sigs/prefilter_spec.h"
 #include "sigs/signature_version.h"
 
@@ -42,16 +43,26 @@ absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
       std::filesystem::remove_all(path, ec);
     }
   } cleanup{templ};
-  absl::StatusOr<PrefilterDerivation> derived = DerivePrefilterInputs(dir, templ);
-  if (!derived.ok()) return derived.status();
+  const std::string key = absl::StrCat(version, "-d", kPrefilterDerivationVersion);
+  const std::string inputs_cache =
+      cache_dir.empty() ? "" : absl::StrCat(cache_dir, "/inputs-", key, ".cache");
+  absl::StatusOr<PrefilterDerivation> derived =
+      inputs_cache.empty() ? absl::NotFoundError("no cache")
+                           : ReadPrefilterInputsCache(inputs_cache, templ);
+  info->prefilter_inputs_from_cache = derived.ok();
+  if (!derived.ok()) {
+    derived = DerivePrefilterInputs(dir, templ);
+    if (!derived.ok()) return derived.status();
+    // A cache that cannot be written costs the next start the derivation, nothing more.
+    if (!inputs_cache.empty()) (void)WritePrefilterInputsCache(inputs_cache, *derived);
+  }
   absl::StatusOr<std::shared_ptr<const scan::ClamEngine>> probe =
       scan::ClamEngine::LoadProbe(derived->probe_dir, limits);
   if (!probe.ok()) return probe.status();
   info->prefilter_without_literal = derived->without_literal;
   info->prefilter_routing = derived->routing_examples;
   absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
-      scan::PrefilterDatabase::Build(std::move(derived->inputs), *std::move(probe), cache_dir,
-                                     absl::StrCat(version, "-d", kPrefilterDerivationVersion));
+      scan::PrefilterDatabase::Build(std::move(derived->inputs), *std::move(probe), cache_dir, key);
   if (db.ok()) info->prefilter = (*db)->stats();
   return db;
 }

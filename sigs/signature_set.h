@@ -36,6 +36,8 @@ struct SignatureSetInfo {
   size_t prefilter_without_literal = 0;  // signatures that route their classes to the engine
   std::vector<std::string> prefilter_routing;  // a few of them, "file: name (why)"
   std::string prefilter_error;  // why the set has no prefilter although one was asked for
+  // The derived inputs came from the cache (sigs/prefilter_inputs_cache.h), not the files.
+  bool prefilter_inputs_from_cache = false;
 };
 
 // The Hyperscan prefilter built with a set (scan/prefilter.h).
@@ -44,7 +46,8 @@ struct PrefilterOptions {
   // Below this many signatures libclamav is about as fast as the prefilter's own walk over an
   // object's layers, so a smaller set is built without the prefilter.
   uint64_t min_signatures = 20000;
-  // Compiled prefilter databases are kept here by signature version; empty: not kept.
+  // Compiled prefilter databases and the inputs derived from the signature files are kept
+  // here by signature version; empty: not kept.
   std::string cache_dir;
 };
 
