@@ -34,6 +34,7 @@
 #include "appliance/metrics_wiring.h"
 #include "appliance/engine_temp_dir.h"
 #include "appliance/resource_checks.h"
+#include "appliance/service_notify.h"
 #include "auth/auth_backend_factory.h"
 #include "control/control_server.h"
 #include "appliance/runtime.h"
@@ -491,22 +492,35 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
+  {
+    std::shared_ptr<const sigs::SignatureSet> set = rt->signatures.Current();
+    NotifyReady(absl::StrCat("serving: ", n, " reactors, signatures ",
+                             set != nullptr ? set->version() : std::string("none (scan off)")));
+  }
   for (;;) {
     signalfd_siginfo si{};
     ssize_t got = read(sfd, &si, sizeof si);
     if (got != sizeof si) continue;
     if (si.ssi_signo == SIGHUP) {
+      NotifyReloading();
       absl::Status s = ReopenLog();
       KLOG(kInfo, "sighup").Kv("log_reopened", s.ok());
       LogCounters(rt->counters);
       // The file first (its result is logged either way; a bad one changes nothing), then the
       // signatures, as before.
-      if (!config_path.empty()) (void)config_reloader.Reload();
+      std::string outcome = "no configuration file (embedded default)";
+      if (!config_path.empty()) {
+        absl::StatusOr<ConfigReloadResult> r = config_reloader.Reload();
+        outcome = r.ok() ? absl::StrCat("configuration generation ", r->generation)
+                         : absl::StrCat("configuration unchanged: ", r.status().message());
+      }
       if (rt->updater != nullptr) {
         rt->updater->RequestReload();  // its own thread; the store's pointer, then the feeds
       } else if (rt->config.scan_enabled) {
         reload_signature_dir();
       }
+      // The signatures load on their own thread; the service is ready (with the old set) now.
+      NotifyReloaded(absl::StrCat(outcome, "; signatures reloading in the background"));
       continue;
     }
     break;  // SIGTERM or SIGINT
@@ -517,6 +531,7 @@ int Run(int argc, char** argv) {
   // Drain: stop accepting everywhere, give sessions until the deadline, then 421.
   const absl::Time deadline = absl::Now() + rt->config.drain_timeout;
   KLOG(kInfo, "draining").Kv("timeout", rt->config.drain_timeout);
+  NotifyStopping("draining: finishing sessions, accepting none");
   std::mutex mu;
   std::condition_variable cv;
   int drained = 0;

@@ -11,6 +11,8 @@ pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb>=0.9)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive>=3.6)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt>=4.4)
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.85)
+# sd_notify: kensad tells systemd when it is ready, reloading and stopping (Type=notify).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd>=252)
 find_package(OpenSSL 3.0 REQUIRED)
 # The metrics endpoint: core (data model, text format) and pull (its HTTP server).
 find_package(prometheus-cpp CONFIG REQUIRED COMPONENTS core pull)

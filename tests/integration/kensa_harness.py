@@ -361,6 +361,7 @@ class Kensad:
         self.config = cfg
         self.proc = None
         self.starts = 0
+        self.extra_env = {}  # added to kensad's environment at the next start
         self.reconfigure(overrides)
 
     def reconfigure(self, overrides):
@@ -401,7 +402,7 @@ class Kensad:
         return self
 
     def process_env(self):
-        env = dict(os.environ)
+        env = dict(os.environ, **self.extra_env)
         if SANITIZED:
             log_path = os.path.join(self.dir, "sanitizer")
             for var, base in (("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1"),
