@@ -17,7 +17,9 @@ find_package(OpenSSL 3.0 REQUIRED)
 # The metrics endpoint: core (data model, text format) and pull (its HTTP server).
 find_package(prometheus-cpp CONFIG REQUIRED COMPONENTS core pull)
 find_package(absl REQUIRED)
-find_package(GTest REQUIRED)
+if(KENSA_TESTS)
+  find_package(GTest REQUIRED)
+endif()
 find_package(Threads REQUIRED)
 
 add_compile_options(-Wall -Wextra -Wno-unused-parameter)
