@@ -24,7 +24,8 @@ std::vector<std::pair<std::string, std::string>> KeyedValues(const std::string& 
       section = std::string(absl::StripSuffix(absl::StripPrefix(line, "[["), "]]"));
       in_array = true;
       // Every element is appended to the one entry of its array.
-      auto it = std::find_if(out.begin(), out.end(), [&](const auto& kv) { return kv.first == section; });
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const auto& kv) { return kv.first == section; });
       if (it == out.end()) out.emplace_back(section, "");
       continue;
     }
@@ -34,7 +35,8 @@ std::vector<std::pair<std::string, std::string>> KeyedValues(const std::string& 
       continue;
     }
     if (in_array) {
-      auto it = std::find_if(out.begin(), out.end(), [&](const auto& kv) { return kv.first == section; });
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const auto& kv) { return kv.first == section; });
       absl::StrAppend(&it->second, line, "\n");
       continue;
     }

@@ -3,7 +3,9 @@
 // state in ./kensa-data); `--config FILE` runs a TOML configuration; `--check-config` validates
 // and prints the effective configuration. SIGTERM drains; SIGHUP reopens the log, reloads the
 // configuration file (appliance/config_reload.h) and the signatures (with feeds configured: the
-// store's last-known-good set, then a check of the feeds). `--rollback-signatures` moves the signature store's pointer back one set.
+// store's last-known-good set, then a check of the feeds). `--rollback-signatures` moves the
+// signature store's pointer back one set. Under systemd it reports ready, reloading and
+// stopping (appliance/service_notify.h).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -445,7 +447,8 @@ int Run(int argc, char** argv) {
     auto line = KLOG(kInfo, "started");
     line.Kv("version", kVersion).Kv("reactors", n).Kv("hostname", rt->config.hostname);
     for (const ListenerConfig& l : rt->config.listeners) line.Kv(l.name, l.address);
-    line.Kv("next_hop", rt->live.Current()->local_hop.ToString()).Kv("spool", rt->config.spool_dir);
+    line.Kv("next_hop", rt->live.Current()->local_hop.ToString())
+        .Kv("spool", rt->config.spool_dir);
     line.Kv("metrics", *metrics_server != nullptr ? rt->config.metrics_address : "off");
   }
   if (rt->updater != nullptr) rt->updater->Start();

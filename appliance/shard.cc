@@ -155,10 +155,11 @@ void Shard::OnAccept(size_t listener_index, int fd) {
   ConnectionLimiter::Admit admit = runtime_->limiter->TryAdmit(*peer);
   if (admit != ConnectionLimiter::Admit::kOk) {
     // One short non-blocking write; the client learns why before the close.
+    const std::string& host = live_->smtp.hostname;
     std::string reply =
         admit == ConnectionLimiter::Admit::kTotalLimit
-            ? absl::StrCat("421 4.7.0 ", live_->smtp.hostname, " Error: too many connections\r\n")
-            : absl::StrCat("421 4.7.0 ", live_->smtp.hostname, " Error: too many connections from ",
+            ? absl::StrCat("421 4.7.0 ", host, " Error: too many connections\r\n")
+            : absl::StrCat("421 4.7.0 ", host, " Error: too many connections from ",
                            peer->HostString(), "\r\n");
     (void)!send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);

@@ -145,7 +145,9 @@ absl::StatusOr<PrefilterDerivation> ReadPrefilterInputsCache(const std::string& 
     for (const auto& [name, data] : probe_files) {
       std::ofstream o(probe / name, std::ios::binary | std::ios::trunc);
       o.write(data.data(), static_cast<std::streamsize>(data.size()));
-      if (!o.flush()) return absl::InternalError(absl::StrCat("cannot write ", (probe / name).string()));
+      if (!o.flush()) {
+        return absl::InternalError(absl::StrCat("cannot write ", (probe / name).string()));
+      }
     }
     d.probe_dir = probe.string();
   }
