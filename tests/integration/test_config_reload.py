@@ -2,7 +2,8 @@
 """A running kensad takes a changed configuration file (`kensa-shell -c "config reload"` and
 SIGHUP) without a restart: the next message follows the new policy and limits, a session that
 was open keeps the settings it started with, an invalid file changes nothing and says why,
-settings only a restart can change are named and keep their running values, a replaced TLS
+settings only a restart can change are named and keep their running values, a new next hop
+takes the next delivery, a replaced TLS
 certificate is served to the next STARTTLS, and 16 clients sending mail through a series of
 reloads see no failure at all."""
 import os
@@ -149,6 +150,22 @@ class ReloadTest(h.KensadTestCase):
         self.assertIn("tls.cert_file", changes["applied"])
         self.assertIn(b"reloaded.kensa.test", served_subject())
         self.reload({"tls": {"self_signed": True, "cert_file": None, "key_file": None}})
+
+    def test_f_a_new_next_hop_takes_the_next_delivery(self):
+        hop = h.CaptureNextHop()
+        hop.start()
+        try:
+            changes = self.reload({"delivery": {
+                "next_hop": f"smtp://127.0.0.1:{hop.port}?tls=none"}})
+            self.assertIn("delivery.next_hop", changes["applied"])
+            rcpt = f"hop@{DOMAIN}"
+            self.assertEqual(self.send("hop", rcpt, h.make_message("hop", to=rcpt)).code, 250)
+            self.assertTrue(h.wait_until(lambda: rcpt in hop.messages, TIMEOUT),
+                            self.kensad.diagnostics())
+            self.assertEqual(self.kensad.maildir_messages(rcpt), [])
+        finally:
+            self.reload({"delivery": {"next_hop": self.kensad.next_hop}})
+            hop.close()
 
     def test_e_reloads_under_load_fail_no_session(self):
         clients, max_per_client = 16, 300
