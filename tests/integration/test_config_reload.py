@@ -3,9 +3,8 @@
 SIGHUP) without a restart: the next message follows the new policy and limits, a session that
 was open keeps the settings it started with, an invalid file changes nothing and says why,
 settings only a restart can change are named and keep their running values, a new next hop
-takes the next delivery, a replaced TLS
-certificate is served to the next STARTTLS, and 16 clients sending mail through a series of
-reloads see no failure at all."""
+takes the next delivery, a replaced TLS certificate is served to the next STARTTLS, and 16
+clients sending mail through a series of reloads see no failure at all."""
 import os
 import signal
 import smtplib
