@@ -7,7 +7,6 @@
 #ifndef KENSA_APPLIANCE_LIVE_SETTINGS_H_
 #define KENSA_APPLIANCE_LIVE_SETTINGS_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "appliance/config.h"
 #include "auth/auth_backend.h"
+#include "core/published.h"
 #include "net/next_hop.h"
 #include "net/tls_context.h"
 #include "queue/delivery_settings.h"
@@ -53,14 +53,7 @@ struct LiveSettingsInputs {
 absl::StatusOr<std::shared_ptr<const LiveSettings>> BuildLiveSettings(
     const KensaConfig& config, const LiveSettingsInputs& inputs);
 
-class LiveSettingsHolder {
- public:
-  std::shared_ptr<const LiveSettings> Current() const { return current_.load(); }
-  void Publish(std::shared_ptr<const LiveSettings> s) { current_.store(std::move(s)); }
-
- private:
-  std::atomic<std::shared_ptr<const LiveSettings>> current_;
-};
+using LiveSettingsHolder = Published<LiveSettings>;
 
 }  // namespace kensa
 

@@ -7,7 +7,6 @@
 #ifndef KENSA_SIGS_SIGNATURE_SET_H_
 #define KENSA_SIGS_SIGNATURE_SET_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/published.h"
 #include "scan/clam_engine.h"
 #include "scan/prefilter_database.h"
 
@@ -77,15 +77,8 @@ class SignatureSet {
 // text, HTML, a zip of text) must pass.
 absl::Status CheckCanaries(const scan::ClamEngine& engine);
 
-// The process-wide current set: readers on any thread, one publisher (the control thread).
-class SignatureHolder {
- public:
-  std::shared_ptr<const SignatureSet> Current() const { return current_.load(); }
-  void Publish(std::shared_ptr<const SignatureSet> set) { current_.store(std::move(set)); }
-
- private:
-  std::atomic<std::shared_ptr<const SignatureSet>> current_;
-};
+// The process-wide current set: readers on any thread, one publisher at a time.
+using SignatureHolder = Published<SignatureSet>;
 
 // Where the bundled test signatures live (sigs/test in the source tree, or the installed copy).
 std::string BundledSignatureDir();
