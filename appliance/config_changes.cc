@@ -86,6 +86,49 @@ std::vector<std::string> ChangedKeys(const KensaConfig& before, const KensaConfi
   return changed;
 }
 
+KensaConfig WithRestartOnlySettingsOf(const KensaConfig& running, const KensaConfig& next) {
+  KensaConfig c = next;
+  // Every key AppliesWithoutRestart() says no to (the unit test checks the two agree).
+  c.hostname = running.hostname;
+  c.state_dir = running.state_dir;
+  c.reactors = running.reactors;
+  c.pin_reactors = running.pin_reactors;
+  c.recv_buffers = running.recv_buffers;
+  c.log_file = running.log_file;
+  c.drain_timeout = running.drain_timeout;
+  c.listeners = running.listeners;
+  c.spool_dir = running.spool_dir;
+  c.max_connections_per_next_hop = running.max_connections_per_next_hop;
+  c.scan_enabled = running.scan_enabled;
+  c.signature_dir = running.signature_dir;
+  c.check_canaries = running.check_canaries;
+  c.scan_temp_dir = running.scan_temp_dir;
+  c.max_scan_bytes = running.max_scan_bytes;
+  c.max_file_bytes = running.max_file_bytes;
+  c.max_recursion = running.max_recursion;
+  c.max_files = running.max_files;
+  c.max_scan_time = running.max_scan_time;
+  c.verdict_cache_entries = running.verdict_cache_entries;
+  c.engine_temp_dir = running.engine_temp_dir;
+  c.prefilter = running.prefilter;
+  c.prefilter_cache_dir = running.prefilter_cache_dir;
+  c.prefilter_min_signatures = running.prefilter_min_signatures;
+  c.quarantine_dir = running.quarantine_dir;
+  c.subscriber_db = running.subscriber_db;
+  c.subscriber_db_map_bytes = running.subscriber_db_map_bytes;
+  c.auth_max_failures = running.auth_max_failures;
+  c.auth_failure_window = running.auth_failure_window;
+  c.auth_failure_delay = running.auth_failure_delay;
+  c.auth_max_failure_delay = running.auth_max_failure_delay;
+  c.signatures = running.signatures;
+  c.control_socket = running.control_socket;
+  c.control_admin_group = running.control_admin_group;
+  c.control_max_clients = running.control_max_clients;
+  c.control_idle_timeout = running.control_idle_timeout;
+  c.metrics_address = running.metrics_address;
+  return c;
+}
+
 bool AppliesWithoutRestart(std::string_view key) {
   const absl::string_view k(key.data(), key.size());
   for (std::string_view l : kLiveKeys) {

@@ -22,6 +22,12 @@ std::vector<std::string> ChangedKeys(const KensaConfig& before, const KensaConfi
 // next delivery attempt, the next log line), or keeps the old one until it restarts.
 bool AppliesWithoutRestart(std::string_view key);
 
+// What a reload runs with: `next` (the file just read) where a setting applies without a
+// restart, `running` (what kensad started with) everywhere else, so a restart-only value in
+// the file cannot leak into the sessions before the restart (a new hostname in greetings, a
+// scanner turned on that was never loaded).
+KensaConfig WithRestartOnlySettingsOf(const KensaConfig& running, const KensaConfig& next);
+
 }  // namespace kensa
 
 #endif  // KENSA_APPLIANCE_CONFIG_CHANGES_H_

@@ -64,6 +64,13 @@ ConfigReloadResult ConfigReloader::Compare(const KensaConfig& next) const {
   return r;
 }
 
+std::string ConfigReloader::Describe(const absl::Status& reload_error) {
+  if (reload_error.code() == absl::StatusCode::kDeadlineExceeded) {
+    return std::string(reload_error.message());
+  }
+  return absl::StrCat("configuration unchanged: ", reload_error.message());
+}
+
 absl::StatusOr<ConfigReloadResult> ConfigReloader::Check() const {
   absl::StatusOr<KensaConfig> next = Load();
   if (!next.ok()) return next.status();
@@ -88,7 +95,8 @@ absl::StatusOr<ConfigReloadResult> ConfigReloader::Reload() {
   in.reactors = runtime_->reactors;
   in.subscribers = runtime_->subscribers;
   in.previous = previous.get();
-  absl::StatusOr<std::shared_ptr<const LiveSettings>> live = BuildLiveSettings(*next, in);
+  absl::StatusOr<std::shared_ptr<const LiveSettings>> live =
+      BuildLiveSettings(WithRestartOnlySettingsOf(runtime_->loaded_config, *next), in);
   if (!live.ok()) return failed(live.status());
 
   // Nothing failed: switch.

@@ -39,11 +39,14 @@ class ConfigReloader {
                  std::vector<std::unique_ptr<Shard>>* shards, std::string path);
 
   // Thread-safe; reloads run one at a time. Fails (changing nothing) when kensad runs the
-  // embedded default or the file is not valid.
+  // embedded default or the file is not valid; DeadlineExceeded alone means the new settings
+  // are published but a reactor had not taken them yet.
   absl::StatusOr<ConfigReloadResult> Reload();
   // What a reload of the file would do now, without doing it.
   absl::StatusOr<ConfigReloadResult> Check() const;
   const std::string& path() const { return path_; }
+  // A reload's error as an operator reads it: whether anything changed, then why.
+  static std::string Describe(const absl::Status& reload_error);
 
  private:
   absl::StatusOr<KensaConfig> Load() const;

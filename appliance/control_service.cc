@@ -281,8 +281,7 @@ CommandResult ControlService::CheckConfig() {
 CommandResult ControlService::ReloadConfig() {
   absl::StatusOr<ConfigReloadResult> c = ctx_.config_reloader->Reload();
   if (!c.ok()) {
-    return CommandResult::Error(
-        absl::StrCat("configuration unchanged: ", c.status().message()));
+    return CommandResult::Error(ConfigReloader::Describe(c.status()));
   }
   CommandResult r;
   r.message = absl::StrCat("reloaded ", ctx_.config_path, ": ", c->applied.size(),

@@ -515,7 +515,7 @@ int Run(int argc, char** argv) {
       if (!config_path.empty()) {
         absl::StatusOr<ConfigReloadResult> r = config_reloader.Reload();
         outcome = r.ok() ? absl::StrCat("configuration generation ", r->generation)
-                         : absl::StrCat("configuration unchanged: ", r.status().message());
+                         : ConfigReloader::Describe(r.status());
       }
       if (rt->updater != nullptr) {
         rt->updater->RequestReload();  // its own thread; the store's pointer, then the feeds

@@ -85,16 +85,21 @@ class ReloadTest(h.KensadTestCase):
         # A setting only a restart changes: named, and the running value stays.
         other = h.free_port()
         listeners = [{"name": "mx", "address": f"127.0.0.1:{other}", "tls": "starttls"}]
-        changes = self.reload({"listener": listeners, "reactors": 1})
-        self.assertEqual(changes["restart_needed"], "reactors,listener", changes)
+        changes = self.reload({"listener": listeners, "reactors": 1,
+                               "hostname": "renamed.kensa.test"})
+        self.assertEqual(changes["restart_needed"], "hostname,reactors,listener", changes)
         self.assertEqual(self.send("old-port", rcpt).code, 554)  # still on the old port
+        with h.RawSmtp(self.kensad.port) as c:  # and still greeting with the old name
+            code, lines = c.reply()
+        self.assertEqual(code, 220)
+        self.assertTrue(lines[0].startswith("kensa.test "), lines)
         status = dict(l.split(" ", 1) for l in self.shell("show status").stdout.splitlines()
                       if " " in l)
         self.assertEqual(status.get("reactors"), "2", status)
         self.assertEqual(status.get("config_generation"), changes["generation"], status)
         restored = [{"name": "mx", "address": f"127.0.0.1:{self.kensad.port}",
                      "tls": "starttls"}]
-        changes = self.reload({"listener": restored, "reactors": 2})
+        changes = self.reload({"listener": restored, "reactors": 2, "hostname": "kensa.test"})
         self.assertEqual(changes["restart_needed"], "-", changes)
 
     def test_b_an_open_session_keeps_its_settings(self):
