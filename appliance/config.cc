@@ -748,9 +748,7 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
   }
 
   ResolveDerived(c);
-  bool any_tls = false;
-  for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
-  if (use == ConfigUse::kDaemon && any_tls && !c.tls_self_signed &&
+  if (use == ConfigUse::kDaemon && AnyListenerUsesTls(c) && !c.tls_self_signed &&
       access(c.tls_cert_file.c_str(), R_OK) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tls.cert_file: cannot read \"", c.tls_cert_file,
@@ -765,6 +763,13 @@ absl::StatusOr<KensaConfig> LoadConfig(const std::string& path, ConfigUse use) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseConfig(ss.str(), path, use);
+}
+
+bool AnyListenerUsesTls(const KensaConfig& c) {
+  for (const ListenerConfig& l : c.listeners) {
+    if (l.tls != ListenerTls::kNone) return true;
+  }
+  return false;
 }
 
 std::string DescribeConfig(const KensaConfig& c) {

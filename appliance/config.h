@@ -203,6 +203,8 @@ absl::StatusOr<KensaConfig> LoadConfig(const std::string& path, ConfigUse use = 
 // `source` names the text in errors.
 absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view source,
                                         ConfigUse use = ConfigUse::kDaemon);
+// Whether a listener speaks TLS (STARTTLS or implicit): then kensad needs a certificate.
+bool AnyListenerUsesTls(const KensaConfig& config);
 // The effective configuration as TOML (what --check-config prints).
 std::string DescribeConfig(const KensaConfig& config);
 std::string ScanActionName(ScanAction a);

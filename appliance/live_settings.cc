@@ -63,9 +63,7 @@ absl::Status SetHops(const KensaConfig& c, LiveSettings& s) {
 }
 
 absl::Status SetServerTls(const KensaConfig& c, LiveSettings& s) {
-  bool any_tls = false;
-  for (const ListenerConfig& l : c.listeners) any_tls |= l.tls != ListenerTls::kNone;
-  if (!any_tls) return absl::OkStatus();
+  if (!AnyListenerUsesTls(c)) return absl::OkStatus();
   if (c.tls_self_signed) {
     absl::Status st = net::EnsureSelfSignedCertificate(c.tls_cert_file, c.tls_key_file, c.hostname);
     if (!st.ok()) return Keyed("tls", st);
