@@ -16,7 +16,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +28,7 @@
 #include "appliance/config.h"
 #include "appliance/config_reload.h"
 #include "appliance/control_service.h"
+#include "appliance/directories.h"
 #include "appliance/live_settings.h"
 #include "appliance/malloc_conf.h"
 #include "core/arena_zeroing.h"
@@ -71,13 +71,6 @@ void RaiseFileLimit() {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-}
-
-absl::Status MakeDirs(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec.message()));
-  return absl::OkStatus();
 }
 
 void LogSignatureSet(const char* event, const sigs::SignatureSet& set) {

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "appliance/live_settings.h"
 
-#include <algorithm>
-#include <filesystem>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "appliance/connection_wiring.h"
+#include "appliance/directories.h"
 #include "appliance/queue_wiring.h"
 #include "appliance/subscriber_policy.h"
 #include "auth/auth_backend_factory.h"
@@ -16,13 +14,6 @@
 
 namespace kensa {
 namespace {
-
-absl::Status MakeDir(const std::string& dir, const char* key) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat(key, ": mkdir ", dir, ": ", ec.message()));
-  return absl::OkStatus();
-}
 
 absl::Status Keyed(const char* key, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(key, ": ", s.message()));
@@ -57,7 +48,7 @@ absl::Status SetHops(const KensaConfig& c, LiveSettings& s) {
   s.outbound_hop = *outbound;
   for (const net::NextHop* hop : {&s.local_hop, &s.relay_hop, &s.outbound_hop}) {
     if (hop->kind != net::NextHop::Kind::kMaildir) continue;
-    if (absl::Status st = MakeDir(hop->path, "delivery"); !st.ok()) return st;
+    if (absl::Status st = MakeDirs(hop->path); !st.ok()) return Keyed("delivery", st);
   }
   return absl::OkStatus();
 }
@@ -104,7 +95,9 @@ absl::StatusOr<std::shared_ptr<const LiveSettings>> BuildLiveSettings(
   if (absl::Status st = SetAuth(c, *s); !st.ok()) return st;
   if (absl::Status st = SetHops(c, *s); !st.ok()) return st;
   if (c.scan_enabled && c.scan_action == ScanAction::kQuarantine) {
-    if (absl::Status st = MakeDir(c.quarantine_dir, "policy.quarantine_dir"); !st.ok()) return st;
+    if (absl::Status st = MakeDirs(c.quarantine_dir); !st.ok()) {
+      return Keyed("policy.quarantine_dir", st);
+    }
   }
   s->policy = std::make_shared<StoreSubscriberPolicy>(in.subscribers, c);
   s->scan.mime.max_depth = c.max_mime_depth;
