@@ -109,7 +109,6 @@ absl::StatusOr<std::shared_ptr<const LiveSettings>> BuildLiveSettings(
   s->scan.whole_message_check = c.whole_message_check;
   s->scan.whole_message_max_bytes = c.whole_message_max_bytes;
   s->delivery = DeliverySettingsFrom(c, in.reactors);
-  s->local_domains = std::make_shared<const std::vector<std::string>>(c.local_domains);
   return std::shared_ptr<const LiveSettings>(std::move(s));
 }
 

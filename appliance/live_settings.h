@@ -37,7 +37,6 @@ struct LiveSettings {
   scan::ScanSettings scan;
   queue::DeliverySettings delivery;  // per reactor (max_connections_per_hop divided)
   net::NextHop local_hop, relay_hop, outbound_hop;
-  std::shared_ptr<const std::vector<std::string>> local_domains;  // lower case
 };
 
 // What building a generation needs beyond the configuration.

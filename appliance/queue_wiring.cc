@@ -20,25 +20,26 @@ queue::DeliverySettings DeliverySettingsFrom(const KensaConfig& c, int reactors)
   return s;
 }
 
-queue::NextHopRoutes RoutesFrom(const LiveSettings& live) {
+queue::NextHopRoutes RoutesFrom(std::shared_ptr<const LiveSettings> live) {
   queue::NextHopRoutes routes;
-  routes.local = live.local_hop;
-  routes.relay = live.relay_hop;
-  routes.outbound = live.outbound_hop;
-  routes.is_local_domain = [domains = live.local_domains](std::string_view domain) {
-    return IsLocalDomain(*domains, domain);
+  routes.local = live->local_hop;
+  routes.relay = live->relay_hop;
+  routes.outbound = live->outbound_hop;
+  routes.is_local_domain = [live = std::move(live)](std::string_view domain) {
+    return IsLocalDomain(live->config.local_domains, domain);
   };
   return routes;
 }
 
-queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, const LiveSettings& live,
+queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime,
+                                                  std::shared_ptr<const LiveSettings> live,
                                                   Reactor* reactor, Worker* worker,
                                                   spool::SpoolShard* spool) {
   queue::DeliveryEnvironment env;
   env.reactor = reactor;
   env.worker = worker;
   env.spool = spool;
-  env.routes = RoutesFrom(live);
+  env.routes = RoutesFrom(std::move(live));
   env.client_tls = runtime.client_tls;
   env.counters = &runtime.counters;
   env.counter_row = reactor->index();

@@ -4,6 +4,8 @@
 #ifndef KENSA_APPLIANCE_QUEUE_WIRING_H_
 #define KENSA_APPLIANCE_QUEUE_WIRING_H_
 
+#include <memory>
+
 #include "appliance/config.h"
 #include "appliance/live_settings.h"
 #include "appliance/runtime.h"
@@ -17,10 +19,12 @@ namespace kensa {
 // max_connections_per_next_hop is the whole process's: each reactor gets its share.
 queue::DeliverySettings DeliverySettingsFrom(const KensaConfig& config, int reactors);
 
-// The next hops, and which domains are local, of one generation of the live settings.
-queue::NextHopRoutes RoutesFrom(const LiveSettings& live);
+// The next hops, and which domains are local, of one generation of the live settings (the
+// routes keep it alive: their domain check reads its configuration).
+queue::NextHopRoutes RoutesFrom(std::shared_ptr<const LiveSettings> live);
 
-queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime, const LiveSettings& live,
+queue::DeliveryEnvironment DeliveryEnvironmentFor(Runtime& runtime,
+                                                  std::shared_ptr<const LiveSettings> live,
                                                   Reactor* reactor, Worker* worker,
                                                   spool::SpoolShard* spool);
 

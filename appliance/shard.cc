@@ -45,7 +45,7 @@ Shard::Shard(Reactor* reactor, Runtime* runtime, spool::SpoolShard spool,
       scan_worker_(absl::StrCat("kensa-scan-", reactor->index())),
       auth_worker_(absl::StrCat("kensa-auth-", reactor->index())),
       delivery_(std::make_unique<queue::DeliveryAgent>(
-          live->delivery, DeliveryEnvironmentFor(*runtime, *live, reactor, &worker_, &spool_))),
+          live->delivery, DeliveryEnvironmentFor(*runtime, live, reactor, &worker_, &spool_))),
       pop3_cache_(runtime->config.verdict_cache_entries),
       live_(std::move(live)),
       connection_env_(MakeConnectionEnvironment()) {}
@@ -88,7 +88,7 @@ std::shared_ptr<const ConnectionEnvironment> Shard::MakeConnectionEnvironment() 
 void Shard::ApplyLiveSettings(std::shared_ptr<const LiveSettings> live) {
   live_ = std::move(live);
   connection_env_ = MakeConnectionEnvironment();
-  delivery_->Reconfigure(live_->delivery, RoutesFrom(*live_));
+  delivery_->Reconfigure(live_->delivery, RoutesFrom(live_));
 }
 
 Shard::~Shard() {
