@@ -10,15 +10,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "scan/byte_record.h"
+#include "scan/cache_file.h"
 
 namespace kensa::scan {
 namespace {
@@ -165,54 +162,32 @@ absl::Status PrefilterDatabase::Compile(const PrefilterInputs& inputs) {
 }
 
 absl::Status PrefilterDatabase::WriteCache(const std::string& path) const {
-  std::ostringstream out;
-  out << kCacheMagic;
+  std::string out(kCacheMagic);
   for (auto [db, classes] : {std::pair{raw_, &raw_classes_},
                              std::pair{normalized_, &normalized_classes_}}) {
-    const uint64_t count = classes->size();
-    out.write(reinterpret_cast<const char*>(&count), sizeof count);
+    PutU64(&out, classes->size());
     char* bytes = nullptr;
     size_t length = 0;
     if (db != nullptr && hs_serialize_database(db, &bytes, &length) != HS_SUCCESS) {
       return absl::InternalError("hs_serialize_database failed");
     }
-    const uint64_t len64 = length;
-    out.write(reinterpret_cast<const char*>(&len64), sizeof len64);
-    out.write(bytes, static_cast<std::streamsize>(length));
+    PutU64(&out, length);
+    out.append(bytes, length);
     free(bytes);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    const std::string data = out.str();
-    f.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!f.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp));
-  }
-  return absl::OkStatus();
+  return WriteCacheFile(path, out);
 }
 
 absl::Status PrefilterDatabase::ReadCache(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(path);
-  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::string_view in(data);
+  absl::StatusOr<std::string> data = ReadCacheFile(path);
+  if (!data.ok()) return data.status();
+  std::string_view in(*data);
   if (in.substr(0, kCacheMagic.size()) != kCacheMagic) return absl::DataLossError(path);
   in.remove_prefix(kCacheMagic.size());
-  auto read_u64 = [&in](uint64_t* v) {
-    if (in.size() < sizeof *v) return false;
-    std::memcpy(v, in.data(), sizeof *v);
-    in.remove_prefix(sizeof *v);
-    return true;
-  };
   for (auto [db, classes] : {std::pair{&raw_, &raw_classes_},
                              std::pair{&normalized_, &normalized_classes_}}) {
     uint64_t count = 0, length = 0;
-    if (!read_u64(&count) || !read_u64(&length) || in.size() < length ||
+    if (!GetU64(&in, &count) || !GetU64(&in, &length) || in.size() < length ||
         (count > 0) != (length > 0)) {
       return absl::DataLossError(path);
     }

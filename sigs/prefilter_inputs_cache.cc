@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "sigs/prefilter_inputs_cache.h"
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "scan/byte_record.h"
+#include "scan/cache_file.h"
 
 namespace kensa::sigs {
 namespace {
@@ -79,28 +79,14 @@ absl::Status WritePrefilterInputsCache(const std::string& path, const PrefilterD
     PutString(&out, name);
     PutString(&out, content);
   }
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(out.data(), static_cast<std::streamsize>(out.size()));
-    if (!f.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp));
-  }
-  return absl::OkStatus();
+  return scan::WriteCacheFile(path, out);
 }
 
 absl::StatusOr<PrefilterDerivation> ReadPrefilterInputsCache(const std::string& path,
                                                              const std::string& work_dir) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(absl::StrCat("no cache ", path));
-  std::ostringstream content;
-  content << f.rdbuf();
-  const std::string bytes = content.str();
-  std::string_view in(bytes);
+  absl::StatusOr<std::string> bytes = scan::ReadCacheFile(path);
+  if (!bytes.ok()) return bytes.status();
+  std::string_view in(*bytes);
   if (in.substr(0, kMagic.size()) != kMagic) return Corrupt(path);
   in.remove_prefix(kMagic.size());
   PrefilterDerivation d;
