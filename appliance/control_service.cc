@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "appliance/config.h"
 #include "queue/delivery_agent.h"
+#include "spool/spool_shard.h"
 #include "subscribers/subscribers_cli.h"
 
 namespace kensa {
@@ -168,6 +169,10 @@ CommandResult ControlService::ShowStatus() {
     r.lines.push_back("signature_last_update none (no feed configured)");
   }
   r.lines.push_back(absl::StrCat("config_generation ", rt.live.Current()->generation));
+  // The spool's disk: below [spool] min_free_bytes kensad answers 452 to new mail.
+  absl::StatusOr<uint64_t> free = spool::FreeBytes(rt.config.spool_dir);
+  r.lines.push_back(free.ok() ? absl::StrCat("spool_free_bytes ", *free)
+                              : absl::StrCat("spool_free_bytes unknown (", free.status().message(), ")"));
   return r;
 }
 

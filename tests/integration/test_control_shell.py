@@ -155,6 +155,8 @@ class ControlShellTest(ShellCase):
         for key in ("uptime_seconds", "connections", "queue_messages", "signature_version",
                     "signature_age_seconds"):
             self.assertIn(key, s)
+        self.assertTrue(s["spool_free_bytes"].isdigit(), s)
+        self.assertGreater(int(s["spool_free_bytes"]), 0)
         reactors = self.ok("show reactors").splitlines()
         self.assertEqual([l.split()[0] for l in reactors], ["reactor=0", "reactor=1"])
         counters = self.keyed(self.ok("show counters"))
