@@ -30,6 +30,12 @@
 // past that point are never seen and the verdict can be clean. tar.gz and top-level objects
 // do raise Heuristics.Limits.Exceeded.MaxFileSize.
 //
+// A scan that never ran is a local failure, not clean: libclamav 1.4 answers CL_CLEAN when it
+// cannot make its per-scan temporary directory (scan_common: mkdir fails, CL_EACCES, which its
+// result filter turns into success), so a missing or unwritable temp_dir would let every
+// object pass unscanned. Every object over 5 bytes (smaller ones libclamav skips) shows at
+// least one layer to the inspection callback; a clean answer without one is that failure.
+//
 // libclamav writes its temporary files (extracted archive members) under ClamLimits::temp_dir,
 // or $TMPDIR / P_tmpdir when that is empty (kensa-scan). kensad always sets it, to a
 // subdirectory of its own that it empties at start (appliance/engine_temp_dir.h). Its console
@@ -37,6 +43,7 @@
 #include "scan/clam_engine.h"
 
 #include <clamav.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -151,6 +158,7 @@ cl_scan_options ScanOptions() {
 struct ScanContext {
   std::string first_name;
   uint64_t max_file_bytes = 0;
+  size_t layers = 0;  // shown to OnFileInspection
   // What libclamav passes over without a word (see OnFileInspection).
   const char* silent_limit = nullptr;
 };
@@ -178,6 +186,7 @@ cl_error_t OnFileInspection(int /*fd*/, const char* type, const char** /*ancesto
                             size_t file_size, const char* file_buffer, uint32_t recursion_level,
                             uint32_t /*layer_attributes*/, void* context) {
   auto* scan = static_cast<ScanContext*>(context);
+  if (scan != nullptr) ++scan->layers;
   if (scan == nullptr || scan->silent_limit != nullptr) return CL_CLEAN;
   if (recursion_level > 0 && scan->max_file_bytes > 0 && file_size >= scan->max_file_bytes) {
     scan->silent_limit = "Heuristics.Limits.Exceeded.MaxFileSize";
@@ -250,9 +259,18 @@ ScanResult FromError(cl_error_t rc) {
   return {ScanResult::Kind::kUnscannable, absl::StrCat("scan error: ", cl_strerror(rc))};
 }
 
-ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan) {
+// libclamav ignores objects of at most this many bytes (cli_magic_scan: "too small").
+constexpr uint64_t kSmallestScannedObject = 6;
+
+ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan,
+                    uint64_t object_bytes, const std::string& temp_dir) {
   if (rc == CL_CLEAN) {
     if (scan.silent_limit != nullptr) return {ScanResult::Kind::kUnscannable, scan.silent_limit};
+    if (scan.layers == 0 && object_bytes >= kSmallestScannedObject) {
+      return {ScanResult::Kind::kLocalFailure,
+              absl::StrCat("libclamav: the scan did not run (can it create directories in ",
+                           temp_dir.empty() ? "$TMPDIR" : temp_dir, "?)")};
+    }
     return {};
   }
   if (rc == CL_VIRUS) return FromVirusName(virname, scan);
@@ -262,16 +280,17 @@ ScanResult FromScan(cl_error_t rc, const char* virname, const ScanContext& scan)
 // One libclamav scan with kensa's options and a fresh context: `scan` calls the
 // cl_scan*_callback for its input with the arguments every one of them takes.
 template <typename ScanCall>
-ScanResult RunScan(std::string_view name, uint64_t max_file_bytes, ScanCall scan) {
+ScanResult RunScan(std::string_view name, const ClamLimits& limits, uint64_t object_bytes,
+                   ScanCall scan) {
   const std::string filename(name);
   cl_scan_options options = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
   ScanContext context;
-  context.max_file_bytes = max_file_bytes;
+  context.max_file_bytes = limits.max_file_bytes;
   cl_error_t rc = scan(filename.empty() ? nullptr : filename.c_str(), &virname, &scanned,
                        &options, &context);
-  return FromScan(rc, virname, context);
+  return FromScan(rc, virname, context, object_bytes, limits.temp_dir);
 }
 
 }  // namespace
@@ -421,7 +440,7 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
   // cl_fmap_open_memory fails only on allocation.
   if (map == nullptr) return {ScanResult::Kind::kLocalFailure, "libclamav: cannot map buffer"};
   ScanResult result = RunScan(
-      name, limits_.max_file_bytes,
+      name, limits_, data.size(),
       [&](const char* filename, const char** virname, unsigned long* scanned,
           cl_scan_options* options, void* context) {
         return cl_scanmap_callback(map, filename, virname, scanned, engine_, options, context);
@@ -431,8 +450,11 @@ ScanResult ClamEngine::ScanBuffer(std::string_view data, std::string_view name) 
 }
 
 ScanResult ClamEngine::ScanFd(int fd, std::string_view name) const {
+  // A descriptor fstat refuses is libclamav's to judge (it answers with an error).
+  struct stat st {};
+  const uint64_t size = fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   return RunScan(
-      name, limits_.max_file_bytes,
+      name, limits_, size,
       [&](const char* filename, const char** virname, unsigned long* scanned,
           cl_scan_options* options, void* context) {
         return cl_scandesc_callback(fd, filename, virname, scanned, engine_, options, context);

@@ -265,6 +265,35 @@ TEST_F(ClamLimitsTest, MoreMembersThanMaxFilesIsUnscannable) {
   EXPECT_EQ(r.name, "Heuristics.Limits.Exceeded.MaxFiles");
 }
 
+// libclamav 1.4 answers clean, having scanned nothing, when it cannot make its per-scan
+// directory: kensa must not take that for a verdict.
+TEST(ClamEngineTempDirTest, AMissingTempDirIsALocalFailureNotClean) {
+  TempDir dir;
+  ClamLimits limits;
+  limits.temp_dir = (dir.path() / "removed").string();
+  fs::create_directories(limits.temp_dir);
+  auto loaded = ClamEngine::Load(BundledSigs().string(), limits);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::shared_ptr<const ClamEngine> engine = *std::move(loaded);
+  ASSERT_EQ(engine->ScanBuffer(Eicar(), "eicar.com").kind, Kind::kInfected);
+  fs::remove(limits.temp_dir);  // what a cleaner of /run or /tmp might do to a running kensad
+
+  ScanResult r = engine->ScanBuffer(Eicar(), "eicar.com");
+  EXPECT_EQ(r.kind, Kind::kLocalFailure) << r.name;
+  EXPECT_THAT(r.name, HasSubstr(limits.temp_dir));
+  EXPECT_EQ(engine->ScanBuffer(std::string(4000, 'a'), "text").kind, Kind::kLocalFailure);
+  WriteFile(dir.path() / "eicar.com", Eicar());
+  int fd = open((dir.path() / "eicar.com").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(engine->ScanFd(fd, "eicar.com").kind, Kind::kLocalFailure);
+  close(fd);
+  // Objects of at most 5 bytes libclamav skips whatever its directory: clean, as before.
+  EXPECT_EQ(engine->ScanBuffer("abcde", "tiny").kind, Kind::kClean);
+
+  fs::create_directories(limits.temp_dir);
+  EXPECT_EQ(engine->ScanBuffer(Eicar(), "eicar.com").kind, Kind::kInfected);
+}
+
 TEST(ClamEngineLoadTest, RefusesAMissingDirectory) {
   auto r = ClamEngine::Load("/nonexistent/kensa-sigs", ClamLimits{});
   ASSERT_FALSE(r.ok());
