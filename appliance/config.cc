@@ -505,6 +505,22 @@ absl::Status ReadListeners(const toml::node& n, KensaConfig& c) {
     } else {
       return r.Error("protocol", "must be \"smtp\" or \"pop3\"");
     }
+    KENSA_RETURN_IF_ERROR(r.Bool("proxy_protocol", &l.proxy_protocol));
+    KENSA_RETURN_IF_ERROR(r.StringList("trusted_proxies", &l.trusted_proxies));
+    for (const std::string& cidr : l.trusted_proxies) {
+      if (!CidrBlock::Parse(cidr).ok()) {
+        return r.Error("trusted_proxies", absl::StrCat("not a network: \"", cidr, "\""));
+      }
+    }
+    if (l.proxy_protocol && l.trusted_proxies.empty()) {
+      return r.Error("trusted_proxies", "proxy_protocol = true needs the balancers' addresses");
+    }
+    KENSA_RETURN_IF_ERROR(
+        r.Duration("proxy_header_timeout", &l.proxy_header_timeout, absl::Milliseconds(1)));
+    // 16 bytes of fixed v2 header plus the 216 of a UNIX address block: the least a
+    // receiver must take; v1's 107 fit in it.
+    KENSA_RETURN_IF_ERROR(
+        r.Integer("proxy_header_max_bytes", &l.proxy_header_max_bytes, 232, 16 + 65535));
     if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
         l.tls == ListenerTls::kNone) {
       return r.Error("auth", "\"required\" needs tls = \"starttls\" or \"implicit\" (AUTH is "
@@ -608,13 +624,24 @@ KensaConfig EmbeddedDefaultConfig() {
   c.state_dir = "./kensa-data";
   c.reactors = 0;
   c.pin_reactors = false;  // a demo shares the machine with its clients
-  c.listeners = {{"mx", "127.0.0.1:2525", ListenerTls::kStartTls, ListenerAuth::kOptional},
-                 {"submission", "127.0.0.1:2587", ListenerTls::kStartTls, ListenerAuth::kRequired},
-                 {"submissions", "127.0.0.1:2465", ListenerTls::kImplicit, ListenerAuth::kRequired},
-                 {"pop3", "127.0.0.1:2110", ListenerTls::kStartTls, ListenerAuth::kOff,
-                  ListenerProtocol::kPop3},
-                 {"pop3s", "127.0.0.1:2995", ListenerTls::kImplicit, ListenerAuth::kOff,
-                  ListenerProtocol::kPop3}};
+  auto listener = [](std::string name, std::string address, ListenerTls tls, ListenerAuth auth,
+                     ListenerProtocol protocol = ListenerProtocol::kSmtp) {
+    ListenerConfig l;
+    l.name = std::move(name);
+    l.address = std::move(address);
+    l.tls = tls;
+    l.auth = auth;
+    l.protocol = protocol;
+    return l;
+  };
+  c.listeners = {
+      listener("mx", "127.0.0.1:2525", ListenerTls::kStartTls, ListenerAuth::kOptional),
+      listener("submission", "127.0.0.1:2587", ListenerTls::kStartTls, ListenerAuth::kRequired),
+      listener("submissions", "127.0.0.1:2465", ListenerTls::kImplicit, ListenerAuth::kRequired),
+      listener("pop3", "127.0.0.1:2110", ListenerTls::kStartTls, ListenerAuth::kOff,
+               ListenerProtocol::kPop3),
+      listener("pop3s", "127.0.0.1:2995", ListenerTls::kImplicit, ListenerAuth::kOff,
+               ListenerProtocol::kPop3)};
   // scripts/demo starts Dovecot there, on the demo Maildir.
   c.pop3_backend = "127.0.0.1:2111";
   // The loopback-only demo user demo@example.test / demo (yescrypt hash in the source tree).
@@ -784,7 +811,11 @@ std::string DescribeConfig(const KensaConfig& c) {
     absl::StrAppend(&out, "\n[[listener]]\nname = ", Quote(l.name), "\naddress = ",
                     Quote(l.address), "\ntls = ", Quote(ListenerTlsName(l.tls)),
                     "\nauth = ", Quote(ListenerAuthName(l.auth)), "\nprotocol = ",
-                    Quote(l.protocol == ListenerProtocol::kPop3 ? "pop3" : "smtp"), "\n");
+                    Quote(l.protocol == ListenerProtocol::kPop3 ? "pop3" : "smtp"),
+                    "\nproxy_protocol = ", l.proxy_protocol ? "true" : "false",
+                    "\ntrusted_proxies = ", QuoteList(l.trusted_proxies),
+                    "\nproxy_header_timeout = ", Dur(l.proxy_header_timeout),
+                    "\nproxy_header_max_bytes = ", l.proxy_header_max_bytes, "\n");
   }
   absl::StrAppend(
       &out, "\n[smtp]\nlocal_domains = ", QuoteList(c.local_domains),

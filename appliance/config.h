@@ -8,7 +8,8 @@
 //   drain_timeout
 //   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit"),
 //                 auth ("off" | "optional" | "required": required = submission, MAIL needs AUTH),
-//                 protocol ("smtp" | "pop3"; for pop3, starttls means STLS)
+//                 protocol ("smtp" | "pop3"; for pop3, starttls means STLS), proxy_protocol,
+//                 trusted_proxies, proxy_header_timeout, proxy_header_max_bytes
 //   [smtp]        local_domains, max_command_line_bytes, max_data_line_bytes (1048576),
 //                 max_recipients, max_message_bytes,
 //                 max_commands_per_session, max_errors_per_session, command_timeout,

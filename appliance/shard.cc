@@ -95,6 +95,7 @@ Shard::~Shard() {
   for (Listener& l : listeners_) {
     if (l.fd >= 0) close(l.fd);
   }
+  proxy_readers_.clear();
   connections_.clear();
   delivery_.reset();
 }
@@ -103,9 +104,15 @@ absl::Status Shard::Start() {
   for (const ListenerConfig& lc : config().listeners) {
     absl::StatusOr<SocketAddress> addr = ParseSocketAddress(lc.address);
     if (!addr.ok()) return addr.status();
+    std::vector<CidrBlock> trusted;
+    for (const std::string& cidr : lc.trusted_proxies) {
+      absl::StatusOr<CidrBlock> block = CidrBlock::Parse(cidr);
+      if (!block.ok()) return block.status();
+      trusted.push_back(*block);
+    }
     absl::StatusOr<int> fd = OpenListenSocket(*addr, kListenBacklog);
     if (!fd.ok()) return fd.status();
-    listeners_.push_back({lc, *fd, 0});
+    listeners_.push_back({lc, *fd, 0, std::move(trusted)});
   }
   for (size_t i = 0; i < listeners_.size(); ++i) {
     listeners_[i].accept_id = reactor_->Accept(listeners_[i].fd, [this, i](int fd) {
@@ -152,7 +159,68 @@ void Shard::OnAccept(size_t listener_index, int fd) {
     close(fd);
     return;
   }
-  ConnectionLimiter::Admit admit = runtime_->limiter->TryAdmit(*peer);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (listeners_[listener_index].config.proxy_protocol) {
+    ReadProxyHeader(listener_index, fd, *peer);
+    return;
+  }
+  StartConnection(listener_index, SocketStream::Create(reactor_, fd), *peer);
+}
+
+void Shard::ReadProxyHeader(size_t listener_index, int fd, const SocketAddress& balancer) {
+  const Listener& l = listeners_[listener_index];
+  bool trusted = false;
+  for (const CidrBlock& b : l.trusted_proxies) trusted = trusted || b.Contains(balancer);
+  if (!trusted) {
+    // Only a balancer may name another client; anyone else reaching this port is refused
+    // before a byte is read (a PROXY header would let it pose as any address).
+    close(fd);
+    Count(runtime_->ids.connections_refused);
+    KLOG(kWarning, "proxy_refused")
+        .Kv("peer", balancer.ToString())
+        .Kv("listener", l.config.name)
+        .Kv("reason", "not in trusted_proxies");
+    return;
+  }
+  const uint64_t reader_id = next_proxy_reader_id_++;
+  auto reader = std::make_unique<ProxyHeaderReader>(
+      reactor_, SocketStream::Create(reactor_, fd), l.config.proxy_header_timeout,
+      l.config.proxy_header_max_bytes,
+      [this, reader_id, listener_index, balancer](absl::StatusOr<net::ProxyHeader> header) {
+        auto it = proxy_readers_.find(reader_id);
+        if (it == proxy_readers_.end()) return;
+        std::shared_ptr<SocketStream> stream = it->second->stream();
+        // The reader is inside its own callback: destroy it after this batch.
+        reactor_->Defer([this, reader_id] {
+          proxy_readers_.erase(reader_id);
+          CheckDrained();
+        });
+        if (!header.ok()) {
+          stream->Close(/*flush=*/false);
+          Count(runtime_->ids.connections_refused);
+          KLOG(kWarning, "proxy_header_failed")
+              .Kv("peer", balancer.ToString())
+              .Kv("listener", listeners_[listener_index].config.name)
+              .Kv("reason", header.status().message());
+          return;
+        }
+        if (draining_) {
+          stream->Close(/*flush=*/false);
+          return;
+        }
+        // LOCAL (the balancer's health check) and families without a client keep the socket's.
+        StartConnection(listener_index, std::move(stream),
+                        header->local ? balancer : header->source);
+      });
+  ProxyHeaderReader* raw = reader.get();
+  proxy_readers_[reader_id] = std::move(reader);
+  raw->Start();
+}
+
+void Shard::StartConnection(size_t listener_index, std::shared_ptr<SocketStream> stream,
+                            const SocketAddress& peer) {
+  ConnectionLimiter::Admit admit = runtime_->limiter->TryAdmit(peer);
   if (admit != ConnectionLimiter::Admit::kOk) {
     // One short non-blocking write; the client learns why before the close.
     const std::string& host = live_->smtp.hostname;
@@ -160,32 +228,28 @@ void Shard::OnAccept(size_t listener_index, int fd) {
         admit == ConnectionLimiter::Admit::kTotalLimit
             ? absl::StrCat("421 4.7.0 ", host, " Error: too many connections\r\n")
             : absl::StrCat("421 4.7.0 ", host, " Error: too many connections from ",
-                           peer->HostString(), "\r\n");
-    (void)!send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    close(fd);
+                           peer.HostString(), "\r\n");
+    (void)!send(stream->fd(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    stream->Close(/*flush=*/false);
     Count(runtime_->ids.connections_refused);
     KLOG(kInfo, "connection_refused")
-        .Kv("client", peer->HostString())
+        .Kv("client", peer.HostString())
         .Kv("reason", admit == ConnectionLimiter::Admit::kTotalLimit ? "max_connections"
                                                                      : "max_connections_per_client");
     return;
   }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Count(runtime_->ids.connections);
   uint64_t id = next_connection_id_++;
   const ListenerConfig& lc = listeners_[listener_index].config;
   std::unique_ptr<ClientConnection> conn;
   if (lc.protocol == ListenerProtocol::kPop3) {
-    conn = std::make_unique<Pop3Connection>(connection_env_, id,
-                                            SocketStream::Create(reactor_, fd), *peer, lc);
+    conn = std::make_unique<Pop3Connection>(connection_env_, id, std::move(stream), peer, lc);
   } else {
-    conn = std::make_unique<SmtpConnection>(connection_env_, id,
-                                            SocketStream::Create(reactor_, fd), *peer, lc);
+    conn = std::make_unique<SmtpConnection>(connection_env_, id, std::move(stream), peer, lc);
   }
   ClientConnection* raw = conn.get();
   connections_[id] = std::move(conn);
-  origins_[id] = {peer->ToString(), lc.name, absl::Now()};
+  origins_[id] = {peer.ToString(), lc.name, absl::Now()};
   PublishConnections();
   raw->Start();
 }
@@ -268,6 +332,9 @@ void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
     l.fd = -1;
   }
   for (auto& [id, c] : connections_) c->Drain();
+  // Connections still sending their PROXY header have no session to finish.
+  for (auto& [id, r] : proxy_readers_) r->stream()->Close(/*flush=*/false);
+  proxy_readers_.clear();
   drain_timer_ = reactor_->RunAfter(deadline - absl::Now(), [this] {
     drain_timer_ = 0;
     for (auto& [id, c] : connections_) c->ForceClose();
@@ -283,7 +350,7 @@ void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
 }
 
 void Shard::CheckDrained() {
-  if (!draining_ || !connections_.empty() || !drained_) return;
+  if (!draining_ || !connections_.empty() || !proxy_readers_.empty() || !drained_) return;
   if (drain_timer_ != 0) {
     reactor_->CancelTimer(drain_timer_);
     drain_timer_ = 0;

@@ -18,6 +18,7 @@
 #include "scan/verdict_cache.h"
 #include "server/connection_environment.h"
 #include "server/pop3_verdict_cache.h"
+#include "server/proxy_header_reader.h"
 #include "spool/dir_syncer.h"
 #include "spool/spool_shard.h"
 
@@ -81,6 +82,11 @@ class Shard {
 
  private:
   void OnAccept(size_t listener_index, int fd);
+  // Behind a load balancer: the PROXY header first, then StartConnection with its client.
+  void ReadProxyHeader(size_t listener_index, int fd, const SocketAddress& balancer);
+  // Admits `peer` (the connection limits) and starts its session on `stream`.
+  void StartConnection(size_t listener_index, std::shared_ptr<SocketStream> stream,
+                       const SocketAddress& peer);
   // An accept that failed (EMFILE at the descriptor limit) is paused by the reactor; these
   // resume it after a short delay or as soon as a connection of this shard frees a descriptor.
   void OnAcceptFailed(int error);
@@ -110,6 +116,7 @@ class Shard {
     ListenerConfig config;
     int fd = -1;
     uint64_t accept_id = 0;
+    std::vector<CidrBlock> trusted_proxies;  // config.trusted_proxies, parsed
   };
   std::vector<Listener> listeners_;
   uint64_t next_connection_id_ = 1;
@@ -122,6 +129,9 @@ class Shard {
     absl::Time started;
   };
   absl::flat_hash_map<uint64_t, ConnectionOrigin> origins_;  // same keys as connections_
+  // Connections from a balancer whose PROXY header is still being read.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<ProxyHeaderReader>> proxy_readers_;
+  uint64_t next_proxy_reader_id_ = 1;
   bool draining_ = false;
   absl::AnyInvocable<void()> drained_;
   uint64_t drain_timer_ = 0;

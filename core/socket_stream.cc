@@ -17,7 +17,25 @@ SocketStream::~SocketStream() {
 
 void SocketStream::Start(Handler* handler) {
   handler_ = handler;
+  if (handed_over_) {
+    // After the caller's Start() returns, so its handler is fully set up.
+    reactor_->Defer([self = shared_from_this()] { self->DeliverUnread(); });
+  }
   ArmRecv();
+}
+
+void SocketStream::Handover(std::string unread) {
+  handler_ = nullptr;
+  handed_over_ = true;
+  unread_ = std::move(unread);
+}
+
+void SocketStream::DeliverUnread() {
+  if (!handed_over_ || handler_ == nullptr) return;
+  handed_over_ = false;
+  std::string bytes;
+  bytes.swap(unread_);
+  if (!bytes.empty() && !closing_) handler_->OnReceive(bytes);
 }
 
 void SocketStream::ArmRecv() {
@@ -25,11 +43,17 @@ void SocketStream::ArmRecv() {
   recv_active_ = true;
   recv_id_ = reactor_->Recv(fd_, [self = shared_from_this()](int res, std::string_view data) {
     if (res > 0) {
-      if (self->handler_ != nullptr) self->handler_->OnReceive(data);
+      if (self->handed_over_) {
+        self->unread_.append(data);  // kept in order for the next handler
+      } else if (self->handler_ != nullptr) {
+        self->handler_->OnReceive(data);
+      }
       return;
     }
     // The multishot request ended (EOF, error, or our cancel).
     self->recv_active_ = false;
+    // Bytes that came before an EOF reach the next handler before the EOF does.
+    self->DeliverUnread();
     if (self->closing_) {
       self->FinishClose();
     } else if (res == -ECANCELED) {

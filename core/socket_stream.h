@@ -31,6 +31,11 @@ class SocketStream : public std::enable_shared_from_this<SocketStream> {
   ~SocketStream();
 
   void Start(Handler* handler);
+  // Hands the stream to the next handler: `unread` (bytes the current handler received but
+  // does not own) and whatever arrives until the next Start() are delivered to that handler
+  // first, in order. The current handler gets no further calls. (A PROXY protocol header is
+  // read this way before the session that follows it starts.)
+  void Handover(std::string unread);
   void Send(std::string_view data);
   size_t queued_bytes() const {
     return output_dropped_ ? 0 : out_.size() - out_offset_ + pending_.size();
@@ -46,6 +51,7 @@ class SocketStream : public std::enable_shared_from_this<SocketStream> {
  private:
   SocketStream(Reactor* reactor, int fd) : reactor_(reactor), fd_(fd) {}
   void ArmRecv();
+  void DeliverUnread();
   void KickSend();
   void FinishClose();
   void Fail(int error);
@@ -57,6 +63,8 @@ class SocketStream : public std::enable_shared_from_this<SocketStream> {
   Handler* handler_ = nullptr;
   uint64_t recv_id_ = 0;
   bool recv_active_ = false;
+  bool handed_over_ = false;  // between Handover() and the next handler's first delivery
+  std::string unread_;
   bool paused_ = false;
   bool send_in_flight_ = false;
   std::string out_;      // being sent; stable while a send is in flight

@@ -28,6 +28,14 @@ struct ListenerConfig {
   ListenerTls tls = ListenerTls::kStartTls;
   ListenerAuth auth = ListenerAuth::kOptional;
   ListenerProtocol protocol = ListenerProtocol::kSmtp;
+  // Behind an L4 load balancer: every connection starts with a PROXY protocol header (v1 or
+  // v2) naming the client, accepted only from trusted_proxies (CIDRs); the client's address
+  // then stands for the socket's everywhere (logs, limits, Received). A connection from any
+  // other address, or whose header is bad, late or too long, is closed and logged.
+  bool proxy_protocol = false;
+  std::vector<std::string> trusted_proxies;
+  absl::Duration proxy_header_timeout = absl::Seconds(5);
+  size_t proxy_header_max_bytes = 536;  // the specification's advice for receivers
 };
 
 // Which envelope senders an authenticated user may use: its own addresses (the login name and
