@@ -15,7 +15,8 @@ class ClientConnection {
 
   virtual ~ClientConnection() = default;
   virtual void Start() = 0;
-  // SIGTERM: an idle session ends now; a busy one may finish until the drain deadline.
+  // SIGTERM: the session ends at its next idle moment once it has done its work (SMTP: after
+  // a transaction); a busy one may finish until the drain deadline.
   virtual void Drain() = 0;
   // The drain deadline passed.
   virtual void ForceClose() = 0;

@@ -90,9 +90,16 @@ bool SmtpConnection::idle() const {
          session_->envelope().recipients.empty();
 }
 
+// A drain (SIGTERM, maintenance behind a balancer) closes the listeners first, so the
+// balancer's health check fails and new sessions go elsewhere; a session already here ends
+// (421) at its first idle moment after a transaction. One that has not had its transaction
+// yet keeps going until the drain deadline: its client connected before the listeners
+// closed and is about to send its mail, which must not fail because of the drain.
+bool SmtpConnection::CanEndForDrain() const { return idle() && messages_ > 0; }
+
 void SmtpConnection::Drain() {
   draining_ = true;
-  if (idle()) session_->Shutdown();
+  if (CanEndForDrain()) session_->Shutdown();
 }
 
 void SmtpConnection::ForceClose() { session_->Shutdown(); }
@@ -545,7 +552,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
     ++messages_;
     ObserveFinalReply();
     session_->CompleteMessage(absl::UnavailableError("scan failed locally"));
-    if (draining_ && idle()) session_->Shutdown();
+    if (draining_ && CanEndForDrain()) session_->Shutdown();
     UpdateInputFlow();
     return;
   }
@@ -583,7 +590,7 @@ void SmtpConnection::OnVerdict(scan::MessageVerdict verdict) {
     ++messages_;
     ObserveFinalReply();
     session_->RefuseMessage(d.reply);
-    if (draining_ && idle()) session_->Shutdown();
+    if (draining_ && CanEndForDrain()) session_->Shutdown();
     UpdateInputFlow();
     return;
   }
@@ -705,7 +712,7 @@ void SmtpConnection::Reply(const std::string& queue_id, absl::Status s) {
                                   ? absl::ResourceExhaustedError("Insufficient system storage")
                                   : absl::UnavailableError("Local error in processing"));
   }
-  if (draining_ && idle()) session_->Shutdown();
+  if (draining_ && CanEndForDrain()) session_->Shutdown();
   UpdateInputFlow();
 }
 

@@ -46,6 +46,7 @@ class SmtpConnection : public ClientConnection,
   void ForceClose() override;
   const char* StateName() const override;
   bool idle() const;
+  bool CanEndForDrain() const;
 
   // net::SmtpServerHost
   void SendToClient(std::string_view bytes) override;
