@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "core/socket_address.h"
 #include "feed/bundle_version.h"
 #include "net/next_hop.h"
@@ -460,6 +461,29 @@ absl::Status ReadControl(TableReader& r, KensaConfig& c) {
   return r.CheckNoUnknownKeys();
 }
 
+absl::Status ReadProvisioning(TableReader& r, KensaConfig& c) {
+  KENSA_RETURN_IF_ERROR(r.String("subscribers_url", &c.provisioning_subscribers_url));
+  const std::string& url = c.provisioning_subscribers_url;
+  if (!url.empty() && !absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+    return r.Error("subscribers_url", "must be an http:// or https:// URL");
+  }
+  KENSA_RETURN_IF_ERROR(
+      r.Duration("poll_interval", &c.provisioning_poll_interval, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(
+      r.Duration("connect_timeout", &c.provisioning_connect_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(
+      r.Duration("transfer_timeout", &c.provisioning_transfer_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Integer("max_bytes", &c.provisioning_max_bytes, 1024, INT64_MAX));
+  KENSA_RETURN_IF_ERROR(r.StringList("keep_local_domains", &c.provisioning_keep_local_domains));
+  for (std::string& d : c.provisioning_keep_local_domains) {
+    d = absl::AsciiStrToLower(absl::StripPrefix(d, "@"));
+    if (d.empty() || d.find('@') != std::string::npos) {
+      return r.Error("keep_local_domains", "a domain (\"isp.example\")");
+    }
+  }
+  return r.CheckNoUnknownKeys();
+}
+
 absl::Status ReadMetrics(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.String("address", &c.metrics_address));
   if (c.metrics_address == "off") c.metrics_address.clear();
@@ -763,9 +787,14 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     KENSA_RETURN_IF_ERROR(ReadMetrics(mr, c));
   }
   KENSA_RETURN_IF_ERROR(err);
+  if (const toml::table* t = SubTable(root, "provisioning", &err); t != nullptr) {
+    TableReader pr(*t, "provisioning");
+    KENSA_RETURN_IF_ERROR(ReadProvisioning(pr, c));
+  }
+  KENSA_RETURN_IF_ERROR(err);
   KENSA_RETURN_IF_ERROR(r.CheckNoUnknownKeys(
       {"listener", "smtp", "tls", "spool", "delivery", "scan", "policy", "pop3", "auth",
-       "signatures", "control", "metrics"}));
+       "signatures", "control", "metrics", "provisioning"}));
   for (const ListenerConfig& l : c.listeners) {
     if (l.protocol == ListenerProtocol::kSmtp && l.auth == ListenerAuth::kRequired &&
         c.auth_backend == "none") {
@@ -907,6 +936,14 @@ std::string DescribeConfig(const KensaConfig& c) {
                     Quote(f.url), "\nkind = \"bundle\"\npublic_keys = ", QuoteList(f.public_keys),
                     "\n");
   }
+  absl::StrAppend(&out, "\n[provisioning]\nsubscribers_url = ",
+                  Quote(c.provisioning_subscribers_url),
+                  "\npoll_interval = ", Dur(c.provisioning_poll_interval),
+                  "\nconnect_timeout = ", Dur(c.provisioning_connect_timeout),
+                  "\ntransfer_timeout = ", Dur(c.provisioning_transfer_timeout),
+                  "\nmax_bytes = ", c.provisioning_max_bytes,
+                  "\nkeep_local_domains = ", QuoteList(c.provisioning_keep_local_domains),
+                  "\n");
   absl::StrAppend(&out, "\n[control]\nsocket = ", Quote(c.control_socket),
                   "\nadmin_group = ", Quote(c.control_admin_group),
                   "\nmax_clients = ", c.control_max_clients,

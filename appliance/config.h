@@ -35,6 +35,8 @@
 //                 ("unix:/path" | "inet:host:port"), timeout, sender_rule ("own" | "domain" |
 //                 "any"), max_failures, failure_window, failure_delay, max_failure_delay,
 //                 max_failures_per_session
+//   [provisioning] subscribers_url, poll_interval, connect_timeout, transfer_timeout,
+//                 max_bytes, keep_local_domains
 //   [signatures]  store_dir, poll_interval, poll_jitter, connect_timeout, transfer_timeout,
 //                 max_download_bytes, retry_min, retry_max, keep_sets, max_age_warning
 //   [[signatures.feed]]  name, url, kind ("bundle"), public_keys (PEM files); no feed: no
@@ -155,6 +157,17 @@ struct KensaConfig {
   // Looked up first; the lists above still apply to addresses it does not know.
   std::string subscriber_db;
   uint64_t subscriber_db_map_bytes = 4ull << 30;
+
+  // provisioning (a fleet: every node pulls the subscriber list from the ISP's provisioning
+  // system and replaces its store with it; appliance/subscriber_provisioner.h)
+  std::string provisioning_subscribers_url;  // empty: no pull
+  absl::Duration provisioning_poll_interval = absl::Minutes(5);
+  absl::Duration provisioning_connect_timeout = absl::Seconds(30);
+  absl::Duration provisioning_transfer_timeout = absl::Minutes(10);
+  uint64_t provisioning_max_bytes = 1ull << 30;
+  // Domains whose entries are this node's own (kensa-subscribers, the shell): the export does
+  // not touch them.
+  std::vector<std::string> provisioning_keep_local_domains;
 
   // pop3 (the proxy in front of the ISP's POP3 server)
   std::string pop3_backend = "127.0.0.1:110";      // an IP literal and port

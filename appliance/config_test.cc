@@ -94,6 +94,15 @@ TEST(ConfigTest, ErrorsNameTheKey) {
       {"[metrics]\naddress = \"localhost\"\n", "metrics.address"},
       {"[metrics]\nport = 9464\n", "metrics.port: unknown setting"},
       {"[smtp\n", "test.toml:"},
+      {"[[listener]]\naddress = \"127.0.0.1:25\"\nproxy_protocol = true\n",
+       "listener[0].trusted_proxies"},
+      {"[[listener]]\naddress = \"127.0.0.1:25\"\ntrusted_proxies = [\"lb\"]\n",
+       "listener[0].trusted_proxies: not a network"},
+      {"[[listener]]\naddress = \"127.0.0.1:25\"\nproxy_header_max_bytes = 100\n",
+       "listener[0].proxy_header_max_bytes"},
+      {"[provisioning]\nsubscribers_url = \"ftp://x/s.csv\"\n", "provisioning.subscribers_url"},
+      {"[provisioning]\nkeep_local_domains = [\"a@b\"]\n", "provisioning.keep_local_domains"},
+      {"[provisioning]\npoll_interval = \"0s\"\n", "provisioning.poll_interval"},
   };
   for (const BadCase& bc : cases) {
     absl::StatusOr<KensaConfig> c = ParseConfig(bc.toml, "test.toml");

@@ -168,6 +168,16 @@ CommandResult ControlService::ShowStatus() {
   } else {
     r.lines.push_back("signature_last_update none (no feed configured)");
   }
+  if (rt.provisioner != nullptr) {
+    const ProvisioningStatus ps = rt.provisioner->Status();
+    r.lines.push_back(absl::StrCat(
+        "subscribers_last_update ",
+        ps.last_check == absl::InfinitePast() ? "never" : Rfc3339(ps.last_check), " ",
+        ps.last_result.empty() ? "-" : ps.last_result));
+    if (!ps.last_error.empty()) {
+      r.lines.push_back(absl::StrCat("subscribers_last_error ", ps.last_error));
+    }
+  }
   r.lines.push_back(absl::StrCat("config_generation ", rt.live.Current()->generation));
   // The spool's disk: below [spool] min_free_bytes kensad answers 452 to new mail.
   absl::StatusOr<uint64_t> free = spool::FreeBytes(rt.config.spool_dir);

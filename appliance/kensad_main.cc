@@ -249,6 +249,18 @@ absl::Status SetUpRuntime(Runtime& rt) {
                         absl::StrCat("policy.subscriber_db: ", store.status().message()));
   }
   rt.subscribers = std::shared_ptr<subscribers::SubscriberStore>(std::move(*store));
+  if (!c.provisioning_subscribers_url.empty()) {
+    ProvisioningSettings ps;
+    ps.url = c.provisioning_subscribers_url;
+    ps.poll_interval = c.provisioning_poll_interval;
+    ps.connect_timeout = c.provisioning_connect_timeout;
+    ps.transfer_timeout = c.provisioning_transfer_timeout;
+    ps.max_bytes = c.provisioning_max_bytes;
+    ps.keep_local_domains = c.provisioning_keep_local_domains;
+    ps.work_dir = c.state_dir + "/provisioning";
+    rt.provisioner = std::make_unique<SubscriberProvisioner>(
+        std::move(ps), rt.subscribers, std::make_unique<feed::CurlFetcher>());
+  }
   LiveSettingsInputs live_inputs;
   live_inputs.reactors = rt.reactors;
   live_inputs.subscribers = rt.subscribers;
@@ -445,6 +457,7 @@ int Run(int argc, char** argv) {
     line.Kv("metrics", *metrics_server != nullptr ? rt->config.metrics_address : "off");
   }
   if (rt->updater != nullptr) rt->updater->Start();
+  if (rt->provisioner != nullptr) rt->provisioner->Start();
   // The control socket (kensa-shell), on a thread of its own; stopped before the drain, so
   // no command reaches a shard that is winding down.
   ConfigReloader config_reloader(rt, pool->get(), &shards, config_path);
@@ -522,6 +535,7 @@ int Run(int argc, char** argv) {
     break;  // SIGTERM or SIGINT
   }
   if (rt->updater != nullptr) rt->updater->Stop();  // a download in flight is cut short
+  if (rt->provisioner != nullptr) rt->provisioner->Stop();
 
   control_server->reset();
   // Drain: stop accepting everywhere, give sessions until the deadline, then 421.

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "appliance/config.h"
 #include "appliance/live_settings.h"
+#include "appliance/subscriber_provisioner.h"
 #include "auth/auth_backend.h"
 #include "auth/auth_failure_limiter.h"
 #include "core/counters.h"
@@ -66,6 +67,8 @@ struct Runtime {
   // Null unless [[signatures.feed]] is configured. Last, so it stops before what it publishes
   // into is destroyed.
   std::unique_ptr<feed::SignatureUpdater> updater;
+  // [provisioning] subscribers_url: pulls the subscriber list (null when not configured).
+  std::unique_ptr<SubscriberProvisioner> provisioner;
 };
 
 }  // namespace kensa

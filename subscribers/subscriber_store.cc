@@ -387,10 +387,12 @@ absl::StatusOr<uint64_t> SubscriberStore::Count() const {
   return Entries(txn.get(), state_->dbi);
 }
 
-absl::Status SubscriberStore::ImportCsv(std::istream& in, ImportStats* stats, ImportMode mode) {
+absl::Status SubscriberStore::ImportCsv(std::istream& in, ImportStats* stats, ImportMode mode,
+                                        const std::function<bool(std::string_view)>& keep_local) {
   absl::StatusOr<std::vector<CsvRow>> parsed = ParseSubscriberCsv(in);
   if (!parsed.ok()) return parsed.status();
   std::vector<CsvRow>& rows = *parsed;
+  if (mode == ImportMode::kReplace && keep_local) return ReplaceKeepingLocal(rows, keep_local, stats);
   ImportStats out;
   out.rows = rows.size();
   StoreState& s = *state_;
@@ -425,6 +427,60 @@ absl::Status SubscriberStore::ImportCsv(std::istream& in, ImportStats* stats, Im
       out.added = *after - *before;
       out.updated = out.rows - out.added;
     }
+    return absl::OkStatus();
+  });
+  if (st.ok() && stats != nullptr) *stats = out;
+  return st;
+}
+
+absl::Status SubscriberStore::ReplaceKeepingLocal(
+    const std::vector<CsvRow>& rows, const std::function<bool(std::string_view)>& keep_local,
+    ImportStats* stats) {
+  // An empty list from a provisioning system is far likelier a fault on its side than the
+  // end of every subscription.
+  if (rows.empty()) {
+    return absl::FailedPreconditionError(
+        "the file lists no subscriber: replacing the store with it would remove every entry");
+  }
+  ImportStats out;
+  out.rows = rows.size();
+  StoreState& s = *state_;
+  absl::Status st = InWriteTxn(s, [&](MDB_txn* txn) -> absl::Status {
+    MDB_cursor* cursor = nullptr;
+    if (int rc = mdb_cursor_open(txn, s.dbi, &cursor); rc != 0) return MdbError("cursor", rc);
+    // Every entry the file owns goes; the store's own stay.
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+      const std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+      if (!keep_local(key)) {
+        if (int drc = mdb_cursor_del(cursor, 0); drc != 0) {
+          mdb_cursor_close(cursor);
+          return MdbError("remove an entry", drc);
+        }
+        ++out.removed;
+      }
+      // After a delete MDB_NEXT gives the entry that followed the deleted one.
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      mdb_cursor_close(cursor);
+      return MdbError("walk the store", rc);
+    }
+    for (const CsvRow& row : rows) {
+      if (keep_local(row.key)) continue;
+      const std::string value = EncodeEntry(row.entry);
+      MDB_val key = Val(row.key), val = Val(value);
+      if (int prc = mdb_cursor_put(cursor, &key, &val, 0); prc != 0) {
+        mdb_cursor_close(cursor);
+        return MdbError(absl::StrCat("line ", row.line, ": ", row.key), prc, s.map_bytes());
+      }
+      ++out.added;
+    }
+    mdb_cursor_close(cursor);
+    absl::StatusOr<uint64_t> after = Entries(txn, s.dbi);
+    if (!after.ok()) return after.status();
+    out.entries = *after;
     return absl::OkStatus();
   });
   if (st.ok() && stats != nullptr) *stats = out;

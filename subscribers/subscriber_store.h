@@ -13,9 +13,11 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "subscribers/subscriber_csv.h"
 #include "subscribers/subscriber_entry.h"
 
 namespace kensa::subscribers {
@@ -77,8 +79,12 @@ class SubscriberStore {
   // CSV "address,inbound,outbound,action" (header required, any case; action optional), in one
   // write transaction: a bad line fails the whole file, naming its line, and nothing is
   // committed. stats may be null.
+  // With kReplace, keys for which keep_local answers true are the store's own: they keep
+  // their entries (made with kensa-subscribers or the shell) and the file's rows for them are
+  // ignored (provisioning's keep_local_domains); a file without a data row is refused then.
   absl::Status ImportCsv(std::istream& in, ImportStats* stats,
-                         ImportMode mode = ImportMode::kMerge);
+                         ImportMode mode = ImportMode::kMerge,
+                         const std::function<bool(std::string_view key)>& keep_local = nullptr);
   // The same format, header first, in key order: export then import gives the same store.
   absl::Status ExportCsv(std::ostream& out) const;
 
@@ -87,6 +93,9 @@ class SubscriberStore {
 
  private:
   SubscriberStore(std::string dir, std::shared_ptr<StoreState> state, char plus_separator);
+  absl::Status ReplaceKeepingLocal(const std::vector<CsvRow>& rows,
+                                   const std::function<bool(std::string_view)>& keep_local,
+                                   ImportStats* stats);
 
   const std::string dir_;
   const std::shared_ptr<StoreState> state_;

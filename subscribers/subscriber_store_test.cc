@@ -315,6 +315,38 @@ TEST(ImportCsv, ImportsAndCounts) {
   EXPECT_EQ(Matched(*s, "keep@x.test"), "none");
 }
 
+TEST(ImportCsv, ReplaceKeepsTheStoresOwnDomains) {
+  TestDir dir;
+  auto s = OpenRw(dir.path());
+  // Consecutive entries to drop and to keep, so a delete that skipped its neighbour shows.
+  for (const char* k : {"a@old.test", "b@old.test", "c@old.test", "d@local.test", "@local.test",
+                        "e@old.test", "f@old.test"}) {
+    ASSERT_TRUE(s->Put(k, E(true, false)).ok());
+  }
+  std::istringstream csv(
+      "address,inbound,outbound,action\n"
+      "a@old.test,off,on,reject\n"
+      "new@isp.test,on,on,\n"
+      "d@local.test,off,off,\n"  // the store's own: ignored
+      "x@local.test,on,on,\n");  // also the store's own domain: ignored
+  auto local = [](std::string_view key) {
+    return key.size() >= 11 && key.substr(key.size() - 11) == "@local.test";
+  };
+  ImportStats st;
+  absl::Status r = s->ImportCsv(csv, &st, ImportMode::kReplace, local);
+  ASSERT_TRUE(r.ok()) << r;
+  EXPECT_EQ(st.removed, 5u);
+  EXPECT_EQ(st.added, 2u);
+  EXPECT_EQ(st.entries, 4u);
+  EXPECT_EQ(*s->Get("a@old.test"), E(false, true, SubscriberAction::kReject));
+  EXPECT_TRUE(s->Get("new@isp.test").ok());
+  EXPECT_EQ(*s->Get("d@local.test"), E(true, false));
+  EXPECT_TRUE(s->Get("@local.test").ok());
+  for (const char* gone : {"b@old.test", "c@old.test", "e@old.test", "f@old.test", "x@local.test"}) {
+    EXPECT_FALSE(s->Get(gone).ok()) << gone;
+  }
+}
+
 TEST(ImportCsv, ABadLineNamesItsNumberAndNothingIsCommitted) {
   TestDir dir;
   auto s = OpenRw(dir.path());

@@ -8,7 +8,7 @@ the clients connect from 127.0.0.2, so the address each node logs and limits sho
 is. Checked:
 - mail through HAProxy reaches both nodes, and each node logs the client (127.0.0.2), never
   the balancer;
-- 8 clients send through HAProxy while one node is SIGKILLed: new sessions move to the other
+- 16 clients send through HAProxy while one node is SIGKILLed: new sessions move to the other
   node, and after the killed node restarts on its spool, every message that got a 250 is
   delivered (by one node or the other);
 - SIGTERM drains a node: its listeners close first (HAProxy's check fails, traffic moves),
@@ -195,8 +195,8 @@ class HaproxyFleetTest(unittest.TestCase):
 
     def test_sigkill_one_node_no_mail_lost(self):
         victim = self.nodes[1]
-        accepted, refused = self.run_clients(8, 10, lambda: victim.kill())
-        self.assertGreater(len(accepted), 40, f"{len(refused)} refused")
+        accepted, refused = self.run_clients(16, 6, lambda: victim.kill())
+        self.assertGreater(len(accepted), 48, f"{len(refused)} refused")
         # New sessions went to the surviving node once HAProxy saw the victim down.
         self.assertTrue(h.wait_until(lambda: self.servers_up() == 1, 10), self.server_states())
         victim.start()  # recovers its spool and delivers what it had accepted
@@ -212,7 +212,7 @@ class HaproxyFleetTest(unittest.TestCase):
         def drain():
             threading.Thread(target=lambda: (victim.stop(), stopped.set()), daemon=True).start()
 
-        accepted, refused = self.run_clients(8, 8, drain)
+        accepted, refused = self.run_clients(16, 5, drain)
         self.assertEqual(refused, [], "a client failed while a node drained")
         self.assertTrue(stopped.wait(30))
         self.assertEqual(victim.proc.returncode, 0, "the drained node did not exit cleanly")
