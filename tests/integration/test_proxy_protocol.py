@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """kensad behind a load balancer: the PROXY protocol (v1 and v2) on its listeners.
 
-One kensad with three listeners: "mx" (plain, what the harness greets on), "lb" (STARTTLS,
+One kensad with these listeners: "mx" (plain, what the harness greets on), "lb" (STARTTLS,
 proxy_protocol, trusting 127.0.0.1, a 1 s header timeout and at most 232 header bytes),
-"lbs" (implicit TLS, proxy_protocol, trusting 127.0.0.1) and "far" (proxy_protocol trusting
-only 192.0.2.0/24, which this test's 127.0.0.1 is not). Checked: TCP4 and TCP6 headers name
-the client in the log, the Received field and the per-client connection limit; LOCAL (a
-balancer's health check) keeps the socket's address; bad signatures, truncated, oversized,
-slow headers and headers from an untrusted address are closed without a greeting and
-logged; implicit TLS whose ClientHello arrives in the same segment as the header.
+"lbs" (implicit TLS, proxy_protocol, trusting 127.0.0.0/8), "far" (proxy_protocol trusting
+only 192.0.2.0/24, which this test's 127.0.0.1 is not) and "pop3lb" (POP3, proxy_protocol).
+Checked: TCP4 and TCP6 headers name the client in the log, the Received field and the
+per-client connection limit; LOCAL (a balancer's health check) keeps the socket's address;
+bad signatures, truncated, oversized, slow headers and headers from an untrusted address are
+closed without a greeting and logged; implicit TLS whose ClientHello arrives in the same
+segment as the header; the POP3 listener.
 """
 import os
 import re
@@ -72,7 +73,7 @@ class ProxyProtocolTest(h.KensadTestCase):
     @classmethod
     def setUpClass(cls):
         cls.mx_port, cls.lb_port = h.free_port(), h.free_port()
-        cls.lbs_port, cls.far_port = h.free_port(), h.free_port()
+        cls.lbs_port, cls.far_port, cls.pop3_port = h.free_port(), h.free_port(), h.free_port()
         cls.start_kensad({
             "smtp": {"max_connections_per_client": 2,
                      # The harness's own connections (127.0.0.1) stay unlimited.
@@ -86,6 +87,8 @@ class ProxyProtocolTest(h.KensadTestCase):
                  "proxy_protocol": True, "trusted_proxies": ["127.0.0.0/8", "::1/128"]},
                 {"name": "far", "address": f"127.0.0.1:{cls.far_port}", "tls": "starttls",
                  "proxy_protocol": True, "trusted_proxies": ["192.0.2.0/24"]},
+                {"name": "pop3lb", "address": f"127.0.0.1:{cls.pop3_port}", "tls": "starttls",
+                 "protocol": "pop3", "proxy_protocol": True, "trusted_proxies": ["127.0.0.1"]},
             ]}, port=cls.mx_port)
 
     def connect(self, port=None):
@@ -187,6 +190,14 @@ class ProxyProtocolTest(h.KensadTestCase):
         s.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 25\r\n")
         self.assertTrue(closed_without_greeting(s))
         self.wait_log(r"proxy_refused\b.*listener=far.*not in trusted_proxies")
+
+    def test_pop3_listener(self):
+        s = self.connect(self.pop3_port)
+        s.sendall(b"PROXY TCP4 198.51.100.44 127.0.0.1 40500 110\r\n")
+        self.assertTrue(read_line(s).startswith(b"+OK"))
+        s.sendall(b"QUIT\r\n")
+        self.assertTrue(read_line(s).startswith(b"+OK"))
+        self.wait_log(r"connect\b.*client=198\.51\.100\.44\b.*listener=pop3lb")
 
     def test_implicit_tls_with_the_client_hello_in_the_same_segment(self):
         context = ssl._create_unverified_context()
