@@ -720,6 +720,7 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view text, std::string_view 
     return r.Error("log_level", "must be \"debug\", \"info\", \"warning\" or \"error\"");
   }
   KENSA_RETURN_IF_ERROR(r.Duration("drain_timeout", &c.drain_timeout, absl::ZeroDuration()));
+  KENSA_RETURN_IF_ERROR(r.Duration("drain_grace", &c.drain_grace, absl::ZeroDuration()));
 
   if (const toml::node* n = root.get("listener"); n != nullptr) {
     KENSA_RETURN_IF_ERROR(ReadListeners(*n, c));
@@ -828,6 +829,13 @@ bool AnyListenerUsesTls(const KensaConfig& c) {
   return false;
 }
 
+bool AnyListenerUsesProxy(const KensaConfig& c) {
+  for (const ListenerConfig& l : c.listeners) {
+    if (l.proxy_protocol) return true;
+  }
+  return false;
+}
+
 std::string DescribeConfig(const KensaConfig& c) {
   std::string out;
   absl::StrAppend(&out, "hostname = ", Quote(c.hostname), "\n", "state_dir = ", Quote(c.state_dir),
@@ -835,7 +843,7 @@ std::string DescribeConfig(const KensaConfig& c) {
                   c.pin_reactors ? "true" : "false", "\n", "recv_buffers = ", c.recv_buffers,
                   "\n", "log_file = ", Quote(c.log_file), "\n",
                   "log_level = ", Quote(c.log_level), "\n", "drain_timeout = ",
-                  Dur(c.drain_timeout), "\n");
+                  Dur(c.drain_timeout), "\n", "drain_grace = ", Dur(c.drain_grace), "\n");
   for (const ListenerConfig& l : c.listeners) {
     absl::StrAppend(&out, "\n[[listener]]\nname = ", Quote(l.name), "\naddress = ",
                     Quote(l.address), "\ntls = ", Quote(ListenerTlsName(l.tls)),

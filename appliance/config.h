@@ -5,7 +5,7 @@
 //
 // TOML layout (every key optional):
 //   hostname, state_dir, reactors, pin_reactors, recv_buffers, log_file, log_level,
-//   drain_timeout
+//   drain_timeout, drain_grace
 //   [[listener]]  name, address ("127.0.0.1:25"), tls ("none" | "starttls" | "implicit"),
 //                 auth ("off" | "optional" | "required": required = submission, MAIL needs AUTH),
 //                 protocol ("smtp" | "pop3"; for pop3, starttls means STLS), proxy_protocol,
@@ -74,6 +74,11 @@ struct KensaConfig {
   std::string log_file;  // empty = stderr
   std::string log_level = "info";
   absl::Duration drain_timeout = absl::Seconds(30);
+  // Behind a balancer (listeners with proxy_protocol): how long a draining node still takes
+  // sessions while it fails the balancer's health checks (a PROXY LOCAL connection gets 421),
+  // before its listeners close. Above the balancer's check interval x fall, connections the
+  // balancer has already sent never meet a closed port. 0: the listeners close at once.
+  absl::Duration drain_grace = absl::ZeroDuration();
 
   std::vector<ListenerConfig> listeners;
 
@@ -219,6 +224,9 @@ absl::StatusOr<KensaConfig> ParseConfig(std::string_view toml, std::string_view 
                                         ConfigUse use = ConfigUse::kDaemon);
 // Whether a listener speaks TLS (STARTTLS or implicit): then kensad needs a certificate.
 bool AnyListenerUsesTls(const KensaConfig& config);
+// Whether a listener is behind a balancer (proxy_protocol): then a drain fails its health
+// checks for drain_grace before the listeners close.
+bool AnyListenerUsesProxy(const KensaConfig& config);
 // The effective configuration as TOML (what --check-config prints).
 std::string DescribeConfig(const KensaConfig& config);
 std::string ScanActionName(ScanAction a);

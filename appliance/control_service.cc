@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "appliance/config.h"
+#include "core/log.h"
 #include "queue/delivery_agent.h"
 #include "spool/spool_shard.h"
 #include "subscribers/subscribers_cli.h"
@@ -107,6 +108,10 @@ CommandResult ControlService::Run(const control::ParsedCommand& command,
       return ReloadConfig();
     case CommandId::kLogTail:
       return LogTail(a);
+    case CommandId::kServiceDrain:
+      return ServiceDrain();
+    case CommandId::kServiceResume:
+      return ServiceResume();
   }
   return CommandResult::Error("unknown command");
 }
@@ -140,6 +145,7 @@ CommandResult ControlService::ShowStatus() {
              absl::StrCat("started ", Rfc3339(ctx_.started)),
              absl::StrCat("uptime_seconds ", Seconds(now - ctx_.started)),
              absl::StrCat("reactors ", reactors()),
+             absl::StrCat("accepting ", rt.accepting.load() ? "yes" : "no (service drain)"),
              absl::StrCat("connections ", total.connections),
              absl::StrCat("queue_messages ", total.queued),
              absl::StrCat("queue_held ", total.held)};
@@ -183,6 +189,45 @@ CommandResult ControlService::ShowStatus() {
   absl::StatusOr<uint64_t> free = spool::FreeBytes(rt.config.spool_dir);
   r.lines.push_back(free.ok() ? absl::StrCat("spool_free_bytes ", *free)
                               : absl::StrCat("spool_free_bytes unknown (", free.status().message(), ")"));
+  return r;
+}
+
+CommandResult ControlService::ServiceDrain() {
+  const absl::Duration grace =
+      AnyListenerUsesProxy(ctx_.runtime->config) ? ctx_.runtime->config.drain_grace
+                                                 : absl::ZeroDuration();
+  absl::StatusOr<std::vector<size_t>> open =
+      AskEachShard<size_t>([grace](Shard& s, std::function<void(size_t)> reply) {
+        reply(s.StopListening(grace));
+      });
+  if (!open.ok()) return CommandResult::Error(std::string(open.status().message()));
+  size_t sessions = 0;
+  for (size_t n : *open) sessions += n;
+  ctx_.runtime->accepting.store(false);
+  KLOG(kWarning, "service_drain").Kv("sessions", sessions).Kv("by", "shell");
+  CommandResult r;
+  r.lines = {"accepting no", absl::StrCat("sessions_finishing ", sessions)};
+  if (grace > absl::ZeroDuration()) {
+    r.lines.push_back(absl::StrCat("health_checks failing; listeners close in ",
+                                   absl::FormatDuration(grace)));
+  }
+  return r;
+}
+
+CommandResult ControlService::ServiceResume() {
+  absl::StatusOr<std::vector<std::string>> errors =
+      AskEachShard<std::string>([](Shard& s, std::function<void(std::string)> reply) {
+        absl::Status st = s.StartListening();
+        reply(st.ok() ? "" : std::string(st.message()));
+      });
+  if (!errors.ok()) return CommandResult::Error(std::string(errors.status().message()));
+  for (const std::string& e : *errors) {
+    if (!e.empty()) return CommandResult::Error(absl::StrCat("not accepting again: ", e));
+  }
+  ctx_.runtime->accepting.store(true);
+  KLOG(kInfo, "service_resume").Kv("by", "shell");
+  CommandResult r;
+  r.lines = {"accepting yes"};
   return r;
 }
 

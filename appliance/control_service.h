@@ -61,6 +61,8 @@ class ControlService : public control::ControlBackend {
   using Result = control::CommandResult;
   Result ShowStatus();
   Result ShowConnections();
+  Result ServiceDrain();
+  Result ServiceResume();
   Result ShowReactors();
   Result ShowCounters();
   Result ShowSignatures();

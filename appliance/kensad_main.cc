@@ -538,6 +538,17 @@ int Run(int argc, char** argv) {
   if (rt->provisioner != nullptr) rt->provisioner->Stop();
 
   control_server->reset();
+  // Behind a balancer: fail its health checks first, so that it sends new sessions to the
+  // other nodes while this one still takes those it has already sent.
+  if (rt->config.drain_grace > absl::ZeroDuration() && AnyListenerUsesProxy(rt->config)) {
+    KLOG(kInfo, "draining_health_checks").Kv("grace", rt->config.drain_grace);
+    NotifyStopping("failing the balancer's health checks before draining");
+    for (int i = 0; i < n; ++i) {
+      Shard* shard = shards[i].get();
+      (*pool)->reactor(i).Post([shard] { shard->FailHealthChecks(); });
+    }
+    absl::SleepFor(rt->config.drain_grace);
+  }
   // Drain: stop accepting everywhere, give sessions until the deadline, then 421.
   const absl::Time deadline = absl::Now() + rt->config.drain_timeout;
   KLOG(kInfo, "draining").Kv("timeout", rt->config.drain_timeout);

@@ -5,6 +5,7 @@
 #ifndef KENSA_APPLIANCE_RUNTIME_H_
 #define KENSA_APPLIANCE_RUNTIME_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -69,6 +70,8 @@ struct Runtime {
   std::unique_ptr<feed::SignatureUpdater> updater;
   // [provisioning] subscribers_url: pulls the subscriber list (null when not configured).
   std::unique_ptr<SubscriberProvisioner> provisioner;
+  // False after the shell's "service drain" until "service resume".
+  std::atomic<bool> accepting{true};
 };
 
 }  // namespace kensa

@@ -209,6 +209,15 @@ void Shard::ReadProxyHeader(size_t listener_index, int fd, const SocketAddress& 
           stream->Close(/*flush=*/false);
           return;
         }
+        if (header->local && failing_health_checks_) {
+          // The balancer's check fails, so it sends no new session here; real ones still
+          // come in until the listeners close.
+          const std::string reply =
+              absl::StrCat("421 4.3.2 ", live_->smtp.hostname, " draining\r\n");
+          (void)!send(stream->fd(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          stream->Close(/*flush=*/false);
+          return;
+        }
         // LOCAL (the balancer's health check) and families without a client keep the socket's.
         StartConnection(listener_index, std::move(stream),
                         header->local ? balancer : header->source);
@@ -281,8 +290,55 @@ void Shard::ResumeAccepting() {
     accept_retry_timer_ = 0;
   }
   if (draining_) return;
-  // Accepts that are still armed ignore this.
-  for (Listener& l : listeners_) reactor_->ResumeAccept(l.accept_id);
+  // Accepts that are still armed ignore this; a closed listener has none.
+  for (Listener& l : listeners_) {
+    if (l.fd >= 0) reactor_->ResumeAccept(l.accept_id);
+  }
+}
+
+size_t Shard::StopListening(absl::Duration grace) {
+  failing_health_checks_ = true;
+  if (grace > absl::ZeroDuration()) {
+    if (stop_listening_timer_ == 0 && listening_) {
+      stop_listening_timer_ = reactor_->RunAfter(grace, [this] {
+        stop_listening_timer_ = 0;
+        StopListening(absl::ZeroDuration());
+      });
+    }
+    return connections_.size() + proxy_readers_.size();
+  }
+  if (!draining_ && listening_) {
+    listening_ = false;
+    for (Listener& l : listeners_) {
+      if (l.fd < 0) continue;
+      reactor_->Cancel(l.accept_id);
+      close(l.fd);
+      l.fd = -1;
+    }
+    for (auto& [id, c] : connections_) c->Drain();
+  }
+  return connections_.size() + proxy_readers_.size();
+}
+
+absl::Status Shard::StartListening() {
+  if (draining_) return absl::FailedPreconditionError("kensad is stopping");
+  failing_health_checks_ = false;
+  if (stop_listening_timer_ != 0) {
+    reactor_->CancelTimer(stop_listening_timer_);
+    stop_listening_timer_ = 0;
+  }
+  if (listening_) return absl::OkStatus();
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = listeners_[i];
+    absl::StatusOr<SocketAddress> addr = ParseSocketAddress(l.config.address);
+    if (!addr.ok()) return addr.status();
+    absl::StatusOr<int> fd = OpenListenSocket(*addr, kListenBacklog);
+    if (!fd.ok()) return fd.status();
+    l.fd = *fd;
+    l.accept_id = reactor_->Accept(l.fd, [this, i](int fd) { OnAccept(i, fd); });
+  }
+  listening_ = true;
+  return absl::OkStatus();
 }
 
 void Shard::ConnectionFinished(uint64_t id) {
@@ -321,6 +377,10 @@ void Shard::PublishConnections() {
 void Shard::BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done) {
   draining_ = true;
   drained_ = std::move(done);
+  if (stop_listening_timer_ != 0) {
+    reactor_->CancelTimer(stop_listening_timer_);
+    stop_listening_timer_ = 0;
+  }
   if (accept_retry_timer_ != 0) {
     reactor_->CancelTimer(accept_retry_timer_);
     accept_retry_timer_ = 0;

@@ -41,6 +41,16 @@ class Shard {
   // SIGTERM: stop accepting; sessions get until `deadline` to finish, then 421. `done` runs
   // (on this reactor) when no session is left.
   void BeginDrain(absl::Time deadline, absl::AnyInvocable<void()> done);
+  // The operator's drain for maintenance (kensa-shell "service drain"): a balancer's health
+  // checks fail at once (FailHealthChecks), and after `grace` the listeners close, so new
+  // sessions go to other nodes; each session here ends once it has sent its mail. Returns
+  // the sessions open now. StartListening undoes it (an error when kensad is stopping or a
+  // port cannot be bound).
+  size_t StopListening(absl::Duration grace);
+  absl::Status StartListening();
+  // The first step of a drain behind a balancer: its health checks (PROXY LOCAL connections)
+  // get 421 while real sessions are still taken. StartListening ends it.
+  void FailHealthChecks() { failing_health_checks_ = true; }
   // A configuration reload: sessions accepted from now on, and the next deliveries, follow
   // `live`; sessions already open keep the generation they started with.
   void ApplyLiveSettings(std::shared_ptr<const LiveSettings> live);
@@ -133,6 +143,9 @@ class Shard {
   absl::flat_hash_map<uint64_t, std::unique_ptr<ProxyHeaderReader>> proxy_readers_;
   uint64_t next_proxy_reader_id_ = 1;
   bool draining_ = false;
+  bool listening_ = true;  // false between StopListening and StartListening
+  bool failing_health_checks_ = false;
+  Reactor::TimerId stop_listening_timer_ = 0;  // StopListening's grace
   absl::AnyInvocable<void()> drained_;
   uint64_t drain_timer_ = 0;
 };

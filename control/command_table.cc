@@ -217,6 +217,15 @@ const std::vector<CommandSpec>& Commands() {
        false,
        false,
        "the last N lines of the log (default 20, at most 1000)"},
+      {C::kServiceDrain,
+       {"service", "drain"},
+       "",
+       0,
+       0,
+       true,
+       false,
+       "stop accepting (a balancer's health check fails); sessions finish their mail"},
+      {C::kServiceResume, {"service", "resume"}, "", 0, 0, true, false, "accept again"},
   };
   return *table;
 }

@@ -46,6 +46,8 @@ enum class CommandId {
   kConfigCheck,
   kConfigReload,
   kLogTail,
+  kServiceDrain,
+  kServiceResume,
 };
 
 struct CommandSpec {

@@ -75,7 +75,8 @@ TEST(ProxyProtocolTest, V1Refusals) {
     EXPECT_EQ(ParseProxyHeader(bad, kMax).state, State::kError) << bad;
   }
   // A NUL would cut the address short for inet_pton (found by proxy_header_fuzz).
-  const std::string nul("PROXY TCP6 20::7\0\0 ::1 35 5\r\n", 31);
+  static constexpr char kNul[] = "PROXY TCP6 20::7\0\0 ::1 35 5\r\n";
+  const std::string nul(kNul, sizeof(kNul) - 1);
   EXPECT_EQ(ParseProxyHeader(nul, kMax).state, State::kError);
   EXPECT_EQ(ParseProxyHeader(nul.substr(0, 18), kMax).state, State::kError);
 }

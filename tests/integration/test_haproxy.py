@@ -11,8 +11,11 @@ is. Checked:
 - 16 clients send through HAProxy while one node is SIGKILLed: new sessions move to the other
   node, and after the killed node restarts on its spool, every message that got a 250 is
   delivered (by one node or the other);
-- SIGTERM drains a node: its listeners close first (HAProxy's check fails, traffic moves),
-  its sessions finish: zero failures for clients that were mid-session.
+- SIGTERM drains a node: HAProxy's health checks (PROXY LOCAL) get 421 first, for
+  drain_grace, so traffic moves before the listeners close; its sessions finish: zero
+  failures for clients that were mid-session;
+- kensa-shell "service drain" does the same for maintenance without stopping kensad (no new
+  session reaches the node), and "service resume" brings it back into the rotation.
 Bounded: at most 240 messages, every wait has a deadline.
 """
 import concurrent.futures
@@ -30,6 +33,7 @@ import unittest
 import kensa_harness as h
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+KENSA_SHELL = os.path.join(h.BUILD_DIR, "control", "kensa-shell")
 CLIENT_ADDRESS = "127.0.0.2"
 
 
@@ -71,6 +75,9 @@ class HaproxyFleetTest(unittest.TestCase):
             lb_port = h.free_port()
             k = h.Kensad({
                 "reactors": 1,
+                # Above HAProxy's check interval x fall (300 ms x 1): it stops sending
+                # sessions before the listeners close.
+                "drain_grace": "1s",
                 "listener": [
                     {"name": "lb", "address": f"127.0.0.1:{lb_port}", "tls": "starttls",
                      "proxy_protocol": True, "trusted_proxies": ["127.0.0.1/32"]}],
@@ -204,6 +211,31 @@ class HaproxyFleetTest(unittest.TestCase):
                         f"lost: {sorted(set(accepted) - set(self.delivered()))}")
         # A message the killed node had delivered but not yet removed from its queue is
         # delivered again after the restart: at least once, never lost (as with Postfix).
+
+    def shell(self, k, command):
+        r = subprocess.run([KENSA_SHELL, "--socket", os.path.join(k.state_dir, "control.sock"),
+                            "-c", command], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, f"{command}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def sessions(self, k):
+        return len(re.findall(r"\bconnect\b.*listener=lb", self.node_log(k)))
+
+    def test_shell_drain_moves_traffic_and_resume_brings_it_back(self):
+        node = self.nodes[0]
+        out = self.shell(node, "service drain")
+        self.assertIn("accepting no", out)
+        self.assertIn("health_checks failing; listeners close in 1s", out)
+        self.assertIn("accepting no", self.shell(node, "show status"))
+        self.assertTrue(h.wait_until(lambda: self.servers_up() == 1, 10), self.server_states())
+        before = self.sessions(node)
+        tokens = [f"d{i}-{os.urandom(3).hex()}" for i in range(6)]
+        self.assertTrue(all(self.send(t) for t in tokens))
+        self.assertEqual(self.sessions(node), before, "a drained node took new sessions")
+        self.assertIn("accepting yes", self.shell(node, "service resume"))
+        self.assertTrue(h.wait_until(lambda: self.servers_up() == 2, 10), self.server_states())
+        self.assertTrue(all(self.send(f"r{i}-{os.urandom(3).hex()}") for i in range(4)))
+        self.assertGreater(self.sessions(node), before, "no session after resume")
 
     def test_sigterm_drains_a_node_without_failures(self):
         victim = self.nodes[0]
