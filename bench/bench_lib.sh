@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# bench_lib.sh: what relay_bench.sh and scan_bench.sh share, sourced by both: ports, greetings,
+# bench_lib.sh: what the bench scripts share, sourced by each: ports, greetings,
 # the Postfix instance of PEERS.md in its own config directory, stopping what a run started,
-# and the medians of a results table.
+# the medians of a results table, and smtp-sink's message counter.
 # The sourcing script sets BENCH_NAME (the prefix of its messages), WORK (its temporary
 # directory), PFDIR (Postfix's config directory), KEEP (1: keep both on exit) and appends the
 # PID of every process it starts to the array PIDS.
@@ -144,4 +144,35 @@ def med(target, load, conns, key="deliver_s"):
     v = [x for x in v if x is not None]
     return statistics.median(v) if v else None
 '"$program" "$1" "$2"
+}
+
+# --- the sink's counter: smtp-sink -c writing to $WORK/sink.out (relay_bench, fleet_bench) ---
+# smtp-sink -c writes "sess=.. quit=.. mesg=N" after every message, separated by CR.
+sink_count() {
+  python3 - "$WORK/sink.out" <<'EOF'
+import re, sys
+with open(sys.argv[1], "rb") as f:
+    f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
+    m = re.findall(rb"mesg=(\d+)", f.read())
+print(int(m[-1]) if m else 0)
+EOF
+}
+# Polls the sink until it has counted $1 messages (or $2 seconds pass); prints the wall clock
+# (ns) when it got there, or "timeout". One process, 5 ms polls, so the poller itself costs the
+# 2-core machine next to nothing.
+wait_sink() {
+  python3 - "$WORK/sink.out" "$1" "$2" <<'EOF'
+import re, sys, time
+path, want, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+end = time.time() + limit
+while True:
+    with open(path, "rb") as f:
+        f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
+        m = re.findall(rb"mesg=(\d+)", f.read())
+    if m and int(m[-1]) >= want:
+        print(time.time_ns()); break
+    if time.time() > end:
+        print("timeout"); break
+    time.sleep(0.005)
+EOF
 }

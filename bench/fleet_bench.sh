@@ -47,28 +47,6 @@ BENCH_NAME=fleet_bench
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_sink() {
-  python3 - "$WORK/sink.out" "$1" "$2" <<'EOF'
-import re, sys, time
-path, want, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.time() + limit
-while True:
-    with open(path, "rb") as f:
-        f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
-        m = re.findall(rb"mesg=(\d+)", f.read())
-    if m and int(m[-1]) >= want:
-        print(time.time_ns()); break
-    if time.time() > end:
-        print("timeout"); break
-    time.sleep(0.005)
-EOF
-}
-sink_count() {
-  python3 -c 'import re,sys
-f=open(sys.argv[1],"rb"); f.seek(0,2); n=f.tell(); f.seek(max(0,n-256))
-m=re.findall(rb"mesg=(\d+)", f.read()); print(int(m[-1]) if m else 0)' "$WORK/sink.out"
-}
-
 SINK_PORT=$(free_port)
 smtp-sink -c -u postfix -m 2000 127.0.0.1:$SINK_PORT 1000 >"$WORK/sink.out" 2>"$WORK/sink.err" &
 PIDS+=($!)

@@ -73,36 +73,6 @@ BENCH_NAME=relay_bench
 # shellcheck source=bench/bench_lib.sh
 . "$ROOT/bench/bench_lib.sh"
 
-# smtp-sink -c writes "sess=.. quit=.. mesg=N" after every message, separated by CR.
-sink_count() {
-  python3 - "$WORK/sink.out" <<'EOF'
-import re, sys
-with open(sys.argv[1], "rb") as f:
-    f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
-    m = re.findall(rb"mesg=(\d+)", f.read())
-print(int(m[-1]) if m else 0)
-EOF
-}
-# Polls the sink until it has counted $1 messages (or $2 seconds pass); prints the wall clock
-# (ns) when it got there, or "timeout". One process, 5 ms polls, so the poller itself costs the
-# 2-core machine next to nothing.
-wait_sink() {
-  python3 - "$WORK/sink.out" "$1" "$2" <<'EOF'
-import re, sys, time
-path, want, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.time() + limit
-while True:
-    with open(path, "rb") as f:
-        f.seek(0, 2); n = f.tell(); f.seek(max(0, n - 256))
-        m = re.findall(rb"mesg=(\d+)", f.read())
-    if m and int(m[-1]) >= want:
-        print(time.time_ns()); break
-    if time.time() > end:
-        print("timeout"); break
-    time.sleep(0.005)
-EOF
-}
-
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
