@@ -57,8 +57,8 @@ TEST(CommandTableTest, EveryCommandParsesWithItsMinimumArguments) {
 }
 
 TEST(CommandTableTest, CompletesCommandWords) {
-  EXPECT_THAT(CompleteWord(""), ElementsAre("config", "log", "quarantine", "queue", "show",
-                                            "signatures", "subscriber"));
+  EXPECT_THAT(CompleteWord(""), ElementsAre("config", "log", "quarantine", "queue", "service",
+                                            "show", "signatures", "subscriber"));
   EXPECT_THAT(CompleteWord("qu"), ElementsAre("quarantine", "queue"));
   EXPECT_THAT(CompleteWord("queue h"), ElementsAre("hold"));
   EXPECT_THAT(CompleteWord("show st"), ElementsAre("status"));
