@@ -96,6 +96,7 @@ KensaConfig WithRestartOnlySettingsOf(const KensaConfig& running, const KensaCon
   c.recv_buffers = running.recv_buffers;
   c.log_file = running.log_file;
   c.drain_timeout = running.drain_timeout;
+  c.drain_grace = running.drain_grace;
   c.listeners = running.listeners;
   c.spool_dir = running.spool_dir;
   c.max_connections_per_next_hop = running.max_connections_per_next_hop;
@@ -126,6 +127,12 @@ KensaConfig WithRestartOnlySettingsOf(const KensaConfig& running, const KensaCon
   c.control_max_clients = running.control_max_clients;
   c.control_idle_timeout = running.control_idle_timeout;
   c.metrics_address = running.metrics_address;
+  c.provisioning_subscribers_url = running.provisioning_subscribers_url;
+  c.provisioning_poll_interval = running.provisioning_poll_interval;
+  c.provisioning_connect_timeout = running.provisioning_connect_timeout;
+  c.provisioning_transfer_timeout = running.provisioning_transfer_timeout;
+  c.provisioning_max_bytes = running.provisioning_max_bytes;
+  c.provisioning_keep_local_domains = running.provisioning_keep_local_domains;
   return c;
 }
 

@@ -94,6 +94,7 @@ recv_buffers = 512
 log_file = "/tmp/other.log"
 log_level = "debug"
 drain_timeout = "7s"
+drain_grace = "2s"
 [[listener]]
 name = "mx2"
 address = "127.0.0.1:2626"
@@ -150,6 +151,10 @@ max_clients = 3
 idle_timeout = "3s"
 [metrics]
 address = "127.0.0.1:9999"
+[provisioning]
+subscribers_url = "http://127.0.0.1:2929/subscribers.csv"
+poll_interval = "3m"
+keep_local_domains = ["other.example"]
 )");
   const KensaConfig merged = WithRestartOnlySettingsOf(running, next);
   const std::vector<std::string> from_running = ChangedKeys(running, merged);
