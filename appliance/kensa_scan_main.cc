@@ -103,7 +103,8 @@ scan::ScanResult ScanAttachment(int fd, uint64_t size, const std::string& path,
 }
 
 FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
-                    const scan::PrefilterDatabase* prefilter, const std::string& version,
+                    const scan::PrefilterDatabase* prefilter,
+                    const scan::PrefilterDatabase* message_prefilter, const std::string& version,
                     scan::VerdictCache* cache, const scan::ScanSettings& settings, bool explain) {
   FileResult r;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -147,6 +148,7 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
   }
   scan::MessageScanner scanner(engine, version, cache, settings);
   scanner.SetPrefilter(prefilter);
+  scanner.SetMessagePrefilter(message_prefilter);
   scanner.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
   for (;;) {
     n = read(fd, buf.data(), buf.size());
@@ -162,6 +164,10 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
   }
   close(fd);
   r.verdict = scanner.Finish();
+  if (explain && !r.verdict.prediction_why_not.empty()) {
+    std::printf("%s: whole-message reading not predicted: %s\n", path.c_str(),
+                r.verdict.prediction_why_not.c_str());
+  }
   if (explain && !r.verdict.second_reading_why.empty()) {
     std::printf("%s: whole-message reading: prefilter %s\n", path.c_str(),
                 r.verdict.second_reading_why.c_str());
@@ -281,11 +287,13 @@ int Run(int argc, char** argv) {
 
   int infected = 0, errors = 0;
   uint64_t bytes = 0, objects = 0, fast_path = 0;
-  uint64_t whole_readings = 0, whole_fast_path = 0;  // libclamav's reading of whole messages
+  // libclamav's reading of whole messages: run, cleared by the prefilter, predicted.
+  uint64_t whole_readings = 0, whole_fast_path = 0, whole_predicted = 0;
   const absl::Time scan_start = absl::Now();
   for (const std::string& path : files) {
-    FileResult r = ScanPath(path, (*set)->engine(), (*set)->prefilter(), (*set)->version(),
-                            cache_ptr, settings, explain);
+    FileResult r = ScanPath(path, (*set)->engine(), (*set)->prefilter(),
+                            (*set)->message_prefilter(), (*set)->version(), cache_ptr, settings,
+                            explain);
     if (r.error) {
       ++errors;
       std::printf("%s: %s ERROR\n", path.c_str(), r.error_text.c_str());
@@ -303,6 +311,7 @@ int Run(int argc, char** argv) {
     using SecondReading = scan::MessageVerdict::SecondReading;
     if (r.verdict.second_reading != SecondReading::kNone) ++whole_readings;
     if (r.verdict.second_reading == SecondReading::kFastPath) ++whole_fast_path;
+    if (r.verdict.second_reading == SecondReading::kPredicted) ++whole_predicted;
     const scan::PartFinding* first = nullptr;
     for (const scan::PartFinding& f : r.verdict.findings) {
       if (f.result.kind == scan::ScanResult::Kind::kUnscannable && !unscannable_is_infected) {
@@ -345,15 +354,18 @@ int Run(int argc, char** argv) {
                 absl::ToDoubleSeconds(info.load_time), absl::ToDoubleSeconds(info.prefilter_time),
                 info.prefilter.from_cache ? ", from cache" : "",
                 absl::ToDoubleSeconds(absl::Now() - scan_start));
+    if ((*set)->message_prefilter() != nullptr) {
+      std::printf("Whole-message readings: %llu of %llu predicted, %llu on the fast path\n",
+                  static_cast<unsigned long long>(whole_predicted),
+                  static_cast<unsigned long long>(whole_readings),
+                  static_cast<unsigned long long>(whole_fast_path));
+    }
     if ((*set)->prefilter() != nullptr) {
       std::printf("Prefilter: %llu of %llu objects on the fast path; %zu literals, %zu hashes, "
                   "%zu signatures without a literal\n",
                   static_cast<unsigned long long>(fast_path),
                   static_cast<unsigned long long>(objects), info.prefilter.raw_patterns,
                   info.prefilter.hash_signatures, info.prefilter_without_literal);
-      std::printf("Whole-message readings: %llu of %llu on the fast path\n",
-                  static_cast<unsigned long long>(whole_fast_path),
-                  static_cast<unsigned long long>(whole_readings));
       for (const std::string& why : info.prefilter_routing) {
         std::printf("Prefilter routes to the engine: %s\n", why.c_str());
       }

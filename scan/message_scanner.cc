@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "scan/mail_reading_prediction.h"
 #include "scan/transfer_encoding.h"
 
 namespace kensa::scan {
@@ -52,6 +53,7 @@ struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
     if (s->prefilter_ != nullptr) prefilter = std::make_unique<PartPrefilter>(*s->prefilter_);
   }
   void OnFileBegin(std::string_view name) override {
+    scanner->uuencoded_ = true;
     uu_file = std::make_unique<SpillBuffer>(scanner->settings_.part_memory_bytes,
                                             scanner->settings_.max_part_bytes,
                                             scanner->settings_.temp_dir);
@@ -96,8 +98,9 @@ void MessageScanner::Feed(std::string_view raw) {
   verdict_.bytes += raw.size();
   if (raw_ != nullptr) {
     if (verdict_.bytes <= settings_.whole_message_max_bytes) {
-      if (prefilter_ != nullptr && verdict_.bytes == raw.size()) {
-        raw_prefilter_ = std::make_unique<PartPrefilter>(*prefilter_);
+      const PrefilterDatabase* db = prefilter_ != nullptr ? prefilter_ : message_prefilter_;
+      if (db != nullptr && verdict_.bytes == raw.size()) {
+        raw_prefilter_ = std::make_unique<PartPrefilter>(*db);
         raw_prefilter_->DeferNormalizedText();
       }
       raw_->Append(raw);
@@ -112,6 +115,7 @@ void MessageScanner::Feed(std::string_view raw) {
 
 void MessageScanner::OnContainerBegin(const MimePart& part) {
   if (part.parent < 0 && !root_) root_ = part;
+  if (raw_prefilter_ != nullptr) containers_.push_back(part);
 }
 
 void MessageScanner::OnLeafBegin(const MimePart& part) {
@@ -137,6 +141,7 @@ void MessageScanner::OnLeafEnd(const MimePart& part) {
   open_.erase(it);
   if (part.parent < 0) root_ = part;  // now with its final offsets
   leaf->part = part;
+  if (raw_prefilter_ != nullptr) leaves_.push_back(part);
   if (leaf->uu != nullptr) leaf->uu->Finish();
   ScanResult result = leaf->embedded;
   if (leaf->buffer.size() > 0) {
@@ -203,6 +208,51 @@ MimePart MessageScanner::RootPart() const {
   return p;
 }
 
+bool MessageScanner::PredictSecondReading() {
+  const PrefilterDatabase* db = prefilter_ != nullptr ? prefilter_ : message_prefilter_;
+  if (db == nullptr || raw_prefilter_ == nullptr) return false;
+  std::string& why = verdict_.prediction_why_not;
+  // A signature that looks at where a layer sits (inside a mail) would see the parts
+  // differently when they are scanned on their own.
+  if (db->mail_context_signatures()) why = "signatures that look at the container";
+  else if (db->routed_classes() & kPlainMail) why = "routed mail class";
+  else if (!limits_.empty()) why = "parser limit";
+  else if (uuencoded_) why = "uuencoded file";
+  else if (raw_->size() > settings_.part_memory_bytes || !raw_->error().ok() || raw_->truncated()) {
+    why = "size";
+  }
+  if (!why.empty()) return false;
+  std::string raw;
+  raw.reserve(raw_->size());
+  if (!raw_->Read([&](std::string_view chunk) { raw.append(chunk); }).ok()) {
+    why = "raw message unreadable";
+    return false;
+  }
+  MailReadingPrediction prediction = PredictMailReading(raw, leaves_, containers_);
+  if (!prediction.plain) {
+    why = std::move(prediction.why_not);
+    return false;
+  }
+  // The message's own bytes, as libclamav matches them before its parser runs.
+  if (!raw_prefilter_->ClearsMessageBytes(raw)) {
+    why = "literal or hash in the raw message";
+    return false;
+  }
+  for (MailReadingPrediction::LineForm& form : prediction.line_forms) {
+    const MimePart& part = leaves_[form.leaf];
+    SpillBuffer buffer(settings_.part_memory_bytes, settings_.max_part_bytes, settings_.temp_dir);
+    buffer.Append(form.bytes);
+    std::unique_ptr<PartPrefilter> prefilter;
+    if (prefilter_ != nullptr) {
+      prefilter = std::make_unique<PartPrefilter>(*prefilter_);
+      prefilter->Feed(form.bytes);
+    }
+    const ScanResult r = ScanObject(buffer, part.filename, prefilter.get());
+    if (!r.clean()) AddFinding(part, r);
+  }
+  return true;
+}
+
 MessageVerdict MessageScanner::Finish() {
   if (finished_) return verdict_;
   parser_.Finish();
@@ -226,9 +276,14 @@ MessageVerdict MessageScanner::Finish() {
     // per-part scan did not is not localised to a part, so it stands for the whole message.
     // The prefilter answers for it when every layer of libclamav's reading is clear.
     ScanResult whole;
+    const bool predicted = PredictSecondReading();
     const std::optional<PartPrefilter::Decision> decision =
-        raw_prefilter_ != nullptr ? std::optional(raw_prefilter_->Decide(*raw_)) : std::nullopt;
-    if (decision == PartPrefilter::Decision::kSkipEngine) {
+        !predicted && prefilter_ != nullptr && raw_prefilter_ != nullptr
+            ? std::optional(raw_prefilter_->Decide(*raw_))
+            : std::nullopt;
+    if (predicted) {
+      verdict_.second_reading = MessageVerdict::SecondReading::kPredicted;
+    } else if (decision == PartPrefilter::Decision::kSkipEngine) {
       ++verdict_.fast_path;
       verdict_.second_reading = MessageVerdict::SecondReading::kFastPath;
     } else {

@@ -62,13 +62,18 @@ struct MessageVerdict {
   // reading did: how often that happens says what the second reading is worth.
   bool second_opinion_only = false;
   // How the whole-message reading went: not run (kNone), proved clean by the prefilter
-  // (kFastPath: libclamav's reading of the message shows no layer the engine could flag), or
-  // scanned by the engine.
-  enum class SecondReading { kNone, kFastPath, kEngine };
+  // (kFastPath: libclamav's reading of the message shows no layer the engine could flag),
+  // scanned by the engine, or predicted (kPredicted: a plain message, whose reading by
+  // libclamav shows only what the parts' reading scanned plus the line forms of its identity
+  // parts, which were scanned in its place; mail_reading_prediction.h).
+  enum class SecondReading { kNone, kFastPath, kEngine, kPredicted };
   SecondReading second_reading = SecondReading::kNone;
   // Why the prefilter sent the whole-message reading to the engine ("not plain
   // (CL_TYPE_HTML)", say); empty when it did not or there was no prefilter.
   std::string second_reading_why;
+  // Why the reading could not be predicted ("transfer encoding", "literal"); empty when it was
+  // or no prediction was tried.
+  std::string prediction_why_not;
   MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
 };
@@ -83,6 +88,10 @@ class MessageScanner : public MimeSink {
   // Puts the signature set's prefilter in front of the engine for every part from here on
   // (null: none). It must outlive the scanner, like the engine.
   void SetPrefilter(const PrefilterDatabase* prefilter) { prefilter_ = prefilter; }
+  // The set's prefilter database also where it is not put in front of the parts (a small set):
+  // with it the whole-message reading of a plain message is predicted instead of run. Call
+  // before the first Feed(). Null (or never called): the parts' prefilter, if any, serves.
+  void SetMessagePrefilter(const PrefilterDatabase* prefilter) { message_prefilter_ = prefilter; }
 
   void Feed(std::string_view raw);
   MessageVerdict Finish();
@@ -99,11 +108,15 @@ class MessageScanner : public MimeSink {
   ScanResult ScanObject(SpillBuffer& buffer, std::string_view name, PartPrefilter* prefilter);
   void AddFinding(const MimePart& part, const ScanResult& result);
   MimePart RootPart() const;
+  // The second reading predicted from the parts' (mail_reading_prediction.h): true when it
+  // stands for libclamav's, its line forms scanned and their findings added.
+  bool PredictSecondReading();
 
   const ClamEngine& engine_;
   std::string version_;
   VerdictCache* cache_;
   const PrefilterDatabase* prefilter_ = nullptr;
+  const PrefilterDatabase* message_prefilter_ = nullptr;
   ScanSettings settings_;
   MimeParser parser_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<Leaf>> open_;
@@ -114,6 +127,10 @@ class MessageScanner : public MimeSink {
   // not see the message from its first byte.
   std::unique_ptr<PartPrefilter> raw_prefilter_;
   std::optional<MimePart> root_;      // the top-level message's part (leaf or container)
+  // Every part as the parser reported it, for predicting libclamav's reading: leaves with
+  // their final offsets, containers as they began.
+  std::vector<MimePart> leaves_, containers_;
+  bool uuencoded_ = false;            // a text part held a uuencoded file
   std::vector<std::string> limits_;
   MessageVerdict verdict_;
   bool finished_ = false;

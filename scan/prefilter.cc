@@ -200,6 +200,13 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
   return DecideFrom(db_.probe().Probe(whole, -1, this));
 }
 
+bool PartPrefilter::ClearsMessageBytes(std::string_view whole) {
+  CloseStreams();
+  if (failed_ || whole.empty() || (db_.routed_classes() & kPlainMail)) return false;
+  if (raw_hits_ & (kPlainMail | TriggersFor(kPlainMail))) return false;
+  return !HashMatchesBytes(whole);
+}
+
 PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult& probe) {
   last_probe_ = probe;
   if (probe.complete) {

@@ -52,6 +52,11 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   Decision Decide(SpillBuffer& buffer);
   // The same for an object held whole in memory (a mapped file).
   Decision Decide(std::string_view whole);
+  // Instead of Decide(), for a whole message fed from its first byte: whether libclamav's
+  // matching of the message's own bytes (a mail layer: signatures of target types 0 and 4,
+  // hashes, file-type triggers) could find anything. What its MIME parser extracts is not
+  // looked at here (mail_reading_prediction.h).
+  bool ClearsMessageBytes(std::string_view whole);
 
   // An object the prefilter cleared (Decide() said kSkipEngine), as a later probe of the same
   // message can reuse it: when libclamav's reading of the whole message shows a layer with the

@@ -68,6 +68,10 @@ struct PrefilterInputs {
   std::vector<PrefilterPattern> normalized;  // matched on its normalised text (text class)
   HashSignatureSet hashes;
   uint8_t routed_classes = 0;                // always to the engine
+  // A logical signature looks at where a layer sits: Container:CL_TYPE_MAIL or
+  // CL_TYPE_MHTML, or Intermediates. A part scanned on its own may then be judged otherwise
+  // than inside libclamav's reading of its message.
+  bool mail_context_signatures = false;
 };
 
 struct PrefilterStats {
@@ -95,6 +99,7 @@ class PrefilterDatabase {
   uint8_t normalized_classes(unsigned id) const { return normalized_classes_[id]; }
   const HashSignatureSet& hashes() const { return hashes_; }
   uint8_t routed_classes() const { return routed_classes_; }
+  bool mail_context_signatures() const { return mail_context_signatures_; }
   const ClamEngine& probe() const { return *probe_; }
   const PrefilterStats& stats() const { return stats_; }
   // Unique per database built in this process (never 0): what a thread's Hyperscan scratch was
@@ -112,6 +117,7 @@ class PrefilterDatabase {
   std::vector<uint8_t> raw_classes_, normalized_classes_;
   HashSignatureSet hashes_;
   uint8_t routed_classes_ = 0;
+  bool mail_context_signatures_ = false;
   std::shared_ptr<const ClamEngine> probe_;
   PrefilterStats stats_;
   uint64_t serial_ = 0;

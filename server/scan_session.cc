@@ -25,6 +25,7 @@ ScanSession::ScanSession(Reactor* reactor, Worker* worker,
   scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
                                                     cache, settings);
   scanner_->SetPrefilter(signatures_->prefilter());
+  scanner_->SetMessagePrefilter(signatures_->message_prefilter());
 }
 
 void ScanSession::Feed(std::string_view bytes) {

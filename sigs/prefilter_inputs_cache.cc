@@ -21,7 +21,7 @@ using scan::GetU64;
 using scan::PutString;
 using scan::PutU64;
 
-constexpr std::string_view kMagic = "KENSA-PREFILTER-INPUTS-1\n";
+constexpr std::string_view kMagic = "KENSA-PREFILTER-INPUTS-2\n";
 
 void PutPatterns(std::string* out, const std::vector<scan::PrefilterPattern>& patterns) {
   PutU64(out, patterns.size());
@@ -59,6 +59,7 @@ absl::Status WritePrefilterInputsCache(const std::string& path, const PrefilterD
   PutU64(&out, d.routing_examples.size());
   for (const std::string& e : d.routing_examples) PutString(&out, e);
   out.push_back(static_cast<char>(d.inputs.routed_classes));
+  out.push_back(d.inputs.mail_context_signatures ? 1 : 0);
   PutPatterns(&out, d.inputs.raw);
   PutPatterns(&out, d.inputs.normalized);
   d.inputs.hashes.AppendTo(&out);
@@ -104,9 +105,10 @@ absl::StatusOr<PrefilterDerivation> ReadPrefilterInputsCache(const std::string& 
   for (std::string& e : d.routing_examples) {
     if (!GetString(&in, &e)) return Corrupt(path);
   }
-  if (in.empty()) return Corrupt(path);
+  if (in.size() < 2) return Corrupt(path);
   d.inputs.routed_classes = static_cast<uint8_t>(in[0]);
-  in.remove_prefix(1);
+  d.inputs.mail_context_signatures = in[1] != 0;
+  in.remove_prefix(2);
   if (!GetPatterns(&in, &d.inputs.raw) || !GetPatterns(&in, &d.inputs.normalized)) {
     return Corrupt(path);
   }

@@ -25,8 +25,9 @@ namespace {
 
 // Bumped whenever the derivation's output for the same databases changes: it is part of the
 // on-disk cache key.
-// 2: the mail class; 3: required subsignatures only; 4: the PDF class
-constexpr int kPrefilterDerivationVersion = 4;
+// 2: the mail class; 3: required subsignatures only; 4: the PDF class; 5: signatures that
+// look at a layer's container (mail_context_signatures)
+constexpr int kPrefilterDerivationVersion = 5;
 
 absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
     const std::string& dir, const std::string& version, const scan::ClamLimits& limits,
@@ -87,10 +88,13 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
   }
 
   std::unique_ptr<SignatureSet> set(new SignatureSet());
-  if (prefilter.enabled && (*engine)->signature_count() >= prefilter.min_signatures) {
+  if (prefilter.enabled) {
     const absl::Time prefilter_start = absl::Now();
-    absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
-        BuildPrefilter(dir, version->version, limits, prefilter.cache_dir, &set->info_);
+    // A small set's database serves the whole-message reading only and builds in
+    // milliseconds: it is not kept on disk.
+    const bool for_parts = (*engine)->signature_count() >= prefilter.min_signatures;
+    absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db = BuildPrefilter(
+        dir, version->version, limits, for_parts ? prefilter.cache_dir : "", &set->info_);
     if (db.ok() && check_canaries) {
       // The canary virus must never take the fast path: a prefilter that would let it through
       // is broken, whatever the reason.
@@ -105,6 +109,7 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
     }
     if (db.ok()) {
       set->prefilter_ = *std::move(db);
+      set->prefilter_for_parts_ = for_parts;
     } else {
       // The engine alone still gives every verdict: a set whose prefilter cannot be built (a
       // database format the derivation does not read, a Hyperscan error) is scanned without.

@@ -44,7 +44,8 @@ struct SignatureSetInfo {
 struct PrefilterOptions {
   bool enabled = true;
   // Below this many signatures libclamav is about as fast as the prefilter's own walk over an
-  // object's layers, so a smaller set is built without the prefilter.
+  // object's layers, so a smaller set does not put the prefilter in front of the parts; its
+  // database still serves the whole-message reading (SignatureSet::message_prefilter()).
   uint64_t min_signatures = 20000;
   // Compiled prefilter databases and the inputs derived from the signature files are kept
   // here by signature version; empty: not kept.
@@ -62,13 +63,21 @@ class SignatureSet {
   const scan::ClamEngine& engine() const { return *engine_; }
   const SignatureSetInfo& info() const { return info_; }
   const std::string& version() const { return info_.version; }
-  // Null when the set was built without one.
-  const scan::PrefilterDatabase* prefilter() const { return prefilter_.get(); }
+  // The prefilter in front of every part; null when the set was built without one or is
+  // under PrefilterOptions::min_signatures.
+  const scan::PrefilterDatabase* prefilter() const {
+    return prefilter_for_parts_ ? prefilter_.get() : nullptr;
+  }
+  // The prefilter's database whatever the set's size (null when it has none): it clears a
+  // plain message's own bytes so that libclamav's reading of it can be predicted rather than
+  // run (scan/mail_reading_prediction.h).
+  const scan::PrefilterDatabase* message_prefilter() const { return prefilter_.get(); }
 
  private:
   SignatureSet() = default;
   std::shared_ptr<const scan::ClamEngine> engine_;
   std::unique_ptr<const scan::PrefilterDatabase> prefilter_;
+  bool prefilter_for_parts_ = false;
   SignatureSetInfo info_;
 };
 

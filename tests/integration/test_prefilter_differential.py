@@ -68,9 +68,12 @@ class PrefilterDifferentialTest(unittest.TestCase):
         objects, flagged, fast, _, differences = map(int, m.groups())
         self.assertEqual(differences, 0, out)
         self.assertGreater(fast, 0, "no object took the fast path: " + out)
-        whole = re.search(r"Whole-message readings: (\d+) of (\d+) on the fast path", out)
+        whole = re.search(r"Whole-message readings: (\d+) of (\d+) predicted, (\d+) on the fast "
+                          r"path", out)
         self.assertIsNotNone(whole, out)
-        self.assertGreater(int(whole.group(1)), 0, "no message took the fast path: " + out)
+        predicted, _, fast_whole = map(int, whole.groups())
+        self.assertGreater(predicted, 0, "no message's reading was predicted: " + out)
+        self.assertGreater(fast_whole, 0, "no message took the fast path: " + out)
         return objects, flagged
 
     def test_bundled_signatures(self):

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "scan/mail_reading_prediction.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace kensa::scan {
+namespace {
+
+constexpr size_t kMaxLineBytes = 998;  // RFC 5322; libclamav reads lines into a fixed buffer
+
+// First header fields with which libclamav 1.4 types a message as mail (CL_TYPE_MAIL, or
+// CL_TYPE_MHTML for MIME-Version), checked against libclamav by the prediction's test; with
+// any other first field it may type the message as text and read it another way.
+constexpr std::string_view kMailStarts[] = {
+    "Received: ", "Return-Path: ", "From: ", "Date: ", "Message-ID: ", "MIME-Version: ",
+    "Subject: ", "To: ", "Delivered-To: ",
+};
+
+// Calls `line` for every CRLF-terminated line of `s` (without the CRLF); the rest after the
+// last CRLF is returned.
+template <typename F>
+std::string_view ForEachLine(std::string_view s, F&& line) {
+  size_t at = 0;
+  for (;;) {
+    const size_t crlf = s.find("\r\n", at);
+    if (crlf == std::string_view::npos) return s.substr(at);
+    if (!line(s.substr(at, crlf - at))) return {};
+    at = crlf + 2;
+  }
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(s[i])) !=
+        absl::ascii_tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && StartsWithIgnoreCase(a, b);
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool IsWhite(std::string_view line) {
+  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t'; });
+}
+
+bool IsBoundaryChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
+}
+
+bool IsBase64Char(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+}
+
+// A body line libclamav's MIME parser may act on rather than store: a delimiter-like line, a
+// header-like one (a bounce or an embedded message starts so), an mbox "From " line, the start
+// of a uuencoded or yEnc file.
+bool IsSpecialBodyLine(std::string_view line) {
+  // libclamav tries every line starting with '-' or '(' as a delimiter (boundaryStart strips
+  // comments and allows extra dashes), and treats lines of blanks and semicolons apart.
+  if (line.starts_with("-") || line.starts_with("(") || line.starts_with("From ") ||
+      line.starts_with(">From ") || StartsWithIgnoreCase(line, "begin ") ||
+      StartsWithIgnoreCase(line, "=ybegin") ||
+      (line.find(';') != std::string_view::npos &&
+       std::all_of(line.begin(), line.end(), [](char c) { return c == ';' || c == ' ' || c == '\t'; }))) {
+    return true;
+  }
+  size_t i = 0;
+  while (i < line.size() && (absl::ascii_isalnum(static_cast<unsigned char>(line[i])) ||
+                             line[i] == '-' || line[i] == '_' || line[i] == '.')) {
+    ++i;
+  }
+  return i > 0 && i < line.size() && line[i] == ':' &&
+         (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t');
+}
+
+// Base64 as every decoder reads it alike: whole groups of four on every line, padding only at
+// the end of the last one, blank lines only after it.
+bool IsCanonicalBase64(std::string_view body) {
+  bool ended = false;  // padding seen, or a blank line
+  auto check = [&](std::string_view line) {
+    if (line.empty()) {
+      ended = true;
+      return true;
+    }
+    if (ended || line.size() % 4 != 0) return false;
+    size_t data = line.size();
+    while (data > 0 && line[data - 1] == '=') --data;
+    if (line.size() - data > 2) return false;
+    for (size_t i = 0; i < data; ++i) {
+      if (!IsBase64Char(line[i])) return false;
+    }
+    if (data < line.size()) ended = true;
+    return true;
+  };
+  bool ok = true;
+  std::string_view rest = ForEachLine(body, [&](std::string_view line) { return ok = check(line); });
+  return ok && check(rest);
+}
+
+const MimeHeader* OnlyHeader(const MimePart& part, std::string_view name, size_t* count) {
+  const MimeHeader* found = nullptr;
+  *count = 0;
+  for (const MimeHeader& h : part.headers) {
+    if (EqualsIgnoreCase(h.name, name)) {
+      found = &h;
+      ++*count;
+    }
+  }
+  return found;
+}
+
+size_t CountOf(std::string_view haystack, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string_view::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// Why the raw bytes are not plain, or "".
+std::string RawWhyNot(std::string_view raw) {
+  if (!raw.ends_with("\r\n")) return "no final line ending";
+  if (std::none_of(std::begin(kMailStarts), std::end(kMailStarts),
+                   [&](std::string_view s) { return raw.starts_with(s); })) {
+    return "first header field";
+  }
+  size_t line_start = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(raw[i]);
+    if (c == '\r') {
+      if (i + 1 >= raw.size() || raw[i + 1] != '\n') return "bare CR";
+      if (i - line_start > kMaxLineBytes) return "long line";
+      ++i;
+      line_start = i + 1;
+    } else if (c == '\n') {
+      return "bare LF";
+    } else if (c != '\t' && (c < 0x20 || c > 0x7e)) {
+      return "not 7-bit text";
+    }
+  }
+  if (Lower(raw).find("binhex") != std::string::npos) return "BinHex";
+  return "";
+}
+
+// Whether a header block holds a line of white space, which libclamav may take for its end.
+bool HeaderHasWhiteLine(std::string_view raw, const MimePart& part) {
+  if (part.header_begin > part.header_end || part.header_end > raw.size()) return true;
+  bool white = false;
+  ForEachLine(raw.substr(part.header_begin, part.header_end - part.header_begin),
+              [&](std::string_view line) { return !(white = !line.empty() && IsWhite(line)); });
+  return white;
+}
+
+std::string ContainerWhyNot(std::string_view raw, const MimePart& c) {
+  if (!c.media_type.starts_with("multipart/")) return absl::StrCat("container ", c.media_type);
+  if (HeaderHasWhiteLine(raw, c)) return "white space in a header block";
+  const std::string& b = c.boundary;
+  if (b.empty() || b.size() > 70 || b.back() == ' ' ||
+      !std::all_of(b.begin(), b.end(), IsBoundaryChar)) {
+    return "boundary";
+  }
+  size_t count = 0;
+  const MimeHeader* ct = OnlyHeader(c, "content-type", &count);
+  if (ct == nullptr || count != 1) return "container Content-Type";
+  const std::string value = Lower(ct->value);
+  if (CountOf(value, "boundary") != 1 || value.find("boundary*") != std::string::npos) {
+    return "boundary parameter";
+  }
+  if (raw.find(absl::StrCat("\r\n--", b, "--\r\n")) == std::string_view::npos) {
+    return "no close delimiter";
+  }
+  return "";
+}
+
+// The first line of a part's body that is not empty (libclamav skips the empty ones).
+std::string_view FirstBodyLine(std::string_view body) {
+  std::string_view first;
+  std::string_view rest = ForEachLine(body, [&](std::string_view line) {
+    first = line;
+    return line.empty();
+  });
+  return first.empty() ? rest : first;
+}
+
+std::string LeafWhyNot(std::string_view raw, const MimePart& leaf) {
+  if (leaf.alternate_view) return "two readings";
+  if (leaf.body_begin > leaf.body_end || leaf.body_end > raw.size()) return "offsets";
+  if (HeaderHasWhiteLine(raw, leaf)) return "white space in a header block";
+  if (leaf.role == PartRole::kMultipartChild) {
+    // libclamav reads a part's first line as a header even when it is not one, and takes a
+    // blank line before a Content... or filename= line, or before a base64 line of an
+    // application part, for a broken header block.
+    if (leaf.header_begin == leaf.header_end) return "part without headers";
+    if (raw[leaf.header_begin] == ' ' || raw[leaf.header_begin] == '\t') return "folded first header";
+    const std::string_view first =
+        FirstBodyLine(raw.substr(leaf.body_begin, leaf.body_end - leaf.body_begin));
+    if (first.starts_with("Content") || first.starts_with("filename=") ||
+        first.find("base64") != std::string_view::npos) {
+      return "header-like first body line";
+    }
+  }
+  if (leaf.media_type.starts_with("message/") ||
+      leaf.media_type.find("tnef") != std::string::npos) {
+    return absl::StrCat("part ", leaf.media_type);
+  }
+  const std::string_view body = raw.substr(leaf.body_begin, leaf.body_end - leaf.body_begin);
+  switch (leaf.encoding) {
+    case TransferEncoding::kBase64:
+      return IsCanonicalBase64(body) ? "" : "base64 not canonical";
+    case TransferEncoding::kIdentity: {
+      // libclamav also decodes a part as base64 when its encoding is one it does not know, an
+      // HTML part or a single-part message when it says 7bit, and a named part unless it says
+      // 8bit or binary (an unencoded attachment may be a virus that did not say how it was
+      // encoded).
+      size_t count = 0;
+      std::string value;
+      if (const MimeHeader* cte = OnlyHeader(leaf, "content-transfer-encoding", &count)) {
+        value = Lower(Trim(cte->value));
+        if (count != 1 || !(value == "7bit" || value == "8bit" || value == "binary")) {
+          return "transfer encoding";
+        }
+        if (value == "7bit" && leaf.media_type.find("html") != std::string::npos) {
+          return "7bit HTML";
+        }
+        if (value == "7bit" && leaf.parent < 0) return "7bit message";
+      }
+      if (!leaf.filename.empty() && value != "8bit" && value != "binary") {
+        return "unencoded attachment";
+      }
+      bool special = false;
+      std::string_view rest = ForEachLine(body, [&](std::string_view line) {
+        special = IsSpecialBodyLine(line);
+        return !special;
+      });
+      return special || IsSpecialBodyLine(rest) ? "special body line" : "";
+    }
+    default:
+      return "transfer encoding";
+  }
+}
+
+}  // namespace
+
+std::string LineFormOf(std::string_view raw, uint64_t begin, uint64_t end, LineStore store) {
+  const std::string_view body = raw.substr(begin, end - begin);
+  std::string out;
+  out.reserve(body.size() + 1);
+  // As libclamav's parseEmailFile and messageAddStr store a message's lines: a line of white
+  // space after another one (empty lines between them do not count) is dropped, else stored as
+  // one space; an empty line after a stored empty line is dropped unless the message is text.
+  bool last_was_white = false;
+  bool last_stored_empty = store.after_empty_line;
+  auto add = [&](std::string_view line) {
+    if (!line.empty() && IsWhite(line)) {
+      if (last_was_white) return true;
+      last_was_white = true;
+      line = " ";
+    } else if (!line.empty()) {
+      last_was_white = false;
+    } else if (store.collapse_empty_lines && last_stored_empty) {
+      return true;
+    }
+    last_stored_empty = line.empty();
+    out.append(line);
+    out.push_back('\n');
+    return true;
+  };
+  std::string_view rest = ForEachLine(body, add);
+  if (!rest.empty() || end < raw.size()) add(rest);
+  return out;
+}
+
+namespace {
+
+// Well inside the counts at which libclamav's mail parser reports
+// Heuristics.Limits.Exceeded.Email* (1024 parts, 1024 headers, 256 parameters in a header,
+// 256 KiB of headers) or its engine's recursion limit.
+constexpr size_t kMaxParts = 500, kMaxHeaders = 500, kMaxParameters = 100, kMaxDepth = 8;
+constexpr uint64_t kMaxHeaderBytes = 64 << 10;
+
+std::string CountsWhyNot(const std::vector<MimePart>& leaves, const std::vector<MimePart>& containers) {
+  if (leaves.size() + containers.size() > kMaxParts) return "parts";
+  size_t headers = 0;
+  uint64_t header_bytes = 0;
+  for (const std::vector<MimePart>* parts : {&leaves, &containers}) {
+    for (const MimePart& part : *parts) {
+      if (part.depth > kMaxDepth) return "depth";
+      headers += part.headers.size();
+      header_bytes += part.header_end - part.header_begin;
+      for (const MimeHeader& h : part.headers) {
+        if (static_cast<size_t>(std::count(h.value.begin(), h.value.end(), ';')) > kMaxParameters) {
+          return "parameters";
+        }
+      }
+    }
+  }
+  if (headers > kMaxHeaders || header_bytes > kMaxHeaderBytes) return "headers";
+  return "";
+}
+
+}  // namespace
+
+MailReadingPrediction PredictMailReading(std::string_view raw, const std::vector<MimePart>& leaves,
+                                         const std::vector<MimePart>& containers) {
+  MailReadingPrediction p;
+  p.why_not = RawWhyNot(raw);
+  if (p.why_not.empty()) p.why_not = CountsWhyNot(leaves, containers);
+  for (size_t i = 0; p.why_not.empty() && i < containers.size(); ++i) {
+    p.why_not = ContainerWhyNot(raw, containers[i]);
+    // A multipart without parts is read by libclamav as text, preamble and all.
+    const auto is_child = [&](const MimePart& m) {
+      return m.parent == static_cast<int32_t>(containers[i].id) && m.role == PartRole::kMultipartChild;
+    };
+    if (p.why_not.empty() && std::none_of(leaves.begin(), leaves.end(), is_child) &&
+        std::none_of(containers.begin(), containers.end(), is_child)) {
+      p.why_not = "multipart without parts";
+    }
+    for (size_t j = 0; p.why_not.empty() && j < i; ++j) {
+      const std::string &a = containers[i].boundary, &b = containers[j].boundary;
+      if (a.starts_with(b) || b.starts_with(a)) p.why_not = "nested boundaries";
+    }
+  }
+  for (size_t i = 0; p.why_not.empty() && i < leaves.size(); ++i) {
+    p.why_not = LeafWhyNot(raw, leaves[i]);
+  }
+  if (!p.why_not.empty()) return p;
+  p.plain = true;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    const MimePart& leaf = leaves[i];
+    // libclamav skips a multipart's preamble; its epilogue it reads like a part.
+    if (leaf.encoding != TransferEncoding::kIdentity || leaf.role == PartRole::kPreamble) continue;
+    LineStore store;
+    if (leaf.parent < 0) {
+      // The message's own body: libclamav keeps runs of empty lines only in a text message.
+      size_t count = 0;
+      store.collapse_empty_lines = !(OnlyHeader(leaf, "content-type", &count) != nullptr &&
+                                     leaf.media_type.starts_with("text/"));
+    } else {
+      // A multipart's part or epilogue: the multipart's lines, runs of empty lines dropped, and
+      // the empty lines it starts with (libclamav skips them before a part's headers).
+      store.collapse_empty_lines = true;
+      store.after_empty_line = true;
+    }
+    std::string form = LineFormOf(raw, leaf.body_begin, leaf.body_end, store);
+    if (!form.empty()) p.line_forms.push_back({i, std::move(form)});
+  }
+  return p;
+}
+
+}  // namespace kensa::scan
