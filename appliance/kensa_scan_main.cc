@@ -113,7 +113,8 @@ FileResult ScanPath(const std::string& path, const scan::ClamEngine& engine,
     r.error_text = std::strerror(errno);
     return r;
   }
-  std::string buf(kReadChunk, '\0');
+  // One read buffer for every file (zeroing 1 MiB per file cost more than scanning a small one).
+  thread_local std::string buf(kReadChunk, '\0');
   ssize_t n = read(fd, buf.data(), kSniffBytes);
   if (n < 0) {
     r.error = true;

@@ -140,14 +140,15 @@ size_t CountOf(std::string_view haystack, std::string_view needle) {
   return n;
 }
 
-// Why the raw bytes are not plain, or "".
+// Why the raw bytes are not plain, or "". One pass: this runs on every message.
 std::string RawWhyNot(std::string_view raw) {
   if (!raw.ends_with("\r\n")) return "no final line ending";
   if (std::none_of(std::begin(kMailStarts), std::end(kMailStarts),
                    [&](std::string_view s) { return raw.starts_with(s); })) {
     return "first header field";
   }
-  size_t line_start = 0;
+  static constexpr std::string_view kBinHex = "binhex";
+  size_t line_start = 0, binhex = 0;  // binhex: how much of "binhex" ends here
   for (size_t i = 0; i < raw.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '\r') {
@@ -155,13 +156,16 @@ std::string RawWhyNot(std::string_view raw) {
       if (i - line_start > kMaxLineBytes) return "long line";
       ++i;
       line_start = i + 1;
-    } else if (c == '\n') {
-      return "bare LF";
-    } else if (c != '\t' && (c < 0x20 || c > 0x7e)) {
-      return "not 7-bit text";
+      binhex = 0;
+      continue;
     }
+    if (c == '\n') return "bare LF";
+    if (c != '\t' && (c < 0x20 || c > 0x7e)) return "not 7-bit text";
+    // "binhex" has no repeated prefix: on a mismatch only its first letter can start anew.
+    const char lower = absl::ascii_tolower(c);
+    binhex = lower == kBinHex[binhex] ? binhex + 1 : (lower == kBinHex[0] ? 1 : 0);
+    if (binhex == kBinHex.size()) return "BinHex";
   }
-  if (Lower(raw).find("binhex") != std::string::npos) return "BinHex";
   return "";
 }
 

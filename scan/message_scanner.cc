@@ -43,6 +43,16 @@ std::string_view MessageVerdict::KindName() const {
   return "?";
 }
 
+std::string_view SecondReadingName(MessageVerdict::SecondReading r) {
+  switch (r) {
+    case MessageVerdict::SecondReading::kNone: return "none";
+    case MessageVerdict::SecondReading::kFastPath: return "fast_path";
+    case MessageVerdict::SecondReading::kEngine: return "engine";
+    case MessageVerdict::SecondReading::kPredicted: return "predicted";
+  }
+  return "?";
+}
+
 // One open leaf: its decoded bytes, and the files uuencoded inside it when it is text.
 struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
   Leaf(MessageScanner* s, const MimePart& p)

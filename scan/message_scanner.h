@@ -78,6 +78,9 @@ struct MessageVerdict {
   std::string_view KindName() const;
 };
 
+// "none", "fast_path", "engine", "predicted": the log's second_reading field.
+std::string_view SecondReadingName(MessageVerdict::SecondReading r);
+
 class MessageScanner : public MimeSink {
  public:
   // `cache` may be null (no verdict cache: every part goes to the engine).

@@ -27,6 +27,10 @@ ServerCounters ServerCounters::Register(CounterSet& c) {
   ids.second_opinion_only =
       c.Register("scan_second_opinion_only_total",
                  "messages only the whole-message reading found infected (no part's reading did)");
+  ids.second_reading_predicted =
+      c.Register("scan_second_reading_predicted_total",
+                 "messages whose whole-message reading was predicted from the parts' (plain "
+                 "messages) instead of run by libclamav");
   ids.auth_ok = c.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
   ids.auth_failed = c.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
   ids.pop3_logins = c.Register("pop3_logins_total", "POP3 logins through the proxy");

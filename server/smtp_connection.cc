@@ -631,6 +631,9 @@ void SmtpConnection::CountScan(const ConnectionEnvironment& env, const ScanRepor
   env.Count(ids.fast_path, report.verdict.fast_path);
   env.Count(ids.verdict_cache_hits, report.verdict.cache_hits);
   if (report.verdict.second_opinion_only) env.Count(ids.second_opinion_only);
+  if (report.verdict.second_reading == scan::MessageVerdict::SecondReading::kPredicted) {
+    env.Count(ids.second_reading_predicted);
+  }
   for (absl::Duration d : report.verdict.part_scan_times) {
     env.Observe(env.histogram_ids.part_scan, d);
   }
@@ -662,6 +665,7 @@ void SmtpConnection::CommitMessage(ScanReport report) {
           .Kv("cache_hits", report.verdict.cache_hits)
           .Kv("fast_path", report.verdict.fast_path)
           .Kv("second_opinion_only", report.verdict.second_opinion_only ? 1 : 0)
+          .Kv("second_reading", scan::SecondReadingName(report.verdict.second_reading))
           .Kv("scan_wait", absl::Trunc(report.wait, absl::Microseconds(100)));
       if (report.result != "clean") {
         line.Kv("action", report.quarantine ? "quarantine" : "remove");

@@ -5,6 +5,7 @@ X-Virus-Scanned and X-Virus-Status header fields and changes nothing else.
 Two sets: messages generated here (plain, 8bit UTF-8, attachments of every kind, nested
 message/rfc822, lines at the length limit, dots at line starts, base64 with junk in it) and
 every message of CPython's email test data, CRLF-normalised the way SMTP carries it."""
+import collections
 import glob
 import os
 import random
@@ -134,6 +135,15 @@ class ScanCleanTest(h.KensadTestCase):
                               f"(of {len(data)}; got {len(body)})\nsent "
                               f"{data[max(0, start - 60):start + 60]!r}\ngot  "
                               f"{body[max(0, start - 60):start + 60]!r}")
+
+    def test_plain_messages_have_their_second_reading_predicted(self):
+        # Plain 7-bit messages (as most generated here are) skip libclamav's own reading of the
+        # whole message; the others (8-bit, quoted-printable, rfc822, broken) still get it.
+        recs = sh.log_records(self.kensad, "message")
+        readings = collections.Counter(r.get("second_reading") for r in recs)
+        self.assertGreater(readings["predicted"], 0, readings)
+        self.assertGreater(readings["engine"], 0, readings)
+        self.assertEqual(set(readings) - {"predicted", "engine"}, set(), readings)
 
     def test_all_events_clean(self):
         recs = sh.log_records(self.kensad, "message")
