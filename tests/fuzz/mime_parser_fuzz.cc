@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The MIME parser reads attacker-written messages: whatever they are, it must not crash, must
-// report well-formed events, and must report the same thing however the bytes are split.
+// report well-formed events, and must report the same thing however the bytes are split. The
+// prediction of libclamav's reading (scan/mail_reading_prediction.h) then reads the same
+// message and the parser's parts, and must not crash either.
 //
 // Input layout: byte 0 picks the limits (default, or small ones that the input can reach);
 // bytes 1-2 seed the random split; the rest is the message.
@@ -9,7 +11,9 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "scan/mail_reading_prediction.h"
 #include "scan/mime_parser.h"
 #include "scan/mime_test_sink.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -44,9 +48,27 @@ class CheckingSink : public RecordingSink {
     for (const auto& h : part.headers) Check(part.header_begin <= h.begin && h.end <= part.header_end);
     RecordingSink::OnLeafEnd(part);
   }
+  void OnContainerBegin(const MimePart& part) override { containers.push_back(part); }
   MimeParser* parser = nullptr;
   uint64_t last_primary_begin = 0;
+  std::vector<MimePart> containers;
 };
+
+// A line form comes from a leaf that exists and is identity-encoded, and is never longer than
+// its body plus the line break a delimiter adds.
+void CheckPrediction(const CheckingSink& s, std::string_view raw) {
+  std::vector<MimePart> leaves;
+  for (const RecordedLeaf& l : s.leaves) leaves.push_back(l.end);
+  const kensa::scan::MailReadingPrediction p =
+      kensa::scan::PredictMailReading(raw, leaves, s.containers);
+  Check(p.plain == p.why_not.empty());
+  for (const auto& form : p.line_forms) {
+    Check(form.leaf < leaves.size());
+    const MimePart& leaf = leaves[form.leaf];
+    Check(leaf.encoding == TransferEncoding::kIdentity);
+    Check(form.bytes.size() <= leaf.body_end - leaf.body_begin + 1);
+  }
+}
 
 MimeLimits LimitsFor(uint8_t selector) {
   MimeLimits l;
@@ -91,6 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   a.Finish();
   Check(a.bytes_fed() == raw.size());
   CheckRecording(whole, raw);
+  CheckPrediction(whole, raw);
 
   CheckingSink pieces;
   MimeParser b(limits, &pieces);
