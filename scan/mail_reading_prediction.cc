@@ -140,6 +140,28 @@ size_t CountOf(std::string_view haystack, std::string_view needle) {
   return n;
 }
 
+// The length of the well-formed UTF-8 sequence for a character from U+00A0 up that `s` starts
+// with (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xc0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) && !(c == 0xc2 && b(1) < 0xa0) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+    if (c == 0xed && b(1) >= 0xa0) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xf4 && b(1) >= 0x90) return 0;  // over U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
 // Why the raw bytes are not plain, or "". One pass: this runs on every message.
 std::string RawWhyNot(std::string_view raw) {
   if (!raw.ends_with("\r\n")) return "no final line ending";
@@ -160,7 +182,17 @@ std::string RawWhyNot(std::string_view raw) {
       continue;
     }
     if (c == '\n') return "bare LF";
-    if (c != '\t' && (c < 0x20 || c > 0x7e)) return "not 7-bit text";
+    if (c >= 0x80) {
+      // UTF-8 text (8bit parts, headers): a byte sequence no embedded file type libclamav
+      // looks for inside a message can be made of, since those all hold control bytes or
+      // invalid UTF-8. C1 controls are refused too.
+      const size_t n = Utf8SequenceLength(raw.substr(i));
+      if (n == 0) return "not UTF-8 text";
+      i += n - 1;
+      binhex = 0;
+      continue;
+    }
+    if (c != '\t' && (c < 0x20 || c == 0x7f)) return "control byte";
     // "binhex" has no repeated prefix: on a mismatch only its first letter can start anew.
     const char lower = absl::ascii_tolower(c);
     binhex = lower == kBinHex[binhex] ? binhex + 1 : (lower == kBinHex[0] ? 1 : 0);
@@ -169,18 +201,36 @@ std::string RawWhyNot(std::string_view raw) {
   return "";
 }
 
-// Whether a header block holds a line of white space, which libclamav may take for its end.
-bool HeaderHasWhiteLine(std::string_view raw, const MimePart& part) {
-  if (part.header_begin > part.header_end || part.header_end > raw.size()) return true;
-  bool white = false;
+// Whether a part's header block is one libclamav reads as kensa does: field lines ("Name:"
+// with a printable name) and their continuations only, and an empty line right after it. A
+// line of white space, or of anything else, may be read as the end of the block by one and as
+// a header by the other (libclamav stays in the headers until an empty line).
+bool HeaderBlockIsPlain(std::string_view raw, const MimePart& part) {
+  if (part.header_begin > part.header_end || part.header_end > raw.size() ||
+      part.body_begin != part.header_end + 2 || raw.substr(part.header_end, 2) != "\r\n") {
+    return false;
+  }
+  bool plain = true, first = true;
   ForEachLine(raw.substr(part.header_begin, part.header_end - part.header_begin),
-              [&](std::string_view line) { return !(white = !line.empty() && IsWhite(line)); });
-  return white;
+              [&](std::string_view line) {
+                if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+                  plain = !first && !IsWhite(line);  // a continuation with something in it
+                } else {
+                  const size_t colon = line.find(':');
+                  plain = colon != std::string_view::npos && colon > 0 &&
+                          std::all_of(line.begin(), line.begin() + colon, [](char c) {
+                            return c > ' ' && c < 0x7f;
+                          });
+                }
+                first = false;
+                return plain;
+              });
+  return plain;
 }
 
 std::string ContainerWhyNot(std::string_view raw, const MimePart& c) {
   if (!c.media_type.starts_with("multipart/")) return absl::StrCat("container ", c.media_type);
-  if (HeaderHasWhiteLine(raw, c)) return "white space in a header block";
+  if (!HeaderBlockIsPlain(raw, c)) return "header block";
   const std::string& b = c.boundary;
   if (b.empty() || b.size() > 70 || b.back() == ' ' ||
       !std::all_of(b.begin(), b.end(), IsBoundaryChar)) {
@@ -212,7 +262,10 @@ std::string_view FirstBodyLine(std::string_view body) {
 std::string LeafWhyNot(std::string_view raw, const MimePart& leaf) {
   if (leaf.alternate_view) return "two readings";
   if (leaf.body_begin > leaf.body_end || leaf.body_end > raw.size()) return "offsets";
-  if (HeaderHasWhiteLine(raw, leaf)) return "white space in a header block";
+  if (leaf.role != PartRole::kPreamble && leaf.role != PartRole::kEpilogue &&
+      !HeaderBlockIsPlain(raw, leaf)) {
+    return "header block";
+  }
   if (leaf.role == PartRole::kMultipartChild) {
     // libclamav reads a part's first line as a header even when it is not one, and takes a
     // blank line before a Content... or filename= line, or before a base64 line of an

@@ -8,8 +8,9 @@
 // bytes by the prefilter's literals and hashes, then stands for the whole libclamav pass.
 //
 // "Plain" is narrow on purpose; anything else gets libclamav's real reading:
-//   - the raw message is 7-bit printable text (plus tab) in CRLF lines of at most 998 bytes,
-//     ending in CRLF, and starts with a header field libclamav types as mail;
+//   - the raw message is text (printable ASCII, tab, well-formed UTF-8 without C1 controls)
+//     in CRLF lines of at most 998 bytes, ending in CRLF, and starts with a header field
+//     libclamav types as mail;
 //   - kensa's parser saw one reading (no alternate views, no limit hit);
 //   - every container is multipart/* with one plain boundary parameter and its close delimiter;
 //   - every leaf is identity or canonical base64 (whole 4-character groups, padding only at
