@@ -194,10 +194,13 @@ def build_objects(work, corpus, planted_from, max_clean, planted_n, seed, mail_c
         with open(path, "rb") as f:
             data = f.read()
         write(os.path.join(objdir, "mail-clean", "%04d.eml" % k), data)
-        # As it arrives over SMTP, in CRLF lines: the form whose second reading kensa predicts.
-        write(os.path.join(objdir, "mail-clean-crlf", "%04d.eml" % k),
-              data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
-        count += 2
+        # As it arrives over SMTP, in CRLF lines and with the relaying MTA's trace field on
+        # top: the forms whose second reading kensa predicts when they are plain.
+        crlf = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        write(os.path.join(objdir, "mail-clean-crlf", "%04d.eml" % k), crlf)
+        write(os.path.join(objdir, "mail-clean-relayed", "%04d.eml" % k),
+              b"Received: from mx.example.net by kensa.example.test\r\n" + crlf)
+        count += 3
     for path, data in list(zip(clean, hosts))[:max_mail]:
         mixed = b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n"
         write(os.path.join(objdir, "mail-attached", os.path.basename(path) + ".eml"),
