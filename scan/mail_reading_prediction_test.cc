@@ -260,8 +260,11 @@ TEST_F(MailReadingPredictionTest, GeneratedPlainMessages) {
                                        "Content-Transfer-Encoding: binary\r\n"};
     auto encoding = [&] { return std::string(kEncodings[rng() % std::size(kEncodings)]); };
     if (shape == 0) {  // one text part, with or without a final empty line
-      raw += (rng() % 3 ? "Content-Type: text/plain\r\n" : "") + encoding() + "\r\n" +
-             text(rng() % 40);
+      static const char* kTypes[] = {"", "Content-Type: text/plain\r\n",
+                                     "Content-Type: text/plain; charset=utf-8\r\n",
+                                     "Content-Type: text/html\r\n",
+                                     "Content-Type: application/octet-stream\r\n"};
+      raw += kTypes[rng() % std::size(kTypes)] + encoding() + "\r\n" + text(rng() % 40);
       if (rng() % 2) raw += "\r\n";
       if (raw.substr(raw.size() - 4) == "\r\n\r\n" && rng() % 2) raw += "last line\r\n";
     } else if (shape == 1) {  // one base64 part

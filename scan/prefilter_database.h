@@ -68,9 +68,9 @@ struct PrefilterInputs {
   std::vector<PrefilterPattern> normalized;  // matched on its normalised text (text class)
   HashSignatureSet hashes;
   uint8_t routed_classes = 0;                // always to the engine
-  // A logical signature looks at where a layer sits: Container:CL_TYPE_MAIL or
-  // CL_TYPE_MHTML, or Intermediates. A part scanned on its own may then be judged otherwise
-  // than inside libclamav's reading of its message.
+  // A logical signature looks at where a layer sits: Container:CL_TYPE_MAIL, CL_TYPE_MHTML or
+  // CL_TYPE_ANY, or Intermediates. A part scanned on its own may then be judged otherwise than
+  // inside libclamav's reading of its message.
   bool mail_context_signatures = false;
 };
 

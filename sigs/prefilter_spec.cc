@@ -164,8 +164,10 @@ void Deriver::LogicalLine(const fs::path& file, std::string_view line) {
   ++out_->logical_signatures;
   int target = 0;
   for (std::string_view attr : SplitFields(f[1], ',')) {
+    // libclamav compares Container with the layer's parent: a message for a part in its
+    // reading of the message, none (CL_TYPE_ANY) for the same part scanned on its own.
     if (attr.substr(0, 14) == "Intermediates:" || attr == "Container:CL_TYPE_MAIL" ||
-        attr == "Container:CL_TYPE_MHTML") {
+        attr == "Container:CL_TYPE_MHTML" || attr == "Container:CL_TYPE_ANY") {
       out_->inputs.mail_context_signatures = true;
     }
     if ((attr.substr(0, 7) == "Target:" && (attr.remove_prefix(7), true)) && !ParseNumber(attr, &target)) {
