@@ -95,6 +95,36 @@ bool IsSpecialBodyLine(std::string_view line) {
          (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t');
 }
 
+bool HasSpecialLine(std::string_view body) {
+  bool special = false;
+  std::string_view rest = ForEachLine(body, [&](std::string_view line) {
+    special = IsSpecialBodyLine(line);
+    return !special;
+  });
+  return special || IsSpecialBodyLine(rest);
+}
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+// Quoted-printable as libclamav's decodeLine reads it like every other decoder: each '='
+// followed by two hex digits, or last on its line (a soft break).
+bool IsCanonicalQuotedPrintableLine(std::string_view line) {
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] != '=') continue;
+    if (i + 1 == line.size()) return true;
+    if (i + 2 >= line.size() || !IsHexDigit(line[i + 1]) || !IsHexDigit(line[i + 2])) return false;
+    i += 2;
+  }
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  return (c | 0x20) - 'a' + 10;
+}
+
 // Base64 as every decoder reads it alike: whole groups of four on every line, padding only at
 // the end of the last one, blank lines only after it.
 bool IsCanonicalBase64(std::string_view body) {
@@ -230,6 +260,12 @@ bool HeaderBlockIsPlain(std::string_view raw, const MimePart& part) {
 
 std::string ContainerWhyNot(std::string_view raw, const MimePart& c) {
   if (!c.media_type.starts_with("multipart/")) return absl::StrCat("container ", c.media_type);
+  // libclamav reads the parts of these after the whole multipart, each its own way (the HTML
+  // part of a related one as a message of its own); the others part by part.
+  for (std::string_view deferred : {"multipart/related", "multipart/encrypted", "multipart/signed",
+                                    "multipart/parallel", "multipart/x-bfile"}) {
+    if (c.media_type == deferred) return absl::StrCat("container ", c.media_type);
+  }
   if (!HeaderBlockIsPlain(raw, c)) return "header block";
   const std::string& b = c.boundary;
   if (b.empty() || b.size() > 70 || b.back() == ' ' ||
@@ -307,12 +343,22 @@ std::string LeafWhyNot(std::string_view raw, const MimePart& leaf) {
       if (!leaf.filename.empty() && value != "8bit" && value != "binary") {
         return "unencoded attachment";
       }
-      bool special = false;
+      return HasSpecialLine(body) ? "special body line" : "";
+    }
+    case TransferEncoding::kQuotedPrintable: {
+      size_t count = 0;
+      const MimeHeader* cte = OnlyHeader(leaf, "content-transfer-encoding", &count);
+      if (cte == nullptr || count != 1 || Lower(Trim(cte->value)) != "quoted-printable") {
+        return "transfer encoding";
+      }
+      bool canonical = true;
       std::string_view rest = ForEachLine(body, [&](std::string_view line) {
-        special = IsSpecialBodyLine(line);
-        return !special;
+        return canonical = IsCanonicalQuotedPrintableLine(line);
       });
-      return special || IsSpecialBodyLine(rest) ? "special body line" : "";
+      if (!canonical || !IsCanonicalQuotedPrintableLine(rest)) {
+        return "quoted-printable not canonical";
+      }
+      return HasSpecialLine(body) ? "special body line" : "";
     }
     default:
       return "transfer encoding";
@@ -341,7 +387,22 @@ std::string LineFormOf(std::string_view raw, uint64_t begin, uint64_t end, LineS
       return true;
     }
     last_stored_empty = line.empty();
-    out.append(line);
+    if (!store.quoted_printable) {
+      out.append(line);
+      out.push_back('\n');
+      return true;
+    }
+    // libclamav's decodeLine: "=XY" is a byte, a final '=' joins the next line.
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] != '=') {
+        out.push_back(line[i]);
+      } else if (i + 1 == line.size()) {
+        return true;  // soft line break: no line end
+      } else if (i + 2 < line.size()) {
+        out.push_back(static_cast<char>(HexValue(line[i + 1]) << 4 | HexValue(line[i + 2])));
+        i += 2;
+      }
+    }
     out.push_back('\n');
     return true;
   };
@@ -408,8 +469,9 @@ MailReadingPrediction PredictMailReading(std::string_view raw, const std::vector
   for (size_t i = 0; i < leaves.size(); ++i) {
     const MimePart& leaf = leaves[i];
     // libclamav skips a multipart's preamble; its epilogue it reads like a part.
-    if (leaf.encoding != TransferEncoding::kIdentity || leaf.role == PartRole::kPreamble) continue;
+    if (leaf.encoding == TransferEncoding::kBase64 || leaf.role == PartRole::kPreamble) continue;
     LineStore store;
+    store.quoted_printable = leaf.encoding == TransferEncoding::kQuotedPrintable;
     if (leaf.parent < 0) {
       // The message's own body: libclamav keeps runs of empty lines only in a text message.
       size_t count = 0;

@@ -13,8 +13,9 @@
 //     libclamav types as mail;
 //   - kensa's parser saw one reading (no alternate views, no limit hit);
 //   - every container is multipart/* with one plain boundary parameter and its close delimiter;
-//   - every leaf is identity or canonical base64 (whole 4-character groups, padding only at
-//     the end), not message/* or TNEF;
+//   - every leaf is identity, canonical base64 (whole 4-character groups, padding only at the
+//     end) or canonical quoted-printable ('=' only before two hex digits or at a line's end),
+//     not message/* or TNEF;
 //   - no body line that libclamav's parser treats specially: a delimiter-like "--" line, a
 //     header-like "Name:" or "From " line (bounces, embedded messages), uuencode's "begin ",
 //     yEnc's "=ybegin", and no "BinHex" anywhere.
@@ -35,9 +36,9 @@ namespace kensa::scan {
 struct MailReadingPrediction {
   bool plain = false;
   std::string why_not;  // when not plain: the first reason found
-  // The line form of each identity-encoded leaf libclamav reads (preambles it does not), by
-  // index into the leaves given. Base64 leaves need none: libclamav decodes them to the bytes
-  // kensa's decoder gave.
+  // The line form of each identity or quoted-printable leaf libclamav reads (preambles it does
+  // not), by index into the leaves given. Base64 leaves need none: libclamav decodes them to
+  // the bytes kensa's decoder gave.
   struct LineForm {
     size_t leaf = 0;
     std::string bytes;
@@ -54,6 +55,8 @@ MailReadingPrediction PredictMailReading(std::string_view raw, const std::vector
 struct LineStore {
   bool collapse_empty_lines = false;  // an empty line after a stored empty line is dropped
   bool after_empty_line = false;      // the line stored before the body was empty
+  // Each stored line is quoted-printable (canonical), decoded as libclamav decodes it.
+  bool quoted_printable = false;
 };
 
 // libclamav's line form of the body [begin, end) of `raw`: every line, CRLF-terminated or the

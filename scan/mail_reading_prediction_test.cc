@@ -156,6 +156,11 @@ TEST(LineFormTest, BlankLinesStoredAsLibclamavStoresThem) {
             "x\n");
 }
 
+TEST(LineFormTest, QuotedPrintableDecodedLineByLine) {
+  const std::string raw = "a=3Db =\r\nc=0D=0A\r\n  \r\nend\r\n";
+  EXPECT_EQ(LineFormOf(raw, 0, raw.size(), {.quoted_printable = true}), "a=b c\r\n\n \nend\n");
+}
+
 TEST(LineFormTest, LinesWrittenBackWithLf) {
   const std::string raw = "H: x\r\n\r\nhello  \r\nworld\tx \r\n\r\nlast";
   EXPECT_EQ(LineFormOf(raw, 8, raw.size()), "hello  \nworld\tx \n\nlast\n");
@@ -187,8 +192,11 @@ TEST(PlainTest, ReasonsNotPlain) {
   EXPECT_EQ(why(head + "\r\nzip PK\x03\x04\r\n"), "control byte");
   EXPECT_EQ(why(head + "\r\nNUL " + std::string(1, '\0') + " \r\n"), "control byte");
   EXPECT_EQ(why(head + "\r\n" + std::string(999, 'a') + "\r\n"), "long line");
-  EXPECT_EQ(why(head + "Content-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n"),
-            "transfer encoding");
+  EXPECT_EQ(why(head + "Content-Transfer-Encoding: quoted-printable\r\n\r\na=3Db=\r\nc\r\n"),
+            "plain");
+  EXPECT_EQ(why(head + "Content-Transfer-Encoding: quoted-printable\r\n\r\na=3Gb\r\n"),
+            "quoted-printable not canonical");
+  EXPECT_EQ(why(head + "Content-Transfer-Encoding: x-uue\r\n\r\nab\r\n"), "transfer encoding");
   EXPECT_EQ(why(head + "\r\nbegin 644 x.exe\r\nM\r\n`\r\nend\r\n"), "special body line");
   EXPECT_EQ(why(head + "\r\nhi\r\nReceived: from x\r\n"), "special body line");
   EXPECT_EQ(why(head + "\r\nhi\r\nFrom someone\r\n"), "special body line");
@@ -230,6 +238,37 @@ TEST_F(MailReadingPredictionTest, GeneratedPlainMessages) {
     return b;
   };
   static const size_t kLineLengths[] = {76, 72, 64, 4, 60, 76};
+  // Quoted-printable with soft breaks, spaces left bare or encoded, hex in either case, and
+  // now and then an '=' no decoder agrees on.
+  auto qp = [&](std::string_view data) {
+    static const char* kHex[] = {"0123456789ABCDEF", "0123456789abcdef"};
+    std::string out;
+    size_t col = 0;
+    for (size_t i = 0; i < data.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(data[i]);
+      if (c == '\r' && i + 1 < data.size() && data[i + 1] == '\n' && rng() % 4) {
+        out += "\r\n";
+        col = 0;
+        ++i;
+        continue;
+      }
+      std::string token;
+      if (((c >= 33 && c <= 126 && c != '=') || (c == ' ' && rng() % 2)) && rng() % 8) {
+        token = std::string(1, static_cast<char>(c));
+      } else {
+        const char* hex = kHex[rng() % 8 == 0];
+        token = {'=', hex[c >> 4], hex[c & 15]};
+      }
+      if (rng() % 200 == 0) token = "=G";  // not canonical
+      if (col + token.size() > 75) {
+        out += "=\r\n";
+        col = 0;
+      }
+      out += token;
+      col += token.size();
+    }
+    return out + "\r\n";
+  };
   // Lines of every shape libclamav's line store treats apart (white space, runs of empty
   // lines, semicolons, dashes, header-like and mbox-like starts), most of which the prediction
   // refuses; the rest must match libclamav.
@@ -264,7 +303,12 @@ TEST_F(MailReadingPredictionTest, GeneratedPlainMessages) {
                                      "Content-Type: text/plain; charset=utf-8\r\n",
                                      "Content-Type: text/html\r\n",
                                      "Content-Type: application/octet-stream\r\n"};
-      raw += kTypes[rng() % std::size(kTypes)] + encoding() + "\r\n" + text(rng() % 40);
+      if (rng() % 3 == 0) {
+        raw += std::string(kTypes[rng() % std::size(kTypes)]) +
+               "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp(text(rng() % 30));
+      } else {
+        raw += kTypes[rng() % std::size(kTypes)] + encoding() + "\r\n" + text(rng() % 40);
+      }
       if (rng() % 2) raw += "\r\n";
       if (raw.substr(raw.size() - 4) == "\r\n\r\n" && rng() % 2) raw += "last line\r\n";
     } else if (shape == 1) {  // one base64 part
@@ -279,7 +323,7 @@ TEST_F(MailReadingPredictionTest, GeneratedPlainMessages) {
       const int parts = 1 + static_cast<int>(rng() % 4);
       for (int k = 0; k < parts; ++k) {
         raw += "--" + b + "\r\n";
-        switch (rng() % 4) {
+        switch (rng() % 5) {
           case 0:
             raw += "Content-Type: text/plain; charset=us-ascii\r\n" + encoding() +
                    (rng() % 4 ? "" : "Content-Disposition: attachment; filename=\"a.txt\"\r\n") +
@@ -293,6 +337,12 @@ TEST_F(MailReadingPredictionTest, GeneratedPlainMessages) {
             raw += "Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: "
                    "base64\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n\r\n" +
                    base64(random_bytes(rng() % 5000), kLineLengths[rng() % std::size(kLineLengths)]);
+            break;
+          case 4:
+            raw += std::string(rng() % 2 ? "Content-Type: text/plain; charset=utf-8\r\n"
+                                         : "Content-Type: text/html\r\n") +
+                   "Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+                   qp(text(rng() % 20) + (rng() % 2 ? random_bytes(rng() % 40) : ""));
             break;
           case 3: {
             const std::string inner = "i" + std::to_string(k) + b;

@@ -119,10 +119,25 @@ TEST_F(WholeMessagePredictionTest, ALiteralInTheRawMessageGoesToLibclamavsReadin
 TEST_F(WholeMessagePredictionTest, MessagesNotPlainGoToLibclamavsReading) {
   auto set = Build();
   ASSERT_NE(set, nullptr);
-  MessageVerdict v = Scan(*set, absl::StrCat(kHead, "Content-Transfer-Encoding: quoted-printable"
-                                                    "\r\n\r\nmarker-one=0D=0Amarker-two\r\n"));
+  MessageVerdict v = Scan(*set, absl::StrCat(kHead, "Content-Transfer-Encoding: x-uuencode"
+                                                    "\r\n\r\nmarker-one\r\nmarker-two\r\n"));
   EXPECT_EQ(v.second_reading, SecondReading::kEngine);
   EXPECT_EQ(v.prediction_why_not, "transfer encoding");
+}
+
+TEST_F(WholeMessagePredictionTest, QuotedPrintableIsReadLineByLine) {
+  auto set = Build();
+  ASSERT_NE(set, nullptr);
+  // A soft break joins the two markers' lines in both readings; the line form keeps the
+  // encoded LF.
+  MessageVerdict v = Scan(*set, absl::StrCat(kHead, "Content-Transfer-Encoding: quoted-printable"
+                                                    "\r\n\r\nsee: marker-=\r\none=0Amarker-two\r\n"));
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kInfected);
+  EXPECT_EQ(v.second_reading, SecondReading::kNone);  // the part itself holds it
+  v = Scan(*set, absl::StrCat(kHead, "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                                     "nothing =3D here=\r\n at all\r\n"));
+  EXPECT_EQ(v.kind, MessageVerdict::Kind::kClean);
+  EXPECT_EQ(v.second_reading, SecondReading::kPredicted) << v.prediction_why_not;
 }
 
 TEST_F(WholeMessagePredictionTest, SignaturesThatLookAtTheContainerAreNeverPredicted) {
