@@ -222,9 +222,7 @@ bool MessageScanner::PredictSecondReading() {
   const PrefilterDatabase* db = prefilter_ != nullptr ? prefilter_ : message_prefilter_;
   if (db == nullptr || raw_prefilter_ == nullptr) return false;
   std::string& why = verdict_.prediction_why_not;
-  // A signature that looks at where a layer sits (inside a mail) would see the parts
-  // differently when they are scanned on their own.
-  if (db->mail_context_signatures()) why = "signatures that look at the container";
+  if (db->mail_reading_unpredictable()) why = "the set's container signatures or file types";
   else if (db->routed_classes() & kPlainMail) why = "routed mail class";
   else if (!limits_.empty()) why = "parser limit";
   else if (uuencoded_) why = "uuencoded file";

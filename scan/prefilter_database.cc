@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<const PrefilterDatabase>> PrefilterDatabase::Buil
   db->serial_ = next_serial.fetch_add(1);
   db->probe_ = std::move(probe);
   db->routed_classes_ = inputs.routed_classes;
-  db->mail_context_signatures_ = inputs.mail_context_signatures;
+  db->mail_reading_unpredictable_ = inputs.mail_reading_unpredictable;
   inputs.raw = Dedupe(inputs.raw);
   inputs.normalized = Dedupe(inputs.normalized);
   db->stats_.raw_patterns = inputs.raw.size();

@@ -68,10 +68,12 @@ struct PrefilterInputs {
   std::vector<PrefilterPattern> normalized;  // matched on its normalised text (text class)
   HashSignatureSet hashes;
   uint8_t routed_classes = 0;                // always to the engine
-  // A logical signature looks at where a layer sits: Container:CL_TYPE_MAIL, CL_TYPE_MHTML or
-  // CL_TYPE_ANY, or Intermediates. A part scanned on its own may then be judged otherwise than
-  // inside libclamav's reading of its message.
-  bool mail_context_signatures = false;
+  // libclamav's reading of a message cannot be predicted from the parts' (scan/
+  // mail_reading_prediction.h) with this set: a logical signature looks at where a layer sits
+  // (Container:CL_TYPE_MAIL, CL_TYPE_MHTML or CL_TYPE_ANY, or Intermediates), so a part scanned
+  // on its own may be judged otherwise than inside the message; or a file-type entry of the
+  // set's own could type or unpack text that is plain to libclamav's built-in table.
+  bool mail_reading_unpredictable = false;
 };
 
 struct PrefilterStats {
@@ -99,7 +101,7 @@ class PrefilterDatabase {
   uint8_t normalized_classes(unsigned id) const { return normalized_classes_[id]; }
   const HashSignatureSet& hashes() const { return hashes_; }
   uint8_t routed_classes() const { return routed_classes_; }
-  bool mail_context_signatures() const { return mail_context_signatures_; }
+  bool mail_reading_unpredictable() const { return mail_reading_unpredictable_; }
   const ClamEngine& probe() const { return *probe_; }
   const PrefilterStats& stats() const { return stats_; }
   // Unique per database built in this process (never 0): what a thread's Hyperscan scratch was
@@ -117,7 +119,7 @@ class PrefilterDatabase {
   std::vector<uint8_t> raw_classes_, normalized_classes_;
   HashSignatureSet hashes_;
   uint8_t routed_classes_ = 0;
-  bool mail_context_signatures_ = false;
+  bool mail_reading_unpredictable_ = false;
   std::shared_ptr<const ClamEngine> probe_;
   PrefilterStats stats_;
   uint64_t serial_ = 0;

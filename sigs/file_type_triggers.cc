@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "sigs/file_type_triggers.h"
 
+#include <cctype>
+#include <string>
+
 #include "sigs/text_fields.h"
 
 namespace kensa::sigs {
@@ -49,6 +52,24 @@ bool FileTypeTriggerOfFtmLine(std::string_view line, std::string* hex, bool* mai
     *mail = type == "CL_TYPE_MAIL";
   }
   return trigger;
+}
+
+bool FtmLineMayReadText(std::string_view line) {
+  std::vector<std::string_view> f = SplitFields(line, ':');
+  if (f.size() < 6 || (f[0] != "0" && f[0] != "1")) return false;
+  std::string unused;
+  bool mail = false;
+  if (FileTypeTriggerOfFtmLine(line, &unused, &mail)) return false;  // the triggers' own check
+  // Two hex digits in a row are a fixed byte; wildcards, ranges and alternatives are not.
+  const std::string_view hex = f[2];
+  auto digit = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i + 1 < hex.size(); ++i) {
+    if (!digit(hex[i]) || !digit(hex[i + 1])) continue;
+    const int byte = std::stoi(std::string(hex.substr(i, 2)), nullptr, 16);
+    if (byte < 0x20 || byte == 0x7f) return false;
+    ++i;
+  }
+  return true;
 }
 
 }  // namespace kensa::sigs

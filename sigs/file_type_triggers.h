@@ -29,6 +29,11 @@ const std::vector<FileTypeTrigger>& BuiltinFileTypeTriggers();
 // trigger; if so, its hex pattern goes to *hex and whether it detects mail to *mail.
 bool FileTypeTriggerOfFtmLine(std::string_view line, std::string* hex, bool* mail);
 
+// Whether a .ftm line could type or unpack text (printable ASCII, tab, UTF-8) other than
+// through a trigger: an entry, of either kind, none of whose fixed bytes is a control byte.
+// libclamav's built-in entries all hold one; a set's own may not.
+bool FtmLineMayReadText(std::string_view line);
+
 }  // namespace kensa::sigs
 
 #endif  // KENSA_SIGS_FILE_TYPE_TRIGGERS_H_

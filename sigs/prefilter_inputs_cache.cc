@@ -59,7 +59,7 @@ absl::Status WritePrefilterInputsCache(const std::string& path, const PrefilterD
   PutU64(&out, d.routing_examples.size());
   for (const std::string& e : d.routing_examples) PutString(&out, e);
   out.push_back(static_cast<char>(d.inputs.routed_classes));
-  out.push_back(d.inputs.mail_context_signatures ? 1 : 0);
+  out.push_back(d.inputs.mail_reading_unpredictable ? 1 : 0);
   PutPatterns(&out, d.inputs.raw);
   PutPatterns(&out, d.inputs.normalized);
   d.inputs.hashes.AppendTo(&out);
@@ -107,7 +107,7 @@ absl::StatusOr<PrefilterDerivation> ReadPrefilterInputsCache(const std::string& 
   }
   if (in.size() < 2) return Corrupt(path);
   d.inputs.routed_classes = static_cast<uint8_t>(in[0]);
-  d.inputs.mail_context_signatures = in[1] != 0;
+  d.inputs.mail_reading_unpredictable = in[1] != 0;
   in.remove_prefix(2);
   if (!GetPatterns(&in, &d.inputs.raw) || !GetPatterns(&in, &d.inputs.normalized)) {
     return Corrupt(path);

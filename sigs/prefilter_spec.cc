@@ -168,7 +168,7 @@ void Deriver::LogicalLine(const fs::path& file, std::string_view line) {
     // reading of the message, none (CL_TYPE_ANY) for the same part scanned on its own.
     if (attr.substr(0, 14) == "Intermediates:" || attr == "Container:CL_TYPE_MAIL" ||
         attr == "Container:CL_TYPE_MHTML" || attr == "Container:CL_TYPE_ANY") {
-      out_->inputs.mail_context_signatures = true;
+      out_->inputs.mail_reading_unpredictable = true;
     }
     if ((attr.substr(0, 7) == "Target:" && (attr.remove_prefix(7), true)) && !ParseNumber(attr, &target)) {
       return Route(kAllPlainClasses, file, f[0], "target");
@@ -227,6 +227,7 @@ absl::Status Deriver::ReadFile(const fs::path& file, const fs::path& work, int d
     while (std::getline(in, line)) {
       bool mail = false;
       if (FileTypeTriggerOfFtmLine(StripWhitespace(line), &hex, &mail)) AddTrigger(file, hex, mail);
+      if (FtmLineMayReadText(StripWhitespace(line))) out_->inputs.mail_reading_unpredictable = true;
     }
   }
   if (ext == ".ftm" || ext == ".cfg") {

@@ -26,7 +26,7 @@ namespace {
 // Bumped whenever the derivation's output for the same databases changes: it is part of the
 // on-disk cache key.
 // 2: the mail class; 3: required subsignatures only; 4: the PDF class; 5: signatures that
-// look at a layer's container (mail_context_signatures)
+// look at a layer's container (mail_reading_unpredictable)
 constexpr int kPrefilterDerivationVersion = 5;
 
 absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(

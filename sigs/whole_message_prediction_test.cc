@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "scan/clam_test_support.h"
 #include "scan/message_scanner.h"
+#include "sigs/file_type_triggers.h"
 #include "sigs/signature_set.h"
 
 namespace kensa::sigs {
@@ -144,10 +145,34 @@ TEST_F(WholeMessagePredictionTest, SignaturesThatLookAtTheContainerAreNeverPredi
   auto set = Build(absl::StrCat("Kensa.Test.InMail;Engine:51-255,Container:CL_TYPE_MAIL,Target:0;"
                                 "0;", Hex("only inside a mail"), "\n"));
   ASSERT_NE(set, nullptr);
-  EXPECT_TRUE(set->message_prefilter()->mail_context_signatures());
+  EXPECT_TRUE(set->message_prefilter()->mail_reading_unpredictable());
   MessageVerdict v = Scan(*set, absl::StrCat(kHead, "\r\nonly inside a mail\r\n"));
   EXPECT_EQ(v.second_reading, SecondReading::kEngine);
-  EXPECT_EQ(v.prediction_why_not, "signatures that look at the container");
+  EXPECT_EQ(v.prediction_why_not, "the set's container signatures or file types");
+}
+
+TEST_F(WholeMessagePredictionTest, FileTypesThatReadTextAreNeverPredicted) {
+  // A file type of the set's own whose magic is plain text could type or unpack a plain part.
+  WriteFile(dir_.path() / "test.ftm", "1:*:3c6b656e73612d706c61696e3e:Kensa plain:CL_TYPE_ANY:"
+                                       "CL_TYPE_ZIPSFX\n0:0:1f8b:GZip:CL_TYPE_ANY:CL_TYPE_GZ\n");
+  auto set = Build();
+  ASSERT_NE(set, nullptr);
+  EXPECT_TRUE(set->message_prefilter()->mail_reading_unpredictable());
+  MessageVerdict v = Scan(*set, absl::StrCat(kHead, "\r\nhello\r\n"));
+  EXPECT_EQ(v.second_reading, SecondReading::kEngine);
+}
+
+TEST(FtmLineMayReadTextTest, OnlyEntriesWithoutAControlByte) {
+  // libclamav's own kinds of entry: embedded files and magic with control bytes.
+  EXPECT_FALSE(FtmLineMayReadText("1:*:504b0304:ZIP-SFX:CL_TYPE_ANY:CL_TYPE_ZIPSFX"));
+  EXPECT_FALSE(FtmLineMayReadText("1:*:4d5a{60-300}50450000:PE:CL_TYPE_ANY:CL_TYPE_MSEXE"));
+  EXPECT_FALSE(FtmLineMayReadText("0:0:1f8b:GZip:CL_TYPE_ANY:CL_TYPE_GZ"));
+  // Triggers are the prefilter's own check.
+  EXPECT_FALSE(FtmLineMayReadText("1:*:3c68746d6c3e:HTML:CL_TYPE_ANY:CL_TYPE_HTML"));
+  // Text a set's entry could find in plain mail.
+  EXPECT_TRUE(FtmLineMayReadText("1:*:3c6b656e73613e:k:CL_TYPE_ANY:CL_TYPE_ZIPSFX"));
+  EXPECT_TRUE(FtmLineMayReadText("0:0:52656365697665643a:r:CL_TYPE_ANY:CL_TYPE_TEXT_ASCII"));
+  EXPECT_TRUE(FtmLineMayReadText("1:*:e697a5??e69cac:u:CL_TYPE_ANY:CL_TYPE_RARSFX"));
 }
 
 }  // namespace
