@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/ascii_case.h"
+
 namespace kensa::net {
 
 enum class SmtpVerb {
@@ -61,9 +63,9 @@ std::optional<std::string> DecodeXtext(std::string_view xtext);
 std::optional<uint64_t> ParseDecimal(std::string_view digits);
 
 // ASCII helpers on std::string_view (Debian's Abseil has its own string_view type, so its
-// string functions do not take std::string_view).
-bool EqualsNoCase(std::string_view a, std::string_view b);
-bool StartsWithNoCase(std::string_view s, std::string_view prefix);
+// string functions do not take std::string_view); the comparisons are core/ascii_case.h's.
+using kensa::EqualsNoCase;
+using kensa::StartsWithNoCase;
 std::string ToUpperAscii(std::string_view s);
 std::string_view TrimSpaces(std::string_view s);  // spaces and tabs, both ends
 

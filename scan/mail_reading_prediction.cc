@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/ascii_case.h"
 
 namespace kensa::scan {
 namespace {
@@ -31,21 +32,6 @@ std::string_view ForEachLine(std::string_view s, F&& line) {
     if (!line(s.substr(at, crlf - at))) return {};
     at = crlf + 2;
   }
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (absl::ascii_tolower(static_cast<unsigned char>(s[i])) !=
-        absl::ascii_tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && StartsWithIgnoreCase(a, b);
 }
 
 std::string Lower(std::string_view s) {
@@ -80,8 +66,8 @@ bool IsSpecialBodyLine(std::string_view line) {
   // libclamav tries every line starting with '-' or '(' as a delimiter (boundaryStart strips
   // comments and allows extra dashes), and treats lines of blanks and semicolons apart.
   if (line.starts_with("-") || line.starts_with("(") || line.starts_with("From ") ||
-      line.starts_with(">From ") || StartsWithIgnoreCase(line, "begin ") ||
-      StartsWithIgnoreCase(line, "=ybegin") ||
+      line.starts_with(">From ") || StartsWithNoCase(line, "begin ") ||
+      StartsWithNoCase(line, "=ybegin") ||
       (line.find(';') != std::string_view::npos &&
        std::all_of(line.begin(), line.end(), [](char c) { return c == ';' || c == ' ' || c == '\t'; }))) {
     return true;
@@ -153,7 +139,7 @@ const MimeHeader* OnlyHeader(const MimePart& part, std::string_view name, size_t
   const MimeHeader* found = nullptr;
   *count = 0;
   for (const MimeHeader& h : part.headers) {
-    if (EqualsIgnoreCase(h.name, name)) {
+    if (EqualsNoCase(h.name, name)) {
       found = &h;
       ++*count;
     }

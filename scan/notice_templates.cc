@@ -2,6 +2,7 @@
 #include "scan/notice_templates.h"
 
 #include "absl/strings/ascii.h"
+#include "core/ascii_case.h"
 
 namespace kensa::scan {
 
@@ -41,21 +42,6 @@ const NoticeWording& EnglishWording() {
   };
   return kWording;
 }
-
-namespace {
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (absl::ascii_tolower(static_cast<unsigned char>(s[i])) !=
-        absl::ascii_tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 ReasonWords DescribeUnscannable(std::string_view reason) {
   // Most specific first: the first entry whose prefix matches names the reason.
