@@ -361,14 +361,20 @@ int Run(int argc, char** argv) {
                   static_cast<unsigned long long>(whole_readings),
                   static_cast<unsigned long long>(whole_fast_path));
     }
-    if ((*set)->prefilter() != nullptr) {
-      std::printf("Prefilter: %llu of %llu objects on the fast path; %zu literals, %zu hashes, "
+    if ((*set)->message_prefilter() != nullptr) {
+      // A small set's parts take the fast path only where the probe is not needed.
+      std::printf("Prefilter%s: %llu of %llu objects on the fast path; %zu literals, %zu hashes, "
                   "%zu signatures without a literal\n",
+                  (*set)->prefilter() != nullptr ? "" : " (file types only, no probe)",
                   static_cast<unsigned long long>(fast_path),
                   static_cast<unsigned long long>(objects), info.prefilter.raw_patterns,
                   info.prefilter.hash_signatures, info.prefilter_without_literal);
       for (const std::string& why : info.prefilter_routing) {
         std::printf("Prefilter routes to the engine: %s\n", why.c_str());
+      }
+      if (!info.prefilter.file_types_error.empty()) {
+        std::printf("Prefilter probes every object: file types: %s\n",
+                    info.prefilter.file_types_error.c_str());
       }
     }
   }

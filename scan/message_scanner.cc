@@ -60,7 +60,7 @@ struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
         part(p),
         buffer(s->settings_.part_memory_bytes, s->settings_.max_part_bytes, s->settings_.temp_dir) {
     if (IsTextLeaf(p)) uu = std::make_unique<UuencodeExtractor>(this);
-    if (s->prefilter_ != nullptr) prefilter = std::make_unique<PartPrefilter>(*s->prefilter_);
+    prefilter = s->NewPartPrefilter();
   }
   void OnFileBegin(std::string_view name) override {
     scanner->uuencoded_ = true;
@@ -209,6 +209,16 @@ void MessageScanner::AddFinding(const MimePart& part, const ScanResult& result) 
   verdict_.findings.push_back({part, result});
 }
 
+std::unique_ptr<PartPrefilter> MessageScanner::NewPartPrefilter() const {
+  if (prefilter_ != nullptr) return std::make_unique<PartPrefilter>(*prefilter_);
+  // A small set's engine costs about what the probe does: only an object whose type is known
+  // without the probe is decided by the prefilter, every other one goes to the engine.
+  if (message_prefilter_ != nullptr && message_prefilter_->file_types() != nullptr) {
+    return std::make_unique<PartPrefilter>(*message_prefilter_, PartPrefilter::kTypingOnly);
+  }
+  return nullptr;
+}
+
 MimePart MessageScanner::RootPart() const {
   MimePart p;  // a message without even a header block: the body is everything
   if (root_) p = *root_;
@@ -250,11 +260,8 @@ bool MessageScanner::PredictSecondReading() {
     const MimePart& part = leaves_[form.leaf];
     SpillBuffer buffer(settings_.part_memory_bytes, settings_.max_part_bytes, settings_.temp_dir);
     buffer.Append(form.bytes);
-    std::unique_ptr<PartPrefilter> prefilter;
-    if (prefilter_ != nullptr) {
-      prefilter = std::make_unique<PartPrefilter>(*prefilter_);
-      prefilter->Feed(form.bytes);
-    }
+    std::unique_ptr<PartPrefilter> prefilter = NewPartPrefilter();
+    if (prefilter != nullptr) prefilter->Feed(form.bytes);
     const ScanResult r = ScanObject(buffer, part.filename, prefilter.get());
     if (!r.clean()) AddFinding(part, r);
   }

@@ -92,8 +92,10 @@ class MessageScanner : public MimeSink {
   // (null: none). It must outlive the scanner, like the engine.
   void SetPrefilter(const PrefilterDatabase* prefilter) { prefilter_ = prefilter; }
   // The set's prefilter database also where it is not put in front of the parts (a small set):
-  // with it the whole-message reading of a plain message is predicted instead of run. Call
-  // before the first Feed(). Null (or never called): the parts' prefilter, if any, serves.
+  // with it the whole-message reading of a plain message is predicted instead of run, and a
+  // part that libclamav would type plain text or binary data by its bytes alone is decided
+  // without the engine (PartPrefilter::kTypingOnly). Call before the first Feed(). Null (or
+  // never called): the parts' prefilter, if any, serves.
   void SetMessagePrefilter(const PrefilterDatabase* prefilter) { message_prefilter_ = prefilter; }
 
   void Feed(std::string_view raw);
@@ -111,6 +113,9 @@ class MessageScanner : public MimeSink {
   ScanResult ScanObject(SpillBuffer& buffer, std::string_view name, PartPrefilter* prefilter);
   void AddFinding(const MimePart& part, const ScanResult& result);
   MimePart RootPart() const;
+  // The prefilter of one object: the parts' (with the probe), else the message's without it;
+  // null when there is neither.
+  std::unique_ptr<PartPrefilter> NewPartPrefilter() const;
   // The second reading predicted from the parts' (mail_reading_prediction.h): true when it
   // stands for libclamav's, its line forms scanned and their findings added.
   bool PredictSecondReading();

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "scan/plain_typing.h"
 
 namespace kensa::scan {
 namespace {
@@ -25,7 +26,8 @@ hs_scratch_t* ThreadScratch(const PrefilterDatabase& db) {
   };
   thread_local Scratch scratch;
   if (scratch.sized_for == db.serial() && scratch.space != nullptr) return scratch.space;
-  for (const hs_database_t* d : {db.raw(), db.normalized()}) {
+  const hs_database_t* types = db.file_types() != nullptr ? db.file_types()->patterns() : nullptr;
+  for (const hs_database_t* d : {db.raw(), db.normalized(), types}) {
     if (d != nullptr && hs_alloc_scratch(d, &scratch.space) != HS_SUCCESS) return nullptr;
   }
   scratch.sized_for = db.serial();
@@ -45,8 +47,8 @@ uint8_t TriggersFor(uint8_t cls) {
 // Whether every class is settled by the literals and triggers seen so far (a literal of its
 // own, or a trigger that keeps it from being cleared): nothing more to learn from the bytes.
 bool EveryClassSettled(uint8_t hits) {
-  for (uint8_t cls : {kPlainBinary, kPlainImage, kPlainText, kPlainContainer, kPlainMail,
-                      kPlainPdf}) {
+  for (uint8_t cls :
+       {kPlainBinary, kPlainImage, kPlainText, kPlainContainer, kPlainMail, kPlainPdf}) {
     if (!(hits & cls) && !(hits & TriggersFor(cls))) return false;
   }
   return true;
@@ -70,9 +72,13 @@ bool StartsLikeText(std::string_view head) {
   return true;
 }
 
+// Layers whose normalised text libclamav matches: text (cli_scanscript). A message
+// (CL_TYPE_MAIL, CL_TYPE_MHTML) is not normalised; the parts its parser extracts are layers.
+bool HasNormalizedText(uint8_t cls) { return (cls & kPlainText) != 0; }
+
 }  // namespace
 
-PartPrefilter::PartPrefilter(const PrefilterDatabase& db) : db_(db) {}
+PartPrefilter::PartPrefilter(const PrefilterDatabase& db, Mode mode) : db_(db), mode_(mode) {}
 
 PartPrefilter::~PartPrefilter() { CloseStreams(); }
 
@@ -83,8 +89,14 @@ int PartPrefilter::OnRawMatch(unsigned id, unsigned long long, unsigned long lon
   return EveryClassSettled(self->raw_hits_) ? 1 : 0;
 }
 
-int PartPrefilter::OnNormalizedMatch(unsigned id, unsigned long long, unsigned long long,
-                                     unsigned, void* context) {
+int PartPrefilter::OnFileTypeMatch(unsigned, unsigned long long, unsigned long long, unsigned,
+                                   void* context) {
+  static_cast<PartPrefilter*>(context)->typed_ = true;
+  return 1;  // one is enough
+}
+
+int PartPrefilter::OnNormalizedMatch(unsigned id, unsigned long long, unsigned long long, unsigned,
+                                     void* context) {
   auto* self = static_cast<PartPrefilter*>(context);
   self->normalized_hits_ |= self->db_.normalized_classes(id);
   return (self->normalized_hits_ & kPlainText) ? 1 : 0;
@@ -110,18 +122,36 @@ void PartPrefilter::Feed(std::string_view decoded) {
       failed_ = true;
       return;
     }
+    const FileTypeTable* types = db_.file_types();
+    if (types == nullptr) {
+      typed_ = true;  // no table: only the probe can tell
+    } else if (types->patterns() != nullptr &&
+               hs_open_stream(types->patterns(), 0, &type_stream_) != HS_SUCCESS) {
+      typed_ = true;
+    }
+  }
+  size_ += decoded.size();
+  if (head_.size() < FileTypeTable::kTypingBytes) {
+    head_.append(decoded.substr(0, FileTypeTable::kTypingBytes - head_.size()));
+  }
+  if (type_stream_ != nullptr && !typed_) {
+    hs_error_t rc =
+        hs_scan_stream(type_stream_, decoded.data(), static_cast<unsigned>(decoded.size()), 0,
+                       scratch, &PartPrefilter::OnFileTypeMatch, this);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) typed_ = true;
   }
   if (raw_stream_ != nullptr && !EveryClassSettled(raw_hits_)) {
-    hs_error_t rc = hs_scan_stream(raw_stream_, decoded.data(), static_cast<unsigned>(decoded.size()),
-                                   0, scratch, &PartPrefilter::OnRawMatch, this);
+    hs_error_t rc =
+        hs_scan_stream(raw_stream_, decoded.data(), static_cast<unsigned>(decoded.size()), 0,
+                       scratch, &PartPrefilter::OnRawMatch, this);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
   }
   if (normalized_streamed_ && db_.normalized() != nullptr && !(normalized_hits_ & kPlainText)) {
     std::string_view norm = normalizer_.Normalize(decoded, &normalized_);
     if (normalized_stream_ != nullptr && !norm.empty()) {
-      hs_error_t rc = hs_scan_stream(normalized_stream_, norm.data(),
-                                     static_cast<unsigned>(norm.size()), 0, scratch,
-                                     &PartPrefilter::OnNormalizedMatch, this);
+      hs_error_t rc =
+          hs_scan_stream(normalized_stream_, norm.data(), static_cast<unsigned>(norm.size()), 0,
+                         scratch, &PartPrefilter::OnNormalizedMatch, this);
       if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed_ = true;
     }
   }
@@ -138,6 +168,13 @@ void PartPrefilter::CloseStreams() {
                     scratch ? &PartPrefilter::OnNormalizedMatch : nullptr, this);
     normalized_stream_ = nullptr;
   }
+  if (type_stream_ != nullptr) {
+    // End-anchored patterns report here.
+    if (scratch == nullptr) typed_ = true;
+    hs_close_stream(type_stream_, scratch, scratch ? &PartPrefilter::OnFileTypeMatch : nullptr,
+                    this);
+    type_stream_ = nullptr;
+  }
 }
 
 bool PartPrefilter::HashMatches(
@@ -146,18 +183,19 @@ bool PartPrefilter::HashMatches(
   const HashSignatureSet& hashes = db_.hashes();
   if (hashes.Wants(HashKind::kSha256, size)) {
     const Sha256 digest = sha256();
-    if (hashes.Contains(HashKind::kSha256, size,
-                        std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()))) {
+    if (hashes.Contains(
+            HashKind::kSha256, size,
+            std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()))) {
       return true;
     }
   }
-  for (auto [kind, md] : {std::pair{HashKind::kMd5, EVP_md5()}, std::pair{HashKind::kSha1, EVP_sha1()}}) {
+  for (auto [kind, md] :
+       {std::pair{HashKind::kMd5, EVP_md5()}, std::pair{HashKind::kSha1, EVP_sha1()}}) {
     if (!hashes.Wants(kind, size)) continue;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, md, nullptr);
-    absl::Status status = read([ctx](std::string_view chunk) {
-      EVP_DigestUpdate(ctx, chunk.data(), chunk.size());
-    });
+    absl::Status status =
+        read([ctx](std::string_view chunk) { EVP_DigestUpdate(ctx, chunk.data(), chunk.size()); });
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned len = 0;
     EVP_DigestFinal_ex(ctx, out, &len);
@@ -173,8 +211,7 @@ bool PartPrefilter::HashMatches(
 
 bool PartPrefilter::HashMatchesBytes(std::string_view bytes) {
   return HashMatches(
-      bytes.size(),
-      [&] { return Sha256Of(bytes); },
+      bytes.size(), [&] { return Sha256Of(bytes); },
       [&](const std::function<void(std::string_view)>& chunk) {
         chunk(bytes);
         return absl::OkStatus();
@@ -189,6 +226,12 @@ PartPrefilter::Decision PartPrefilter::Decide(SpillBuffer& buffer) {
       buffer.size(), [&] { return buffer.Digest(); },
       [&](const std::function<void(std::string_view)>& chunk) { return buffer.Read(chunk); });
   if (hash) return Decision::kHash;
+  if (std::optional<Decision> d = DecideByType(
+          buffer.size(),
+          [&](const std::function<void(std::string_view)>& chunk) { return buffer.Read(chunk); })) {
+    return *d;
+  }
+  if (mode_ == kTypingOnly) return Decision::kNotPlain;
   return DecideFrom(buffer.ProbeWith(db_.probe(), this));
 }
 
@@ -197,7 +240,83 @@ PartPrefilter::Decision PartPrefilter::Decide(std::string_view whole) {
   if (failed_) return Decision::kUnavailable;
   if (whole.empty()) return Decision::kSkipEngine;
   if (HashMatchesBytes(whole)) return Decision::kHash;
+  if (std::optional<Decision> d =
+          DecideByType(whole.size(), [&](const std::function<void(std::string_view)>& chunk) {
+            chunk(whole);
+            return absl::OkStatus();
+          })) {
+    return *d;
+  }
+  if (mode_ == kTypingOnly) return Decision::kNotPlain;
   return DecideFrom(db_.probe().Probe(whole, -1, this));
+}
+
+std::optional<PartPrefilter::Decision> PartPrefilter::DecideByType(
+    uint64_t size,
+    const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read) {
+  const FileTypeTable* types = db_.file_types();
+  if (typed_ || types == nullptr || size != size_) return std::nullopt;
+  // Within the engine's limits, which it would otherwise report (Heuristics.Limits.Exceeded).
+  const ClamLimits& limits = db_.probe().limits();
+  if (size >= limits.max_file_bytes || size >= limits.max_scan_bytes) return std::nullopt;
+  if (types->MagicMatches(head_)) return std::nullopt;
+  const std::optional<std::string_view> type = PlainTypeOf(head_, size);
+  if (!type) return std::nullopt;
+  // libclamav looks for the file types once more in the head read as UTF-16.
+  if (types->patterns() != nullptr) {
+    const std::string folded = Utf16Folded(head_);
+    hs_scratch_t* scratch = ThreadScratch(db_);
+    hs_stream_t* st = nullptr;
+    if (scratch == nullptr || hs_open_stream(types->patterns(), 0, &st) != HS_SUCCESS) {
+      return std::nullopt;
+    }
+    if (hs_scan_stream(st, folded.data(), static_cast<unsigned>(folded.size()), 0, scratch,
+                       &PartPrefilter::OnFileTypeMatch, this) != HS_SUCCESS) {
+      typed_ = true;  // stopped by a match, or failed
+    }
+    hs_close_stream(st, scratch, &PartPrefilter::OnFileTypeMatch, this);
+    if (typed_) return std::nullopt;
+  }
+  const uint8_t cls = LayerClassOf(*type);
+  typed_without_probe_ = true;
+  last_probe_ = ClamEngine::ProbeResult{std::string(*type), 1, 0, 0, true};
+  auto stop = [&](Decision d) {
+    stopped_at_ = absl::StrCat(std::string(*type), " at depth 0");
+    return d;
+  };
+  if (db_.routed_classes() & cls) return stop(Decision::kRouted);
+  if (raw_hits_ & TriggersFor(cls)) return stop(Decision::kNotPlain);
+  if (raw_hits_ & cls) return stop(Decision::kLiteral);
+  if (HasNormalizedText(cls)) {
+    if (normalized_hits_ & kPlainText) return stop(Decision::kLiteral);
+    if (!normalized_streamed_ && NormalizedHasLiteral(read)) return stop(Decision::kLiteral);
+  }
+  return Decision::kSkipEngine;
+}
+
+bool PartPrefilter::NormalizedHasLiteral(
+    const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read) {
+  if (db_.normalized() == nullptr) return false;
+  hs_scratch_t* scratch = ThreadScratch(db_);
+  hs_stream_t* st = nullptr;
+  if (scratch == nullptr || hs_open_stream(db_.normalized(), 0, &st) != HS_SUCCESS) return true;
+  const uint8_t before = normalized_hits_;
+  normalized_hits_ = 0;
+  TextNormalizer normalizer;
+  std::string norm;
+  bool failed = false;
+  const absl::Status status = read([&](std::string_view chunk) {
+    if (failed || (normalized_hits_ & kPlainText)) return;
+    std::string_view n = normalizer.Normalize(chunk, &norm);
+    if (n.empty()) return;
+    hs_error_t rc = hs_scan_stream(st, n.data(), static_cast<unsigned>(n.size()), 0, scratch,
+                                   &PartPrefilter::OnNormalizedMatch, this);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed = true;
+  });
+  hs_close_stream(st, scratch, &PartPrefilter::OnNormalizedMatch, this);
+  const bool hit = failed || !status.ok() || (normalized_hits_ & kPlainText);
+  normalized_hits_ = before;
+  return hit;
 }
 
 bool PartPrefilter::ClearsMessageBytes(std::string_view whole) {
@@ -225,14 +344,6 @@ PartPrefilter::Decision PartPrefilter::DecideFrom(const ClamEngine::ProbeResult&
                                                                       : Decision::kNotPlain;
 }
 
-namespace {
-
-// Layers whose normalised text libclamav matches: text (cli_scanscript). A message
-// (CL_TYPE_MAIL, CL_TYPE_MHTML) is not normalised; the parts its parser extracts are layers.
-bool HasNormalizedText(uint8_t cls) { return (cls & kPlainText) != 0; }
-
-}  // namespace
-
 bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes, bool normalized_only) {
   hs_scratch_t* scratch = ThreadScratch(db_);
   if (scratch == nullptr) return true;
@@ -246,8 +357,8 @@ bool PartPrefilter::LayerHasLiteral(uint8_t cls, std::string_view bytes, bool no
       failed = true;
       return;
     }
-    hs_error_t rc = hs_scan_stream(st, data.data(), static_cast<unsigned>(data.size()), 0,
-                                   scratch, on, this);
+    hs_error_t rc =
+        hs_scan_stream(st, data.data(), static_cast<unsigned>(data.size()), 0, scratch, on, this);
     if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) failed = true;
     hs_close_stream(st, scratch, on, this);
   };
@@ -342,12 +453,18 @@ ClamEngine::LayerVisitor::Action PartPrefilter::OnLayer(std::string_view type, u
 
 std::string_view PartPrefilter::DecisionName(Decision d) {
   switch (d) {
-    case Decision::kSkipEngine: return "fast path";
-    case Decision::kLiteral: return "literal";
-    case Decision::kHash: return "hash";
-    case Decision::kNotPlain: return "not plain";
-    case Decision::kRouted: return "routed";
-    case Decision::kUnavailable: return "unavailable";
+    case Decision::kSkipEngine:
+      return "fast path";
+    case Decision::kLiteral:
+      return "literal";
+    case Decision::kHash:
+      return "hash";
+    case Decision::kNotPlain:
+      return "not plain";
+    case Decision::kRouted:
+      return "routed";
+    case Decision::kUnavailable:
+      return "unavailable";
   }
   return "?";
 }

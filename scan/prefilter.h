@@ -9,12 +9,19 @@
 // signature matches any layer, and libclamav raised nothing. Every other case goes to the
 // engine.
 //
+// Most objects need no probe: when none of libclamav's file-type entries types the object
+// (a third Hyperscan stream, FileTypeTable) libclamav's typing is known from its first bytes
+// (scan/plain_typing.h), text or binary data with no layer below, and the decision is made
+// from the streams alone. Without the probe (PartPrefilter::kTypingOnly, for a small set whose
+// engine costs no more than the probe) every other object goes to the engine.
+//
 // Not thread-safe; one per object, on the scan worker thread that decodes it.
 #ifndef KENSA_SCAN_PREFILTER_H_
 #define KENSA_SCAN_PREFILTER_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +37,8 @@ namespace kensa::scan {
 
 class PartPrefilter : private ClamEngine::LayerVisitor {
  public:
-  explicit PartPrefilter(const PrefilterDatabase& db);
+  enum Mode { kWithProbe, kTypingOnly };
+  explicit PartPrefilter(const PrefilterDatabase& db, Mode mode = kWithProbe);
   ~PartPrefilter();
   PartPrefilter(const PartPrefilter&) = delete;
   PartPrefilter& operator=(const PartPrefilter&) = delete;
@@ -41,12 +49,12 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   void DeferNormalizedText() { defer_normalized_ = true; }
 
   enum class Decision {
-    kSkipEngine,     // provably nothing for the engine to find
-    kLiteral,        // a literal of a signature that applies occurred
-    kHash,           // a hash signature matches
-    kNotPlain,       // libclamav would unpack, normalise, parse deeper, or alert
-    kRouted,         // the class has a signature without a literal
-    kUnavailable,    // the prefilter could not follow the object (Hyperscan error, I/O)
+    kSkipEngine,   // provably nothing for the engine to find
+    kLiteral,      // a literal of a signature that applies occurred
+    kHash,         // a hash signature matches
+    kNotPlain,     // libclamav would unpack, normalise, parse deeper, or alert
+    kRouted,       // the class has a signature without a literal
+    kUnavailable,  // the prefilter could not follow the object (Hyperscan error, I/O)
   };
   // Call once, after the last Feed(), with the object's buffered bytes.
   Decision Decide(SpillBuffer& buffer);
@@ -78,21 +86,36 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   size_t reused_layers() const { return reused_; }
 
   static std::string_view DecisionName(Decision d);
-  // After Decide(): the type libclamav gave the object, when the probe ran ("" otherwise).
+  // After Decide(): the type libclamav gave the object, when the probe ran or its typing was
+  // known without it ("" otherwise).
   const std::string& probe_type() const { return last_probe_.top_type; }
+  // After Decide(): whether the decision was made without the probe, from the object's type.
+  bool typed_without_probe() const { return typed_without_probe_; }
   // The layer at which the probe's walk stopped ("CL_TYPE_HTML at depth 2"); empty when it
   // did not stop at a layer.
   const std::string& stopped_at_type() const { return stopped_at_; }
 
  private:
-  static int OnRawMatch(unsigned id, unsigned long long from, unsigned long long to,
-                        unsigned flags, void* context);
+  static int OnRawMatch(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                        void* context);
   static int OnNormalizedMatch(unsigned id, unsigned long long from, unsigned long long to,
                                unsigned flags, void* context);
+  static int OnFileTypeMatch(unsigned id, unsigned long long from, unsigned long long to,
+                             unsigned flags, void* context);
+  // The decision from the object's plain type (plain_typing.h), or nullopt when libclamav
+  // may type it otherwise. `read` gives its bytes, for normalised text not streamed.
+  std::optional<Decision> DecideByType(
+      uint64_t size,
+      const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
+  // Whether the normalised text of the bytes `read` hands over holds a text literal; true when
+  // it cannot be read.
+  bool NormalizedHasLiteral(
+      const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
   void CloseStreams();
   // `sha256` and `read` give the object's digest and bytes when a hash signature could match.
-  bool HashMatches(uint64_t size, const std::function<Sha256()>& sha256,
-                   const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
+  bool HashMatches(
+      uint64_t size, const std::function<Sha256()>& sha256,
+      const std::function<absl::Status(const std::function<void(std::string_view)>&)>& read);
   // HashMatches for an object held whole in memory.
   bool HashMatchesBytes(std::string_view bytes);
   Decision DecideFrom(const ClamEngine::ProbeResult& probe);
@@ -108,15 +131,21 @@ class PartPrefilter : private ClamEngine::LayerVisitor {
   const PrefilterDatabase& db_;
   hs_stream* raw_stream_ = nullptr;
   hs_stream* normalized_stream_ = nullptr;
+  hs_stream* type_stream_ = nullptr;
+  Mode mode_;
   bool started_ = false;
+  bool typed_ = false;  // a file-type pattern matched (or could not be looked for)
+  bool typed_without_probe_ = false;
+  uint64_t size_ = 0;  // bytes fed
+  std::string head_;   // the first FileTypeTable::kTypingBytes of them
   bool looks_text_ = false;
   bool defer_normalized_ = false;
   bool normalized_streamed_ = false;
   bool failed_ = false;
-  uint8_t raw_hits_ = 0;         // PlainClass bits of the literals seen
+  uint8_t raw_hits_ = 0;  // PlainClass bits of the literals seen
   uint8_t normalized_hits_ = 0;
   TextNormalizer normalizer_;
-  std::string normalized_;       // one chunk's normalised text
+  std::string normalized_;  // one chunk's normalised text
   std::string stopped_at_;
   ClamEngine::ProbeResult last_probe_;
   std::vector<ClearedObject> reusable_;

@@ -117,8 +117,8 @@ absl::StatusOr<std::unique_ptr<const PrefilterDatabase>> PrefilterDatabase::Buil
   const auto start = std::chrono::steady_clock::now();
   std::string path;
   if (!cache_dir.empty()) {
-    path = absl::StrCat(cache_dir, "/prefilter-", cache_key, "-hs", HS_MAJOR, ".", HS_MINOR,
-                        ".", HS_PATCH, ".cache");
+    path = absl::StrCat(cache_dir, "/prefilter-", cache_key, "-hs", HS_MAJOR, ".", HS_MINOR, ".",
+                        HS_PATCH, ".cache");
     if (db->ReadCache(path).ok() && db->raw_classes_.size() == inputs.raw.size() &&
         db->normalized_classes_.size() == inputs.normalized.size()) {
       db->stats_.from_cache = true;
@@ -141,9 +141,23 @@ absl::StatusOr<std::unique_ptr<const PrefilterDatabase>> PrefilterDatabase::Buil
     db->normalized_classes_[i] = inputs.normalized[i].classes;
   }
   db->hashes_ = std::move(inputs.hashes);
+  if (!inputs.file_types.empty()) {
+    // Without the table the prefilter still works, with the probe for every object.
+    absl::StatusOr<std::unique_ptr<const FileTypeTable>> types =
+        FileTypeTable::Build(inputs.file_types);
+    if (types.ok()) {
+      db->file_types_ = *std::move(types);
+      db->stats_.file_type_entries =
+          db->file_types_->magic_count() + db->file_types_->pattern_count();
+    } else {
+      db->stats_.file_types_error = std::string(types.status().message());
+    }
+  }
   db->stats_.compile_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  db->stats_.database_bytes = DatabaseBytes(db->raw_) + DatabaseBytes(db->normalized_);
+  db->stats_.database_bytes =
+      DatabaseBytes(db->raw_) + DatabaseBytes(db->normalized_) +
+      (db->file_types_ != nullptr ? DatabaseBytes(db->file_types_->patterns()) : 0);
   return std::unique_ptr<const PrefilterDatabase>(std::move(db));
 }
 
@@ -164,8 +178,8 @@ absl::Status PrefilterDatabase::Compile(const PrefilterInputs& inputs) {
 
 absl::Status PrefilterDatabase::WriteCache(const std::string& path) const {
   std::string out(kCacheMagic);
-  for (auto [db, classes] : {std::pair{raw_, &raw_classes_},
-                             std::pair{normalized_, &normalized_classes_}}) {
+  for (auto [db, classes] :
+       {std::pair{raw_, &raw_classes_}, std::pair{normalized_, &normalized_classes_}}) {
     PutU64(&out, classes->size());
     char* bytes = nullptr;
     size_t length = 0;
@@ -185,8 +199,8 @@ absl::Status PrefilterDatabase::ReadCache(const std::string& path) {
   std::string_view in(*data);
   if (in.substr(0, kCacheMagic.size()) != kCacheMagic) return absl::DataLossError(path);
   in.remove_prefix(kCacheMagic.size());
-  for (auto [db, classes] : {std::pair{&raw_, &raw_classes_},
-                             std::pair{&normalized_, &normalized_classes_}}) {
+  for (auto [db, classes] :
+       {std::pair{&raw_, &raw_classes_}, std::pair{&normalized_, &normalized_classes_}}) {
     uint64_t count = 0, length = 0;
     if (!GetU64(&in, &count) || !GetU64(&in, &length) || in.size() < length ||
         (count > 0) != (length > 0)) {

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "scan/clam_engine.h"
+#include "scan/file_type_table.h"
 #include "scan/hash_signature_set.h"
 
 struct hs_database;
@@ -67,13 +68,17 @@ struct PrefilterInputs {
   std::vector<PrefilterPattern> raw;         // matched on the object's bytes
   std::vector<PrefilterPattern> normalized;  // matched on its normalised text (text class)
   HashSignatureSet hashes;
-  uint8_t routed_classes = 0;                // always to the engine
+  uint8_t routed_classes = 0;  // always to the engine
   // libclamav's reading of a message cannot be predicted from the parts' (scan/
   // mail_reading_prediction.h) with this set: a logical signature looks at where a layer sits
   // (Container:CL_TYPE_MAIL, CL_TYPE_MHTML or CL_TYPE_ANY, or Intermediates), so a part scanned
   // on its own may be judged otherwise than inside the message; or a file-type entry of the
   // set's own could type or unpack text that is plain to libclamav's built-in table.
   bool mail_reading_unpredictable = false;
+  // libclamav's file-type entries as the engine has them (its built-in table and the set's own
+  // .ftm lines): with them an object that none types is known to be plain text or binary
+  // data without asking libclamav (scan/plain_typing.h). Empty: every object needs the probe.
+  std::vector<std::string> file_types;
 };
 
 struct PrefilterStats {
@@ -81,7 +86,9 @@ struct PrefilterStats {
   uint8_t routed_classes = 0;
   bool from_cache = false;
   double compile_seconds = 0;
-  size_t database_bytes = 0;  // Hyperscan databases
+  size_t database_bytes = 0;     // Hyperscan databases
+  size_t file_type_entries = 0;  // kind 0 and 1 entries in the file-type table
+  std::string file_types_error;  // why there is no file-type table (none: every object probed)
 };
 
 class PrefilterDatabase {
@@ -89,8 +96,8 @@ class PrefilterDatabase {
   // Compiles `inputs` (or reads the compiled databases from `cache_dir`/<cache_key>, written
   // after a compile; empty cache_dir: no cache). `probe` is the set's type probe.
   static absl::StatusOr<std::unique_ptr<const PrefilterDatabase>> Build(
-      PrefilterInputs inputs, std::shared_ptr<const ClamEngine> probe,
-      const std::string& cache_dir, const std::string& cache_key);
+      PrefilterInputs inputs, std::shared_ptr<const ClamEngine> probe, const std::string& cache_dir,
+      const std::string& cache_key);
   ~PrefilterDatabase();
   PrefilterDatabase(const PrefilterDatabase&) = delete;
   PrefilterDatabase& operator=(const PrefilterDatabase&) = delete;
@@ -102,6 +109,9 @@ class PrefilterDatabase {
   const HashSignatureSet& hashes() const { return hashes_; }
   uint8_t routed_classes() const { return routed_classes_; }
   bool mail_reading_unpredictable() const { return mail_reading_unpredictable_; }
+  // libclamav's file types, for typing an object without the probe; null when the set's could
+  // not be read (then every object is probed).
+  const FileTypeTable* file_types() const { return file_types_.get(); }
   const ClamEngine& probe() const { return *probe_; }
   const PrefilterStats& stats() const { return stats_; }
   // Unique per database built in this process (never 0): what a thread's Hyperscan scratch was
@@ -120,6 +130,7 @@ class PrefilterDatabase {
   HashSignatureSet hashes_;
   uint8_t routed_classes_ = 0;
   bool mail_reading_unpredictable_ = false;
+  std::unique_ptr<const FileTypeTable> file_types_;
   std::shared_ptr<const ClamEngine> probe_;
   PrefilterStats stats_;
   uint64_t serial_ = 0;

@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/off_path_release.h"
 #include "scan/prefilter.h"
+#include "sigs/builtin_file_types.h"
 #include "sigs/canaries.h"
 #include "sigs/prefilter_inputs_cache.h"
 #include "sigs/prefilter_spec.h"
@@ -28,6 +30,23 @@ namespace {
 // 2: the mail class; 3: required subsignatures only; 4: the PDF class; 5: signatures that
 // look at a layer's container (mail_reading_unpredictable)
 constexpr int kPrefilterDerivationVersion = 5;
+
+// libclamav's file-type entries as the engine has them: its built-in table (used when a set
+// brings no .ftm) and every line of the set's .ftm files, which the derivation copied into
+// the probe's directory. Both, whichever the engine uses: more entries only type more objects.
+absl::StatusOr<std::vector<std::string>> EngineFileTypes(const std::string& probe_dir) {
+  std::vector<std::string> lines(BuiltinFileTypeEntries().begin(), BuiltinFileTypeEntries().end());
+  if (probe_dir.empty()) return lines;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(probe_dir, ec)) {
+    if (e.path().extension() != ".ftm") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    if (in.bad()) return absl::InternalError(absl::StrCat("cannot read ", e.path().string()));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("cannot list ", probe_dir, ": ", ec.message()));
+  return lines;
+}
 
 absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
     const std::string& dir, const std::string& version, const scan::ClamLimits& limits,
@@ -47,9 +66,9 @@ absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
   const std::string key = absl::StrCat(version, "-d", kPrefilterDerivationVersion);
   const std::string inputs_cache =
       cache_dir.empty() ? "" : absl::StrCat(cache_dir, "/inputs-", key, ".cache");
-  absl::StatusOr<PrefilterDerivation> derived =
-      inputs_cache.empty() ? absl::NotFoundError("no cache")
-                           : ReadPrefilterInputsCache(inputs_cache, templ);
+  absl::StatusOr<PrefilterDerivation> derived = inputs_cache.empty()
+                                                    ? absl::NotFoundError("no cache")
+                                                    : ReadPrefilterInputsCache(inputs_cache, templ);
   info->prefilter_inputs_from_cache = derived.ok();
   if (!derived.ok()) {
     derived = DerivePrefilterInputs(dir, templ);
@@ -60,6 +79,9 @@ absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> BuildPrefilter(
   absl::StatusOr<std::shared_ptr<const scan::ClamEngine>> probe =
       scan::ClamEngine::LoadProbe(derived->probe_dir, limits);
   if (!probe.ok()) return probe.status();
+  absl::StatusOr<std::vector<std::string>> file_types = EngineFileTypes(derived->probe_dir);
+  if (!file_types.ok()) return file_types.status();
+  derived->inputs.file_types = *std::move(file_types);
   info->prefilter_without_literal = derived->without_literal;
   info->prefilter_routing = derived->routing_examples;
   absl::StatusOr<std::unique_ptr<const scan::PrefilterDatabase>> db =
@@ -126,9 +148,8 @@ absl::StatusOr<std::shared_ptr<const SignatureSet>> SignatureSet::Build(
   set->info_.load_time = set->info_.loaded_at - start;
   // The last reference to a set is usually dropped by a scan worker, at the end of the last
   // scan that used it; freeing the engine of a real-sized set takes it 0.2-0.5 s.
-  return std::shared_ptr<const SignatureSet>(set.release(), [](const SignatureSet* s) {
-    core::ReleaseOffThePath([s] { delete s; });
-  });
+  return std::shared_ptr<const SignatureSet>(
+      set.release(), [](const SignatureSet* s) { core::ReleaseOffThePath([s] { delete s; }); });
 }
 
 std::string BundledSignatureDir() {
