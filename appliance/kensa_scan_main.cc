@@ -87,9 +87,10 @@ scan::ScanResult ScanAttachment(int fd, uint64_t size, const std::string& path,
   scan::ScanResult r;
   const scan::PartPrefilter::Decision d = pf.Decide(whole);
   if (explain) {
-    std::printf("%s: prefilter %s (%s%s%s)\n", path.c_str(),
+    std::printf("%s: prefilter %s (%s%s%s%s)\n", path.c_str(),
                 std::string(scan::PartPrefilter::DecisionName(d)).c_str(),
                 pf.probe_type().empty() ? "type not probed" : pf.probe_type().c_str(),
+                pf.typed_without_probe() ? ", typed without the probe" : "",
                 pf.stopped_at_type().empty() ? "" : ", stopped at ",
                 pf.stopped_at_type().c_str());
   }

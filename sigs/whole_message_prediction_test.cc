@@ -76,8 +76,10 @@ TEST_F(WholeMessagePredictionTest, PlainMessagesArePredicted) {
   MessageVerdict v = Scan(*set, absl::StrCat(kHead, "\r\nhello\r\n\r\nworld  \r\n"));
   EXPECT_EQ(v.kind, MessageVerdict::Kind::kClean);
   EXPECT_EQ(v.second_reading, SecondReading::kPredicted) << v.prediction_why_not;
-  // The part and its line form, no libclamav reading of the message.
-  EXPECT_EQ(v.engine_scans, 2u);
+  // The part and its line form, both typed as text without the probe and cleared by the
+  // prefilter: no libclamav call at all.
+  EXPECT_EQ(v.engine_scans, 0u);
+  EXPECT_EQ(v.fast_path, 2u);
 }
 
 TEST_F(WholeMessagePredictionTest, WhatOnlyTheLineFormShowsIsFound) {
