@@ -2,6 +2,7 @@
 #include "scan/mail_reading_prediction.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -55,9 +56,16 @@ bool IsBoundaryChar(char c) {
          std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
 }
 
-bool IsBase64Char(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
-}
+constexpr std::array<bool, 256> kBase64Chars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+  }
+  return t;
+}();
+
+bool IsBase64Char(char c) { return kBase64Chars[static_cast<unsigned char>(c)]; }
 
 // A body line libclamav's MIME parser may act on rather than store: a delimiter-like line, a
 // header-like one (a bounce or an embedded message starts so), an mbox "From " line, the start
@@ -179,6 +187,16 @@ size_t Utf8SequenceLength(std::string_view s) {
 }
 
 // Why the raw bytes are not plain, or "". One pass: this runs on every message.
+// The bytes RawWhyNot passes over without a second look: printable ASCII and tab, except 'x'
+// (the end of "binhex", checked backwards when it occurs).
+constexpr std::array<bool, 256> kOrdinaryRawByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x7f; ++c) t[c] = true;
+  t['\t'] = true;
+  t['x'] = t['X'] = false;
+  return t;
+}();
+
 std::string RawWhyNot(std::string_view raw) {
   if (!raw.ends_with("\r\n")) return "no final line ending";
   if (std::none_of(std::begin(kMailStarts), std::end(kMailStarts),
@@ -186,15 +204,18 @@ std::string RawWhyNot(std::string_view raw) {
     return "first header field";
   }
   static constexpr std::string_view kBinHex = "binhex";
-  size_t line_start = 0, binhex = 0;  // binhex: how much of "binhex" ends here
-  for (size_t i = 0; i < raw.size(); ++i) {
+  const size_t n = raw.size();
+  // Where "binhex" may start: not before the current line, nor before a UTF-8 sequence.
+  size_t line_start = 0, text_start = 0;
+  for (size_t i = 0; i < n; ++i) {
+    while (i < n && kOrdinaryRawByte[static_cast<unsigned char>(raw[i])]) ++i;
+    if (i >= n) break;
     const unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '\r') {
-      if (i + 1 >= raw.size() || raw[i + 1] != '\n') return "bare CR";
+      if (i + 1 >= n || raw[i + 1] != '\n') return "bare CR";
       if (i - line_start > kMaxLineBytes) return "long line";
       ++i;
-      line_start = i + 1;
-      binhex = 0;
+      line_start = text_start = i + 1;
       continue;
     }
     if (c == '\n') return "bare LF";
@@ -202,17 +223,21 @@ std::string RawWhyNot(std::string_view raw) {
       // UTF-8 text (8bit parts, headers): a byte sequence no embedded file type libclamav
       // looks for inside a message can be made of, since those all hold control bytes or
       // invalid UTF-8. C1 controls are refused too.
-      const size_t n = Utf8SequenceLength(raw.substr(i));
-      if (n == 0) return "not UTF-8 text";
-      i += n - 1;
-      binhex = 0;
+      const size_t len = Utf8SequenceLength(raw.substr(i));
+      if (len == 0) return "not UTF-8 text";
+      i += len - 1;
+      text_start = i + 1;
       continue;
     }
-    if (c != '\t' && (c < 0x20 || c == 0x7f)) return "control byte";
-    // "binhex" has no repeated prefix: on a mismatch only its first letter can start anew.
-    const char lower = absl::ascii_tolower(c);
-    binhex = lower == kBinHex[binhex] ? binhex + 1 : (lower == kBinHex[0] ? 1 : 0);
-    if (binhex == kBinHex.size()) return "BinHex";
+    if (c == 'x' || c == 'X') {
+      const size_t from = i + 1 >= kBinHex.size() ? i + 1 - kBinHex.size() : 0;
+      if (from >= text_start && i + 1 - from == kBinHex.size() &&
+          EqualsNoCase(raw.substr(from, kBinHex.size()), kBinHex)) {
+        return "BinHex";
+      }
+      continue;
+    }
+    return "control byte";
   }
   return "";
 }
