@@ -245,6 +245,9 @@ absl::Status ReadScan(TableReader& r, KensaConfig& c) {
   KENSA_RETURN_IF_ERROR(r.Bool("whole_message_check", &c.whole_message_check));
   KENSA_RETURN_IF_ERROR(r.Integer("whole_message_max_bytes", &c.whole_message_max_bytes, 0,
                                   int64_t{1} << 40));
+  // Beyond 64 KiB a message is handed to the worker while it arrives (ScanSession).
+  KENSA_RETURN_IF_ERROR(r.Integer("reactor_scan_max_bytes", &c.reactor_scan_max_bytes, 0,
+                                  int64_t{64} * 1024));
   KENSA_RETURN_IF_ERROR(r.String("engine_temp_dir", &c.engine_temp_dir));
   KENSA_RETURN_IF_ERROR(r.Integer("max_bytes_in_flight", &c.max_scan_bytes_in_flight, 1 << 20,
                                   int64_t{1} << 40));
@@ -892,6 +895,7 @@ std::string DescribeConfig(const KensaConfig& c) {
       "\nverdict_cache_entries = ", c.verdict_cache_entries,
       "\nwhole_message_check = ", c.whole_message_check ? "true" : "false",
       "\nwhole_message_max_bytes = ", c.whole_message_max_bytes,
+      "\nreactor_scan_max_bytes = ", c.reactor_scan_max_bytes,
       "\nengine_temp_dir = ", Quote(c.engine_temp_dir),
       "\nmax_bytes_in_flight = ", c.max_scan_bytes_in_flight,
       "\nprefilter = ", c.prefilter ? "true" : "false",

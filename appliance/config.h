@@ -22,7 +22,8 @@
 //   [scan]        enabled, signature_dir, check_canaries, temp_dir, max_scan_bytes,
 //                 max_file_bytes, max_recursion, max_files, max_scan_time, part_memory_bytes,
 //                 max_mime_depth, max_mime_parts, max_header_bytes, verdict_cache_entries,
-//                 whole_message_check, whole_message_max_bytes, engine_temp_dir,
+//                 whole_message_check, whole_message_max_bytes, reactor_scan_max_bytes,
+//                 engine_temp_dir,
 //                 prefilter, prefilter_cache_dir, prefilter_min_signatures,
 //                 max_bytes_in_flight
 //   [policy]      inbound_addresses, inbound_domains, outbound_addresses, outbound_domains,
@@ -138,6 +139,9 @@ struct KensaConfig {
   size_t verdict_cache_entries = 100000;  // per reactor
   bool whole_message_check = true;
   uint64_t whole_message_max_bytes = 4ull << 20;
+  // A message at most this large is first scanned on its reactor with no libclamav call
+  // allowed (scan::ScanSettings::reactor_scan_max_bytes); at most 64 KiB, 0 = off.
+  uint64_t reactor_scan_max_bytes = 64 * 1024;
   // The Hyperscan prefilter in front of libclamav (scan/prefilter.h), and where its compiled
   // databases are kept by signature version (default <state_dir>/prefilter).
   bool prefilter = true;

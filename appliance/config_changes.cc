@@ -60,6 +60,7 @@ constexpr std::string_view kLiveKeys[] = {
     "delivery.max_queue_lifetime",
     "scan.part_memory_bytes", "scan.max_mime_depth", "scan.max_mime_parts",
     "scan.max_header_bytes", "scan.whole_message_check", "scan.whole_message_max_bytes",
+    "scan.reactor_scan_max_bytes",
     "scan.max_bytes_in_flight",
     "policy.inbound_addresses", "policy.inbound_domains", "policy.outbound_addresses",
     "policy.outbound_domains", "policy.action", "policy.unscannable",

@@ -108,6 +108,7 @@ absl::StatusOr<std::shared_ptr<const LiveSettings>> BuildLiveSettings(
   s->scan.temp_dir = c.scan_temp_dir;
   s->scan.whole_message_check = c.whole_message_check;
   s->scan.whole_message_max_bytes = c.whole_message_max_bytes;
+  s->scan.reactor_scan_max_bytes = c.reactor_scan_max_bytes;
   s->delivery = DeliverySettingsFrom(c, in.reactors);
   return std::shared_ptr<const LiveSettings>(std::move(s));
 }

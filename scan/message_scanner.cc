@@ -104,7 +104,7 @@ MessageScanner::MessageScanner(const ClamEngine& engine, std::string signature_v
 MessageScanner::~MessageScanner() = default;
 
 void MessageScanner::Feed(std::string_view raw) {
-  if (finished_) return;
+  if (finished_ || verdict_.needed_engine) return;
   verdict_.bytes += raw.size();
   if (raw_ != nullptr) {
     if (verdict_.bytes <= settings_.whole_message_max_bytes) {
@@ -183,6 +183,9 @@ ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name
     ++verdict_.fast_path;  // r stays clean: the engine has provably nothing to find
     // libclamav's reading of the whole message meets these bytes again as one of its parts.
     if (raw_prefilter_ != nullptr) raw_prefilter_->Reuse(prefilter->Cleared(digest, buffer.size()));
+  } else if (engine_forbidden_) {
+    verdict_.needed_engine = true;  // r means nothing: the whole verdict is dropped
+    return r;
   } else {
     ++verdict_.engine_scans;
     r = buffer.ScanWith(engine_, name);
@@ -210,7 +213,7 @@ void MessageScanner::AddFinding(const MimePart& part, const ScanResult& result) 
 }
 
 std::unique_ptr<PartPrefilter> MessageScanner::NewPartPrefilter() const {
-  if (prefilter_ != nullptr) return std::make_unique<PartPrefilter>(*prefilter_);
+  if (prefilter_ != nullptr && !engine_forbidden_) return std::make_unique<PartPrefilter>(*prefilter_);
   // A small set's engine costs about what the probe does: only an object whose type is known
   // without the probe is decided by the prefilter, every other one goes to the engine.
   if (message_prefilter_ != nullptr && message_prefilter_->file_types() != nullptr) {
@@ -270,8 +273,9 @@ bool MessageScanner::PredictSecondReading() {
 
 MessageVerdict MessageScanner::Finish() {
   if (finished_) return verdict_;
-  parser_.Finish();
   finished_ = true;
+  if (verdict_.needed_engine) return verdict_;
+  parser_.Finish();
   // A leaf the parser did not close (it always should) is still scanned.
   std::vector<uint32_t> left;
   for (const auto& [id, leaf] : open_) left.push_back(id);
@@ -292,6 +296,10 @@ MessageVerdict MessageScanner::Finish() {
     // The prefilter answers for it when every layer of libclamav's reading is clear.
     ScanResult whole;
     const bool predicted = PredictSecondReading();
+    if (!predicted && engine_forbidden_) {
+      verdict_.needed_engine = true;
+      return verdict_;
+    }
     const std::optional<PartPrefilter::Decision> decision =
         !predicted && prefilter_ != nullptr && raw_prefilter_ != nullptr
             ? std::optional(raw_prefilter_->Decide(*raw_))

@@ -38,6 +38,12 @@ struct ScanSettings {
   // libclamav pass after the end of data, which a large message cannot afford within the
   // client's wait for the final reply.
   uint64_t whole_message_max_bytes = 4ull << 20;
+  // A message at most this large is first scanned on its reactor, with no libclamav call
+  // allowed: most plain mail needs none (its parts are typed and cleared by the prefilter, its
+  // whole-message reading predicted), and the scan worker's two thread hops cost more than the
+  // scan. The first object that would need libclamav ends the attempt, and the message goes
+  // to the worker as any other. 0: every message goes to the worker.
+  uint64_t reactor_scan_max_bytes = 64 * 1024;
 };
 
 struct MessageVerdict {
@@ -74,6 +80,11 @@ struct MessageVerdict {
   // Why the reading could not be predicted ("transfer encoding", "literal"); empty when it was
   // or no prediction was tried.
   std::string prediction_why_not;
+  // MessageScanner::ForbidEngine(): some object needed libclamav (the engine or the probe),
+  // and this verdict is no verdict at all.
+  bool needed_engine = false;
+  // Scanned whole on the reactor (ScanSettings::reactor_scan_max_bytes), not on the worker.
+  bool on_reactor = false;
   MimePart root;                      // the top-level message (body_end = bytes)
   std::string_view KindName() const;
 };
@@ -97,6 +108,12 @@ class MessageScanner : public MimeSink {
   // without the engine (PartPrefilter::kTypingOnly). Call before the first Feed(). Null (or
   // never called): the parts' prefilter, if any, serves.
   void SetMessagePrefilter(const PrefilterDatabase* prefilter) { message_prefilter_ = prefilter; }
+
+  // Before the first Feed(): libclamav is never called. The first object that would need it
+  // (the engine, or the prefilter's probe) stops the scan, and Finish() says needed_engine;
+  // parts are decided by the message prefilter's typing alone (PartPrefilter::kTypingOnly),
+  // and there is no verdict cache. For a scan on a thread that must not block (a reactor).
+  void ForbidEngine() { engine_forbidden_ = true; }
 
   void Feed(std::string_view raw);
   MessageVerdict Finish();
@@ -140,6 +157,7 @@ class MessageScanner : public MimeSink {
   std::vector<MimePart> leaves_, containers_;
   bool uuencoded_ = false;            // a text part held a uuencoded file
   std::vector<std::string> limits_;
+  bool engine_forbidden_ = false;
   MessageVerdict verdict_;
   bool finished_ = false;
 };

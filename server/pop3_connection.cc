@@ -461,6 +461,8 @@ void Pop3Connection::OnVerdict(scan::MessageVerdict verdict) {
     return;
   }
   for (absl::Duration t : verdict.part_scan_times) env_->Observe(env_->histogram_ids.part_scan, t);
+  if (verdict.on_reactor) env_->Count(env_->ids.scanned_on_reactor);
+  scanned_on_ = verdict.on_reactor ? "reactor" : "worker";
   if (oversized_) {
     verdict.findings = {scan::PartFinding{
         verdict.root,
@@ -501,6 +503,7 @@ void Pop3Connection::Deliver(const std::string& headers,
       .Kv("viruses", viruses)
       .Kv("signatures", scan_set_ != nullptr ? scan_set_->version() : std::string())
       .Kv("cache", from_cache ? "hit" : "miss")
+      .Kv("scanned_on", from_cache ? "none" : scanned_on_)
       .Kv("scan_wait", absl::Trunc(absl::Now() - scan_start_, absl::Microseconds(100)));
   if (!fits.ok()) {
     // Never send a message that could not be cleaned as decided: the client gets none.

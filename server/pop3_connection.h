@@ -126,6 +126,7 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   Subscription subscription_;
   std::shared_ptr<ScanSession> scan_;
   std::string scan_command_;
+  const char* scanned_on_ = "worker";  // the last verdict's: "reactor" or "worker" (log)
   std::string cache_key_;                  // "" when the message has no UIDL
   std::optional<CachedRetrieval> cached_;  // a verdict-cache hit for this retrieval
   std::shared_ptr<const sigs::SignatureSet> scan_set_;

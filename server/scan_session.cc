@@ -20,6 +20,7 @@ ScanSession::ScanSession(Reactor* reactor, Worker* worker,
     : reactor_(reactor),
       worker_(worker),
       signatures_(std::move(sigs)),
+      settings_(settings),
       in_flight_(reactor),
       reactor_in_flight_(reactor_in_flight) {
   scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
@@ -47,6 +48,7 @@ void ScanSession::Feed(std::string_view bytes) {
 
 void ScanSession::HandOver() {
   if (pending_.empty()) return;
+  handed_over_ = true;
   auto chunk = std::make_shared<std::string>();
   chunk->swap(pending_);
   in_flight_.Add(chunk->size());
@@ -67,6 +69,7 @@ void ScanSession::WakeWhenAtMost(size_t bound, Task wake) {
 
 void ScanSession::FeedSpool(std::shared_ptr<const scan::MessageSpool> spool) {
   HandOver();
+  handed_over_ = true;
   worker_->Submit([self = shared_from_this(), spool = std::move(spool)] {
     std::string piece;
     for (uint64_t at = 0; !self->cancelled_.load(std::memory_order_relaxed); at += piece.size()) {
@@ -81,7 +84,32 @@ void ScanSession::FeedSpool(std::shared_ptr<const scan::MessageSpool> spool) {
   });
 }
 
+std::optional<scan::MessageVerdict> ScanSession::ScanOnReactor() {
+  if (handed_over_ || pending_.empty() || pending_.size() > settings_.reactor_scan_max_bytes ||
+      signatures_->message_prefilter() == nullptr) {
+    return std::nullopt;
+  }
+  // No verdict cache: the worker's is its thread's alone.
+  scan::MessageScanner scanner(signatures_->engine(), signatures_->version(), nullptr, settings_);
+  scanner.SetMessagePrefilter(signatures_->message_prefilter());
+  scanner.ForbidEngine();
+  scanner.Feed(pending_);
+  scan::MessageVerdict verdict = scanner.Finish();
+  if (verdict.needed_engine) return std::nullopt;
+  verdict.on_reactor = true;
+  return verdict;
+}
+
 void ScanSession::Finish(Done done) {
+  if (std::optional<scan::MessageVerdict> verdict = ScanOnReactor()) {
+    pending_.clear();
+    // Posted, not called: the caller may not expect its callback before Finish() returns.
+    reactor_->Post([self = shared_from_this(), done = std::move(done),
+                    verdict = *std::move(verdict)]() mutable {
+      if (!self->cancelled_.load(std::memory_order_relaxed)) done(std::move(verdict));
+    });
+    return;
+  }
   HandOver();
   worker_->Submit([self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->cancelled_.load(std::memory_order_relaxed)) return;

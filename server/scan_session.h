@@ -5,11 +5,18 @@
 // they come, so by the end of data most of the work is done. Finish() reports the verdict back
 // on the reactor. The session holds its SignatureSet snapshot until the verdict is out: a
 // reload during the message changes nothing for it.
+//
+// A small message (ScanSettings::reactor_scan_max_bytes) that was never handed over is first
+// scanned at Finish() on the reactor itself, with libclamav forbidden
+// (MessageScanner::ForbidEngine): plain mail needs no libclamav call, and then costs no thread
+// hop. When an object would need libclamav the attempt is dropped and the worker scans the
+// message as usual.
 #ifndef KENSA_SERVER_SCAN_SESSION_H_
 #define KENSA_SERVER_SCAN_SESSION_H_
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -56,15 +63,19 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
               scan::VerdictCache* cache, const scan::ScanSettings& settings,
               InFlightBytes* reactor_in_flight);
   void HandOver();
+  // The reactor's attempt (see above): the verdict, or nullopt when libclamav is needed.
+  std::optional<scan::MessageVerdict> ScanOnReactor();
 
   Reactor* reactor_;
   Worker* worker_;
   std::shared_ptr<const sigs::SignatureSet> signatures_;
+  scan::ScanSettings settings_;
   std::unique_ptr<scan::MessageScanner> scanner_;  // touched only on the worker
   std::string pending_;                            // reactor side, not yet handed over
   InFlightBytes in_flight_;  // this session's share of *reactor_in_flight_
   InFlightBytes* reactor_in_flight_;
   std::atomic<bool> cancelled_{false};
+  bool handed_over_ = false;  // reactor side: the worker has (or will have) seen bytes
   absl::Status spool_error_;  // worker side: FeedSpool() could not read the message
 };
 

@@ -31,6 +31,10 @@ ServerCounters ServerCounters::Register(CounterSet& c) {
       c.Register("scan_second_reading_predicted_total",
                  "messages whose whole-message reading was predicted from the parts' (plain "
                  "messages) instead of run by libclamav");
+  ids.scanned_on_reactor =
+      c.Register("scan_on_reactor_total",
+                 "messages (SMTP and POP3) scanned whole on their reactor, small and needing no "
+                 "libclamav call, without the scan worker's thread hops");
   ids.auth_ok = c.Register("smtp_auth_total", "successful SMTP AUTH exchanges");
   ids.auth_failed = c.Register("smtp_auth_failed_total", "SMTP AUTH attempts with bad credentials");
   ids.pop3_logins = c.Register("pop3_logins_total", "POP3 logins through the proxy");

@@ -634,6 +634,7 @@ void SmtpConnection::CountScan(const ConnectionEnvironment& env, const ScanRepor
   if (report.verdict.second_reading == scan::MessageVerdict::SecondReading::kPredicted) {
     env.Count(ids.second_reading_predicted);
   }
+  if (report.verdict.on_reactor) env.Count(ids.scanned_on_reactor);
   for (absl::Duration d : report.verdict.part_scan_times) {
     env.Observe(env.histogram_ids.part_scan, d);
   }
@@ -666,6 +667,7 @@ void SmtpConnection::CommitMessage(ScanReport report) {
           .Kv("fast_path", report.verdict.fast_path)
           .Kv("second_opinion_only", report.verdict.second_opinion_only ? 1 : 0)
           .Kv("second_reading", scan::SecondReadingName(report.verdict.second_reading))
+          .Kv("scanned_on", report.verdict.on_reactor ? "reactor" : "worker")
           .Kv("scan_wait", absl::Trunc(report.wait, absl::Microseconds(100)));
       if (report.result != "clean") {
         line.Kv("action", report.quarantine ? "quarantine" : "remove");

@@ -164,6 +164,38 @@ TEST_F(WholeMessagePredictionTest, FileTypesThatReadTextAreNeverPredicted) {
   EXPECT_EQ(v.second_reading, SecondReading::kEngine);
 }
 
+// As a reactor scans a small message (ScanSession): libclamav forbidden, the first object
+// that would need it ends the attempt.
+TEST_F(WholeMessagePredictionTest, WithoutLibclamavAPlainMessageIsScannedAndOthersAreNot) {
+  auto set = Build();
+  ASSERT_NE(set, nullptr);
+  auto forbidden = [&](std::string_view raw) {
+    scan::ScanSettings settings;
+    settings.temp_dir = ::testing::TempDir();
+    scan::MessageScanner scanner(set->engine(), set->version(), nullptr, settings);
+    scanner.SetMessagePrefilter(set->message_prefilter());
+    scanner.ForbidEngine();
+    scanner.Feed(raw);
+    return scanner.Finish();
+  };
+  MessageVerdict plain = forbidden(absl::StrCat(kHead, "\r\nhello\r\n\r\nworld\r\n"));
+  EXPECT_FALSE(plain.needed_engine);
+  EXPECT_EQ(plain.kind, MessageVerdict::Kind::kClean);
+  EXPECT_EQ(plain.engine_scans, 0u);
+  EXPECT_EQ(plain.second_reading, SecondReading::kPredicted);
+  // A literal in a part, in the raw message, an HTML part, a message that is not plain: each
+  // needs libclamav.
+  for (const std::string& raw :
+       {absl::StrCat(kHead, "\r\nthe plain body marker here\r\n"),
+        absl::StrCat(kHead, "X-Planted: evil header\r\n\r\nhello\r\n"),
+        absl::StrCat(kHead, "Content-Type: text/html\r\n\r\n<html><body>hi</body></html>\r\n"),
+        absl::StrCat(kHead, "\r\nbegin 644 x\r\n`\r\nend\r\n")}) {
+    MessageVerdict v = forbidden(raw);
+    EXPECT_TRUE(v.needed_engine) << raw;
+    EXPECT_EQ(v.engine_scans, 0u) << raw;
+  }
+}
+
 TEST(FtmLineMayReadTextTest, OnlyEntriesWithoutAControlByte) {
   // libclamav's own kinds of entry: embedded files and magic with control bytes.
   EXPECT_FALSE(FtmLineMayReadText("1:*:504b0304:ZIP-SFX:CL_TYPE_ANY:CL_TYPE_ZIPSFX"));

@@ -145,6 +145,19 @@ class ScanCleanTest(h.KensadTestCase):
         self.assertGreater(readings["engine"], 0, readings)
         self.assertEqual(set(readings) - {"predicted", "engine"}, set(), readings)
 
+    def test_small_plain_messages_are_scanned_on_their_reactor(self):
+        # Under reactor_scan_max_bytes, a message whose every object the prefilter types and
+        # clears (and whose second reading is predicted) needs no libclamav call and is scanned
+        # on its reactor; the others on the worker, with libclamav.
+        recs = sh.log_records(self.kensad, "message")
+        where = collections.Counter(r.get("scanned_on") for r in recs)
+        self.assertGreater(where["reactor"], 0, where)
+        self.assertGreater(where["worker"], 0, where)
+        self.assertEqual(set(where) - {"reactor", "worker"}, set(), where)
+        for r in recs:
+            if r.get("scanned_on") == "reactor":
+                self.assertEqual((r.get("scans"), r.get("second_reading")), ("0", "predicted"), r)
+
     def test_all_events_clean(self):
         recs = sh.log_records(self.kensad, "message")
         self.assertEqual(len(recs), len(self.messages))

@@ -335,7 +335,7 @@ def main():
     if len(with_prefilter) != len(engine_alone):
         diff.append(("%d lines" % len(with_prefilter), "%d lines" % len(engine_alone)))
     found = sum(1 for l in engine_alone if l.endswith(" FOUND"))
-    fast = [l for l in summary if l.startswith("Prefilter:")]
+    fast = [l for l in summary if l.startswith("Prefilter")]
     print("differential: db %s: %d objects, %d flagged by the engine, %s; %d differences"
           % (a.db, count, found, fast[0] if fast else "no prefilter line", len(diff)))
     for line in summary:
