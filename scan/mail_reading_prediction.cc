@@ -3,6 +3,10 @@
 
 #include <algorithm>
 #include <array>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -197,6 +201,33 @@ constexpr std::array<bool, 256> kOrdinaryRawByte = [] {
   return t;
 }();
 
+// The first byte at or after `i` that is not ordinary (kOrdinaryRawByte), or `n`.
+size_t SkipOrdinary(std::string_view raw, size_t i) {
+  const size_t n = raw.size();
+#if defined(__SSE2__)
+  // Sixteen at a time: below 0x20 or from 0x80 (signed, both less than 0x20), DEL, 'x', 'X'.
+  const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+  const __m128i x = _mm_set1_epi8('x'), upper_x = _mm_set1_epi8('X');
+  while (i + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(raw.data() + i));
+    const __m128i stop =
+        _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, x), _mm_cmpeq_epi8(v, upper_x)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    if (mask != 0) {
+      i += static_cast<size_t>(__builtin_ctz(mask));
+      // A tab is ordinary, only not to the comparison above.
+      if (raw[i] != '\t') return i;
+      ++i;
+      continue;
+    }
+    i += 16;
+  }
+#endif
+  while (i < n && kOrdinaryRawByte[static_cast<unsigned char>(raw[i])]) ++i;
+  return i;
+}
+
 std::string RawWhyNot(std::string_view raw) {
   if (!raw.ends_with("\r\n")) return "no final line ending";
   if (std::none_of(std::begin(kMailStarts), std::end(kMailStarts),
@@ -208,7 +239,7 @@ std::string RawWhyNot(std::string_view raw) {
   // Where "binhex" may start: not before the current line, nor before a UTF-8 sequence.
   size_t line_start = 0, text_start = 0;
   for (size_t i = 0; i < n; ++i) {
-    while (i < n && kOrdinaryRawByte[static_cast<unsigned char>(raw[i])]) ++i;
+    i = SkipOrdinary(raw, i);
     if (i >= n) break;
     const unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c == '\r') {

@@ -58,15 +58,16 @@ struct MessageScanner::Leaf : public UuencodeExtractor::Sink {
   Leaf(MessageScanner* s, const MimePart& p)
       : scanner(s),
         part(p),
-        buffer(s->settings_.part_memory_bytes, s->settings_.max_part_bytes, s->settings_.temp_dir) {
+        buffer(s->settings_.part_memory_bytes, s->settings_.max_part_bytes, s->settings_.temp_dir,
+               /*hash_as_appended=*/s->cache_ != nullptr) {
     if (IsTextLeaf(p)) uu = std::make_unique<UuencodeExtractor>(this);
     prefilter = s->NewPartPrefilter();
   }
   void OnFileBegin(std::string_view name) override {
     scanner->uuencoded_ = true;
-    uu_file = std::make_unique<SpillBuffer>(scanner->settings_.part_memory_bytes,
-                                            scanner->settings_.max_part_bytes,
-                                            scanner->settings_.temp_dir);
+    uu_file = std::make_unique<SpillBuffer>(
+        scanner->settings_.part_memory_bytes, scanner->settings_.max_part_bytes,
+        scanner->settings_.temp_dir, /*hash_as_appended=*/scanner->cache_ != nullptr);
     uu_name = std::string(name);
   }
   void OnFileData(std::string_view decoded) override {
@@ -96,8 +97,9 @@ MessageScanner::MessageScanner(const ClamEngine& engine, std::string signature_v
       settings_(settings),
       parser_(settings.mime, this) {
   if (settings_.whole_message_check) {
+    // Its digest is never wanted: the whole message is not a verdict cache entry.
     raw_ = std::make_unique<SpillBuffer>(settings_.part_memory_bytes, settings_.max_part_bytes,
-                                         settings_.temp_dir);
+                                         settings_.temp_dir, /*hash_as_appended=*/false);
   }
 }
 
@@ -170,10 +172,16 @@ void MessageScanner::OnLimitExceeded(std::string_view what) {
 
 ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name,
                                       PartPrefilter* prefilter) {
-  const Sha256 digest = buffer.Digest();
+  // The digest only where it is used: the cache's key, and a cleared part the whole message's
+  // probe may meet again (with the parts' prefilter).
+  std::optional<Sha256> digest;
+  auto get_digest = [&] {
+    if (!digest) digest = buffer.Digest();
+    return *digest;
+  };
   const bool cacheable = cache_ != nullptr && buffer.error().ok() && !buffer.truncated();
   if (cacheable) {
-    if (std::optional<ScanResult> hit = cache_->Find(digest, version_)) {
+    if (std::optional<ScanResult> hit = cache_->Find(get_digest(), version_)) {
       ++verdict_.cache_hits;
       return *hit;
     }
@@ -182,7 +190,9 @@ ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name
   if (prefilter != nullptr && prefilter->Decide(buffer) == PartPrefilter::Decision::kSkipEngine) {
     ++verdict_.fast_path;  // r stays clean: the engine has provably nothing to find
     // libclamav's reading of the whole message meets these bytes again as one of its parts.
-    if (raw_prefilter_ != nullptr) raw_prefilter_->Reuse(prefilter->Cleared(digest, buffer.size()));
+    if (raw_prefilter_ != nullptr && prefilter_ != nullptr) {
+      raw_prefilter_->Reuse(prefilter->Cleared(get_digest(), buffer.size()));
+    }
   } else if (engine_forbidden_) {
     verdict_.needed_engine = true;  // r means nothing: the whole verdict is dropped
     return r;
@@ -193,7 +203,7 @@ ScanResult MessageScanner::ScanObject(SpillBuffer& buffer, std::string_view name
   // Only real verdicts are remembered: a local failure or a scan error may be transient.
   if (cacheable && r.kind != ScanResult::Kind::kLocalFailure &&
       !absl::StartsWith(r.name, "scan error")) {
-    cache_->Insert(digest, version_, r);
+    cache_->Insert(get_digest(), version_, r);
   }
   return r;
 }
@@ -243,12 +253,13 @@ bool MessageScanner::PredictSecondReading() {
     why = "size";
   }
   if (!why.empty()) return false;
-  std::string raw;
-  raw.reserve(raw_->size());
-  if (!raw_->Read([&](std::string_view chunk) { raw.append(chunk); }).ok()) {
+  // Within part_memory_bytes, so held in memory: read in place.
+  const std::optional<std::string_view> in_memory = raw_->memory();
+  if (!in_memory) {
     why = "raw message unreadable";
     return false;
   }
+  const std::string_view raw = *in_memory;
   MailReadingPrediction prediction = PredictMailReading(raw, leaves_, containers_);
   if (!prediction.plain) {
     why = std::move(prediction.why_not);
@@ -261,7 +272,8 @@ bool MessageScanner::PredictSecondReading() {
   }
   for (MailReadingPrediction::LineForm& form : prediction.line_forms) {
     const MimePart& part = leaves_[form.leaf];
-    SpillBuffer buffer(settings_.part_memory_bytes, settings_.max_part_bytes, settings_.temp_dir);
+    SpillBuffer buffer(settings_.part_memory_bytes, settings_.max_part_bytes, settings_.temp_dir,
+                       /*hash_as_appended=*/cache_ != nullptr);
     buffer.Append(form.bytes);
     std::unique_ptr<PartPrefilter> prefilter = NewPartPrefilter();
     if (prefilter != nullptr) prefilter->Feed(form.bytes);

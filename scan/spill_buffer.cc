@@ -19,14 +19,17 @@ struct SpillBuffer::HashState {
   ~HashState() { EVP_MD_CTX_free(ctx); }
 };
 
-SpillBuffer::SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir)
-    : max_bytes_(max_bytes), kept_(memory_bytes, std::move(temp_dir)), hash_(new HashState) {}
+SpillBuffer::SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir,
+                         bool hash_as_appended)
+    : max_bytes_(max_bytes),
+      kept_(memory_bytes, std::move(temp_dir)),
+      hash_(hash_as_appended ? new HashState : nullptr) {}
 
 SpillBuffer::~SpillBuffer() { delete hash_; }
 
 void SpillBuffer::Append(std::string_view bytes) {
   if (bytes.empty()) return;
-  EVP_DigestUpdate(hash_->ctx, bytes.data(), bytes.size());
+  if (hash_ != nullptr) EVP_DigestUpdate(hash_->ctx, bytes.data(), bytes.size());
   const uint64_t room = size_ >= max_bytes_ ? 0 : max_bytes_ - size_;
   size_ += bytes.size();
   if (room == 0) return;
@@ -38,10 +41,25 @@ Sha256 SpillBuffer::Digest() {
   if (!digest_) {
     Sha256 d{};
     unsigned int len = 0;
-    EVP_DigestFinal_ex(hash_->ctx, d.data(), &len);
+    if (hash_ != nullptr) {
+      EVP_DigestFinal_ex(hash_->ctx, d.data(), &len);
+    } else {
+      HashState late;
+      // A read error leaves the digest of what was read: such a buffer has no verdict anyway
+      // (error() is set), and nothing caches or reuses it.
+      (void)Read([&](std::string_view chunk) {
+        EVP_DigestUpdate(late.ctx, chunk.data(), chunk.size());
+      });
+      EVP_DigestFinal_ex(late.ctx, d.data(), &len);
+    }
     digest_ = d;
   }
   return *digest_;
+}
+
+std::optional<std::string_view> SpillBuffer::memory() const {
+  if (!kept_.error().ok() || !kept_.in_memory()) return std::nullopt;
+  return kept_.memory();
 }
 
 ClamEngine::ProbeResult SpillBuffer::ProbeWith(const ClamEngine& probe,

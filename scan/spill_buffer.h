@@ -21,7 +21,11 @@ namespace kensa::scan {
 
 class SpillBuffer {
  public:
-  SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir);
+  // `hash_as_appended`: SHA-256 every byte as it comes (a buffer whose digest is always
+  // wanted: the verdict cache's key). Otherwise Digest() reads the kept bytes back if it is
+  // ever called, and most buffers never pay for it.
+  SpillBuffer(size_t memory_bytes, uint64_t max_bytes, std::string temp_dir,
+              bool hash_as_appended = true);
   ~SpillBuffer();
   SpillBuffer(const SpillBuffer&) = delete;
   SpillBuffer& operator=(const SpillBuffer&) = delete;
@@ -32,9 +36,11 @@ class SpillBuffer {
   // The first write error (temp file full, ...): the object then has no verdict, and
   // ScanWith() says kLocalFailure.
   const absl::Status& error() const { return kept_.error(); }
-  // SHA-256 of every byte appended (also of those past max_bytes). Ends the object: call it
-  // after the last Append().
+  // SHA-256 of every byte appended (also of those past max_bytes; without hash_as_appended,
+  // of the kept ones). Ends the object: call it after the last Append().
   Sha256 Digest();
+  // The kept bytes when they are all in memory (no temporary file, no error).
+  std::optional<std::string_view> memory() const;
   ScanResult ScanWith(const ClamEngine& engine, std::string_view name) const;
   ClamEngine::ProbeResult ProbeWith(const ClamEngine& probe,
                                     ClamEngine::LayerVisitor* visitor) const;
