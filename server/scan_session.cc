@@ -20,13 +20,21 @@ ScanSession::ScanSession(Reactor* reactor, Worker* worker,
     : reactor_(reactor),
       worker_(worker),
       signatures_(std::move(sigs)),
+      cache_(cache),
       settings_(settings),
       in_flight_(reactor),
-      reactor_in_flight_(reactor_in_flight) {
-  scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
-                                                    cache, settings);
-  scanner_->SetPrefilter(signatures_->prefilter());
-  scanner_->SetMessagePrefilter(signatures_->message_prefilter());
+      reactor_in_flight_(reactor_in_flight) {}
+
+scan::MessageScanner& ScanSession::WorkerScanner() {
+  // Made by the worker's first job for this session: a message the reactor scans never needs
+  // one.
+  if (scanner_ == nullptr) {
+    scanner_ = std::make_unique<scan::MessageScanner>(signatures_->engine(), signatures_->version(),
+                                                      cache_, settings_);
+    scanner_->SetPrefilter(signatures_->prefilter());
+    scanner_->SetMessagePrefilter(signatures_->message_prefilter());
+  }
+  return *scanner_;
 }
 
 void ScanSession::Feed(std::string_view bytes) {
@@ -54,7 +62,7 @@ void ScanSession::HandOver() {
   in_flight_.Add(chunk->size());
   reactor_in_flight_->Add(chunk->size());
   worker_->Submit([self = shared_from_this(), chunk] {
-    if (!self->cancelled_.load(std::memory_order_relaxed)) self->scanner_->Feed(*chunk);
+    if (!self->cancelled_.load(std::memory_order_relaxed)) self->WorkerScanner().Feed(*chunk);
     // Either may wake a connection paused for the scanner (its own bytes, or the reactor's).
     self->in_flight_.Sub(chunk->size());
     self->reactor_in_flight_->Sub(chunk->size());
@@ -79,7 +87,7 @@ void ScanSession::FeedSpool(std::shared_ptr<const scan::MessageSpool> spool) {
         return;
       }
       if (piece.empty()) return;
-      self->scanner_->Feed(piece);
+      self->WorkerScanner().Feed(piece);
     }
   });
 }
@@ -113,7 +121,7 @@ void ScanSession::Finish(Done done) {
   HandOver();
   worker_->Submit([self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->cancelled_.load(std::memory_order_relaxed)) return;
-    scan::MessageVerdict verdict = self->scanner_->Finish();
+    scan::MessageVerdict verdict = self->WorkerScanner().Finish();
     if (!self->spool_error_.ok()) {
       verdict.kind = scan::MessageVerdict::Kind::kLocalFailure;
       verdict.local_failure = std::string(self->spool_error_.message());

@@ -65,12 +65,15 @@ class ScanSession : public std::enable_shared_from_this<ScanSession> {
   void HandOver();
   // The reactor's attempt (see above): the verdict, or nullopt when libclamav is needed.
   std::optional<scan::MessageVerdict> ScanOnReactor();
+  // Worker thread: the session's scanner, made on first use.
+  scan::MessageScanner& WorkerScanner();
 
   Reactor* reactor_;
   Worker* worker_;
   std::shared_ptr<const sigs::SignatureSet> signatures_;
+  scan::VerdictCache* cache_;  // the worker's
   scan::ScanSettings settings_;
-  std::unique_ptr<scan::MessageScanner> scanner_;  // touched only on the worker
+  std::unique_ptr<scan::MessageScanner> scanner_;  // made and touched only on the worker
   std::string pending_;                            // reactor side, not yet handed over
   InFlightBytes in_flight_;  // this session's share of *reactor_in_flight_
   InFlightBytes* reactor_in_flight_;
