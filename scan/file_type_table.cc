@@ -8,16 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/hex_digit.h"
 
 namespace kensa::scan {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool ParseU64(std::string_view s, uint64_t* out) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -67,7 +61,7 @@ std::optional<std::string> PlainHexBytes(std::string_view hex) {
   if (hex.empty() || hex.size() % 2 != 0) return std::nullopt;
   std::string out;
   for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    const int hi = HexDigitValue(hex[i]), lo = HexDigitValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
   }
@@ -115,7 +109,7 @@ std::optional<std::string> HexPatternToRegex(std::string_view hex) {
     }
     if (i + 1 >= hex.size()) return std::nullopt;
     const char a = hex[i], b = hex[i + 1];
-    const int ha = HexValue(a), hb = HexValue(b);
+    const int ha = HexDigitValue(a), hb = HexDigitValue(b);
     if (a == '?' && b == '?') {
       out += '.';
     } else if (a == '?' && hb >= 0) {

@@ -19,15 +19,10 @@
 #include <string>
 #include <string_view>
 
+#include "core/hex_digit.h"
+
 namespace kensa::scan::quoted_printable {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
@@ -85,7 +80,7 @@ class Decoder final : public StreamDecoder {
         Text(c, out);
         return;
       case State::kEquals:
-        if (HexValue(c) >= 0) {
+        if (HexDigitValue(c) >= 0) {
           hex_ = c;
           state_ = State::kEqualsHex;
         } else if (IsBlank(c)) {
@@ -100,8 +95,8 @@ class Decoder final : public StreamDecoder {
         }
         return;
       case State::kEqualsHex:
-        if (const int low = HexValue(c); low >= 0) {
-          out->push_back(static_cast<char>(HexValue(hex_) * 16 + low));
+        if (const int low = HexDigitValue(c); low >= 0) {
+          out->push_back(static_cast<char>(HexDigitValue(hex_) * 16 + low));
           state_ = State::kText;
         } else {
           Literal(std::string_view(&hex_, 1), c, out);

@@ -6,17 +6,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/hex_digit.h"
 #include "sigs/text_fields.h"
 
 namespace kensa::sigs {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // An all-exact alternative branch ("aabb"); nullopt when it holds any wildcard.
 std::optional<std::string> ExactBranch(std::string_view branch) {
@@ -47,7 +41,7 @@ std::optional<std::string> HexToBytes(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
   std::string out;
   for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    int hi = HexDigitValue(hex[i]), lo = HexDigitValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi << 4 | lo));
   }
@@ -92,9 +86,9 @@ absl::StatusOr<std::optional<RequiredLiterals>> ExtractRequiredLiterals(std::str
   size_t i = 0;
   while (i < hex.size()) {
     const char c = hex[i];
-    if (HexValue(c) >= 0 || c == '?') {
+    if (HexDigitValue(c) >= 0 || c == '?') {
       if (i + 1 >= hex.size()) return absl::InvalidArgumentError("odd number of hex digits");
-      int hi = HexValue(c), lo = HexValue(hex[i + 1]);
+      int hi = HexDigitValue(c), lo = HexDigitValue(hex[i + 1]);
       if ((hi < 0 && c != '?') || (lo < 0 && hex[i + 1] != '?')) {
         return absl::InvalidArgumentError(absl::StrCat("bad hex byte at ", i));
       }
