@@ -35,20 +35,28 @@ void Merge(ScanResult* into, const ScanResult& r) {
 
 std::string_view MessageVerdict::KindName() const {
   switch (kind) {
-    case Kind::kClean: return "clean";
-    case Kind::kInfected: return "infected";
-    case Kind::kUnscannable: return "unscannable";
-    case Kind::kLocalFailure: return "local_failure";
+    case Kind::kClean:
+      return "clean";
+    case Kind::kInfected:
+      return "infected";
+    case Kind::kUnscannable:
+      return "unscannable";
+    case Kind::kLocalFailure:
+      return "local_failure";
   }
   return "?";
 }
 
 std::string_view SecondReadingName(MessageVerdict::SecondReading r) {
   switch (r) {
-    case MessageVerdict::SecondReading::kNone: return "none";
-    case MessageVerdict::SecondReading::kFastPath: return "fast_path";
-    case MessageVerdict::SecondReading::kEngine: return "engine";
-    case MessageVerdict::SecondReading::kPredicted: return "predicted";
+    case MessageVerdict::SecondReading::kNone:
+      return "none";
+    case MessageVerdict::SecondReading::kFastPath:
+      return "fast_path";
+    case MessageVerdict::SecondReading::kEngine:
+      return "engine";
+    case MessageVerdict::SecondReading::kPredicted:
+      return "predicted";
   }
   return "?";
 }
@@ -223,7 +231,8 @@ void MessageScanner::AddFinding(const MimePart& part, const ScanResult& result) 
 }
 
 std::unique_ptr<PartPrefilter> MessageScanner::NewPartPrefilter() const {
-  if (prefilter_ != nullptr && !engine_forbidden_) return std::make_unique<PartPrefilter>(*prefilter_);
+  if (prefilter_ != nullptr && !engine_forbidden_)
+    return std::make_unique<PartPrefilter>(*prefilter_);
   // A small set's engine costs about what the probe does: only an object whose type is known
   // without the probe is decided by the prefilter, every other one goes to the engine.
   if (message_prefilter_ != nullptr && message_prefilter_->file_types() != nullptr) {
@@ -245,10 +254,14 @@ bool MessageScanner::PredictSecondReading() {
   const PrefilterDatabase* db = prefilter_ != nullptr ? prefilter_ : message_prefilter_;
   if (db == nullptr || raw_prefilter_ == nullptr) return false;
   std::string& why = verdict_.prediction_why_not;
-  if (db->mail_reading_unpredictable()) why = "the set's container signatures or file types";
-  else if (db->routed_classes() & kPlainMail) why = "routed mail class";
-  else if (!limits_.empty()) why = "parser limit";
-  else if (uuencoded_) why = "uuencoded file";
+  if (db->mail_reading_unpredictable())
+    why = "the set's container signatures or file types";
+  else if (db->routed_classes() & kPlainMail)
+    why = "routed mail class";
+  else if (!limits_.empty())
+    why = "parser limit";
+  else if (uuencoded_)
+    why = "uuencoded file";
   else if (raw_->size() > settings_.part_memory_bytes || !raw_->error().ok() || raw_->truncated()) {
     why = "size";
   }
@@ -297,10 +310,9 @@ MessageVerdict MessageScanner::Finish() {
     if (p.body_end < p.body_begin) p.body_end = verdict_.bytes;
     OnLeafEnd(p);
   }
-  bool any_infected = std::any_of(verdict_.findings.begin(), verdict_.findings.end(),
-                                  [](const PartFinding& f) {
-                                    return f.result.kind == ScanResult::Kind::kInfected;
-                                  });
+  bool any_infected = std::any_of(
+      verdict_.findings.begin(), verdict_.findings.end(),
+      [](const PartFinding& f) { return f.result.kind == ScanResult::Kind::kInfected; });
   if (raw_ != nullptr && !any_infected && verdict_.local_failure.empty() && verdict_.bytes > 0 &&
       verdict_.bytes <= settings_.whole_message_max_bytes) {
     // The second reading: libclamav parses the raw message itself. What it finds that the

@@ -9,14 +9,13 @@ std::shared_ptr<ScanSession> ScanSession::Start(
     Reactor* reactor, Worker* worker, std::shared_ptr<const sigs::SignatureSet> signatures,
     scan::VerdictCache* cache, const scan::ScanSettings& settings,
     InFlightBytes* reactor_in_flight) {
-  return std::shared_ptr<ScanSession>(new ScanSession(reactor, worker, std::move(signatures), cache,
-                                                      settings, reactor_in_flight));
+  return std::shared_ptr<ScanSession>(
+      new ScanSession(reactor, worker, std::move(signatures), cache, settings, reactor_in_flight));
 }
 
 ScanSession::ScanSession(Reactor* reactor, Worker* worker,
                          std::shared_ptr<const sigs::SignatureSet> sigs, scan::VerdictCache* cache,
-                         const scan::ScanSettings& settings,
-                         InFlightBytes* reactor_in_flight)
+                         const scan::ScanSettings& settings, InFlightBytes* reactor_in_flight)
     : reactor_(reactor),
       worker_(worker),
       signatures_(std::move(sigs)),
@@ -45,8 +44,8 @@ void ScanSession::Feed(std::string_view bytes) {
   while (!bytes.empty()) {
     const size_t take = std::min(bytes.size(), kHandOverBytes - pending_.size());
     if (pending_.size() + take > pending_.capacity()) {
-      pending_.reserve(std::min(kHandOverBytes,
-                                std::max(pending_.size() + take, 2 * pending_.capacity())));
+      pending_.reserve(
+          std::min(kHandOverBytes, std::max(pending_.size() + take, 2 * pending_.capacity())));
     }
     pending_.append(bytes.data(), take);
     bytes.remove_prefix(take);
