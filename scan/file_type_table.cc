@@ -3,39 +3,15 @@
 
 #include <hs/hs.h>
 
-#include <charconv>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/hex_digit.h"
+#include "core/text_fields.h"
 
 namespace kensa::scan {
 namespace {
-
-bool ParseU64(std::string_view s, uint64_t* out) {
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
-}
-
-std::vector<std::string_view> Fields(std::string_view s) {
-  std::vector<std::string_view> out;
-  for (size_t at = 0;;) {
-    const size_t colon = s.find(':', at);
-    out.push_back(
-        s.substr(at, colon == std::string_view::npos ? std::string_view::npos : colon - at));
-    if (colon == std::string_view::npos) return out;
-    at = colon + 1;
-  }
-}
-
-std::string_view Trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || (s.front() >= '\t' && s.front() <= '\r')))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || (s.back() >= '\t' && s.back() <= '\r')))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::string ByteEscape(int v) { return absl::StrFormat("\\x%02x", v); }
 
@@ -47,13 +23,13 @@ std::optional<std::string> GapToRegex(std::string_view inside) {
   const size_t dash = inside.find('-');
   uint64_t lo = 0, hi = 0;
   if (dash == std::string_view::npos) {
-    if (!ParseU64(inside, &lo)) return std::nullopt;
+    if (!ParseNumber(inside, &lo)) return std::nullopt;
     return lo <= kLongestExactGap ? absl::StrCat(".{", lo, "}") : std::string(".*");
   }
   const std::string_view a = inside.substr(0, dash), b = inside.substr(dash + 1);
-  if (!a.empty() && !ParseU64(a, &lo)) return std::nullopt;
+  if (!a.empty() && !ParseNumber(a, &lo)) return std::nullopt;
   if (a.empty() && b.empty()) return std::nullopt;
-  if (!b.empty() && (!ParseU64(b, &hi) || hi < lo)) return std::nullopt;
+  if (!b.empty() && (!ParseNumber(b, &hi) || hi < lo)) return std::nullopt;
   return std::string(".*");
 }
 
@@ -137,15 +113,15 @@ absl::StatusOr<std::unique_ptr<const FileTypeTable>> FileTypeTable::Build(
   };
   std::vector<Pattern> patterns;
   for (const std::string& raw : entries) {
-    const std::string_view line = Trimmed(raw);
+    const std::string_view line = StripWhitespace(raw);
     if (line.empty() || line[0] == '#') continue;
-    const std::vector<std::string_view> f = Fields(line);
+    const std::vector<std::string_view> f = SplitFields(line, ':');
     if (f.size() < 6) return absl::InvalidArgumentError("file type entry: " + std::string(line));
     if (f[0] == "4") continue;
     if (f[0] == "0") {
       uint64_t offset = 0;
       std::optional<std::string> magic = PlainHexBytes(f[2]);
-      if (!ParseU64(f[1], &offset) || !magic) {
+      if (!ParseNumber(f[1], &offset) || !magic) {
         return absl::InvalidArgumentError("file type magic: " + std::string(line));
       }
       table->magics_.push_back({offset, *std::move(magic)});
@@ -153,7 +129,7 @@ absl::StatusOr<std::unique_ptr<const FileTypeTable>> FileTypeTable::Build(
     }
     if (f[0] != "1") return absl::InvalidArgumentError("file type kind: " + std::string(line));
     uint64_t at = 0;
-    const bool fixed_offset = ParseU64(f[1], &at);
+    const bool fixed_offset = ParseNumber(f[1], &at);
     // A plain pattern at a fixed offset within the typed bytes is a magic of its own.
     if (std::optional<std::string> plain = PlainHexBytes(f[2]);
         plain && fixed_offset && at + plain->size() <= kTypingBytes) {

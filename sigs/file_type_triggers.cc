@@ -4,7 +4,7 @@
 #include <cctype>
 #include <string>
 
-#include "sigs/text_fields.h"
+#include "core/text_fields.h"
 
 namespace kensa::sigs {
 

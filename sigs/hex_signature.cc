@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/hex_digit.h"
-#include "sigs/text_fields.h"
+#include "core/text_fields.h"
 
 namespace kensa::sigs {
 namespace {

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "core/text_fields.h"
 #include "gtest/gtest.h"
 #include "scan/clam_test_support.h"
 #include "scan/file_type_table.h"
 #include "scan/prefilter.h"
 #include "sigs/builtin_file_types.h"
-#include "sigs/text_fields.h"
 
 namespace kensa::sigs {
 namespace {

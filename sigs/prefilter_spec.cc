@@ -12,7 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "sigs/text_fields.h"
+#include "core/text_fields.h"
 #include "sigs/file_type_triggers.h"
 #include "sigs/hex_signature.h"
 #include "sigs/logical_expression.h"

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Field splitting and number parsing for signature database lines, on std::string_view
-// (Debian's Abseil build has its own string_view type, which these lines never need).
-#ifndef KENSA_SIGS_TEXT_FIELDS_H_
-#define KENSA_SIGS_TEXT_FIELDS_H_
+// Field splitting and number parsing for signature database lines (the prefilter's derivation,
+// libclamav's file-type table), on std::string_view (Debian's Abseil build has its own
+// string_view type, which these lines never need).
+#ifndef KENSA_CORE_TEXT_FIELDS_H_
+#define KENSA_CORE_TEXT_FIELDS_H_
 
 #include <charconv>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
-namespace kensa::sigs {
+namespace kensa {
 
 inline std::vector<std::string_view> SplitFields(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -34,6 +35,6 @@ inline std::string_view StripWhitespace(std::string_view s) {
   return s;
 }
 
-}  // namespace kensa::sigs
+}  // namespace kensa
 
-#endif  // KENSA_SIGS_TEXT_FIELDS_H_
+#endif  // KENSA_CORE_TEXT_FIELDS_H_
