@@ -322,6 +322,9 @@ absl::Status ReadPop3(TableReader& r, KensaConfig& c) {
                                   int64_t{1} << 40));
   KENSA_RETURN_IF_ERROR(r.Duration("command_timeout", &c.pop3_command_timeout, absl::Seconds(1)));
   KENSA_RETURN_IF_ERROR(r.Duration("backend_timeout", &c.pop3_backend_timeout, absl::Seconds(1)));
+  KENSA_RETURN_IF_ERROR(r.Integer("read_ahead_messages", &c.pop3_read_ahead_messages, 0, 16));
+  KENSA_RETURN_IF_ERROR(r.Integer("read_ahead_max_bytes", &c.pop3_read_ahead_max_bytes, 0,
+                                  int64_t{1} << 30));
   return r.CheckNoUnknownKeys();
 }
 
@@ -916,7 +919,9 @@ std::string DescribeConfig(const KensaConfig& c) {
                   "\nmax_line_bytes = ", c.pop3_max_line_bytes,
                   "\nmax_message_bytes = ", c.pop3_max_message_bytes,
                   "\ncommand_timeout = ", Dur(c.pop3_command_timeout),
-                  "\nbackend_timeout = ", Dur(c.pop3_backend_timeout), "\n");
+                  "\nbackend_timeout = ", Dur(c.pop3_backend_timeout),
+                  "\nread_ahead_messages = ", c.pop3_read_ahead_messages,
+                  "\nread_ahead_max_bytes = ", c.pop3_read_ahead_max_bytes, "\n");
   absl::StrAppend(&out, "\n[auth]\nbackend = ", Quote(c.auth_backend),
                   "\npasswd_file = ", Quote(c.auth_passwd_file),
                   "\ndovecot_socket = ", Quote(c.auth_dovecot_socket),

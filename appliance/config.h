@@ -31,7 +31,7 @@
 //                 "pass"), quarantine_dir, subscriber_db, subscriber_db_map_bytes
 //   [pop3]        backend ("127.0.0.1:110"), backend_tls ("none" | "starttls" | "implicit"),
 //                 plaintext_auth, max_line_bytes, max_message_bytes, command_timeout,
-//                 backend_timeout
+//                 backend_timeout, read_ahead_messages, read_ahead_max_bytes
 //   [auth]        backend ("none" | "file" | "dovecot"), passwd_file, dovecot_socket
 //                 ("unix:/path" | "inet:host:port"), timeout, sender_rule ("own" | "domain" |
 //                 "any"), max_failures, failure_window, failure_delay, max_failure_delay,
@@ -186,6 +186,10 @@ struct KensaConfig {
   uint64_t pop3_max_message_bytes = 100ull << 20;  // larger scanned RETR/TOP: connection closed
   absl::Duration pop3_command_timeout = absl::Minutes(10);  // RFC 1939's autologout minimum
   absl::Duration pop3_backend_timeout = absl::Seconds(60);
+  // Messages fetched and scanned ahead of a client that walks its mailbox (README, "POP3
+  // proxy"; 0 = off), each of at most read_ahead_max_bytes by the backend's LIST.
+  size_t pop3_read_ahead_messages = 2;
+  uint64_t pop3_read_ahead_max_bytes = 256 << 10;
 
   // auth (SMTP AUTH for submission and for subscribers on 25)
   std::string auth_backend = "none";  // none | file | dovecot

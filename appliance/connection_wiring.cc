@@ -35,6 +35,8 @@ Pop3ConnectionSettings Pop3SettingsFrom(const KensaConfig& c) {
   s.max_message_bytes = c.pop3_max_message_bytes;
   s.command_timeout = c.pop3_command_timeout;
   s.backend_timeout = c.pop3_backend_timeout;
+  s.read_ahead_messages = c.pop3_read_ahead_messages;
+  s.read_ahead_max_bytes = c.pop3_read_ahead_max_bytes;
   s.scan_enabled = c.scan_enabled;
   s.max_scan_bytes_in_flight = c.max_scan_bytes_in_flight;
   return s;

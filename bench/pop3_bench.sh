@@ -14,6 +14,7 @@
 # usage: bench/pop3_bench.sh [-r R] [--quick] [--duration S] [--clients "1 64"]
 #                            [--sizes "10k 5m"] [--kensad PATH] [--bench PATH]
 #                            [--no-kensa] [--no-scan-off] [--scan-opts "KEY = VALUE"]
+#                            [--pop3-opts "KEY = VALUE"]
 #                            [--log-level info] [--tls] [--keep]
 # --tls: the clients speak implicit TLS (as on port 995) to Dovecot's pop3s listener and to
 # kensad's POP3 listener (tls = "implicit"); kensad -> Dovecot stays plaintext.
@@ -30,6 +31,7 @@ BENCH=""
 DO_KENSA=1
 DO_OFF=1
 SCAN_OPTS=""   # extra lines for kensad's [scan] table, e.g. "whole_message_check = false"
+POP3_OPTS=""   # extra lines for kensad's [pop3] table, e.g. "read_ahead_messages = 0"
 LOG_LEVEL=warning   # kensad's; info logs every session (with --keep: $WORK/kensad.log)
 TLS=0
 KEEP=0
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
     --no-scan-off) DO_OFF=0 ;;
     --keep) KEEP=1 ;;
     --scan-opts) SCAN_OPTS=$2; shift ;;
+    --pop3-opts) POP3_OPTS=$2; shift ;;
     --log-level) LOG_LEVEL=$2; shift ;;
     --tls) TLS=1 ;;
     -h|--help) sed -n 3,20p "$0"; exit 0 ;;
@@ -303,6 +306,7 @@ local_domains = ["example.test"]
 [pop3]
 backend = "127.0.0.1:$DC_PORT"
 plaintext_auth = true
+$POP3_OPTS
 
 [scan]
 signature_dir = "$ROOT/sigs/test"

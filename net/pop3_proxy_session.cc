@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "net/sasl.h"
 
@@ -33,6 +34,21 @@ std::string Upper(std::string_view s) {
 bool IsNumber(std::string_view s) {
   if (s.empty() || s.size() > 10) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The message number a RETR/TOP/DELE argument names: "007" and "7" are the same message, and
+// UIDL and LIST list "7". The argument was checked with IsNumber.
+std::string_view MessageNumber(std::string_view arg) {
+  while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
+  arg = arg.substr(0, arg.find(' '));
+  while (arg.size() > 1 && arg.front() == '0') arg.remove_prefix(1);
+  return arg;
+}
+
+uint64_t NumberValue(std::string_view digits) {
+  uint64_t n = 0;
+  for (char c : digits) n = n * 10 + static_cast<uint64_t>(c - '0');
+  return n;
 }
 
 size_t CountWords(std::string_view s) {
@@ -60,7 +76,10 @@ bool Pop3ProxySession::WantsClientInput() const {
     case Phase::kAuthorization:
       return true;  // also while awaiting TLS: the handshake must be read
     case Phase::kTransaction:
-      return backend_ == Backend::kIdle;
+      // A command of the client's (or kensa's UIDL/LIST at the login) is in flight, or one
+      // waits until the backend is free of a read-ahead.
+      if (releasing_ || waiting_for_fetch_ || line_waits_) return false;
+      return backend_ == Backend::kIdle || fetch_ != Fetch::kNone;
     case Phase::kRelay:
       return true;
     case Phase::kLoggingIn:
@@ -106,6 +125,11 @@ void Pop3ProxySession::ProcessClient() {
         ReplyClient("-ERR Line too long");
       }
       if (skipping_line_) client_in_.clear();
+      break;
+    }
+    if (phase_ == Phase::kTransaction && backend_ != Backend::kIdle && !skipping_line_ &&
+        !TakesReadAhead(std::string_view(client_in_).substr(0, lf))) {
+      line_waits_ = true;  // the backend is reading ahead: the command goes when it is done
       break;
     }
     std::string line = client_in_.substr(0, lf);
@@ -306,16 +330,39 @@ void Pop3ProxySession::Transaction(std::string_view verb, std::string_view arg,
     ReplyClient("-ERR Unknown command");
     return;
   }
-  command_ = std::string(verb);
-  if (words != 0) command_ += " " + std::string(arg);
+  const std::string_view number = words != 0 ? MessageNumber(arg) : std::string_view();
+  const uint64_t n = NumberValue(number);
+  if (verb == "TOP") walking_ = false;
+  if (verb == "RETR") {
+    walking_ = n == 1 || (last_retr_ != 0 && n == last_retr_ + 1);
+    last_retr_ = n;
+    if (!kept_.empty() && n == kept_.front().number) {
+      ReleaseReadAhead();
+      return;
+    }
+    if (kept_.empty() && fetch_ == Fetch::kFetching && n == fetch_number_) {
+      waiting_for_fetch_ = true;  // answered when its copy is kept (FinishFetch)
+      return;
+    }
+  }
+  // Anything else finds the backend free (ProcessClient); a retrieval off the walk, or a
+  // change to what was read ahead, leaves nothing read ahead.
+  if (!kept_.empty() &&
+      (verb == "RETR" || verb == "TOP" || verb == "QUIT" ||
+       (verb == "DELE" && n >= kept_.front().number && n <= kept_.back().number))) {
+    DropReadAheads();
+  }
+  std::string command(verb);
+  if (words != 0) command += " " + std::string(arg);
+  SendCommand(std::move(command), expect, number);
+}
+
+void Pop3ProxySession::SendCommand(std::string command, Backend expect,
+                                   std::string_view number) {
+  command_ = std::move(command);
   command_uid_.clear();
   if (expect == Backend::kScanStatus) {
-    std::string_view n = arg;
-    while (!n.empty() && n.front() == ' ') n.remove_prefix(1);
-    n = n.substr(0, n.find(' '));
-    // "007" and "7" are the same message; UIDL lists "7".
-    while (n.size() > 1 && n.front() == '0') n.remove_prefix(1);
-    auto it = uids_.find(std::string(n));
+    auto it = uids_.find(std::string(number));
     if (it != uids_.end()) command_uid_ = it->second;
   }
   backend_ = expect;
@@ -364,7 +411,13 @@ void Pop3ProxySession::OnBackendClosed() {
       Close();
       return;
     case Phase::kTransaction:
-      if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
+      if (releasing_) {
+        Close();  // the copy on its way must not end in an error line
+      } else if (fetch_ != Fetch::kNone) {
+        // The client is between commands (or waits for the message being read ahead, of
+        // which it has heard nothing yet): it hears why.
+        Fail("-ERR [SYS/TEMP] Mail server closed the connection");
+      } else if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
           backend_ == Backend::kScanDiscard) {
         Close();  // no final ".": the client must not take what it has for a whole message
       } else if (backend_ == Backend::kQuit) {
@@ -424,8 +477,34 @@ void Pop3ProxySession::ProcessBackend() {
         KeepHeaderBlock(piece);
       }
       if (!piece.empty()) host_->ScanData(piece);
+      if (fetch_ == Fetch::kFetching &&
+          message_size_ > std::min(config_.max_message_bytes, config_.read_ahead_max_bytes)) {
+        // Longer than LIST said: not worth keeping; the client's RETR fetches it again.
+        kept_.clear();
+        host_->DropReadAhead();
+        fetch_ = Fetch::kDiscarding;
+        walking_ = false;
+        std::string().swap(message_);
+        backend_ = Backend::kScanDiscard;
+        if (decoder_.done()) FinishFetch();
+        continue;
+      }
       if (message_size_ > config_.max_message_bytes) {
         OnOversized();
+        continue;
+      }
+      if (decoder_.done()) {
+        backend_ = Backend::kScanning;
+        QueueReadAhead();  // the backend works on the next while this one is scanned
+        host_->EndScan();
+      }
+      continue;
+    }
+    if (backend_ == Backend::kScanDiscard) {
+      std::string scratch;
+      backend_in_.erase(0, decoder_.Feed(backend_in_, &scratch));
+      if (decoder_.done() && fetch_ == Fetch::kDiscarding) {
+        FinishFetch();
         continue;
       }
       if (decoder_.done()) {
@@ -434,19 +513,14 @@ void Pop3ProxySession::ProcessBackend() {
       }
       continue;
     }
-    if (backend_ == Backend::kScanDiscard) {
-      std::string scratch;
-      backend_in_.erase(0, decoder_.Feed(backend_in_, &scratch));
-      if (decoder_.done()) {
-        backend_ = Backend::kScanning;
-        host_->EndScan();
-      }
-      continue;
-    }
     if (backend_ == Backend::kIdle || backend_ == Backend::kScanning ||
         backend_ == Backend::kTlsHandshake) {
-      // Nothing was asked: kept until something is, but not without bound.
-      if (backend_in_.size() > config_.max_line_bytes) {
+      // Nothing was asked (or the answer to a queued read-ahead, which waits its turn): kept
+      // until something is, but not without bound.
+      const uint64_t bound =
+          queued_fetch_ != 0 ? 2 * config_.read_ahead_max_bytes + 2 * config_.max_line_bytes
+                             : config_.max_line_bytes;
+      if (backend_in_.size() > bound) {
         Fail("-ERR [SYS/TEMP] Mail server sent unexpected data");
       }
       return;
@@ -584,8 +658,23 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
       return;
     case Backend::kScanStatus:
       // The status line goes out now: the client hears from kensa at once, whatever the
-      // size of the message and however long the scan takes.
-      ReplyClient(line);
+      // size of the message and however long the scan takes. Read ahead, it waits for the
+      // client's RETR; an error there is forgotten (the client's own RETR hears it).
+      if (fetch_ == Fetch::kFetching) {
+        if (!IsOk(line)) {
+          // The client's own RETR (if it waits for this one) hears the backend's answer.
+          if (waiting_for_fetch_) {
+            waiting_for_fetch_ = false;
+            ReplyClient(line);
+          }
+          walking_ = false;
+          FinishFetch();
+          return;
+        }
+        fetch_status_ = line;
+      } else {
+        ReplyClient(line);
+      }
       if (IsOk(line)) {
         decoder_.Reset();
         message_.clear();
@@ -601,18 +690,38 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
       if (IsOk(line)) {
         backend_ = Backend::kUidlBody;
       } else {
-        FinishCommand();  // no UIDL at this backend: no cache, nothing else changes
+        AfterUidl();  // no UIDL at this backend: no cache, nothing else changes
       }
       return;
     case Backend::kUidlBody: {
       if (line == ".") {
-        FinishCommand();
+        AfterUidl();
         return;
       }
       const size_t sp = line.find(' ');
       if (sp != std::string::npos && uids_.size() < kMaxUids) {
         uids_[line.substr(0, sp)] = line.substr(sp + 1);
       }
+      return;
+    }
+    case Backend::kListStatus:
+      if (IsOk(line)) {
+        backend_ = Backend::kListBody;
+      } else {
+        FinishCommand();  // no sizes: no read-ahead
+      }
+      return;
+    case Backend::kListBody: {
+      if (line == ".") {
+        FinishCommand();
+        return;
+      }
+      const size_t sp = line.find(' ');
+      if (sp == std::string::npos || sizes_.size() >= kMaxUids) return;
+      const std::string_view number = std::string_view(line).substr(0, sp);
+      std::string_view size = std::string_view(line).substr(sp + 1);
+      size = size.substr(0, size.find(' '));
+      if (IsNumber(number) && IsNumber(size)) sizes_[std::string(number)] = NumberValue(size);
       return;
     }
     case Backend::kQuit:
@@ -630,17 +739,153 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
 }
 
 void Pop3ProxySession::DeliverMessage(std::string_view message) {
-  if (backend_ != Backend::kScanning || phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kClosed || (!releasing_ && backend_ != Backend::kScanning)) return;
   host_->SendToClient(Pop3DotStuff(message));
+  OnMessageStreamed();
+}
+
+void Pop3ProxySession::OnMessageStreamed() {
+  if (phase_ == Phase::kClosed) return;
+  if (releasing_) {
+    releasing_ = false;
+    ProcessClient();
+    MaybeReadAhead();
+    return;
+  }
+  if (backend_ != Backend::kScanning) return;
   std::string().swap(message_);
   FinishCommand();
   ProcessBackend();
 }
 
-void Pop3ProxySession::OnMessageStreamed() {
-  if (backend_ != Backend::kScanning || phase_ == Phase::kClosed) return;
+void Pop3ProxySession::AfterUidl() {
+  if (config_.read_ahead_messages == 0) {
+    FinishCommand();
+    return;
+  }
+  backend_ = Backend::kListStatus;
+  host_->SendToBackend("LIST\r\n");
+}
+
+bool Pop3ProxySession::TakesReadAhead(std::string_view line) const {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() < 6 || Upper(line.substr(0, 5)) != "RETR ") return false;
+  const std::string_view arg = line.substr(5);
+  if (CountWords(arg) != 1 || !IsNumber(MessageNumber(arg)) ||
+      arg.find_first_not_of(" 0123456789") != std::string_view::npos) {
+    return false;
+  }
+  const uint64_t n = NumberValue(MessageNumber(arg));
+  return kept_.empty() ? fetch_ == Fetch::kFetching && n == fetch_number_
+                       : n == kept_.front().number;
+}
+
+uint64_t Pop3ProxySession::NextReadAhead() const {
+  uint64_t last = last_retr_;
+  if (!kept_.empty()) last = std::max(last, kept_.back().number);
+  if (fetch_ != Fetch::kNone) last = std::max(last, fetch_number_);
+  return std::max(last, queued_fetch_) + 1;
+}
+
+bool Pop3ProxySession::MayReadAhead(uint64_t next) const {
+  const size_t ahead = kept_.size() + (fetch_ != Fetch::kNone ? 1 : 0) + (queued_fetch_ ? 1 : 0);
+  if (config_.read_ahead_messages == 0 || !walking_ || phase_ != Phase::kTransaction ||
+      queued_fetch_ != 0 || ahead >= config_.read_ahead_messages) {
+    return false;
+  }
+  auto size = sizes_.find(absl::StrCat(next));
+  return size != sizes_.end() && size->second <= config_.read_ahead_max_bytes;
+}
+
+void Pop3ProxySession::MaybeReadAhead() {
+  if (backend_ != Backend::kIdle || waiting_for_fetch_ || !MayReadAhead(NextReadAhead())) return;
+  fetch_number_ = NextReadAhead();  // before fetch_ says that fetch_number_ counts
+  fetch_ = Fetch::kFetching;
+  fetch_status_.clear();
+  const std::string next = absl::StrCat(fetch_number_);
+  SendCommand("RETR " + next, Backend::kScanStatus, next);
+}
+
+void Pop3ProxySession::QueueReadAhead() {
+  // Only behind a RETR of the walk (the client's own, or kensa's), and not ahead of a
+  // command the client is waiting to send.
+  if (line_waits_ || (fetch_ != Fetch::kFetching && !absl::StartsWith(command_, "RETR "))) {
+    return;
+  }
+  const uint64_t next = NextReadAhead();
+  if (!MayReadAhead(next)) return;
+  queued_fetch_ = next;
+  host_->SendToBackend(absl::StrCat("RETR ", next, "\r\n"));
+}
+
+void Pop3ProxySession::StartQueuedFetch() {
+  if (queued_fetch_ == 0 || phase_ == Phase::kClosed) return;
+  fetch_ = Fetch::kFetching;
+  fetch_number_ = std::exchange(queued_fetch_, 0);
+  fetch_status_.clear();
+  command_ = absl::StrCat("RETR ", fetch_number_);
+  command_uid_.clear();
+  if (auto it = uids_.find(absl::StrCat(fetch_number_)); it != uids_.end()) {
+    command_uid_ = it->second;
+  }
+  backend_ = Backend::kScanStatus;  // its answer may be in backend_in_ already
+}
+
+void Pop3ProxySession::ReleaseReadAhead() {
+  // Its status line now, then the copy the host kept.
+  KeptCopy copy = std::move(kept_.front());
+  kept_.pop_front();
+  releasing_ = true;
+  host_->SendReadAhead(copy.status + "\r\n");  // OnMessageStreamed follows, now or later
+}
+
+void Pop3ProxySession::DropReadAheads() {
+  if (kept_.empty()) return;
+  kept_.clear();
+  host_->DropReadAhead();
+}
+
+void Pop3ProxySession::OnReadAheadReady() {
+  if (fetch_ != Fetch::kFetching || backend_ != Backend::kScanning || phase_ == Phase::kClosed) {
+    return;
+  }
+  kept_.push_back(KeptCopy{fetch_number_, std::move(fetch_status_)});
+  FinishFetch();
+}
+
+void Pop3ProxySession::OnReadAheadDropped() {
+  if (fetch_ != Fetch::kFetching || backend_ != Backend::kScanning || phase_ == Phase::kClosed) {
+    return;
+  }
+  kept_.clear();  // the host forgot them all
+  walking_ = false;
+  FinishFetch();
+}
+
+void Pop3ProxySession::FinishFetch() {
+  fetch_ = Fetch::kNone;
+  fetch_status_.clear();
+  backend_ = Backend::kIdle;
+  command_.clear();
+  command_uid_.clear();
   std::string().swap(message_);
-  FinishCommand();
+  line_waits_ = false;
+  StartQueuedFetch();
+  if (waiting_for_fetch_) {
+    if (!kept_.empty() && kept_.front().number == last_retr_) {
+      waiting_for_fetch_ = false;
+      ReleaseReadAhead();
+    } else if (fetch_ == Fetch::kNone) {
+      // Dropped or discarded: the client's RETR goes to the backend after all.
+      waiting_for_fetch_ = false;
+      const std::string number = absl::StrCat(last_retr_);
+      SendCommand("RETR " + number, Backend::kScanStatus, number);
+      return;
+    }
+    // Otherwise a queued read-ahead goes first (the client's, or one to get out of the way).
+  }
+  ProcessClient();
+  MaybeReadAhead();
   ProcessBackend();
 }
 
@@ -648,7 +893,9 @@ void Pop3ProxySession::FinishCommand() {
   backend_ = Backend::kIdle;
   command_.clear();
   command_uid_.clear();
+  StartQueuedFetch();
   ProcessClient();
+  MaybeReadAhead();
 }
 
 // --- ends ----------------------------------------------------------------------------------
@@ -661,6 +908,14 @@ void Pop3ProxySession::OnClientTimeout() {
 
 void Pop3ProxySession::OnBackendTimeout() {
   if (phase_ == Phase::kClosed) return;
+  if (releasing_) {
+    Close();
+    return;
+  }
+  if (fetch_ != Fetch::kNone) {
+    Fail("-ERR [SYS/TEMP] Mail server timed out");
+    return;
+  }
   if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
       backend_ == Backend::kScanDiscard) {
     Close();
@@ -675,6 +930,14 @@ void Pop3ProxySession::OnBackendTimeout() {
 
 void Pop3ProxySession::Shutdown() {
   if (phase_ == Phase::kClosed) return;
+  if (releasing_) {
+    Close();
+    return;
+  }
+  if (fetch_ != Fetch::kNone || !kept_.empty()) {
+    Fail("-ERR [SYS/TEMP] Server shutting down");
+    return;
+  }
   if (backend_ == Backend::kMultiBody || backend_ == Backend::kScanBody ||
       backend_ == Backend::kScanDiscard || backend_ == Backend::kScanning) {
     Close();

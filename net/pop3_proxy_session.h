@@ -14,10 +14,21 @@
 // the backend fails mid-message the connection is closed without the final ".", so a client
 // never takes a truncated message for a complete one. A mailbox that is not scanned gets the
 // backend's bytes as they are, in both directions, from the login on.
+//
+// Read-ahead (config read_ahead_messages): a client that walks its mailbox (RETR 1, or RETR k
+// after RETR k-1) would wait at every message for the backend and then the scan. Instead,
+// while the client reads message k, kensa asks the backend for k+1, k+2, ... itself (one at a
+// time, up to read_ahead_messages kept or in flight, each only if LIST says it exists and is
+// at most read_ahead_max_bytes) and has each scanned; the host keeps the copies in order
+// (OnReadAheadReady) until the client's RETR takes the oldest (SendReadAhead). Any other RETR
+// or TOP, a DELE of a message read ahead, or QUIT drops them all (DropReadAhead). While kensa
+// reads ahead the client's next command is read: a RETR of what is being read ahead waits for
+// it, anything else waits until the backend is free.
 #ifndef KENSA_NET_POP3_PROXY_SESSION_H_
 #define KENSA_NET_POP3_PROXY_SESSION_H_
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 
@@ -39,6 +50,10 @@ struct Pop3ProxyConfig {
   // an oversized message, and only up to max_notice_header_bytes.
   bool keep_message = true;
   size_t max_notice_header_bytes = 1 << 20;
+  // Read-ahead of the next messages of a mailbox walked in order (see above); 0 = off. kensa
+  // then also asks the backend for LIST after the login, for the sizes.
+  size_t read_ahead_messages = 0;
+  uint64_t read_ahead_max_bytes = 256 << 10;  // by the backend's LIST size
 };
 
 class Pop3ProxyHost {
@@ -71,6 +86,16 @@ class Pop3ProxyHost {
   // bytes so far, dot-stuffed, before it returns); false keeps only its header block in
   // message(), drops the rest, and EndScan() follows at its end (the host sends a notice).
   virtual bool PassOversized() = 0;
+  // Read-ahead: while reading_ahead_unasked() the response being scanned is one the client
+  // has not asked for; when its copy is ready the host keeps it (after those it keeps already)
+  // and calls OnReadAheadReady(), or OnReadAheadDropped() if it has none to keep (a local
+  // failure; it then forgets the others too). SendReadAhead(): the client asked for the oldest
+  // copy kept: the host sends `status` (the backend's status line, with its CRLF) and the copy
+  // after it, in one write where it can, as for any retrieval (DeliverMessage or
+  // OnMessageStreamed follow). DropReadAhead(): none will be asked for; the
+  // host forgets every copy it keeps and a read-ahead scan still running.
+  virtual void SendReadAhead(std::string_view status) = 0;
+  virtual void DropReadAhead() = 0;
   // The host closes both connections after flushing what was sent to the client.
   virtual void CloseConnection() = 0;
 };
@@ -100,6 +125,9 @@ class Pop3ProxySession {
   // The host sent the scanned response itself (dot-stuffed, with its final "."): the next
   // command goes on.
   void OnMessageStreamed();
+  // The host kept the read-ahead response's copy / has none to keep (a local failure).
+  void OnReadAheadReady();
+  void OnReadAheadDropped();
   // Autologout (RFC 1939 section 3) or drain: "-ERR" and close.
   void OnClientTimeout();
   void OnBackendTimeout();
@@ -115,6 +143,11 @@ class Pop3ProxySession {
   const std::string& user() const { return user_; }
   bool scanned() const { return scanned_; }
   bool client_tls() const { return client_tls_; }
+  // The response being scanned is kensa's own read-ahead: the host keeps its copy.
+  bool reading_ahead_unasked() const { return fetch_ == Fetch::kFetching; }
+  // Copies the host keeps for the client, and whether one is on its way from the backend.
+  size_t read_ahead_kept() const { return kept_.size(); }
+  bool read_ahead_in_flight() const { return fetch_ != Fetch::kNone; }
 
  private:
   // What the backend's next bytes are.
@@ -131,6 +164,8 @@ class Pop3ProxySession {
     kScanStatus,   // the status line of RETR/TOP (scanned mailbox)
     kUidlStatus,   // kensa's own UIDL after the login (scanned mailbox)
     kUidlBody,
+    kListStatus,   // kensa's own LIST after the UIDL (read-ahead: the sizes)
+    kListBody,
     kScanBody,     // a RETR/TOP body collected for the scanner
     kScanDiscard,  // an oversized body: read to its end, dropped
     kScanning,     // waiting for DeliverMessage()
@@ -150,6 +185,21 @@ class Pop3ProxySession {
   void OnOversized();
   void KeepHeaderBlock(std::string_view piece);
   void FinishCommand();
+  void AfterUidl();
+  // A client command that is answered by the backend; `number` for RETR/TOP (the UIDL).
+  void SendCommand(std::string command, Backend expect, std::string_view number);
+  // Whether `line` (a client command line) is a RETR of the copy read ahead next.
+  bool TakesReadAhead(std::string_view line) const;
+  uint64_t NextReadAhead() const;  // the number the client's walk asks for next
+  // Whether the walk may be read further ahead, to `next` (LIST has it, small enough).
+  bool MayReadAhead(uint64_t next) const;
+  void MaybeReadAhead();
+  void QueueReadAhead();
+  void StartQueuedFetch();
+  void ReleaseReadAhead();
+  void DropReadAheads();
+  // Kensa's own RETR is done with the backend (kept, dropped or failed).
+  void FinishFetch();
   void ReplyClient(std::string_view line);
   void Fail(std::string_view client_reply);
   void Close();
@@ -178,6 +228,30 @@ class Pop3ProxySession {
   std::string command_;         // as sent to the backend, without CRLF
   std::string command_uid_;     // the UIDL of the message RETR/TOP asks for, or ""
   absl::flat_hash_map<std::string, std::string> uids_;  // message number -> UIDL
+  absl::flat_hash_map<std::string, uint64_t> sizes_;     // message number -> LIST size
+
+  // Read-ahead.
+  struct KeptCopy {
+    uint64_t number;
+    std::string status;  // the backend's "+OK" line, for the client when it asks
+  };
+  std::deque<KeptCopy> kept_;  // the copies the host keeps, oldest first
+  enum class Fetch {
+    kNone,
+    kFetching,    // kensa's own RETR: asked of the backend, or being scanned
+    kDiscarding,  // longer than LIST said: read to its end and dropped
+  };
+  Fetch fetch_ = Fetch::kNone;
+  uint64_t fetch_number_ = 0;
+  std::string fetch_status_;
+  // A RETR of kensa's sent while the backend's previous answer is being scanned, so that the
+  // backend works on it meanwhile; its answer waits in backend_in_ (0: none).
+  uint64_t queued_fetch_ = 0;
+  bool waiting_for_fetch_ = false;  // the client's RETR is the one in flight
+  bool releasing_ = false;          // the host sends a kept copy to the client
+  bool line_waits_ = false;         // a client command waits for the backend to be free
+  uint64_t last_retr_ = 0;          // the number of the client's last RETR (0: none yet)
+  bool walking_ = false;            // that RETR was message 1 or followed the one before it
   Pop3DotDecoder decoder_;
   std::string message_;
   uint64_t message_size_ = 0;   // of the scanned response so far, unstuffed

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "net/pop3_dot_codec.h"
 #include "net/sasl.h"
@@ -35,6 +36,11 @@ class FakeHost : public Pop3ProxyHost {
     ++oversized;
     return pass_oversized;
   }
+  void SendReadAhead(std::string_view status) override {
+    ++ahead_sent;
+    client.append(status);
+  }
+  void DropReadAhead() override { ++ahead_dropped; }
   void CloseConnection() override { ++closes; }
 
   std::string TakeClient() { return std::exchange(client, {}); }
@@ -45,6 +51,7 @@ class FakeHost : public Pop3ProxyHost {
   bool scan = true;
   bool pass_oversized = false;
   int oversized = 0;
+  int ahead_sent = 0, ahead_dropped = 0;
   std::vector<std::string> users, scans, begun, uids;
   std::string scanned_bytes;
 };
@@ -414,6 +421,214 @@ TEST_F(SpoolingHostTest, OversizedPassedOnSendsOnlyTheRestAfterTheHost) {
   s_->FeedBackend("\r\n");
   EXPECT_EQ(host_->TakeClient(), "\r\n");
   EXPECT_TRUE(s_->WantsClientInput());
+}
+
+// Read-ahead on: after the UIDL kensa also asks for LIST (the sizes).
+class ReadAheadTest : public Pop3ProxyTest {
+ protected:
+  void SetUp() override {
+    Pop3ProxyConfig c;
+    c.implicit_tls = true;
+    c.read_ahead_messages = 2;
+    c.read_ahead_max_bytes = 100;
+    Make(c);
+    host_->scan = true;
+    Client("USER alice@example.test");
+    Client("PASS pw");
+    s_->OnBackendConnected();
+    s_->FeedBackend("+OK ready\r\n+OK\r\n+OK Logged in.\r\n");
+    EXPECT_EQ(host_->TakeBackend(), "USER alice@example.test\r\nPASS pw\r\nUIDL\r\n");
+    s_->FeedBackend("+OK\r\n1 u1\r\n2 u2\r\n3 u3\r\n4 u4\r\n5 u5\r\n.\r\n");
+    EXPECT_EQ(host_->TakeBackend(), "LIST\r\n");
+    EXPECT_FALSE(s_->WantsClientInput());
+    s_->FeedBackend("+OK 5 messages\r\n1 20\r\n2 20\r\n3 20\r\n4 20\r\n5 5000\r\n.\r\n");
+    EXPECT_TRUE(s_->WantsClientInput());
+    host_->TakeClient();
+  }
+  static std::string Message(int n) { return absl::StrCat("Subject: ", n, "\r\n\r\nx\r\n"); }
+  // The client's RETR n, answered by the backend and delivered by the host.
+  void Retrieve(int n) {
+    EXPECT_EQ(Client(absl::StrCat("RETR ", n)), "");
+    EXPECT_EQ(host_->TakeBackend(), absl::StrCat("RETR ", n, "\r\n"));
+    s_->FeedBackend(absl::StrCat("+OK m", n, "\r\n", Message(n), ".\r\n"));
+    EXPECT_EQ(host_->TakeClient(), absl::StrCat("+OK m", n, "\r\n"));
+    s_->DeliverMessage(s_->message());
+    EXPECT_EQ(host_->TakeClient(), Message(n) + ".\r\n");
+  }
+  // kensa's own RETR n: asked, answered, scanned; the host keeps the copy.
+  void ReadAhead(int n) {
+    EXPECT_EQ(host_->TakeBackend(), absl::StrCat("RETR ", n, "\r\n"));
+    EXPECT_TRUE(s_->read_ahead_in_flight());
+    s_->FeedBackend(absl::StrCat("+OK m", n, "\r\n", Message(n), ".\r\n"));
+    EXPECT_EQ(host_->scans.back(), absl::StrCat("RETR ", n));
+    EXPECT_EQ(host_->uids.back(), absl::StrCat("u", n));
+    EXPECT_TRUE(s_->reading_ahead_unasked());
+    EXPECT_EQ(host_->TakeClient(), "");  // nothing the client did not ask for
+    s_->OnReadAheadReady();
+  }
+  // The client's RETR n of a kept copy: the status line, then the host's copy.
+  void TakeKept(int n) {
+    const int sent = host_->ahead_sent;
+    EXPECT_EQ(Client(absl::StrCat("RETR 0", n)), absl::StrCat("+OK m", n, "\r\n"));
+    EXPECT_EQ(host_->ahead_sent, sent + 1);
+    s_->DeliverMessage(Message(n));
+    EXPECT_EQ(host_->TakeClient(), Message(n) + ".\r\n");
+  }
+};
+
+TEST_F(ReadAheadTest, AWalkedMailboxIsReadAheadTwoMessagesDeep) {
+  Retrieve(1);
+  ReadAhead(2);
+  ReadAhead(3);
+  EXPECT_EQ(host_->TakeBackend(), "");  // two kept: no third
+  EXPECT_EQ(s_->read_ahead_kept(), 2u);
+  EXPECT_TRUE(s_->WantsClientInput());
+  TakeKept(2);
+  ReadAhead(4);
+  TakeKept(3);
+  // 5 is larger than read_ahead_max_bytes: the client's RETR fetches it.
+  EXPECT_EQ(host_->TakeBackend(), "");
+  TakeKept(4);
+  EXPECT_EQ(host_->TakeBackend(), "");
+  Retrieve(5);
+  EXPECT_EQ(host_->ahead_dropped, 0);
+}
+
+TEST_F(ReadAheadTest, TheClientsRetrOfTheMessageInFlightWaitsForIt) {
+  Retrieve(1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  // The client asks for 2 while kensa reads it: answered when its copy is kept.
+  EXPECT_EQ(Client("RETR 2"), "");
+  EXPECT_FALSE(s_->WantsClientInput());
+  s_->FeedBackend("+OK m2\r\n" + Message(2) + ".\r\n");
+  EXPECT_EQ(host_->TakeClient(), "");
+  s_->OnReadAheadReady();
+  EXPECT_EQ(host_->TakeClient(), "+OK m2\r\n");
+  EXPECT_EQ(host_->ahead_sent, 1);
+  s_->DeliverMessage(Message(2));
+  EXPECT_EQ(host_->TakeClient(), Message(2) + ".\r\n");
+  ReadAhead(3);
+  ReadAhead(4);
+}
+
+TEST_F(ReadAheadTest, OtherCommandsWaitForTheBackendAndKeepTheCopies) {
+  Retrieve(1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  // The client deletes message 1 while kensa reads 2: the DELE waits for the backend.
+  s_->FeedClient("DELE 1\r\n");
+  EXPECT_FALSE(s_->WantsClientInput());
+  EXPECT_EQ(host_->TakeBackend(), "");
+  s_->FeedBackend("+OK m2\r\n" + Message(2) + ".\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "");  // and for the scan
+  s_->OnReadAheadReady();
+  EXPECT_EQ(host_->TakeBackend(), "DELE 1\r\n");
+  s_->FeedBackend("+OK Marked to be deleted.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK Marked to be deleted.\r\n");
+  ReadAhead(3);
+  TakeKept(2);
+  EXPECT_EQ(host_->ahead_dropped, 0);
+}
+
+TEST_F(ReadAheadTest, ARetrievalOffTheWalkOrADeletionDropsEveryCopy) {
+  Retrieve(1);
+  ReadAhead(2);
+  ReadAhead(3);
+  EXPECT_EQ(Client("TOP 1 0"), "");
+  EXPECT_EQ(host_->ahead_dropped, 1);
+  EXPECT_EQ(s_->read_ahead_kept(), 0u);
+  EXPECT_EQ(host_->TakeBackend(), "TOP 1 0\r\n");
+  SetUp();
+  Retrieve(1);
+  ReadAhead(2);
+  ReadAhead(3);
+  EXPECT_EQ(Client("DELE 3"), "");
+  EXPECT_EQ(host_->ahead_dropped, 1);
+  EXPECT_EQ(host_->TakeBackend(), "DELE 3\r\n");
+  s_->FeedBackend("+OK\r\n");
+  host_->TakeClient();
+  // RETR 2 now goes to the backend.
+  EXPECT_EQ(Client("RETR 2"), "");
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  EXPECT_EQ(host_->ahead_sent, 0);
+  SetUp();
+  Retrieve(1);
+  ReadAhead(2);
+  EXPECT_EQ(Client("RETR 4"), "");
+  EXPECT_EQ(host_->ahead_dropped, 0);  // 3 was in flight: the RETR waits for it
+  EXPECT_EQ(host_->TakeBackend(), "RETR 3\r\n");
+  s_->FeedBackend("+OK m3\r\n" + Message(3) + ".\r\n");
+  s_->OnReadAheadReady();
+  EXPECT_EQ(host_->ahead_dropped, 1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 4\r\n");
+}
+
+TEST_F(ReadAheadTest, OnlyAMailboxWalkedInOrderIsReadAhead) {
+  // RETR 3 first: not a walk (a client fetching one new message).
+  EXPECT_EQ(Client("RETR 3"), "");
+  s_->FeedBackend("+OK m3\r\n" + Message(3) + ".\r\n");
+  s_->DeliverMessage(s_->message());
+  EXPECT_EQ(host_->TakeBackend(), "RETR 3\r\n");
+  EXPECT_FALSE(s_->read_ahead_in_flight());
+}
+
+TEST_F(ReadAheadTest, AnErrorOrAnOverlongAnswerIsForgotten) {
+  Retrieve(1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  s_->FeedBackend("-ERR Message is deleted.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "");
+  EXPECT_FALSE(s_->read_ahead_in_flight());
+  EXPECT_EQ(host_->TakeBackend(), "");  // and no further
+  Retrieve(2);
+  // LIST said 20 octets, the backend sends more than read_ahead_max_bytes: read, dropped.
+  EXPECT_EQ(host_->TakeBackend(), "RETR 3\r\n");
+  s_->FeedBackend("+OK m3\r\nSubject: 3\r\n\r\n" + std::string(200, 'y') + "\r\n");
+  EXPECT_EQ(host_->ahead_dropped, 1);
+  s_->FeedClient("RETR 3\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "");
+  s_->FeedBackend(".\r\n");
+  EXPECT_EQ(host_->TakeBackend(), "RETR 3\r\n");
+  EXPECT_EQ(host_->TakeClient(), "");
+  s_->FeedBackend("+OK m3\r\n" + Message(3) + ".\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK m3\r\n");
+  EXPECT_EQ(host_->ahead_sent, 0);
+}
+
+TEST_F(ReadAheadTest, AnErrorForTheMessageTheClientWaitsForIsItsAnswer) {
+  Retrieve(1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  EXPECT_EQ(Client("RETR 2"), "");
+  s_->FeedBackend("-ERR Message is deleted.\r\n");
+  EXPECT_EQ(host_->TakeClient(), "-ERR Message is deleted.\r\n");
+  EXPECT_TRUE(s_->WantsClientInput());
+  // A local failure while the client waits: its RETR goes to the backend after all.
+  SetUp();
+  Retrieve(1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  EXPECT_EQ(Client("RETR 2"), "");
+  s_->FeedBackend("+OK m2\r\n" + Message(2) + ".\r\n");
+  // Message 3 was asked for while 2 was scanned: its answer goes first.
+  EXPECT_EQ(host_->TakeBackend(), "RETR 3\r\n");
+  s_->OnReadAheadDropped();
+  EXPECT_EQ(host_->TakeBackend(), "");
+  s_->FeedBackend("+OK m3\r\n" + Message(3) + ".\r\n");
+  s_->OnReadAheadReady();
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  s_->FeedBackend("+OK m2\r\n" + Message(2) + ".\r\n");
+  EXPECT_EQ(host_->TakeClient(), "+OK m2\r\n");
+  EXPECT_FALSE(s_->reading_ahead_unasked());
+}
+
+TEST_F(ReadAheadTest, TheBackendFailingWhileReadingAheadTellsTheIdleClient) {
+  Retrieve(1);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\n");
+  s_->FeedBackend("+OK m2\r\nSubject: 2\r\n");
+  s_->OnBackendClosed();
+  EXPECT_EQ(host_->TakeClient(), "-ERR [SYS/TEMP] Mail server closed the connection\r\n");
+  EXPECT_EQ(host_->closes, 1);
+  SetUp();
+  Retrieve(1);
+  s_->Shutdown();
+  EXPECT_EQ(host_->TakeClient(), "-ERR [SYS/TEMP] Server shutting down\r\n");
 }
 
 }  // namespace

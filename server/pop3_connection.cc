@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -45,6 +46,8 @@ void Pop3Connection::Start() {
   pc.max_line_bytes = c.max_line_bytes;
   pc.max_message_bytes = c.max_message_bytes;
   pc.keep_message = false;  // the response is spooled by ScanData()
+  pc.read_ahead_messages = c.scan_enabled ? c.read_ahead_messages : 0;
+  pc.read_ahead_max_bytes = c.read_ahead_max_bytes;
   const bool have_tls = env_->server_tls != nullptr;
   pc.stls_available = have_tls && listener_.tls == ListenerTls::kStartTls;
   pc.implicit_tls = have_tls && listener_.tls == ListenerTls::kImplicit;
@@ -72,6 +75,7 @@ void Pop3Connection::Drain() {
   draining_ = true;
   using Phase = net::Pop3ProxySession::Phase;
   const Phase p = session_->phase();
+  // A session that only reads ahead is idle to its client (WantsClientInput).
   if (p == Phase::kAuthorization || (p == Phase::kTransaction && session_->WantsClientInput())) {
     session_->Shutdown();
   }
@@ -438,13 +442,18 @@ void Pop3Connection::EndScan() {
     StartScan(scan_set_);
     scan_->FeedSpool(spool_);
   }
+  if (scan_ == nullptr && session_->reading_ahead_unasked()) {
+    ForgetReadAhead("no signatures loaded");  // the client's own RETR passes it on
+    return;
+  }
   if (scan_ == nullptr) {
     KLOG(kWarning, "pop3_message")
         .Kv("user", session_->user())
         .Kv("verdict", "unscanned")
         .Kv("reason", "no signatures loaded");
     StreamOut(
-        std::make_unique<net::Pop3CleanWriter>(std::string(), std::vector<spool::ContentEdit>()));
+        std::make_unique<net::Pop3CleanWriter>(std::string(), std::vector<spool::ContentEdit>()),
+        std::move(spool_));
     return;
   }
   Liveness alive = liveness();
@@ -491,20 +500,49 @@ void Pop3Connection::Deliver(const std::string& headers,
                              const std::vector<spool::ContentEdit>& edits,
                              const std::string& result, const std::string& viruses,
                              bool from_cache) {
+  Retrieval r{std::move(spool_),
+              scan_command_,
+              headers,
+              edits,
+              result,
+              viruses,
+              scan_set_ != nullptr ? scan_set_->version() : std::string(),
+              from_cache ? "none" : scanned_on_,
+              from_cache,
+              absl::Now() - scan_start_};
+  if (!session_->reading_ahead_unasked()) {
+    Send(std::move(r), /*read_ahead=*/false);
+    return;
+  }
+  if (absl::Status fits = net::Pop3CleanWriter(headers, edits).Check(r.spool->size());
+      !fits.ok()) {
+    ForgetReadAhead(std::string(fits.message()));
+    UpdateFlow();
+    return;
+  }
+  // Kept for the client's RETR. The session may take it at once (the RETR waits for it):
+  // it is in kept_ before the session hears.
+  kept_.push_back(std::move(r));
+  session_->OnReadAheadReady();
+  UpdateFlow();
+}
+
+void Pop3Connection::Send(Retrieval r, bool read_ahead, std::string_view prefix) {
   ++messages_;
-  auto writer = std::make_unique<net::Pop3CleanWriter>(headers, edits);
-  const absl::Status fits = writer->Check(spool_->size());
+  auto writer = std::make_unique<net::Pop3CleanWriter>(std::move(r.headers), std::move(r.edits));
+  const absl::Status fits = writer->Check(r.spool->size());
   auto line = KLOG(kInfo, "pop3_message");
   line.Kv("client", peer_host_)
       .Kv("user", session_->user())
-      .Kv("command", scan_command_)
-      .Kv("size", spool_->size())
-      .Kv("verdict", result)
-      .Kv("viruses", viruses)
-      .Kv("signatures", scan_set_ != nullptr ? scan_set_->version() : std::string())
-      .Kv("cache", from_cache ? "hit" : "miss")
-      .Kv("scanned_on", from_cache ? "none" : scanned_on_)
-      .Kv("scan_wait", absl::Trunc(absl::Now() - scan_start_, absl::Microseconds(100)));
+      .Kv("command", r.command)
+      .Kv("size", r.spool->size())
+      .Kv("verdict", r.result)
+      .Kv("viruses", r.viruses)
+      .Kv("signatures", r.signatures)
+      .Kv("cache", r.from_cache ? "hit" : "miss")
+      .Kv("scanned_on", r.scanned_on)
+      .Kv("scan_wait", absl::Trunc(r.scan_wait, absl::Microseconds(100)))
+      .Kv("read_ahead", read_ahead ? "yes" : "no");
   if (!fits.ok()) {
     // Never send a message that could not be cleaned as decided: the client gets none.
     line.Kv("result", "failed").Kv("error", fits);
@@ -513,10 +551,52 @@ void Pop3Connection::Deliver(const std::string& headers,
   }
   line.Kv("result", "sent");
   env_->Count(env_->ids.pop3_scanned);
-  StreamOut(std::move(writer));
+  StreamOut(std::move(writer), std::move(r.spool), prefix);
+}
+
+void Pop3Connection::SendReadAhead(std::string_view status) {
+  if (kept_.empty()) {
+    CloseConnection();  // the session's promise without a copy: never a message without its end
+    return;
+  }
+  Retrieval r = std::move(kept_.front());
+  kept_.pop_front();
+  env_->Count(env_->ids.pop3_read_ahead);
+  Send(std::move(r), /*read_ahead=*/true, status);
+}
+
+void Pop3Connection::DropReadAhead() { ForgetReadAhead("not asked for"); }
+
+void Pop3Connection::ForgetReadAhead(std::string_view why) {
+  size_t dropped = kept_.size();
+  kept_.clear();
+  if (session_->reading_ahead_unasked()) {
+    // The read-ahead being fetched or scanned.
+    ++dropped;
+    if (scan_ != nullptr) {
+      scan_->Cancel();
+      scan_.reset();
+    }
+    spool_.reset();
+    cached_.reset();
+    cache_key_.clear();
+  }
+  env_->Count(env_->ids.pop3_read_ahead_dropped, dropped);
+  KLOG(kInfo, "pop3_read_ahead_dropped")
+      .Kv("client", peer_host_)
+      .Kv("user", session_->user())
+      .Kv("messages", dropped)
+      .Kv("reason", why);
+  session_->OnReadAheadDropped();  // a no-op unless its scan was the session's
 }
 
 void Pop3Connection::FailLocally(std::string_view error) {
+  if (session_->reading_ahead_unasked()) {
+    // The client asked for nothing yet: its own RETR tries again.
+    ForgetReadAhead(error);
+    UpdateFlow();
+    return;
+  }
   // No verdict or no copy (temporary space, memory): as for a backend failure mid-message,
   // the connection closes without the final "." and without QUIT, so the client has no
   // message to take for whole, nothing is deleted at the backend, and the next retrieval
@@ -541,11 +621,12 @@ struct Pop3Connection::CleanedOutput {
   bool reading = false;                          // a piece is being read on the worker
 };
 
-void Pop3Connection::StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer) {
-  std::shared_ptr<scan::MessageSpool> spool = std::move(spool_);
+void Pop3Connection::StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer,
+                               std::shared_ptr<scan::MessageSpool> spool,
+                               std::string_view prefix) {
   if (spool->in_memory()) {
     // Small (under [scan] part_memory_bytes): one piece, at once.
-    std::string out;
+    std::string out(prefix);
     writer->Feed(spool->memory(), &out);
     writer->Finish(&out);
     SendToClient(out);
@@ -553,6 +634,7 @@ void Pop3Connection::StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer) {
     UpdateFlow();
     return;
   }
+  if (!prefix.empty()) SendToClient(prefix);
   cleaned_ = std::make_shared<CleanedOutput>();
   cleaned_->spool = std::move(spool);
   cleaned_->writer = std::move(writer);
@@ -718,6 +800,7 @@ void Pop3Connection::CloseConnection() {
   }
   cleaned_.reset();
   spool_.reset();
+  kept_.clear();
   client_->Close(true);  // close_notify first when TLS is up
   CloseBackend();
   Finish();

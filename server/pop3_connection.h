@@ -6,6 +6,7 @@
 #ifndef KENSA_SERVER_POP3_CONNECTION_H_
 #define KENSA_SERVER_POP3_CONNECTION_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,8 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void ScanData(std::string_view bytes) override;
   void EndScan() override;
   bool PassOversized() override;
+  void SendReadAhead(std::string_view status) override;
+  void DropReadAhead() override;
   void CloseConnection() override;
 
  private:
@@ -90,10 +93,16 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   void OnVerdict(scan::MessageVerdict verdict);
   void Deliver(const std::string& headers, const std::vector<spool::ContentEdit>& edits,
                const std::string& result, const std::string& viruses, bool from_cache);
+  struct Retrieval;
+  // `prefix`: bytes that go to the client before the copy, in the same write.
+  void Send(Retrieval r, bool read_ahead, std::string_view prefix = {});
   void FailLocally(std::string_view error);
+  // The read-ahead response in hand is forgotten (its scan, its copy); `why` for the log.
+  void ForgetReadAhead(std::string_view why);
   // Sends spool_ through `writer` to the client: at once when it is in memory, else from the
   // file in pieces read on the worker (ReadCleaned), paced by the client's socket.
-  void StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer);
+  void StreamOut(std::unique_ptr<net::Pop3CleanWriter> writer,
+                 std::shared_ptr<scan::MessageSpool> spool, std::string_view prefix = {});
   void ReadCleaned();
   struct CleanedOutput;
   void OnCleanedPiece(const std::shared_ptr<CleanedOutput>& out, const absl::Status& status,
@@ -134,6 +143,21 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   // The scanned response as the backend sent it (unstuffed), kept while it is scanned.
   std::shared_ptr<scan::MessageSpool> spool_;
   std::shared_ptr<CleanedOutput> cleaned_;  // the cleaned copy on its way to the client
+  // A scanned response, decided: what goes to the client, and its log line.
+  struct Retrieval {
+    std::shared_ptr<scan::MessageSpool> spool;  // the response as the backend sent it
+    std::string command;
+    std::string headers;
+    std::vector<spool::ContentEdit> edits;
+    std::string result;
+    std::string viruses;
+    std::string signatures;
+    const char* scanned_on = "worker";
+    bool from_cache = false;
+    absl::Duration scan_wait;
+  };
+  // Read ahead and decided, for the client's RETRs, oldest first (the session's order).
+  std::deque<Retrieval> kept_;
   absl::Time scan_start_;
   uint64_t messages_ = 0;
 

@@ -40,6 +40,13 @@ ServerCounters ServerCounters::Register(CounterSet& c) {
   ids.pop3_logins = c.Register("pop3_logins_total", "POP3 logins through the proxy");
   ids.pop3_scanned =
       c.Register("pop3_messages_scanned_total", "RETR/TOP responses scanned at retrieval");
+  ids.pop3_read_ahead = c.Register(
+      "pop3_read_ahead_total",
+      "POP3 messages read ahead (fetched and scanned before the client's RETR) that a RETR took");
+  ids.pop3_read_ahead_dropped = c.Register(
+      "pop3_read_ahead_dropped_total",
+      "POP3 messages read ahead that no RETR took (another command came, or a local failure): "
+      "fetched from the backend for nothing");
   ids.auth_tempfail = c.Register("smtp_auth_tempfail_total",
                                  "SMTP AUTH attempts refused for now (backend down, blocked)");
   return ids;

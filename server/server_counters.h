@@ -13,7 +13,8 @@ struct ServerCounters {
       messages_infected = 0, messages_unscannable = 0, messages_unscanned = 0,
       messages_virus_rejected = 0, parts_scanned = 0, engine_scans = 0, fast_path = 0,
       verdict_cache_hits = 0, second_opinion_only = 0, second_reading_predicted = 0, scanned_on_reactor = 0, auth_ok = 0,
-      auth_failed = 0, auth_tempfail = 0, pop3_logins = 0, pop3_scanned = 0;
+      auth_failed = 0, auth_tempfail = 0, pop3_logins = 0, pop3_scanned = 0, pop3_read_ahead = 0,
+      pop3_read_ahead_dropped = 0;
 
   // Start-up, before counters.Resize().
   static ServerCounters Register(CounterSet& counters);

@@ -7,7 +7,8 @@
 // Input layout: byte 0 selects the configuration; the rest is a script cut at 0x1f bytes,
 // each piece starting with a selector: 'c' client bytes, 'b' backend bytes, 'C' backend
 // connected, 'F' backend failed, 'X' backend closed, 'T' client TLS done, 'S' backend TLS
-// done, 'D' deliver the scanned message, 'O' client timeout, 'B' backend timeout.
+// done, 'D' deliver the scanned message (keep it, read ahead; or send a kept one), 'L' a
+// local failure of a read-ahead's scan, 'O' client timeout, 'B' backend timeout.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -76,6 +77,17 @@ class FuzzHost : public Pop3ProxyHost {
     oversized = !pass_oversized;  // passed on: no EndScan follows
     return pass_oversized;
   }
+  void SendReadAhead(std::string_view status) override {
+    Check(kept > 0 && !releasing);
+    Check(status.substr(0, 3) == "+OK" && status.find('\n') == status.size() - 1);
+    to_client += status.size();
+    --kept;
+    releasing = true;  // delivered at the next 'D'
+  }
+  void DropReadAhead() override {
+    kept = 0;
+    if (session->reading_ahead_unasked()) scanning = awaiting_delivery = false;
+  }
   void CloseConnection() override {
     Check(!closed);
     closed = true;
@@ -85,6 +97,8 @@ class FuzzHost : public Pop3ProxyHost {
   bool scan = true;
   bool closed = false, connecting = false, tls_pending = false, backend_tls_pending = false;
   bool scanning = false, awaiting_delivery = false, oversized = false, pass_oversized = false;
+  bool releasing = false;  // a kept copy on its way to the client
+  size_t kept = 0;         // read-ahead copies kept
   uint64_t bytes = 0, to_client = 0, max_message = 0;
 };
 
@@ -101,6 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.backend_stls = (flags & 8) != 0;
   c.max_line_bytes = (flags & 16) != 0 ? 256 : 1024;
   c.max_message_bytes = (flags & 32) != 0 ? 300 : 1 << 20;
+  c.read_ahead_messages = (((flags >> 4) ^ flags) & 1) != 0 ? 1 + 2 * ((flags >> 2) & 1) : 0;
+  c.read_ahead_max_bytes = (flags & 2) != 0 ? 200 : 1 << 20;
   FuzzHost host;
   host.scan = (flags & 64) == 0;
   host.max_message = c.max_message_bytes;
@@ -143,9 +159,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       case 'D':
-        if (host.awaiting_delivery) {
+        if (host.releasing) {
+          host.releasing = false;
+          s.DeliverMessage(piece);
+        } else if (host.awaiting_delivery && s.reading_ahead_unasked()) {
+          host.awaiting_delivery = false;
+          ++host.kept;
+          s.OnReadAheadReady();
+        } else if (host.awaiting_delivery) {
           host.awaiting_delivery = false;
           s.DeliverMessage(std::string(piece) + std::string(s.message()));
+        }
+        break;
+      case 'L':
+        if (host.awaiting_delivery && s.reading_ahead_unasked()) {
+          host.awaiting_delivery = false;
+          host.kept = 0;
+          s.OnReadAheadDropped();
         }
         break;
       case 'O': s.OnClientTimeout(); break;
@@ -153,6 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       default: break;
     }
     Check(host.closed == (s.phase() == Phase::kClosed));
+    if (!host.closed) Check(s.read_ahead_kept() == host.kept);
   }
   s.Shutdown();
   Check(s.phase() == Phase::kClosed && host.closed);
