@@ -188,7 +188,7 @@ struct KensaConfig {
   absl::Duration pop3_backend_timeout = absl::Seconds(60);
   // Messages fetched and scanned ahead of a client that walks its mailbox (README, "POP3
   // proxy"; 0 = off), each of at most read_ahead_max_bytes by the backend's LIST.
-  size_t pop3_read_ahead_messages = 2;
+  size_t pop3_read_ahead_messages = 3;
   uint64_t pop3_read_ahead_max_bytes = 256 << 10;
 
   // auth (SMTP AUTH for submission and for subscribers on 25)

@@ -495,7 +495,7 @@ void Pop3ProxySession::ProcessBackend() {
       }
       if (decoder_.done()) {
         backend_ = Backend::kScanning;
-        QueueReadAhead();  // the backend works on the next while this one is scanned
+        QueueReadAhead(/*pipelined=*/false);  // the backend works on it during the scan
         host_->EndScan();
       }
       continue;
@@ -632,6 +632,12 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
         // The message numbers' UIDLs key the host's verdict cache; the client's commands
         // wait until they are known.
         phase_ = Phase::kTransaction;
+        if (config_.read_ahead_messages != 0) {
+          // Read-ahead pipelines its RETRs where the backend says it may.
+          backend_ = Backend::kCapaStatus;
+          host_->SendToBackend("CAPA\r\n");
+          return;
+        }
         backend_ = Backend::kUidlStatus;
         host_->SendToBackend("UIDL\r\n");
         return;
@@ -704,6 +710,18 @@ void Pop3ProxySession::OnBackendLine(const std::string& line) {
       }
       return;
     }
+    case Backend::kCapaStatus:
+    case Backend::kCapaBody:
+      if (backend_ == Backend::kCapaStatus ? IsOk(line) : line != ".") {
+        if (backend_ == Backend::kCapaBody && Upper(line) == "PIPELINING") {
+          backend_pipelining_ = true;
+        }
+        backend_ = Backend::kCapaBody;
+        return;
+      }
+      backend_ = Backend::kUidlStatus;  // no CAPA (RFC 1939 only): no pipelining
+      host_->SendToBackend("UIDL\r\n");
+      return;
     case Backend::kListStatus:
       if (IsOk(line)) {
         backend_ = Backend::kListBody;
@@ -804,9 +822,11 @@ void Pop3ProxySession::MaybeReadAhead() {
   fetch_status_.clear();
   const std::string next = absl::StrCat(fetch_number_);
   SendCommand("RETR " + next, Backend::kScanStatus, next);
+  QueueReadAhead(/*pipelined=*/true);
 }
 
-void Pop3ProxySession::QueueReadAhead() {
+void Pop3ProxySession::QueueReadAhead(bool pipelined) {
+  if (pipelined && !backend_pipelining_) return;
   // Only behind a RETR of the walk (the client's own, or kensa's), and not ahead of a
   // command the client is waiting to send.
   if (line_waits_ || (fetch_ != Fetch::kFetching && !absl::StartsWith(command_, "RETR "))) {
@@ -829,6 +849,7 @@ void Pop3ProxySession::StartQueuedFetch() {
     command_uid_ = it->second;
   }
   backend_ = Backend::kScanStatus;  // its answer may be in backend_in_ already
+  QueueReadAhead(/*pipelined=*/true);
 }
 
 void Pop3ProxySession::ReleaseReadAhead() {

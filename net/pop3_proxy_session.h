@@ -23,7 +23,9 @@
 // (OnReadAheadReady) until the client's RETR takes the oldest (SendReadAhead). Any other RETR
 // or TOP, a DELE of a message read ahead, or QUIT drops them all (DropReadAhead). While kensa
 // reads ahead the client's next command is read: a RETR of what is being read ahead waits for
-// it, anything else waits until the backend is free.
+// it, anything else waits until the backend is free. The next RETR goes to the backend as the
+// last answer ends, before it is scanned, or (to a backend whose CAPA lists PIPELINING, RFC
+// 2449) as soon as the RETR before it went.
 #ifndef KENSA_NET_POP3_PROXY_SESSION_H_
 #define KENSA_NET_POP3_PROXY_SESSION_H_
 
@@ -166,6 +168,8 @@ class Pop3ProxySession {
     kUidlBody,
     kListStatus,   // kensa's own LIST after the UIDL (read-ahead: the sizes)
     kListBody,
+    kCapaStatus,   // kensa's own CAPA after the login (read-ahead: PIPELINING?)
+    kCapaBody,
     kScanBody,     // a RETR/TOP body collected for the scanner
     kScanDiscard,  // an oversized body: read to its end, dropped
     kScanning,     // waiting for DeliverMessage()
@@ -194,7 +198,9 @@ class Pop3ProxySession {
   // Whether the walk may be read further ahead, to `next` (LIST has it, small enough).
   bool MayReadAhead(uint64_t next) const;
   void MaybeReadAhead();
-  void QueueReadAhead();
+  // `pipelined`: the answer to the RETR in flight has not all come yet (only to a backend
+  // that offers PIPELINING, RFC 2449).
+  void QueueReadAhead(bool pipelined);
   void StartQueuedFetch();
   void ReleaseReadAhead();
   void DropReadAheads();
@@ -247,6 +253,7 @@ class Pop3ProxySession {
   // A RETR of kensa's sent while the backend's previous answer is being scanned, so that the
   // backend works on it meanwhile; its answer waits in backend_in_ (0: none).
   uint64_t queued_fetch_ = 0;
+  bool backend_pipelining_ = false;  // its CAPA lists PIPELINING
   bool waiting_for_fetch_ = false;  // the client's RETR is the one in flight
   bool releasing_ = false;          // the host sends a kept copy to the client
   bool line_waits_ = false;         // a client command waits for the backend to be free

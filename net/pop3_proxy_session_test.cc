@@ -426,7 +426,9 @@ TEST_F(SpoolingHostTest, OversizedPassedOnSendsOnlyTheRestAfterTheHost) {
 // Read-ahead on: after the UIDL kensa also asks for LIST (the sizes).
 class ReadAheadTest : public Pop3ProxyTest {
  protected:
-  void SetUp() override {
+  void SetUp() override { Start(/*pipelining=*/false); }
+  // kensa asks the backend's CAPA (PIPELINING?), then UIDL and LIST.
+  void Start(bool pipelining) {
     Pop3ProxyConfig c;
     c.implicit_tls = true;
     c.read_ahead_messages = 2;
@@ -437,7 +439,11 @@ class ReadAheadTest : public Pop3ProxyTest {
     Client("PASS pw");
     s_->OnBackendConnected();
     s_->FeedBackend("+OK ready\r\n+OK\r\n+OK Logged in.\r\n");
-    EXPECT_EQ(host_->TakeBackend(), "USER alice@example.test\r\nPASS pw\r\nUIDL\r\n");
+    EXPECT_EQ(host_->TakeBackend(), "USER alice@example.test\r\nPASS pw\r\nCAPA\r\n");
+    EXPECT_FALSE(s_->WantsClientInput());
+    s_->FeedBackend(absl::StrCat("+OK\r\nTOP\r\nUIDL\r\n", pipelining ? "pipelining\r\n" : "",
+                                 "USER\r\n.\r\n"));
+    EXPECT_EQ(host_->TakeBackend(), "UIDL\r\n");
     s_->FeedBackend("+OK\r\n1 u1\r\n2 u2\r\n3 u3\r\n4 u4\r\n5 u5\r\n.\r\n");
     EXPECT_EQ(host_->TakeBackend(), "LIST\r\n");
     EXPECT_FALSE(s_->WantsClientInput());
@@ -492,6 +498,24 @@ TEST_F(ReadAheadTest, AWalkedMailboxIsReadAheadTwoMessagesDeep) {
   EXPECT_EQ(host_->TakeBackend(), "");
   Retrieve(5);
   EXPECT_EQ(host_->ahead_dropped, 0);
+}
+
+TEST_F(ReadAheadTest, ABackendThatPipelinesHasTheNextRetrBeforeItAnswers) {
+  Start(/*pipelining=*/true);
+  Retrieve(1);
+  // 2 was asked as 1 ended; 3 as soon as 2 was on its way, before any answer.
+  EXPECT_EQ(host_->TakeBackend(), "RETR 2\r\nRETR 3\r\n");
+  s_->FeedBackend("+OK m2\r\n" + Message(2) + ".\r\n+OK m3\r\n" + Message(3) + ".\r\n");
+  EXPECT_EQ(host_->scans.back(), "RETR 2");  // 3 waits its turn for the scanner
+  s_->OnReadAheadReady();
+  EXPECT_EQ(host_->scans.back(), "RETR 3");
+  s_->OnReadAheadReady();
+  EXPECT_EQ(s_->read_ahead_kept(), 2u);
+  EXPECT_EQ(host_->TakeBackend(), "");
+  TakeKept(2);
+  EXPECT_EQ(host_->TakeBackend(), "RETR 4\r\n");
+  TakeKept(3);
+  EXPECT_EQ(host_->TakeBackend(), "");
 }
 
 TEST_F(ReadAheadTest, TheClientsRetrOfTheMessageInFlightWaitsForIt) {

@@ -68,7 +68,7 @@ struct Pop3ConnectionSettings {
   uint64_t max_message_bytes = 100ull << 20;
   absl::Duration command_timeout = absl::Minutes(10);
   absl::Duration backend_timeout = absl::Seconds(60);
-  size_t read_ahead_messages = 2;
+  size_t read_ahead_messages = 3;
   uint64_t read_ahead_max_bytes = 256 << 10;
   bool scan_enabled = true;
   uint64_t max_scan_bytes_in_flight = 16ull << 20;

@@ -51,8 +51,9 @@ SUB, SUB_PW = f"sub@{DOMAIN}", "sub-Secret-1"          # subscribed to inbound
 PLAIN, PLAIN_PW = f"plain@{DOMAIN}", "plain-Secret-2"  # not subscribed
 LATE, LATE_PW = f"late@{DOMAIN}", "late-Secret-3"      # subscribed; the late signature
 DELE, DELE_PW = f"dele@{DOMAIN}", "dele-Secret-4"      # subscribed; DELE/RSET/QUIT
-USERS = [(SUB, SUB_PW), (PLAIN, PLAIN_PW), (LATE, LATE_PW), (DELE, DELE_PW)]
-SUBSCRIBED = [SUB, LATE, DELE]
+WALK, WALK_PW = f"walk@{DOMAIN}", "walk-Secret-5"      # subscribed; read-ahead
+USERS = [(SUB, SUB_PW), (PLAIN, PLAIN_PW), (LATE, LATE_PW), (DELE, DELE_PW), (WALK, WALK_PW)]
+SUBSCRIBED = [SUB, LATE, DELE, WALK]
 TIMEOUT = 30
 RELOAD_TIMEOUT = 30
 FETCHMAIL = shutil.which("fetchmail") or "/usr/bin/fetchmail"
@@ -340,6 +341,16 @@ class Pop3ProxyTest(Pop3Base):
         d.deliver(LATE, cls.late.data)
         for i in range(3):
             d.deliver(DELE, h.make_message(f"dele-{i}", to=DELE))
+        # WALK: a mailbox to download in order. 4 is infected; 6 is larger than
+        # [pop3] read_ahead_max_bytes (256 KiB), so it is never read ahead.
+        cls.walk = [h.make_message("walk-1", to=WALK), dotted_message("walk-2", WALK),
+                    h.make_message("walk-3", to=WALK), None,
+                    big_message("walk-5", WALK, cls.rnd, size=20000),
+                    big_message("walk-6", WALK, cls.rnd, size=300 * 1024),
+                    h.make_message("walk-7", to=WALK), h.make_message("walk-8", to=WALK)]
+        cls.walk_infected = eicar_message("walk-4", WALK, cls.rnd)
+        for m in cls.walk:
+            d.deliver(WALK, m if m is not None else cls.walk_infected.data)
 
     @classmethod
     def cleanup(cls):
@@ -512,6 +523,78 @@ class Pop3ProxyTest(Pop3Base):
         p.close()
         time.sleep(0.5)
         self.assertEqual(self.dovecot.maildir_count(DELE), 2)
+
+    # read-ahead
+
+    def walk_log(self, since):
+        """(command, read_ahead) of WALK's pop3_message lines logged after `since` lines."""
+        out = []
+        for line in self.kensad.log_events("pop3_message")[since:]:
+            if f"user={WALK}" in line:
+                cmd = re.search(r'command="([^"]*)"', line).group(1)
+                out.append((cmd, re.search(r" read_ahead=(\w+)", line).group(1)))
+        return out
+
+    def test_read_ahead_walk_gets_what_each_retr_would_get(self):
+        """A client downloading its mailbox (RETR and DELE in turn, as most do) is answered
+        from messages kensa fetched and scanned ahead, and gets exactly what it would get
+        without read-ahead: Dovecot's bytes with the scan fields, the infected one cleaned."""
+        smtp_fields = self.smtp_scan_fields()
+        d = direct(self.dovecot, WALK, WALK_PW)
+        try:
+            want = [long_raw(d, f"RETR {n}")[1] for n in range(1, len(self.walk) + 1)]
+        finally:
+            quit_quietly(d)
+        for implicit in (False, True):
+            since = len(self.kensad.log_events("pop3_message"))
+            p = self.proxy(WALK, WALK_PW, implicit=implicit)
+            try:
+                for n in range(1, len(self.walk) + 1):
+                    with self.subTest(n=n, implicit=implicit):
+                        _, got = long_raw(p, f"RETR {n}")
+                        if n == 4:
+                            self.assert_cleaned(got, self.walk_infected)
+                        else:
+                            fields, rest = split_pop_scan_headers(got)
+                            self.assertEqual(fields, smtp_fields)
+                            self.assertTrue(rest == want[n - 1], "differs from Dovecot's")
+                        self.assertTrue(p.dele(n).startswith(b"+OK"))
+                self.assertEqual(p.stat()[0], 0)
+                p.rset()  # the mailbox stays for the next round
+            finally:
+                quit_quietly(p)
+            log = self.walk_log(since)
+            self.assertEqual([c for c, _ in log], [f"RETR {n}" for n in range(1, 9)], log)
+            ahead = {c for c, r in log if r == "yes"}
+            # 1 starts the walk, 6 is too big; every other one was read ahead.
+            self.assertEqual(ahead, {f"RETR {n}" for n in (2, 3, 4, 5, 7, 8)}, log)
+        self.assertEqual(self.dovecot.maildir_count(WALK), len(self.walk))
+
+    def test_read_ahead_dropped_when_the_client_leaves_the_walk(self):
+        dropped = len(self.kensad.log_events("pop3_read_ahead_dropped"))
+        d = direct(self.dovecot, WALK, WALK_PW)
+        try:
+            top7 = long_raw(d, "TOP 7 2")[1]
+            retr8 = long_raw(d, "RETR 8")[1]
+        finally:
+            quit_quietly(d)
+        p = self.proxy(WALK, WALK_PW)
+        try:
+            long_raw(p, "RETR 1")
+            long_raw(p, "RETR 2")  # kensa now reads 3 and more ahead
+            # Off the walk: TOP and a RETR further on are the backend's own answers.
+            _, got = long_raw(p, "TOP 7 2")
+            self.assertEqual(split_pop_scan_headers(got)[1] if has_pop_scan_headers(got)
+                             else got, top7)
+            _, got = long_raw(p, "RETR 8")
+            self.assertTrue(split_pop_scan_headers(got)[1] == retr8)
+        finally:
+            quit_quietly(p)
+        self.assertTrue(h.wait_until(
+            lambda: len(self.kensad.log_events("pop3_read_ahead_dropped")) > dropped, 10),
+            self.kensad.diagnostics())
+        # Read-ahead is only a fetch: nothing was deleted or changed at Dovecot.
+        self.assertEqual(self.dovecot.maildir_count(WALK), len(self.walk))
 
     # authentication
 
