@@ -16,6 +16,7 @@ TEST(ConfigTest, EmbeddedDefaultIsLoopbackOnlyWithMaildirDelivery) {
   EXPECT_EQ(c.listeners[4].address, "127.0.0.1:2995");
   EXPECT_EQ(c.listeners[4].tls, ListenerTls::kImplicit);
   EXPECT_EQ(c.pop3_backend, "127.0.0.1:2111");
+  EXPECT_EQ(c.pop3_read_ahead_messages, 3u);  // read-ahead is on by default
   EXPECT_EQ(c.listeners[0].address, "127.0.0.1:2525");
   EXPECT_EQ(c.listeners[0].tls, ListenerTls::kStartTls);
   EXPECT_EQ(c.listeners[0].auth, ListenerAuth::kOptional);
@@ -183,6 +184,8 @@ subscriber_db = "/var/lib/kensa/subs"
 backend = "[::1]:110"
 backend_tls = "starttls"
 plaintext_auth = true
+read_ahead_messages = 0
+read_ahead_max_bytes = 65536
 )", "test.toml", ConfigUse::kScanOnly);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->listeners[0].auth, ListenerAuth::kRequired);
@@ -196,6 +199,8 @@ plaintext_auth = true
   EXPECT_EQ(c->pop3_backend, "[::1]:110");
   EXPECT_EQ(c->pop3_backend_tls, "starttls");
   EXPECT_TRUE(c->pop3_plaintext_auth);
+  EXPECT_EQ(c->pop3_read_ahead_messages, 0u);
+  EXPECT_EQ(c->pop3_read_ahead_max_bytes, 65536u);
   // The description round-trips.
   absl::StatusOr<KensaConfig> again = ParseConfig(DescribeConfig(*c), "again", ConfigUse::kScanOnly);
   ASSERT_TRUE(again.ok()) << again.status();
@@ -225,6 +230,8 @@ TEST(ConfigTest, AuthSettingsAreChecked) {
            Case{"[delivery]\noutbound_tls = \"always\"\n", "delivery.outbound_tls"},
            Case{"[pop3]\nbackend = \"pop.isp.example\"\n", "pop3.backend"},
            Case{"[pop3]\nbackend_tls = \"yes\"\n", "pop3.backend_tls"},
+           Case{"[pop3]\nread_ahead_messages = 17\n", "pop3.read_ahead_messages"},
+           Case{"[pop3]\nread_ahead_max_bytes = -1\n", "pop3.read_ahead_max_bytes"},
            Case{"[[listener]]\naddress = \"127.0.0.1:1\"\nprotocol = \"imap\"\n",
                 "listener[0].protocol"},
        }) {
