@@ -17,9 +17,9 @@
 //
 // Read-ahead (config read_ahead_messages): a client that walks its mailbox (RETR 1, or RETR k
 // after RETR k-1) would wait at every message for the backend and then the scan. Instead,
-// while the client reads message k, kensa asks the backend for k+1, k+2, ... itself (one at a
-// time, up to read_ahead_messages kept or in flight, each only if LIST says it exists and is
-// at most read_ahead_max_bytes) and has each scanned; the host keeps the copies in order
+// while the client reads message k, kensa asks the backend for k+1, k+2, ... itself (up to
+// read_ahead_messages kept or in flight, each only if LIST says it exists and is at most
+// read_ahead_max_bytes) and has each scanned; the host keeps the copies in order
 // (OnReadAheadReady) until the client's RETR takes the oldest (SendReadAhead). Any other RETR
 // or TOP, a DELE of a message read ahead, or QUIT drops them all (DropReadAhead). While kensa
 // reads ahead the client's next command is read: a RETR of what is being read ahead waits for
@@ -53,7 +53,7 @@ struct Pop3ProxyConfig {
   bool keep_message = true;
   size_t max_notice_header_bytes = 1 << 20;
   // Read-ahead of the next messages of a mailbox walked in order (see above); 0 = off. kensa
-  // then also asks the backend for LIST after the login, for the sizes.
+  // then also asks the backend for CAPA and LIST after the login (pipelining, the sizes).
   size_t read_ahead_messages = 0;
   uint64_t read_ahead_max_bytes = 256 << 10;  // by the backend's LIST size
 };
