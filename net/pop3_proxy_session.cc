@@ -357,8 +357,8 @@ void Pop3ProxySession::Transaction(std::string_view verb, std::string_view arg,
   SendCommand(std::move(command), expect, number);
 }
 
-void Pop3ProxySession::SendCommand(std::string command, Backend expect,
-                                   std::string_view number) {
+void Pop3ProxySession::ExpectAnswer(std::string command, Backend expect,
+                                    std::string_view number) {
   command_ = std::move(command);
   command_uid_.clear();
   if (expect == Backend::kScanStatus) {
@@ -366,6 +366,11 @@ void Pop3ProxySession::SendCommand(std::string command, Backend expect,
     if (it != uids_.end()) command_uid_ = it->second;
   }
   backend_ = expect;
+}
+
+void Pop3ProxySession::SendCommand(std::string command, Backend expect,
+                                   std::string_view number) {
+  ExpectAnswer(std::move(command), expect, number);
   host_->SendToBackend(absl::StrCat(command_, "\r\n"));
 }
 
@@ -815,13 +820,19 @@ bool Pop3ProxySession::MayReadAhead(uint64_t next) const {
   return size != sizes_.end() && size->second <= config_.read_ahead_max_bytes;
 }
 
-void Pop3ProxySession::MaybeReadAhead() {
-  if (backend_ != Backend::kIdle || waiting_for_fetch_ || !MayReadAhead(NextReadAhead())) return;
-  fetch_number_ = NextReadAhead();  // before fetch_ says that fetch_number_ counts
+void Pop3ProxySession::BeginFetch(uint64_t number) {
   fetch_ = Fetch::kFetching;
+  fetch_number_ = number;
   fetch_status_.clear();
-  const std::string next = absl::StrCat(fetch_number_);
-  SendCommand("RETR " + next, Backend::kScanStatus, next);
+  const std::string n = absl::StrCat(number);
+  ExpectAnswer("RETR " + n, Backend::kScanStatus, n);
+}
+
+void Pop3ProxySession::MaybeReadAhead() {
+  const uint64_t next = NextReadAhead();
+  if (backend_ != Backend::kIdle || waiting_for_fetch_ || !MayReadAhead(next)) return;
+  BeginFetch(next);
+  host_->SendToBackend(absl::StrCat(command_, "\r\n"));
   QueueReadAhead(/*pipelined=*/true);
 }
 
@@ -840,15 +851,7 @@ void Pop3ProxySession::QueueReadAhead(bool pipelined) {
 
 void Pop3ProxySession::StartQueuedFetch() {
   if (queued_fetch_ == 0 || phase_ == Phase::kClosed) return;
-  fetch_ = Fetch::kFetching;
-  fetch_number_ = std::exchange(queued_fetch_, 0);
-  fetch_status_.clear();
-  command_ = absl::StrCat("RETR ", fetch_number_);
-  command_uid_.clear();
-  if (auto it = uids_.find(absl::StrCat(fetch_number_)); it != uids_.end()) {
-    command_uid_ = it->second;
-  }
-  backend_ = Backend::kScanStatus;  // its answer may be in backend_in_ already
+  BeginFetch(std::exchange(queued_fetch_, 0));  // its answer may be in backend_in_ already
   QueueReadAhead(/*pipelined=*/true);
 }
 

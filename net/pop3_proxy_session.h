@@ -190,8 +190,12 @@ class Pop3ProxySession {
   void KeepHeaderBlock(std::string_view piece);
   void FinishCommand();
   void AfterUidl();
-  // A client command that is answered by the backend; `number` for RETR/TOP (the UIDL).
+  // The backend's next answer is to `command` (sent now by SendCommand, or already, queued);
+  // `number` for RETR/TOP (the UIDL).
+  void ExpectAnswer(std::string command, Backend expect, std::string_view number);
   void SendCommand(std::string command, Backend expect, std::string_view number);
+  // Kensa's own RETR of `number` is the command in flight.
+  void BeginFetch(uint64_t number);
   // Whether `line` (a client command line) is a RETR of the copy read ahead next.
   bool TakesReadAhead(std::string_view line) const;
   uint64_t NextReadAhead() const;  // the number the client's walk asks for next
