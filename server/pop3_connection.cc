@@ -500,10 +500,12 @@ void Pop3Connection::Deliver(const std::string& headers,
                              const std::vector<spool::ContentEdit>& edits,
                              const std::string& result, const std::string& viruses,
                              bool from_cache) {
+  auto writer = std::make_unique<net::Pop3CleanWriter>(headers, edits);
+  absl::Status fits = writer->Check(spool_->size());
   Retrieval r{std::move(spool_),
+              std::move(writer),
+              std::move(fits),
               scan_command_,
-              headers,
-              edits,
               result,
               viruses,
               scan_set_ != nullptr ? scan_set_->version() : std::string(),
@@ -514,9 +516,8 @@ void Pop3Connection::Deliver(const std::string& headers,
     Send(std::move(r), /*read_ahead=*/false);
     return;
   }
-  if (absl::Status fits = net::Pop3CleanWriter(headers, edits).Check(r.spool->size());
-      !fits.ok()) {
-    ForgetReadAhead(std::string(fits.message()));
+  if (!r.fits.ok()) {
+    ForgetReadAhead(std::string(r.fits.message()));
     UpdateFlow();
     return;
   }
@@ -529,8 +530,6 @@ void Pop3Connection::Deliver(const std::string& headers,
 
 void Pop3Connection::Send(Retrieval r, bool read_ahead, std::string_view prefix) {
   ++messages_;
-  auto writer = std::make_unique<net::Pop3CleanWriter>(std::move(r.headers), std::move(r.edits));
-  const absl::Status fits = writer->Check(r.spool->size());
   auto line = KLOG(kInfo, "pop3_message");
   line.Kv("client", peer_host_)
       .Kv("user", session_->user())
@@ -543,15 +542,15 @@ void Pop3Connection::Send(Retrieval r, bool read_ahead, std::string_view prefix)
       .Kv("scanned_on", r.scanned_on)
       .Kv("scan_wait", absl::Trunc(r.scan_wait, absl::Microseconds(100)))
       .Kv("read_ahead", read_ahead ? "yes" : "no");
-  if (!fits.ok()) {
+  if (!r.fits.ok()) {
     // Never send a message that could not be cleaned as decided: the client gets none.
-    line.Kv("result", "failed").Kv("error", fits);
+    line.Kv("result", "failed").Kv("error", r.fits);
     CloseConnection();
     return;
   }
   line.Kv("result", "sent");
   env_->Count(env_->ids.pop3_scanned);
-  StreamOut(std::move(writer), std::move(r.spool), prefix);
+  StreamOut(std::move(r.writer), std::move(r.spool), prefix);
 }
 
 void Pop3Connection::SendReadAhead(std::string_view status) {

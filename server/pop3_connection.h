@@ -146,9 +146,9 @@ class Pop3Connection : public ClientConnection, public net::Pop3ProxyHost {
   // A scanned response, decided: what goes to the client, and its log line.
   struct Retrieval {
     std::shared_ptr<scan::MessageSpool> spool;  // the response as the backend sent it
+    std::unique_ptr<net::Pop3CleanWriter> writer;  // the cleaning decided for it
+    absl::Status fits;                             // writer->Check(spool->size())
     std::string command;
-    std::string headers;
-    std::vector<spool::ContentEdit> edits;
     std::string result;
     std::string viruses;
     std::string signatures;
